@@ -1,0 +1,194 @@
+package pools
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+)
+
+// A Point is a named place in a pool's code where a [Trigger] can act.
+type Point uint8
+
+const (
+	_ Point = iota
+	// PointTaskEncode: the parent encodes a task for the workers.
+	PointTaskEncode
+	// PointTaskDecode: a worker decodes a task it took off the queue.
+	PointTaskDecode
+	// PointTaskRun: inside the task function.
+	PointTaskRun
+	// PointResultEncode: a worker encodes a result, before writing any byte.
+	PointResultEncode
+	// PointResultWrite: a worker has written part of a result frame (and
+	// holds the result write lock, where the pool has one).
+	PointResultWrite
+	// PointResultAlloc: the parent read a result frame's header and
+	// allocates the buffer for its body.
+	PointResultAlloc
+	// PointResultDecode: the parent decodes a result frame it read whole.
+	PointResultDecode
+	// PointIdle: a worker between tasks, reached through [Pool.Interrupt].
+	PointIdle
+	numPoints
+)
+
+var pointNames = [numPoints]string{
+	PointTaskEncode:   "task-encode",
+	PointTaskDecode:   "task-decode",
+	PointTaskRun:      "task-run",
+	PointResultEncode: "result-encode",
+	PointResultWrite:  "result-write",
+	PointResultAlloc:  "result-alloc",
+	PointResultDecode: "result-decode",
+	PointIdle:         "idle",
+}
+
+func (p Point) String() string {
+	if p > 0 && p < numPoints {
+		return pointNames[p]
+	}
+	return fmt.Sprintf("Point(%d)", uint8(p))
+}
+
+// A Trigger rides inside a task (and, for result points, inside its result)
+// and runs the registered action named Action when the value reaches At.
+// This is how CPython's test_concurrent_futures hides a crash or an exit in
+// an object's __reduce__: the fault is real code at a real point, not a flag.
+type Trigger struct {
+	Action string
+	At     Point
+	Arg    int64
+}
+
+// An Action is code that runs at a point. The error it returns is raised
+// there: an ordinary error, or an [*ExitRequest], which propagates like
+// Python's SystemExit. An action may also never return (a crash, an exit).
+type Action func(s *Strike) error
+
+// A Strike tells an action where it runs.
+type Strike struct {
+	At  Point
+	Job int
+	Arg int64
+	// Worker is true in a worker process, false in the parent.
+	Worker bool
+
+	await func(Point)
+}
+
+// Await records in the worker's shared slot that it reached the point and
+// blocks the calling goroutine forever, so that something outside (a
+// SIGKILL) can land exactly there. In the parent it returns at once.
+func (s *Strike) Await() {
+	if s.await != nil {
+		s.await(s.At)
+	}
+}
+
+var actions struct {
+	sync.RWMutex
+	byName map[string]uint16
+	list   []actionEntry
+}
+
+type actionEntry struct {
+	name string
+	fn   Action
+}
+
+// RegisterAction makes an action available to triggers, in the parent and
+// in workers. Call it from an init function, so that a re-executed worker
+// registers the same actions before [MaybeServeWorker] runs.
+func RegisterAction(name string, fn Action) {
+	actions.Lock()
+	defer actions.Unlock()
+	if actions.byName == nil {
+		actions.byName = map[string]uint16{}
+	}
+	if _, dup := actions.byName[name]; dup {
+		panic("pools: action registered twice: " + name)
+	}
+	actions.list = append(actions.list, actionEntry{name, fn})
+	actions.byName[name] = uint16(len(actions.list)) // 0 means none
+}
+
+// Actions lists the registered action names.
+func Actions() []string {
+	actions.RLock()
+	defer actions.RUnlock()
+	names := make([]string, 0, len(actions.list))
+	for _, a := range actions.list {
+		names = append(names, a.name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func actionID(name string) (uint16, error) {
+	actions.RLock()
+	defer actions.RUnlock()
+	id, ok := actions.byName[name]
+	if !ok {
+		return 0, fmt.Errorf("pools: unknown action %q (registered: %v)", name, actionNamesLocked())
+	}
+	return id, nil
+}
+
+func actionNamesLocked() []string {
+	names := make([]string, 0, len(actions.list))
+	for _, a := range actions.list {
+		names = append(names, a.name)
+	}
+	return names
+}
+
+func actionByID(id uint16) (actionEntry, bool) {
+	actions.RLock()
+	defer actions.RUnlock()
+	if id == 0 || int(id) > len(actions.list) {
+		return actionEntry{}, false
+	}
+	return actions.list[id-1], true
+}
+
+// fire runs every trigger of ts that acts at p and returns the first error.
+func fire(ts []trig, p Point, job int, worker bool, await func(Point)) error {
+	for _, t := range ts {
+		if t.at != p {
+			continue
+		}
+		a, ok := actionByID(t.id)
+		if !ok {
+			return fmt.Errorf("pools: trigger names unregistered action #%d", t.id)
+		}
+		if err := a.fn(&Strike{At: p, Job: job, Arg: t.arg, Worker: worker, await: await}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// trig is a Trigger resolved to its registry id, as it travels in frames.
+type trig struct {
+	id  uint16
+	at  Point
+	arg int64
+}
+
+func resolve(ts []Trigger) ([]trig, error) {
+	if len(ts) == 0 {
+		return nil, nil
+	}
+	out := make([]trig, len(ts))
+	for i, t := range ts {
+		id, err := actionID(t.Action)
+		if err != nil {
+			return nil, err
+		}
+		if t.At == 0 || t.At >= numPoints {
+			return nil, fmt.Errorf("pools: trigger %q has invalid point %d", t.Action, t.At)
+		}
+		out[i] = trig{id, t.At, t.Arg}
+	}
+	return out, nil
+}

@@ -1,0 +1,373 @@
+package pools
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+)
+
+// failFast is concurrent.futures.ProcessPoolExecutor: a manager goroutine
+// (_ExecutorManagerThread) waits on the result pipe, on submits and on
+// every worker's death; any death while the pool is in use, or any failure
+// to read a result, breaks the pool.
+type failFast struct {
+	*core
+	tasks   *pipe
+	results *pipe
+	reader  *frameReader
+
+	// Under core.mu:
+	workIDs      []queued // submitted, not yet on the call queue
+	inFlight     int      // on the call queue or in a worker
+	shuttingDown bool
+	broken       error
+	feedq        [][]byte
+	said         map[int]bool // pids that wrote their exiting message
+
+	wakeup      chan struct{} // capacity 1
+	feedReady   chan struct{} // capacity 1
+	frames      chan readResult
+	stop        chan struct{}
+	stopOnce    sync.Once
+	managerDone chan struct{}
+	termOnce    sync.Once
+}
+
+type readResult struct {
+	job int
+	r   wireResult
+	err error
+}
+
+const (
+	gManager = "manager"
+	gFeeder  = "feeder"
+	gReader  = "result-reader"
+	// extraQueuedCalls is EXTRA_QUEUED_CALLS in process.py: the call queue
+	// holds at most workers+1 tasks.
+	extraQueuedCalls = 1
+)
+
+func startFailFast(o Options) (*failFast, error) {
+	c, err := newCore(FailFast, o)
+	if err != nil {
+		return nil, err
+	}
+	p := &failFast{
+		core: c, said: map[int]bool{},
+		wakeup: make(chan struct{}, 1), feedReady: make(chan struct{}, 1), frames: make(chan readResult),
+		stop: make(chan struct{}), managerDone: make(chan struct{}),
+	}
+	c.resolverIDs = func() []string { return []string{gManager} }
+	if p.tasks, err = newPipe("call queue pipe", false, true); err == nil {
+		p.results, err = newPipe("result queue pipe", true, false)
+	}
+	if err != nil {
+		p.closePipes()
+		c.release()
+		return nil, err
+	}
+	p.reader = &frameReader{r: p.results.r}
+	for i := 0; i < o.Workers; i++ {
+		pr, err := c.spawn(p.tasks, p.results)
+		if err != nil {
+			c.killAll()
+			p.closePipes()
+			c.release()
+			return nil, err
+		}
+		c.addProc(pr)
+	}
+	for _, g := range []string{gManager, gFeeder, gReader} {
+		c.setG(g, "starting", nil)
+	}
+	c.gs.Add(3)
+	go p.manage()
+	go p.feed()
+	go p.read()
+	return p, nil
+}
+
+func (p *failFast) closePipes() {
+	if p.tasks != nil {
+		p.tasks.close()
+	}
+	if p.results != nil {
+		p.results.close()
+	}
+}
+
+func (p *failFast) Snapshot() Snapshot {
+	p.mu.Lock()
+	released := p.released
+	p.mu.Unlock()
+	if released {
+		return Snapshot{Strategy: p.strategy, Consistent: true}
+	}
+	return p.snapshot(roles{taskWriter: gFeeder, resultReader: gReader, locks: true, pipes: []*pipe{p.tasks, p.results}})
+}
+
+// Submit follows ProcessPoolExecutor.submit.
+func (p *failFast) Submit(ctx context.Context, t Task) (*Future, error) {
+	ts, err := resolve(t.Triggers)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.broken != nil {
+		return nil, p.broken
+	}
+	if p.shuttingDown {
+		return nil, ErrClosed
+	}
+	f := p.newFutureLocked()
+	p.workIDs = append(p.workIDs, queued{job: f.job, t: wireTask{trigs: ts, fn: t.Func, arg: t.Arg}})
+	notify(p.wakeup)
+	return f, nil
+}
+
+func (p *failFast) Map(ctx context.Context, ts []Task) ([]Result, error) {
+	return p.mapWait(ctx, ts, p.Submit)
+}
+
+// Close follows shutdown(wait=False).
+func (p *failFast) Close() error {
+	p.mu.Lock()
+	p.shuttingDown = true
+	p.reg.bump()
+	p.mu.Unlock()
+	notify(p.wakeup)
+	return nil
+}
+
+// Join waits for the manager to finish and reaps the workers
+// (the wait half of shutdown(wait=True)).
+func (p *failFast) Join(ctx context.Context) error {
+	p.mu.Lock()
+	running := !p.shuttingDown && p.broken == nil
+	p.mu.Unlock()
+	if running {
+		return errors.New("pools: Join on a running pool: Close or Terminate first")
+	}
+	if err := p.waitDone(ctx, "the manager to finish", func() []string { return []string{gManager} }, p.managerDone); err != nil {
+		return err
+	}
+	if err := p.joinWorkers(ctx); err != nil {
+		return err
+	}
+	p.gs.Wait()
+	p.release()
+	return nil
+}
+
+func (p *failFast) Terminate() error {
+	p.mu.Lock()
+	released := p.released
+	p.mu.Unlock()
+	if released {
+		return nil // joined: nothing is left to end
+	}
+	p.termOnce.Do(func() {
+		p.mu.Lock()
+		p.shuttingDown = true
+		p.failAllLocked(ErrTerminated)
+		p.mu.Unlock()
+		p.stopAll()
+		p.gs.Wait()
+		p.release()
+	})
+	return nil
+}
+
+// stopAll ends the goroutines' waits, kills and reaps every worker.
+func (p *failFast) stopAll() {
+	p.stopOnce.Do(func() { close(p.stop) })
+	p.killAll()
+	p.closePipes()
+}
+
+// manage follows _ExecutorManagerThread.run.
+func (p *failFast) manage() {
+	defer p.gs.Done()
+	defer close(p.managerDone)
+	wait := &waitSpec{
+		what:      "a result, a worker's death or a submit",
+		releasers: func() []string { return append(p.liveWorkerIDsLocked(), gCaller, gReader) },
+	}
+	sentSentinels := false
+	for {
+		p.addCallItems()
+		p.mu.Lock()
+		if p.shuttingDown && len(p.cache) == 0 && !sentSentinels {
+			// join_executor_internals: one None per worker.
+			for range p.liveProcsLocked() {
+				p.feedq = append(p.feedq, appendFrame(nil, jobSentinel, trig{}, nil))
+			}
+			notify(p.feedReady)
+			sentSentinels = true
+		}
+		if sentSentinels && len(p.liveProcsLocked()) == 0 {
+			p.mu.Unlock()
+			p.doneG(gManager, "finished")
+			p.stopAll() // ends the feeder and the reader; reaps
+			return
+		}
+		p.setGLocked(gManager, "waiting for a result, a worker's death or a submit", wait)
+		p.mu.Unlock()
+
+		select {
+		case <-p.stop:
+			p.doneG(gManager, "stopped by terminate")
+			return
+		case <-p.wakeup:
+		case rr := <-p.frames:
+			if rr.err != nil {
+				p.breakPool(fmt.Sprintf("a result could not be read: %v", rr.err))
+				return
+			}
+			p.process(rr)
+		case <-p.died:
+			// Results already read stay delivered (the result reader
+			// is checked before the sentinels).
+			for drained := false; !drained; {
+				select {
+				case rr := <-p.frames:
+					if rr.err == nil {
+						p.process(rr)
+					}
+				default:
+					drained = true
+				}
+			}
+			if sentSentinels {
+				continue // exits after the sentinels are expected
+			}
+			p.mu.Lock()
+			var cause string
+			for _, pr := range p.procs {
+				if st, dead, _ := pr.exit(); dead && cause == "" {
+					cause = fmt.Sprintf("a child process terminated abruptly: pid %d %s", pr.pid, st)
+				}
+			}
+			p.mu.Unlock()
+			p.breakPool(cause)
+			return
+		}
+	}
+}
+
+func (p *failFast) process(rr readResult) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if rr.job == jobExiting {
+		var pid int
+		fmt.Sscan(string(rr.r.value), &pid)
+		p.said[pid] = true
+		return
+	}
+	if p.resolveLocked(rr.job, Result{Value: rr.r.value, Err: rr.r.err()}) {
+		p.inFlight--
+	}
+}
+
+// addCallItems follows add_call_item_to_queue and the queue feeder's
+// pickling: a task that fails to encode gets its error
+// (_SafeQueue._on_queue_feeder_error) and the pool goes on.
+func (p *failFast) addCallItems() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for p.inFlight < p.opts.Workers+extraQueuedCalls && len(p.workIDs) > 0 {
+		q := p.workIDs[0]
+		p.workIDs = p.workIDs[1:]
+		b, err := encodeTask(q.job, q.t)
+		if err != nil {
+			p.resolveLocked(q.job, Result{Err: &EncodeError{What: "task", Err: err}})
+			continue
+		}
+		p.feedq = append(p.feedq, b)
+		p.inFlight++
+		notify(p.feedReady)
+	}
+}
+
+// breakPool follows terminate_broken: mark the pool broken, fail every
+// pending future, kill every worker ("the queues or their locks may be in
+// a dirty state and block forever").
+func (p *failFast) breakPool(cause string) {
+	p.mu.Lock()
+	p.broken = fmt.Errorf("%w: %s", ErrBrokenPool, cause)
+	p.failAllLocked(p.broken)
+	p.mu.Unlock()
+	p.stopAll()
+	p.doneG(gManager, "broke the pool: "+cause)
+}
+
+// feed is the call queue's feeder thread: it writes encoded tasks to the
+// task pipe.
+func (p *failFast) feed() {
+	defer p.gs.Done()
+	wait := &waitSpec{what: "a task from the manager", releasers: func() []string { return []string{gManager} }}
+	for {
+		p.mu.Lock()
+		for len(p.feedq) == 0 {
+			p.setGLocked(gFeeder, "waiting for the manager", wait)
+			p.mu.Unlock()
+			select {
+			case <-p.feedReady:
+			case <-p.stop:
+				p.doneG(gFeeder, "stopped")
+				return
+			}
+			p.mu.Lock()
+		}
+		b := p.feedq[0]
+		p.feedq = p.feedq[1:]
+		p.setGLocked(gFeeder, "writing the call queue pipe", &waitSpec{
+			what: "room in the call queue pipe", releasers: p.liveWorkerIDsLocked,
+			ready: func() bool { return p.tasks.buffered() < p.tasks.capacity() },
+		})
+		p.mu.Unlock()
+		if _, err := p.tasks.w.Write(b); err != nil {
+			p.doneG(gFeeder, "stopped: error writing the call queue pipe")
+			return
+		}
+	}
+}
+
+// read reads and decodes results for the manager; in CPython the manager
+// does it itself under `except BaseException`, which breaks the pool.
+func (p *failFast) read() {
+	defer p.gs.Done()
+	readWait := &waitSpec{
+		what:      "a result on the result queue pipe",
+		releasers: p.liveWorkerIDsLocked,
+		ready:     func() bool { return p.results.buffered() > 0 },
+	}
+	handWait := &waitSpec{what: "the manager to take a result", releasers: func() []string { return []string{gManager} }}
+	for {
+		p.setG(gReader, "reading the result queue pipe", readWait)
+		f, err := p.reader.next(func(job int, t trig) error {
+			if t.id == 0 {
+				return nil
+			}
+			return fire([]trig{t}, PointResultAlloc, job, false, nil)
+		})
+		rr := readResult{job: f.job, err: err}
+		if err == nil {
+			rr.r, rr.err = decodeResult(f.job, f.body)
+		}
+		p.setG(gReader, "handing a result to the manager", handWait)
+		select {
+		case p.frames <- rr:
+		case <-p.stop:
+			p.doneG(gReader, "stopped")
+			return
+		}
+		if rr.err != nil {
+			p.doneG(gReader, "stopped after a read error")
+			return
+		}
+	}
+}

@@ -1,0 +1,313 @@
+package pools
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"sync/atomic"
+)
+
+// Every message on a pipe is a frame: a 4-byte length L, then an envelope
+// (the 8-byte job id and one optional trigger that acts when the reader
+// allocates the body), then L-envelopeSize bytes of body. A frame is written
+// with one write(2) but may be far larger than PIPE_BUF, so a writer that
+// dies mid-frame leaves a torn frame, and a reader waits for the rest.
+const (
+	lenSize      = 4
+	envelopeSize = 8 + 2 + 1 + 8
+	headerLen    = lenSize + envelopeSize
+	// maxBody is the largest body a reader will allocate; a larger length
+	// fails like a failed allocation (it is how garbage in a pipe, as in
+	// the seed's gdb session, becomes a MemoryError).
+	maxBody = 1 << 30
+)
+
+// Job ids with a meaning of their own.
+const (
+	jobSentinel = -1 // "no more tasks" (Python's None on a queue)
+	jobExiting  = -2 // a fail-fast worker says it got its sentinel and exits
+)
+
+// Result status bytes.
+const (
+	stOK = iota
+	stTaskError
+	stExitRequest
+	stEncodeError
+)
+
+// ErrAllocation is the parent reader's MemoryError: it could not allocate a
+// frame body.
+var ErrAllocation = errors.New("cannot allocate frame body (MemoryError)")
+
+// ErrTornFrame is returned by a reader that met the end of a stream inside a
+// frame.
+var ErrTornFrame = errors.New("torn frame: the stream ended inside a frame")
+
+type frame struct {
+	job   int
+	alloc trig // acts at PointResultAlloc; id 0 means none
+	body  []byte
+}
+
+func appendFrame(dst []byte, job int, alloc trig, body []byte) []byte {
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(envelopeSize+len(body)))
+	dst = binary.LittleEndian.AppendUint64(dst, uint64(int64(job)))
+	dst = binary.LittleEndian.AppendUint16(dst, alloc.id)
+	dst = append(dst, byte(alloc.at))
+	dst = binary.LittleEndian.AppendUint64(dst, uint64(alloc.arg))
+	return append(dst, body...)
+}
+
+// frameReader reads frames and counts the bytes of the frame in progress,
+// so a snapshot can say "blocked with 15 of 31 bytes of a frame".
+type frameReader struct {
+	r    io.Reader
+	have atomic.Int64 // bytes of the current frame read so far
+	want atomic.Int64 // bytes the current frame needs, once its header is read; 0 before
+	hdr  [headerLen]byte
+}
+
+// next reads one frame. alloc, if not nil, runs after the header is read and
+// before the body is allocated; an error from it leaves the body unread.
+func (fr *frameReader) next(alloc func(job int, t trig) error) (frame, error) {
+	fr.have.Store(0)
+	fr.want.Store(0)
+	if err := fr.full(fr.hdr[:]); err != nil {
+		return frame{job: -1}, err
+	}
+	n := int64(binary.LittleEndian.Uint32(fr.hdr[:4]))
+	f := frame{
+		job:   int(int64(binary.LittleEndian.Uint64(fr.hdr[4:12]))),
+		alloc: trig{id: binary.LittleEndian.Uint16(fr.hdr[12:14]), at: Point(fr.hdr[14]), arg: int64(binary.LittleEndian.Uint64(fr.hdr[15:23]))},
+	}
+	if n < envelopeSize {
+		return f, fmt.Errorf("corrupt frame: length %d shorter than its envelope", n)
+	}
+	body := n - envelopeSize
+	fr.want.Store(lenSize + n)
+	if body > maxBody {
+		return f, fmt.Errorf("%w: %d bytes", ErrAllocation, body)
+	}
+	if alloc != nil {
+		if err := alloc(f.job, f.alloc); err != nil {
+			return f, err
+		}
+	}
+	f.body = make([]byte, body)
+	if err := fr.full(f.body); err != nil {
+		return f, err
+	}
+	return f, nil
+}
+
+func (fr *frameReader) full(b []byte) error {
+	start := fr.have.Load()
+	for off := 0; off < len(b); {
+		n, err := fr.r.Read(b[off:])
+		off += n
+		fr.have.Store(start + int64(off))
+		if err != nil {
+			if err == io.EOF && (start > 0 || off > 0) {
+				return ErrTornFrame
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// progress returns how much of a frame the reader holds and needs; need is
+// 0 while the header is still incomplete.
+func (fr *frameReader) progress() (have, need int64) { return fr.have.Load(), fr.want.Load() }
+
+// enc/dec are a minimal little-endian codec for frame bodies.
+type enc struct{ b []byte }
+
+func (e *enc) u8(v uint8)   { e.b = append(e.b, v) }
+func (e *enc) u16(v uint16) { e.b = binary.LittleEndian.AppendUint16(e.b, v) }
+func (e *enc) i64(v int64)  { e.b = binary.LittleEndian.AppendUint64(e.b, uint64(v)) }
+func (e *enc) bytes(v []byte) {
+	e.b = binary.LittleEndian.AppendUint32(e.b, uint32(len(v)))
+	e.b = append(e.b, v...)
+}
+func (e *enc) trigs(ts []trig) {
+	e.u8(uint8(len(ts)))
+	for _, t := range ts {
+		e.u16(t.id)
+		e.u8(uint8(t.at))
+		e.i64(t.arg)
+	}
+}
+
+type dec struct {
+	b   []byte
+	err error
+}
+
+func (d *dec) need(n int) bool {
+	if d.err != nil {
+		return false
+	}
+	if len(d.b) < n {
+		d.err = errors.New("corrupt frame body: truncated")
+		return false
+	}
+	return true
+}
+func (d *dec) u8() uint8 {
+	if !d.need(1) {
+		return 0
+	}
+	v := d.b[0]
+	d.b = d.b[1:]
+	return v
+}
+func (d *dec) u16() uint16 {
+	if !d.need(2) {
+		return 0
+	}
+	v := binary.LittleEndian.Uint16(d.b)
+	d.b = d.b[2:]
+	return v
+}
+func (d *dec) i64() int64 {
+	if !d.need(8) {
+		return 0
+	}
+	v := binary.LittleEndian.Uint64(d.b)
+	d.b = d.b[8:]
+	return int64(v)
+}
+func (d *dec) bytes() []byte {
+	if !d.need(4) {
+		return nil
+	}
+	n := int(binary.LittleEndian.Uint32(d.b))
+	d.b = d.b[4:]
+	if !d.need(n) {
+		return nil
+	}
+	v := d.b[:n:n]
+	d.b = d.b[n:]
+	return v
+}
+func (d *dec) trigs() []trig {
+	n := int(d.u8())
+	if n == 0 || d.err != nil {
+		return nil
+	}
+	ts := make([]trig, 0, n)
+	for i := 0; i < n && d.err == nil; i++ {
+		ts = append(ts, trig{id: d.u16(), at: Point(d.u8()), arg: d.i64()})
+	}
+	return ts
+}
+
+// wireTask is a task as it travels: triggers first, so that a decode-time
+// trigger acts in the middle of decoding, before the function is known.
+type wireTask struct {
+	trigs []trig
+	fn    string
+	arg   []byte
+}
+
+// encodeTask runs the task-encode triggers, then encodes. It follows
+// pickling in the parent: an error there is the caller's to handle.
+func encodeTask(job int, t wireTask) ([]byte, error) {
+	if err := fire(t.trigs, PointTaskEncode, job, false, nil); err != nil {
+		return nil, err
+	}
+	var e enc
+	e.trigs(t.trigs)
+	e.bytes([]byte(t.fn))
+	e.bytes(t.arg)
+	return appendFrame(nil, job, trig{}, e.b), nil
+}
+
+// decodeTask decodes a task body; its task-decode triggers act midway.
+func decodeTask(job int, body []byte, worker bool, await func(Point)) (wireTask, error) {
+	d := dec{b: body}
+	t := wireTask{trigs: d.trigs()}
+	if d.err != nil {
+		return t, d.err
+	}
+	if err := fire(t.trigs, PointTaskDecode, job, worker, await); err != nil {
+		return t, err
+	}
+	t.fn = string(d.bytes())
+	t.arg = d.bytes()
+	return t, d.err
+}
+
+// wireResult is a job's outcome as it travels from a worker.
+type wireResult struct {
+	status uint8
+	value  []byte // the value, or an error message, or the exit code
+	trigs  []trig // result-side triggers carried over from the task
+}
+
+func (r wireResult) err() error {
+	switch r.status {
+	case stOK:
+		return nil
+	case stTaskError:
+		return &TaskError{Msg: string(r.value)}
+	case stExitRequest:
+		code, _ := strconv.Atoi(string(r.value))
+		return &ExitRequest{Code: code}
+	case stEncodeError:
+		return &EncodeError{What: "result", Err: &TaskError{Msg: string(r.value)}}
+	}
+	return fmt.Errorf("unknown result status %d", r.status)
+}
+
+func resultOf(value []byte, err error, trigs []trig) wireResult {
+	var x *ExitRequest
+	var ee *EncodeError
+	switch {
+	case err == nil:
+		return wireResult{stOK, value, trigs}
+	case errors.As(err, &x):
+		return wireResult{stExitRequest, []byte(strconv.Itoa(x.Code)), trigs}
+	case errors.As(err, &ee):
+		return wireResult{stEncodeError, []byte(ee.Err.Error()), trigs}
+	}
+	return wireResult{stTaskError, []byte(err.Error()), trigs}
+}
+
+// encodeResult runs the result-encode triggers and encodes the frame.
+func encodeResult(job int, r wireResult, await func(Point)) ([]byte, error) {
+	if err := fire(r.trigs, PointResultEncode, job, true, await); err != nil {
+		return nil, err
+	}
+	var alloc trig
+	for _, t := range r.trigs {
+		if t.at == PointResultAlloc {
+			alloc = t
+		}
+	}
+	var e enc
+	e.trigs(r.trigs)
+	e.u8(r.status)
+	e.bytes(r.value)
+	return appendFrame(nil, job, alloc, e.b), nil
+}
+
+// decodeResult decodes a result body in the parent; result-decode triggers
+// act midway, like an object whose unpickling raises.
+func decodeResult(job int, body []byte) (wireResult, error) {
+	d := dec{b: body}
+	r := wireResult{trigs: d.trigs()}
+	if d.err != nil {
+		return r, d.err
+	}
+	if err := fire(r.trigs, PointResultDecode, job, false, nil); err != nil {
+		return r, err
+	}
+	r.status = d.u8()
+	r.value = d.bytes()
+	return r, d.err
+}

@@ -1,0 +1,530 @@
+package pools
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// A Strategy names a pool design.
+type Strategy string
+
+const (
+	// Naive follows CPython 2.6 multiprocessing.Pool: shared queues, a task
+	// handler and a result handler, a cache of pending jobs that join waits
+	// to empty, and no replacement of dead workers.
+	Naive Strategy = "naive"
+	// Respawn follows the 2.7/3.x Pool: Naive plus a worker handler that
+	// replaces dead workers while the pool runs or the cache is not empty.
+	Respawn Strategy = "respawn"
+	// FailFast follows concurrent.futures.ProcessPoolExecutor: any worker
+	// death or unreadable result breaks the pool and fails every pending job.
+	FailFast Strategy = "failfast"
+	// Tracked is the design we recommend: private pipes per worker, jobs
+	// assigned by the parent, a death fails exactly the job it held.
+	Tracked Strategy = "tracked"
+)
+
+// Strategies lists every strategy, in the order of the result matrix.
+func Strategies() []Strategy { return []Strategy{Naive, Respawn, FailFast, Tracked} }
+
+// ParseStrategy returns the strategy named s.
+func ParseStrategy(s string) (Strategy, error) {
+	for _, k := range Strategies() {
+		if string(k) == s {
+			return k, nil
+		}
+	}
+	return "", fmt.Errorf("unknown pool strategy %q (allowed: %s)", s, strategyList())
+}
+
+func strategyList() string {
+	var b []string
+	for _, k := range Strategies() {
+		b = append(b, string(k))
+	}
+	return strings.Join(b, ", ")
+}
+
+// MaxWorkers bounds Options.Workers.
+const MaxWorkers = 64
+
+// Options configure a pool.
+type Options struct {
+	// Workers is the number of worker processes, 1 to MaxWorkers.
+	Workers int
+	// Stderr receives the workers' standard error; nil discards it.
+	Stderr *os.File
+
+	// The rest apply to Tracked only.
+
+	// Retries is how many times a job lost with its worker runs again on
+	// another worker, for tasks declared idempotent (Task.Idempotent).
+	Retries int
+	// RestartBudget is how many worker replacements the pool allows
+	// before it fails fast with ErrRestartBudget; 0 means 4*Workers+8.
+	RestartBudget int
+	// TaskTimeout, if positive, is how long a task may run: past it its
+	// worker is killed and the job fails with context.DeadlineExceeded.
+	TaskTimeout time.Duration
+}
+
+// A Pool runs tasks on worker processes.
+type Pool interface {
+	// Strategy names the pool's design.
+	Strategy() Strategy
+	// Submit queues a task and returns its future (apply_async).
+	Submit(ctx context.Context, t Task) (*Future, error)
+	// Map submits every task and waits for all of them, in order
+	// (map with chunksize 1). Each Result carries that job's value or
+	// error; the error is ctx's if ctx ended first, with the unresolved
+	// jobs' Err set to it.
+	Map(ctx context.Context, ts []Task) ([]Result, error)
+	// Close stops accepting tasks; workers exit once the work is done.
+	Close() error
+	// Join waits for the pool's goroutines to finish and reaps every
+	// worker, after Close or Terminate. It returns ctx's error if ctx
+	// ends first; the pool then goes on as it was.
+	Join(ctx context.Context) error
+	// Terminate kills every worker, reaps it, fails every pending job with
+	// ErrTerminated and ends every goroutine. It works from any state and
+	// does not block on the pool's own locks.
+	Terminate() error
+	// Snapshot reports what every party is doing, for a harness.
+	Snapshot() Snapshot
+	// Interrupt asks live worker pid to run the action of t now, at
+	// whatever point it is (PointIdle). It returns once the request is
+	// posted.
+	Interrupt(pid int, t Trigger) error
+}
+
+// Start starts a pool of the given strategy.
+func Start(s Strategy, o Options) (Pool, error) {
+	if o.Workers < 1 || o.Workers > MaxWorkers {
+		return nil, fmt.Errorf("pools: Workers = %d, want 1 to %d", o.Workers, MaxWorkers)
+	}
+	switch s {
+	case Naive, Respawn:
+		return startQueue(s, o)
+	case FailFast:
+		return startFailFast(o)
+	case Tracked:
+		return startTracked(o)
+	}
+	_, err := ParseStrategy(string(s))
+	return nil, err
+}
+
+// A Future is one job's pending result.
+type Future struct {
+	job  int
+	c    *core
+	done chan struct{}
+	res  Result
+}
+
+// Job is the job id, in submission order from 0.
+func (f *Future) Job() int { return f.job }
+
+// Done is closed once the job is resolved.
+func (f *Future) Done() <-chan struct{} { return f.done }
+
+// Result returns the job's result and whether it is resolved yet.
+func (f *Future) Result() (Result, bool) {
+	select {
+	case <-f.done:
+		return f.res, true
+	default:
+		return Result{}, false
+	}
+}
+
+// Wait waits for the job's result (AsyncResult.get), or for ctx to end.
+func (f *Future) Wait(ctx context.Context) (Result, error) {
+	if r, ok := f.Result(); ok {
+		return r, nil
+	}
+	w := f.c.enterWait(fmt.Sprintf("the result of job %d", f.job), f.c.resolverIDs, func() bool { return f.isDone() })
+	defer f.c.leaveWait(w)
+	select {
+	case <-f.done:
+		return f.res, nil
+	case <-ctx.Done():
+		return Result{}, ctx.Err()
+	}
+}
+
+func (f *Future) isDone() bool {
+	select {
+	case <-f.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// core is what every strategy shares: the shared region, the processes,
+// the cache of pending jobs, and the parties' states for snapshots.
+type core struct {
+	strategy Strategy
+	opts     Options
+	reg      *region
+	exe      string
+	devnull  *os.File
+	stderr   *os.File
+
+	slotMu   sync.Mutex
+	slotUsed [maxSlots]bool
+
+	watch sync.WaitGroup // watchProc goroutines
+	gs    sync.WaitGroup // the strategy's goroutines
+	died  chan struct{}  // a worker ended (capacity 1)
+
+	mu      sync.Mutex
+	nextJob int
+	cache   map[int]*Future
+	procs   []*proc // live workers and, for the record, dead ones
+	parties map[string]*gstate
+	order   []string
+	callers []*callerWait
+	ncall   int
+	// resolverIDs names the parties that resolve futures.
+	resolverIDs func() []string
+	released    bool
+	releaseOnce sync.Once
+}
+
+// gstate is one parent goroutine's (or caller's) state.
+type gstate struct {
+	state string
+	wait  *waitSpec
+	done  bool
+}
+
+type waitSpec struct {
+	what      string
+	releasers func() []string
+	ready     func() bool
+	detail    func() string
+}
+
+type callerWait struct {
+	id   string
+	spec waitSpec
+}
+
+func newCore(s Strategy, o Options) (*core, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("pools: find own executable: %w", err)
+	}
+	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		return nil, err
+	}
+	reg, err := newRegion()
+	if err != nil {
+		devnull.Close()
+		return nil, err
+	}
+	c := &core{
+		strategy: s, opts: o, reg: reg, exe: exe, devnull: devnull, stderr: o.Stderr,
+		died: make(chan struct{}, 1), cache: map[int]*Future{}, parties: map[string]*gstate{},
+	}
+	if c.stderr == nil {
+		c.stderr = devnull
+	}
+	return c, nil
+}
+
+func (c *core) Strategy() Strategy { return c.strategy }
+
+// newFuture registers a pending job in the cache. c.mu must be held.
+func (c *core) newFutureLocked() *Future {
+	f := &Future{job: c.nextJob, c: c, done: make(chan struct{})}
+	c.nextJob++
+	c.cache[f.job] = f
+	c.reg.bump()
+	return f
+}
+
+// resolve sets a job's result and drops it from the cache (ApplyResult._set).
+// It reports whether the job was pending. c.mu must be held.
+func (c *core) resolveLocked(job int, r Result) bool {
+	f, ok := c.cache[job]
+	if !ok {
+		return false
+	}
+	delete(c.cache, job)
+	f.res = r
+	close(f.done)
+	c.reg.bump()
+	return true
+}
+
+// failAllLocked resolves every pending job with err.
+func (c *core) failAllLocked(err error) {
+	for job := range c.cache {
+		c.resolveLocked(job, Result{Err: err})
+	}
+}
+
+// setG records what parent goroutine name is doing; wait is nil when it is
+// running. It bumps the progress count.
+func (c *core) setG(name, state string, wait *waitSpec) {
+	c.mu.Lock()
+	c.setGLocked(name, state, wait)
+	c.mu.Unlock()
+}
+
+func (c *core) setGLocked(name, state string, wait *waitSpec) {
+	g, ok := c.parties[name]
+	if !ok {
+		g = &gstate{}
+		c.parties[name] = g
+		c.order = append(c.order, name)
+	}
+	g.state, g.wait, g.done = state, wait, false
+	c.reg.bump()
+}
+
+func (c *core) doneG(name, state string) {
+	c.mu.Lock()
+	if g, ok := c.parties[name]; ok {
+		g.state, g.wait, g.done = state, nil, true
+	}
+	c.reg.bump()
+	c.mu.Unlock()
+}
+
+func (c *core) enterWait(what string, releasers func() []string, ready func() bool) *callerWait {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ncall++
+	id := "caller"
+	if c.ncall > 1 {
+		id = fmt.Sprintf("caller %d", c.ncall)
+	}
+	w := &callerWait{id: id, spec: waitSpec{what: what, releasers: releasers, ready: ready}}
+	c.callers = append(c.callers, w)
+	c.reg.bump()
+	return w
+}
+
+func (c *core) leaveWait(w *callerWait) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, x := range c.callers {
+		if x == w {
+			c.callers = append(c.callers[:i], c.callers[i+1:]...)
+			break
+		}
+	}
+	if len(c.callers) == 0 {
+		c.ncall = 0
+	}
+	c.reg.bump()
+}
+
+// mapWait submits ts through submit and waits for every job in order.
+func (c *core) mapWait(ctx context.Context, ts []Task, submit func(context.Context, Task) (*Future, error)) ([]Result, error) {
+	fs := make([]*Future, len(ts))
+	out := make([]Result, len(ts))
+	for i, t := range ts {
+		f, err := submit(ctx, t)
+		if err != nil {
+			for j := i; j < len(ts); j++ {
+				out[j] = Result{Err: err}
+			}
+			ts = ts[:i]
+			break
+		}
+		fs[i] = f
+	}
+	fs = fs[:len(ts)]
+	pending := func() bool {
+		for _, f := range fs {
+			if !f.isDone() {
+				return false
+			}
+		}
+		return true
+	}
+	w := c.enterWait(fmt.Sprintf("the results of a map of %d jobs", len(fs)), c.resolverIDs, pending)
+	defer c.leaveWait(w)
+	var err error
+	for i, f := range fs {
+		if err == nil {
+			select {
+			case <-f.done:
+			case <-ctx.Done():
+				err = ctx.Err()
+			}
+		}
+		if r, ok := f.Result(); ok {
+			out[i] = r
+		} else {
+			out[i] = Result{Err: err}
+		}
+	}
+	return out, err
+}
+
+// waitDone waits for ch with the caller recorded as waiting for what.
+func (c *core) waitDone(ctx context.Context, what string, releasers func() []string, ch <-chan struct{}) error {
+	select {
+	case <-ch:
+		return nil
+	default:
+	}
+	w := c.enterWait(what, releasers, func() bool {
+		select {
+		case <-ch:
+			return true
+		default:
+			return false
+		}
+	})
+	defer c.leaveWait(w)
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// joinWorkers reaps every worker in order, waiting for each to exit
+// (2.6 Pool.join: `for p in self._pool: p.join()`).
+func (c *core) joinWorkers(ctx context.Context) error {
+	c.mu.Lock()
+	ps := append([]*proc(nil), c.procs...)
+	c.mu.Unlock()
+	for _, pr := range ps {
+		id := workerID(pr.pid)
+		if err := c.waitDone(ctx, id+" to exit", func() []string { return []string{id} }, pr.exited); err != nil {
+			return err
+		}
+		c.reap(pr)
+	}
+	return nil
+}
+
+// addProc records a started worker.
+func (c *core) addProc(pr *proc) {
+	c.mu.Lock()
+	c.procs = append(c.procs, pr)
+	c.pruneLocked()
+	c.mu.Unlock()
+}
+
+// pruneLocked forgets the oldest reaped workers beyond a bound, so a crash
+// loop does not grow the record without limit.
+func (c *core) pruneLocked() {
+	const keepDead = 64
+	dead := 0
+	for _, pr := range c.procs {
+		if _, _, reaped := pr.exit(); reaped {
+			dead++
+		}
+	}
+	if dead <= keepDead {
+		return
+	}
+	kept := c.procs[:0]
+	for _, pr := range c.procs {
+		if _, _, reaped := pr.exit(); reaped && dead > keepDead {
+			dead--
+			continue
+		}
+		kept = append(kept, pr)
+	}
+	c.procs = kept
+}
+
+func (c *core) liveProcsLocked() []*proc {
+	var out []*proc
+	for _, pr := range c.procs {
+		if !pr.isDead() {
+			out = append(out, pr)
+		}
+	}
+	return out
+}
+
+// liveWorkerIDsLocked names every worker not known to have ended; waitSpec
+// functions run with c.mu held and use it.
+func (c *core) liveWorkerIDsLocked() []string {
+	var ids []string
+	for _, pr := range c.liveProcsLocked() {
+		ids = append(ids, workerID(pr.pid))
+	}
+	return ids
+}
+
+func workerID(pid int) string { return fmt.Sprintf("worker %d", pid) }
+
+// killAll kills and reaps every worker.
+func (c *core) killAll() {
+	c.mu.Lock()
+	ps := append([]*proc(nil), c.procs...)
+	c.mu.Unlock()
+	for _, pr := range ps {
+		if _, _, reaped := pr.exit(); !reaped {
+			c.kill(pr)
+		}
+	}
+	for _, pr := range ps {
+		c.reap(pr)
+	}
+}
+
+// release frees what the core holds, once every goroutine has ended.
+func (c *core) release() {
+	c.releaseOnce.Do(c.releaseNow)
+}
+
+func (c *core) releaseNow() {
+	c.watch.Wait()
+	c.mu.Lock()
+	c.released = true
+	c.mu.Unlock()
+	c.reg.close()
+	c.devnull.Close()
+}
+
+// Interrupt posts t to worker pid's mailbox and wakes it.
+func (c *core) Interrupt(pid int, t Trigger) error {
+	ts, err := resolve([]Trigger{t})
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.released {
+		return fmt.Errorf("pools: pool has ended")
+	}
+	for _, pr := range c.liveProcsLocked() {
+		if pr.pid == pid {
+			s := c.reg.slot(pr.idx)
+			s.mailArg().Store(ts[0].arg)
+			s.mail().Store(uint32(ts[0].id))
+			futexWake(s.mail())
+			return nil
+		}
+	}
+	return fmt.Errorf("pools: no live worker with pid %d", pid)
+}
+
+func (c *core) pendingLocked() []int {
+	jobs := make([]int, 0, len(c.cache))
+	for j := range c.cache {
+		jobs = append(jobs, j)
+	}
+	sort.Ints(jobs)
+	return jobs
+}

@@ -1,0 +1,225 @@
+package pools
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// A proc is one worker process.
+type proc struct {
+	idx  int // its slot in the region
+	pid  int
+	os   *os.Process
+	task *pipe // the pipe it reads tasks from
+	res  *pipe // the pipe it writes results to
+	// exited is closed once the process has ended (it may still be a
+	// zombie: nobody has reaped it).
+	exited chan struct{}
+
+	mu     sync.Mutex
+	status Exit
+	dead   bool
+	reaped bool
+	last   wstate // the slot's state when it died, for WorkerLost
+	lastJob int64
+}
+
+// spawn starts a worker process running mode in slot idx. files are its
+// descriptors 4 and 5 (task read end, result write end).
+func (c *core) spawn(task, res *pipe) (*proc, error) {
+	idx, ok := c.takeSlot()
+	if !ok {
+		return nil, fmt.Errorf("pools: more than %d live workers", maxSlots)
+	}
+	s := c.reg.slot(idx)
+	s.reset(0)
+	attr := &os.ProcAttr{
+		Env:   append(os.Environ(), fmt.Sprintf("%s=%s %d", workerEnv, c.strategy, idx)),
+		Files: []*os.File{c.devnull, c.devnull, c.stderr, c.reg.file, task.r, res.w},
+		Sys: &syscall.SysProcAttr{
+			// Workers die with their parent, so a killed test run
+			// leaves no orphans.
+			Pdeathsig: syscall.SIGKILL,
+		},
+	}
+	// -test.run=^$ keeps a test binary that forgot MaybeServeWorker from
+	// running its tests in every worker.
+	p, err := os.StartProcess(c.exe, []string{c.exe, "-test.run=^$"}, attr)
+	if err != nil {
+		c.freeSlot(idx)
+		return nil, fmt.Errorf("pools: start worker: %w", err)
+	}
+	pr := &proc{idx: idx, pid: p.Pid, os: p, task: task, res: res, exited: make(chan struct{}), lastJob: -1}
+	s.pid().Store(uint32(p.Pid))
+	c.reg.bump()
+	c.watch.Add(1)
+	go c.watchProc(pr)
+	return pr, nil
+}
+
+// watchProc waits for the process to end without reaping it, the way a
+// sentinel fires: the strategy decides when to reap (2.6 only in join).
+func (c *core) watchProc(pr *proc) {
+	defer c.watch.Done()
+	var info unix.Siginfo
+	var err error
+	for {
+		err = unix.Waitid(unix.P_PID, pr.pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	pr.mu.Lock()
+	if !pr.dead {
+		if err == nil {
+			pr.status = exitFromSiginfo(&info)
+		}
+		pr.dead = true
+		s := c.reg.slot(pr.idx)
+		pr.last = wstate(s.state().Load())
+		pr.lastJob = s.job().Load()
+	}
+	pr.mu.Unlock()
+	close(pr.exited)
+	c.reg.bump()
+	select {
+	case c.died <- struct{}{}:
+	default:
+	}
+}
+
+// siginfo_t for SIGCHLD on Linux: si_code at 8, si_pid at 16, si_status at 24.
+func exitFromSiginfo(info *unix.Siginfo) Exit {
+	b := (*[128]byte)(unsafe.Pointer(info))
+	code := *(*int32)(unsafe.Pointer(&b[8]))
+	status := *(*int32)(unsafe.Pointer(&b[24]))
+	switch code {
+	case 2, 3: // CLD_KILLED, CLD_DUMPED
+		return Exit{Signal: syscall.Signal(status)}
+	}
+	return Exit{Code: int(status)}
+}
+
+// reap waits for the process (it must have exited or be about to) and frees
+// its slot. It is the only place a worker stops being a zombie.
+func (c *core) reap(pr *proc) Exit {
+	<-pr.exited
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	if pr.reaped {
+		return pr.status
+	}
+	st, err := pr.os.Wait()
+	if err == nil {
+		if ws, ok := st.Sys().(syscall.WaitStatus); ok {
+			pr.status = exitFromStatus(ws)
+		}
+	}
+	pr.reaped = true
+	c.freeSlot(pr.idx)
+	c.reg.bump()
+	return pr.status
+}
+
+func (c *core) kill(pr *proc) {
+	if err := pr.os.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		// Already reaped, or gone: nothing to do.
+		_ = err
+	}
+}
+
+func (pr *proc) isDead() bool {
+	select {
+	case <-pr.exited:
+		return true
+	default:
+		return false
+	}
+}
+
+func (pr *proc) exit() (Exit, bool, bool) {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	return pr.status, pr.dead, pr.reaped
+}
+
+func (c *core) takeSlot() (int, bool) {
+	c.slotMu.Lock()
+	defer c.slotMu.Unlock()
+	for i, used := range c.slotUsed {
+		if !used {
+			c.slotUsed[i] = true
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+func (c *core) freeSlot(i int) {
+	c.slotMu.Lock()
+	c.slotUsed[i] = false
+	c.slotMu.Unlock()
+}
+
+// A pipe as the parent holds it. Like multiprocessing's queues, the parent
+// keeps both ends of a shared pipe (lsof in the seed shows them), so a
+// reader in the parent never sees end-of-file while the parent lives.
+type pipe struct {
+	name string
+	r, w *os.File
+}
+
+// newPipe makes a pipe. The end the parent reads (pollR) or writes (pollW)
+// in a goroutine is non-blocking, so closing it wakes that goroutine; the
+// ends workers inherit stay blocking (O_NONBLOCK belongs to the open file,
+// which the parent and its workers share), so a worker waits in read(2)
+// and write(2) as CPython's do.
+func newPipe(name string, pollR, pollW bool) (*pipe, error) {
+	var fds [2]int
+	if err := unix.Pipe2(fds[:], unix.O_CLOEXEC); err != nil {
+		return nil, fmt.Errorf("pools: %s: %w", name, err)
+	}
+	if pollR {
+		unix.SetNonblock(fds[0], true)
+	}
+	if pollW {
+		unix.SetNonblock(fds[1], true)
+	}
+	return &pipe{name: name, r: os.NewFile(uintptr(fds[0]), name+"-r"), w: os.NewFile(uintptr(fds[1]), name+"-w")}, nil
+}
+
+func (p *pipe) close() {
+	p.r.Close()
+	p.w.Close()
+}
+
+// buffered is how many bytes wait in the pipe (FIONREAD); -1 if closed.
+func (p *pipe) buffered() int {
+	n := -1
+	if rc, err := p.r.SyscallConn(); err == nil {
+		rc.Control(func(fd uintptr) {
+			if v, err := unix.IoctlGetInt(int(fd), unix.TIOCINQ); err == nil {
+				n = v
+			}
+		})
+	}
+	return n
+}
+
+func (p *pipe) capacity() int {
+	n := 65536
+	if rc, err := p.r.SyscallConn(); err == nil {
+		rc.Control(func(fd uintptr) {
+			if v, err := unix.FcntlInt(fd, unix.F_GETPIPE_SZ, 0); err == nil {
+				n = v
+			}
+		})
+	}
+	return n
+}

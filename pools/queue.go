@@ -1,0 +1,481 @@
+package pools
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"sync/atomic"
+)
+
+// Pool states, as in CPython's pool.py.
+const (
+	stateRun = iota
+	stateClose
+	stateTerminate
+)
+
+// queuePool is CPython's multiprocessing.Pool: Naive (2.6) and, with
+// respawn set, the 2.7/3.x design with a worker handler.
+type queuePool struct {
+	*core
+	respawn bool
+	tasks   *pipe // parent writes; workers read under the task read lock
+	results *pipe // workers write under the result write lock; parent reads
+	reader  *frameReader
+
+	state      int // under core.mu
+	taskq      []queued
+	taskReady  chan struct{} // a put on taskq (capacity 1)
+	change     chan struct{} // 3.x _change_notifier (capacity 1)
+	stopping   atomic.Bool   // Terminate has begun
+	taskDone   chan struct{}
+	resultDone chan struct{}
+	workerDone chan struct{} // respawn only
+	termOnce   sync.Once
+}
+
+type queued struct {
+	job      int
+	t        wireTask
+	sentinel bool
+}
+
+const (
+	gTask   = "task-handler"
+	gResult = "result-handler"
+	gWorker = "worker-handler"
+	gCaller = "caller"
+)
+
+func startQueue(s Strategy, o Options) (*queuePool, error) {
+	c, err := newCore(s, o)
+	if err != nil {
+		return nil, err
+	}
+	p := &queuePool{
+		core: c, respawn: s == Respawn,
+		taskReady: make(chan struct{}, 1), change: make(chan struct{}, 1),
+		taskDone: make(chan struct{}), resultDone: make(chan struct{}), workerDone: make(chan struct{}),
+	}
+	c.resolverIDs = func() []string { return []string{gResult} }
+	if p.tasks, err = newPipe("task pipe", false, true); err == nil {
+		p.results, err = newPipe("result pipe", true, false)
+	}
+	if err != nil {
+		p.closePipes()
+		c.release()
+		return nil, err
+	}
+	p.reader = &frameReader{r: p.results.r}
+	for i := 0; i < o.Workers; i++ {
+		pr, err := c.spawn(p.tasks, p.results)
+		if err != nil {
+			c.killAll()
+			p.closePipes()
+			c.release()
+			return nil, err
+		}
+		c.addProc(pr)
+	}
+	c.setG(gTask, "starting", nil)
+	c.setG(gResult, "starting", nil)
+	c.gs.Add(2)
+	go p.handleTasks()
+	go p.handleResults()
+	if p.respawn {
+		c.setG(gWorker, "starting", nil)
+		c.gs.Add(1)
+		go p.handleWorkers()
+	} else {
+		close(p.workerDone)
+	}
+	return p, nil
+}
+
+func (p *queuePool) closePipes() {
+	if p.tasks != nil {
+		p.tasks.close()
+	}
+	if p.results != nil {
+		p.results.close()
+	}
+}
+
+func (p *queuePool) Snapshot() Snapshot {
+	p.mu.Lock()
+	released := p.released
+	p.mu.Unlock()
+	if released {
+		return Snapshot{Strategy: p.strategy, Consistent: true}
+	}
+	return p.snapshot(roles{taskWriter: gTask, resultReader: gResult, locks: true, pipes: []*pipe{p.tasks, p.results}})
+}
+
+// Submit follows Pool.apply_async: register the job in the cache, put the
+// task on the task queue for the task handler.
+func (p *queuePool) Submit(ctx context.Context, t Task) (*Future, error) {
+	ts, err := resolve(t.Triggers)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.state != stateRun {
+		return nil, ErrClosed
+	}
+	f := p.newFutureLocked()
+	p.putLocked(queued{job: f.job, t: wireTask{trigs: ts, fn: t.Func, arg: t.Arg}})
+	return f, nil
+}
+
+func (p *queuePool) putLocked(q queued) {
+	p.taskq = append(p.taskq, q)
+	p.reg.bump()
+	select {
+	case p.taskReady <- struct{}{}:
+	default:
+	}
+}
+
+func (p *queuePool) Map(ctx context.Context, ts []Task) ([]Result, error) {
+	return p.mapWait(ctx, ts, p.Submit)
+}
+
+// Close follows Pool.close: 2.6 puts the sentinel on the task queue at
+// once; 3.x only tells the worker handler, which puts it once the cache
+// is empty.
+func (p *queuePool) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.state != stateRun {
+		return nil
+	}
+	p.state = stateClose
+	p.reg.bump()
+	if p.respawn {
+		notify(p.change)
+	} else {
+		p.putLocked(queued{sentinel: true})
+	}
+	return nil
+}
+
+func notify(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// Join follows Pool.join: the worker handler (3.x), the task handler, the
+// result handler, then every worker.
+func (p *queuePool) Join(ctx context.Context) error {
+	p.mu.Lock()
+	st := p.state
+	p.mu.Unlock()
+	if st == stateRun {
+		return errors.New("pools: Join on a running pool: Close or Terminate first")
+	}
+	steps := []struct {
+		name string
+		ch   chan struct{}
+	}{{gWorker, p.workerDone}, {gTask, p.taskDone}, {gResult, p.resultDone}}
+	for _, s := range steps {
+		if s.name == gWorker && !p.respawn {
+			continue
+		}
+		name := s.name
+		if err := p.waitDone(ctx, "the "+name+" to finish", func() []string { return []string{name} }, s.ch); err != nil {
+			return err
+		}
+	}
+	if err := p.joinWorkers(ctx); err != nil {
+		return err
+	}
+	p.gs.Wait()
+	p.closePipes()
+	p.release()
+	return nil
+}
+
+// Terminate kills every worker, fails pending jobs and ends every
+// goroutine. Unlike CPython's terminate it never takes the task read lock
+// (_help_stuff_finish), which a dead holder would keep forever.
+func (p *queuePool) Terminate() error {
+	p.mu.Lock()
+	released := p.released
+	p.mu.Unlock()
+	if released {
+		return nil // joined: nothing is left to end
+	}
+	p.termOnce.Do(func() {
+		p.stopping.Store(true)
+		p.mu.Lock()
+		p.state = stateTerminate
+		p.failAllLocked(ErrTerminated)
+		p.putLocked(queued{sentinel: true})
+		p.mu.Unlock()
+		notify(p.change)
+		p.killAll()
+		p.closePipes()
+		futexWake(p.reg.lock(lockResultWrite).w)
+		p.gs.Wait()
+		p.killAll() // anything the worker handler started meanwhile
+		p.release()
+	})
+	return nil
+}
+
+func (p *queuePool) terminated() bool { return p.stopping.Load() }
+
+// handleTasks follows Pool._handle_tasks.
+func (p *queuePool) handleTasks() {
+	defer p.gs.Done()
+	defer close(p.taskDone)
+	queueWait := &waitSpec{
+		what: "a task on the task queue",
+		releasers: func() []string {
+			if p.respawn {
+				return []string{gCaller, gWorker}
+			}
+			return []string{gCaller}
+		},
+	}
+	for {
+		p.mu.Lock()
+		for len(p.taskq) == 0 {
+			p.setGLocked(gTask, "waiting on the task queue", queueWait)
+			p.mu.Unlock()
+			<-p.taskReady
+			p.mu.Lock()
+		}
+		q := p.taskq[0]
+		p.taskq = p.taskq[1:]
+		if q.sentinel || p.state == stateTerminate {
+			p.mu.Unlock()
+			break
+		}
+		p.setGLocked(gTask, fmt.Sprintf("encoding job %d", q.job), nil)
+		p.mu.Unlock()
+
+		b, err := encodeTask(q.job, q.t)
+		if err != nil {
+			if p.respawn && !IsExitRequest(err) {
+				// 3.x: `except Exception as e: ... cache[job]._set(idx, (False, e))`
+				p.mu.Lock()
+				p.resolveLocked(q.job, Result{Err: &EncodeError{What: "task", Err: err}})
+				p.mu.Unlock()
+				continue
+			}
+			// 2.6 catches only IOError: the thread dies, silently.
+			p.doneG(gTask, fmt.Sprintf("died of an uncaught error encoding job %d: %v", q.job, err))
+			return
+		}
+		p.setG(gTask, fmt.Sprintf("writing job %d to the task pipe", q.job), &waitSpec{
+			what: "room in the task pipe", releasers: p.liveWorkerIDsLocked,
+			ready: func() bool { return p.tasks.buffered() < p.tasks.capacity() },
+		})
+		if _, err := p.tasks.w.Write(b); err != nil {
+			p.doneG(gTask, "stopped: IOError writing the task pipe")
+			return
+		}
+	}
+	if p.terminated() {
+		p.doneG(gTask, "stopped by terminate")
+		return
+	}
+	// outqueue.put(None): the parent writes the result handler's sentinel
+	// to the result pipe, under the result write lock like any writer.
+	lock := p.reg.lock(lockResultWrite)
+	p.setG(gTask, "sending the sentinel to the result handler", &waitSpec{
+		what: "the " + lockNames[lockResultWrite],
+		releasers: func() []string {
+			if h := lock.holder(); h != 0 {
+				return []string{holderID(h)}
+			}
+			return nil
+		},
+		ready:  func() bool { return lock.holder() == 0 },
+		detail: func() string { return fmt.Sprintf("held by pid %d", lock.holder()) },
+	})
+	if !lock.acquireParent(uint32(os.Getpid()), p.terminated) {
+		p.doneG(gTask, "stopped by terminate")
+		return
+	}
+	_, err := p.results.w.Write(appendFrame(nil, jobSentinel, trig{}, nil))
+	lock.release()
+	if err != nil {
+		p.doneG(gTask, "stopped: IOError writing the result pipe")
+		return
+	}
+	// `for p in pool: put(None)`
+	p.mu.Lock()
+	n := len(p.liveProcsLocked())
+	p.mu.Unlock()
+	for i := 0; i < n; i++ {
+		p.setG(gTask, "sending sentinels to the workers", &waitSpec{what: "room in the task pipe", releasers: p.liveWorkerIDsLocked,
+			ready: func() bool { return p.tasks.buffered() < p.tasks.capacity() }})
+		if _, err := p.tasks.w.Write(appendFrame(nil, jobSentinel, trig{}, nil)); err != nil {
+			break
+		}
+	}
+	p.doneG(gTask, "finished")
+}
+
+// handleResults follows Pool._handle_results.
+func (p *queuePool) handleResults() {
+	defer p.gs.Done()
+	defer close(p.resultDone)
+	readWait := &waitSpec{
+		what:      "a result on the result pipe",
+		releasers: func() []string { return append(p.liveWorkerIDsLocked(), gTask) },
+		ready:     func() bool { return p.results.buffered() > 0 },
+		detail:    p.frameDetail,
+	}
+	sentinel := false
+	for {
+		p.mu.Lock()
+		if sentinel && (len(p.cache) == 0 || p.state == stateTerminate) {
+			p.mu.Unlock()
+			break
+		}
+		if sentinel {
+			p.setGLocked(gResult, fmt.Sprintf("reading the result pipe until the cache empties (%d pending)", len(p.cache)), readWait)
+		} else {
+			p.setGLocked(gResult, "reading the result pipe", readWait)
+		}
+		p.mu.Unlock()
+		f, err := p.reader.next(p.alloc)
+		if err != nil {
+			if isEOFOrIO(err) {
+				p.doneG(gResult, "stopped: EOFError/IOError reading the result pipe")
+			} else {
+				// Any other exception ends the thread silently (the
+				// seed's MemoryError).
+				p.doneG(gResult, "died of an uncaught error reading the result pipe: "+err.Error())
+			}
+			return
+		}
+		if p.terminated() {
+			break
+		}
+		if f.job == jobSentinel {
+			sentinel = true
+			continue
+		}
+		p.setG(gResult, fmt.Sprintf("decoding the result of job %d", f.job), nil)
+		r, err := decodeResult(f.job, f.body)
+		if err != nil {
+			p.doneG(gResult, fmt.Sprintf("died of an uncaught error decoding the result of job %d: %v", f.job, err))
+			return
+		}
+		p.mu.Lock()
+		p.resolveLocked(f.job, Result{Value: r.value, Err: r.err()})
+		if len(p.cache) == 0 {
+			notify(p.change)
+		}
+		p.mu.Unlock()
+	}
+	p.doneG(gResult, "finished")
+}
+
+func (p *queuePool) alloc(job int, t trig) error {
+	if t.id == 0 {
+		return nil
+	}
+	return fire([]trig{t}, PointResultAlloc, job, false, nil)
+}
+
+func (p *queuePool) frameDetail() string {
+	have, need := p.reader.progress()
+	if have == 0 {
+		return "between frames"
+	}
+	if need == 0 {
+		return fmt.Sprintf("%d bytes of a frame header", have)
+	}
+	return fmt.Sprintf("holding %d of %d bytes of a frame", have, need)
+}
+
+func isEOFOrIO(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, ErrTornFrame) || errors.Is(err, os.ErrClosed) || isIOError(err)
+}
+
+// handleWorkers follows 3.x Pool._handle_workers: while the pool runs or
+// jobs are pending, reap dead workers and start replacements; only then
+// let the task handler tell the workers to exit.
+func (p *queuePool) handleWorkers() {
+	defer p.gs.Done()
+	defer close(p.workerDone)
+	wait := &waitSpec{
+		what: "a worker to exit or the pool to change",
+		releasers: func() []string {
+			return append(p.liveWorkerIDsLocked(), gCaller, gResult)
+		},
+	}
+	for {
+		p.mu.Lock()
+		run := p.state == stateRun || (len(p.cache) > 0 && p.state != stateTerminate)
+		p.mu.Unlock()
+		if !run {
+			break
+		}
+		p.setG(gWorker, "maintaining the pool", nil)
+		p.maintainPool()
+		p.setG(gWorker, "waiting for a worker to exit or the pool to change", wait)
+		select {
+		case <-p.died:
+		case <-p.change:
+		}
+	}
+	p.mu.Lock()
+	if p.state != stateTerminate {
+		p.putLocked(queued{sentinel: true})
+	}
+	p.mu.Unlock()
+	p.doneG(gWorker, "finished")
+}
+
+// maintainPool follows Pool._maintain_pool: _join_exited_workers (exit
+// codes are ignored), then _repopulate_pool.
+func (p *queuePool) maintainPool() {
+	p.mu.Lock()
+	var dead []*proc
+	for _, pr := range p.procs {
+		if _, d, reaped := pr.exit(); d && !reaped {
+			dead = append(dead, pr)
+		}
+	}
+	p.mu.Unlock()
+	for _, pr := range dead {
+		p.reap(pr)
+	}
+	for {
+		p.mu.Lock()
+		need := p.opts.Workers - len(p.liveProcsLocked())
+		stop := p.state == stateTerminate
+		p.mu.Unlock()
+		if need <= 0 || stop {
+			return
+		}
+		pr, err := p.spawn(p.tasks, p.results)
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		term := p.state == stateTerminate
+		if !term {
+			p.procs = append(p.procs, pr)
+			p.pruneLocked()
+		}
+		p.mu.Unlock()
+		if term {
+			p.kill(pr)
+			p.reap(pr)
+			return
+		}
+	}
+}

@@ -1,0 +1,215 @@
+package pools
+
+import (
+	"fmt"
+	"os"
+)
+
+// A Snapshot is what every party of a pool was doing at one moment. It
+// is taken without stopping anyone: every party records its state before
+// it blocks, and Progress counts every transition, so two snapshots with
+// the same Progress saw the same states.
+type Snapshot struct {
+	Strategy Strategy
+	// Progress counts state transitions of every party, parent and workers.
+	Progress uint32
+	// Consistent is false if a transition happened while the snapshot was
+	// taken; such a snapshot proves nothing.
+	Consistent bool
+	// Pending lists the job ids in the cache, not yet resolved.
+	Pending []int
+	// Parties: the callers, then the parent's goroutines, then workers.
+	Parties []Party
+	Locks   []LockState
+	Pipes   []PipeState
+}
+
+// Outside is the releaser of a worker stopped at a point to let a signal
+// land there: something outside the pool (a harness, the OOM killer).
+const Outside = "outside"
+
+// A Party is a caller, a parent goroutine or a worker process.
+type Party struct {
+	ID     string // "caller", "result-handler", "worker 4242", ...
+	PID    int    // workers only
+	Worker bool
+	State  string
+	Job    int // the job a worker holds, or -1
+	// Stopped names the point a worker stopped at to wait for a signal.
+	Stopped string
+	// Exit is set once a worker process has ended.
+	Exit *Exit
+	// Zombie: the worker has ended and nobody has reaped it.
+	Zombie bool
+	// Done: a goroutine has returned.
+	Done  bool
+	Holds []string // lock names a worker holds
+	// Wait is what the party is blocked on; nil if it is running, done or
+	// dead.
+	Wait *Wait
+}
+
+// A Wait is what a party is blocked on and who could release it.
+type Wait struct {
+	For string
+	// Releasers are the parties whose progress could release the wait.
+	Releasers []string
+	// Ready: what the party waits for is already there (bytes in a pipe, a
+	// free lock, a resolved job), so it is not blocked.
+	Ready  bool
+	Detail string
+}
+
+// LockState is a process-shared lock and the pid holding it (0: free).
+type LockState struct {
+	Name   string
+	Holder int
+}
+
+// PipeState is a pipe and the bytes buffered in it.
+type PipeState struct {
+	Name     string
+	Buffered int
+	Capacity int
+}
+
+// Party returns the party with the given id.
+func (s *Snapshot) Party(id string) (Party, bool) {
+	for _, p := range s.Parties {
+		if p.ID == id {
+			return p, true
+		}
+	}
+	return Party{}, false
+}
+
+// roles names the parties that play a part in workers' waits.
+type roles struct {
+	taskWriter   string // writes tasks (the task handler, the feeder, ...)
+	resultReader string // reads results
+	locks        bool
+	pipes        []*pipe
+}
+
+func (c *core) snapshot(r roles) Snapshot {
+	for try := 0; ; try++ {
+		before := c.reg.progress().Load()
+		s := c.snapshotOnce(r)
+		after := c.reg.progress().Load()
+		s.Progress, s.Consistent = before, before == after
+		if s.Consistent || try == 8 {
+			return s
+		}
+	}
+}
+
+func (c *core) snapshotOnce(r roles) Snapshot {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := Snapshot{Strategy: c.strategy, Pending: c.pendingLocked()}
+	if r.locks {
+		for i := 0; i < 2; i++ {
+			s.Locks = append(s.Locks, LockState{Name: lockNames[i], Holder: c.reg.lock(i).holder()})
+		}
+	}
+	for _, p := range r.pipes {
+		s.Pipes = append(s.Pipes, PipeState{Name: p.name, Buffered: p.buffered(), Capacity: p.capacity()})
+	}
+	for _, w := range c.callers {
+		s.Parties = append(s.Parties, Party{ID: w.id, Job: -1, State: "waiting for " + w.spec.what, Wait: w.spec.eval()})
+	}
+	if len(c.callers) == 0 {
+		// The program using the pool is running, and may submit or close.
+		s.Parties = append(s.Parties, Party{ID: gCaller, Job: -1, State: "not waiting on the pool"})
+	}
+	for _, name := range c.order {
+		g := c.parties[name]
+		p := Party{ID: name, Job: -1, State: g.state, Done: g.done}
+		if g.wait != nil {
+			p.Wait = g.wait.eval()
+		}
+		s.Parties = append(s.Parties, p)
+	}
+	for _, pr := range c.procs {
+		s.Parties = append(s.Parties, c.workerPartyLocked(pr, r))
+	}
+	return s
+}
+
+func (w *waitSpec) eval() *Wait {
+	out := &Wait{For: w.what}
+	if w.releasers != nil {
+		out.Releasers = w.releasers()
+	}
+	if w.ready != nil {
+		out.Ready = w.ready()
+	}
+	if w.detail != nil {
+		out.Detail = w.detail()
+	}
+	return out
+}
+
+func (c *core) workerPartyLocked(pr *proc, r roles) Party {
+	id := workerID(pr.pid)
+	p := Party{ID: id, PID: pr.pid, Worker: true, Job: -1}
+	st, dead, reaped := pr.exit()
+	if dead {
+		x := st
+		p.Exit, p.Zombie, p.Job = &x, !reaped, int(pr.lastJob)
+		p.State = "exited: " + st.String()
+		if !reaped {
+			p.State += " (zombie: not reaped)"
+		}
+		if pr.last != wStarting && pr.last != wExiting {
+			p.State += fmt.Sprintf(", was %s", pr.last)
+		}
+		return p
+	}
+	sl := c.reg.slot(pr.idx)
+	state := wstate(sl.state().Load())
+	p.State, p.Job = state.String(), int(sl.job().Load())
+	if r.locks {
+		for i := 0; i < 2; i++ {
+			if c.reg.lock(i).holder() == pr.pid {
+				p.Holds = append(p.Holds, lockNames[i])
+			}
+		}
+	}
+	if stop := Point(sl.point().Load()); stop != 0 {
+		p.Stopped = stop.String()
+		p.Wait = &Wait{For: "a signal, stopped at " + stop.String(), Releasers: []string{Outside}}
+		return p
+	}
+	switch state {
+	case wWaitTaskLock, wWaitResultLock:
+		l := int(sl.waitLock().Load()) - 1
+		if l < 0 {
+			break // about to declare which lock: still running
+		}
+		h := c.reg.lock(l).holder()
+		p.Wait = &Wait{For: "the " + lockNames[l], Ready: h == 0 || h == pr.pid}
+		if h != 0 {
+			p.Wait.Releasers = []string{holderID(h)}
+			p.Wait.Detail = fmt.Sprintf("held by pid %d", h)
+		}
+	case wReadTask:
+		n := pr.task.buffered()
+		p.Wait = &Wait{For: "a task on the " + pr.task.name, Releasers: []string{r.taskWriter}, Ready: n != 0,
+			Detail: fmt.Sprintf("%d bytes buffered", n)}
+	case wWriteResult:
+		n, capa := pr.res.buffered(), pr.res.capacity()
+		p.Wait = &Wait{For: "room in the " + pr.res.name, Releasers: []string{r.resultReader}, Ready: n < capa,
+			Detail: fmt.Sprintf("%d of %d bytes buffered", n, capa)}
+	}
+	return p
+}
+
+// holderID names the party holding a lock: a worker, or the parent's task
+// handler sending a sentinel on the result queue.
+func holderID(pid int) string {
+	if pid == os.Getpid() {
+		return gTask
+	}
+	return workerID(pid)
+}

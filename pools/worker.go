@@ -1,0 +1,253 @@
+package pools
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+const workerEnv = "POOLHANG_WORKER"
+
+// Inherited descriptors of a worker process.
+const (
+	fdRegion  = 3
+	fdTasks   = 4
+	fdResults = 5
+)
+
+// workerMode is the part of a strategy that runs inside its workers.
+type workerMode struct {
+	// locks: tasks and results travel on pipes shared by all workers,
+	// guarded by the process-shared task read lock and result write lock.
+	locks bool
+	// decodeInLock: the task is decoded while the read lock is held
+	// (2.6 SimpleQueue.get unpickles inside recv, under the lock).
+	decodeInLock bool
+	// catchAll: the call and the sending of its result are guarded by
+	// `except BaseException`, so an exit request becomes the job's error.
+	// Otherwise only ordinary errors are caught (`except Exception`).
+	catchAll bool
+	// sendEncodeError: a result that fails to encode is sent as that job's
+	// error (3.x MaybeEncodingError); otherwise the error escapes the loop.
+	sendEncodeError bool
+	// sayExiting: on the sentinel the worker writes its pid to the result
+	// pipe before it exits (3.x concurrent.futures.process._process_worker).
+	sayExiting bool
+}
+
+var workerModes = map[Strategy]workerMode{
+	Naive:    {locks: true, decodeInLock: true},
+	Respawn:  {locks: true, sendEncodeError: true},
+	FailFast: {locks: true, catchAll: true, sendEncodeError: true, sayExiting: true},
+	Tracked:  {catchAll: true, sendEncodeError: true},
+}
+
+// MaybeServeWorker turns this process into a pool worker if a pool started
+// it as one, and never returns then; otherwise it returns at once. Call it
+// first thing in main and in TestMain, after every package's init has
+// registered its actions.
+func MaybeServeWorker() {
+	spec, ok := os.LookupEnv(workerEnv)
+	if !ok {
+		return
+	}
+	os.Exit(serveWorker(spec))
+}
+
+func serveWorker(spec string) int {
+	fields := strings.Fields(spec)
+	if len(fields) != 2 {
+		fmt.Fprintf(os.Stderr, "poolhang worker: bad %s=%q\n", workerEnv, spec)
+		return 2
+	}
+	mode, ok := workerModes[Strategy(fields[0])]
+	idx, err := strconv.Atoi(fields[1])
+	if !ok || err != nil || idx < 0 || idx >= maxSlots {
+		fmt.Fprintf(os.Stderr, "poolhang worker: bad %s=%q\n", workerEnv, spec)
+		return 2
+	}
+	runtime.GOMAXPROCS(1)
+	reg, err := mapRegion(os.NewFile(fdRegion, "region"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "poolhang worker:", err)
+		return 2
+	}
+	w := &worker{
+		mode:    mode,
+		reg:     reg,
+		slot:    reg.slot(idx),
+		pid:     uint32(os.Getpid()),
+		tasks:   &frameReader{r: os.NewFile(fdTasks, "tasks")},
+		results: os.NewFile(fdResults, "results"),
+	}
+	go w.mailbox()
+	err = w.loop()
+	w.slot.set(wExiting, -1)
+	var x *ExitRequest
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &x):
+		return x.Code
+	}
+	// An uncaught exception: Python prints the traceback and exits 1.
+	fmt.Fprintf(os.Stderr, "poolhang worker %d: uncaught error: %v\n", w.pid, err)
+	return 1
+}
+
+type worker struct {
+	mode    workerMode
+	reg     *region
+	slot    slot
+	pid     uint32
+	tasks   *frameReader
+	results *os.File
+}
+
+// await marks the slot as stopped at p and blocks this goroutine for good,
+// so that a signal sent from outside lands exactly here.
+func (w *worker) await(p Point) {
+	w.slot.point().Store(uint32(p))
+	w.slot.seq().Add(1)
+	w.reg.bump()
+	for {
+		unix.Pause()
+	}
+}
+
+// mailbox runs actions the parent posts through Pool.Interrupt, in
+// whatever state the worker's main loop is (idle, in a lock, in a read).
+func (w *worker) mailbox() {
+	m := w.slot.mail()
+	for {
+		v := m.Load()
+		if v == 0 {
+			futexWait(m, 0)
+			continue
+		}
+		m.Store(0)
+		t := trig{id: uint16(v), at: PointIdle, arg: w.slot.mailArg().Load()}
+		err := fire([]trig{t}, PointIdle, int(w.slot.job().Load()), true, w.await)
+		if x := (*ExitRequest)(nil); errors.As(err, &x) {
+			os.Exit(x.Code)
+		}
+	}
+}
+
+// loop follows CPython's worker functions: multiprocessing.pool.worker
+// (2.6 and 3.x) and concurrent.futures.process._process_worker.
+func (w *worker) loop() error {
+	for {
+		job, t, err := w.get()
+		if err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, ErrTornFrame) || isIOError(err) {
+				return nil // `except (EOFError, IOError): break`
+			}
+			return err
+		}
+		if job == jobSentinel {
+			if w.mode.sayExiting {
+				return w.put(jobExiting, wireResult{value: []byte(strconv.Itoa(int(w.pid)))})
+			}
+			return nil
+		}
+		w.slot.set(wRunTask, int64(job))
+		value, err := t.run(job, w.await)
+		if err != nil && !w.mode.catchAll && IsExitRequest(err) {
+			return err // SystemExit is not an Exception
+		}
+		r := resultOf(value, err, resultTrigs(t.trigs))
+		if err := w.put(job, r); err != nil {
+			switch {
+			case w.mode.catchAll, w.mode.sendEncodeError && !IsExitRequest(err):
+				r = resultOf(nil, &EncodeError{What: "result", Err: err}, nil)
+				if err := w.put(job, r); err != nil {
+					return err
+				}
+			default:
+				return err
+			}
+		}
+	}
+}
+
+func isIOError(err error) bool {
+	var errno unix.Errno
+	return errors.As(err, &errno) || errors.Is(err, os.ErrClosed)
+}
+
+// resultTrigs keeps the triggers that act on the way back.
+func resultTrigs(ts []trig) []trig {
+	var out []trig
+	for _, t := range ts {
+		switch t.at {
+		case PointResultEncode, PointResultWrite, PointResultAlloc, PointResultDecode:
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// get takes the next task off the queue.
+func (w *worker) get() (int, wireTask, error) {
+	var t wireTask
+	if w.mode.locks {
+		w.slot.set(wWaitTaskLock, -1)
+		w.slot.setWaitLock(lockTaskRead)
+		w.reg.lock(lockTaskRead).acquire(w.pid)
+		w.slot.clearWaitLock()
+	}
+	w.slot.set(wReadTask, -1)
+	f, err := w.tasks.next(nil)
+	if err == nil && f.job != jobSentinel && w.mode.decodeInLock {
+		w.slot.set(wDecodeTask, int64(f.job))
+		t, err = decodeTask(f.job, f.body, true, w.await)
+	}
+	if w.mode.locks {
+		w.reg.lock(lockTaskRead).release()
+	}
+	if err != nil || f.job == jobSentinel || w.mode.decodeInLock {
+		return f.job, t, err
+	}
+	w.slot.set(wDecodeTask, int64(f.job))
+	t, err = decodeTask(f.job, f.body, true, w.await)
+	return f.job, t, err
+}
+
+// put encodes and writes a result frame, under the write lock where the
+// pool has one. A result-write trigger acts after half the frame is out.
+func (w *worker) put(job int, r wireResult) error {
+	w.slot.set(wEncodeResult, int64(job))
+	b, err := encodeResult(job, r, w.await)
+	if err != nil {
+		return err
+	}
+	if w.mode.locks {
+		w.slot.set(wWaitResultLock, int64(job))
+		w.slot.setWaitLock(lockResultWrite)
+		w.reg.lock(lockResultWrite).acquire(w.pid)
+		w.slot.clearWaitLock()
+		defer w.reg.lock(lockResultWrite).release()
+	}
+	w.slot.set(wWriteResult, int64(job))
+	for _, t := range r.trigs {
+		if t.at == PointResultWrite {
+			half := len(b) / 2
+			if _, err := w.results.Write(b[:half]); err != nil {
+				return err
+			}
+			b = b[half:]
+			if err := fire([]trig{t}, PointResultWrite, job, true, w.await); err != nil {
+				return err
+			}
+		}
+	}
+	_, err = w.results.Write(b)
+	return err
+}
