@@ -22,11 +22,11 @@ type proc struct {
 	// zombie: nobody has reaped it).
 	exited chan struct{}
 
-	mu     sync.Mutex
-	status Exit
-	dead   bool
-	reaped bool
-	last   wstate // the slot's state when it died, for WorkerLost
+	mu      sync.Mutex
+	status  Exit
+	dead    bool
+	reaped  bool
+	last    wstate // the slot's state when it died, for WorkerLost
 	lastJob int64
 }
 
