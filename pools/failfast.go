@@ -344,6 +344,7 @@ func (p *failFast) read() {
 		what:      "a result on the result queue pipe",
 		releasers: p.liveWorkerIDsLocked,
 		ready:     func() bool { return p.results.buffered() > 0 },
+		torn:      func() bool { h, _ := p.reader.progress(); return h > 0 },
 	}
 	handWait := &waitSpec{what: "the manager to take a result", releasers: func() []string { return []string{gManager} }}
 	for {

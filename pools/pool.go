@@ -203,6 +203,7 @@ type gstate struct {
 	state string
 	wait  *waitSpec
 	done  bool
+	died  bool
 }
 
 type waitSpec struct {
@@ -210,6 +211,7 @@ type waitSpec struct {
 	releasers func() []string
 	ready     func() bool
 	detail    func() string
+	torn      func() bool
 }
 
 type callerWait struct {
@@ -288,14 +290,19 @@ func (c *core) setGLocked(name, state string, wait *waitSpec) {
 		c.parties[name] = g
 		c.order = append(c.order, name)
 	}
-	g.state, g.wait, g.done = state, wait, false
+	g.state, g.wait, g.done, g.died = state, wait, false, false
 	c.reg.bump()
 }
 
-func (c *core) doneG(name, state string) {
+func (c *core) doneG(name, state string) { c.endG(name, state, false) }
+
+// dieG records that goroutine name ended on an uncaught error.
+func (c *core) dieG(name, state string) { c.endG(name, state, true) }
+
+func (c *core) endG(name, state string, died bool) {
 	c.mu.Lock()
 	if g, ok := c.parties[name]; ok {
-		g.state, g.wait, g.done = state, nil, true
+		g.state, g.wait, g.done, g.died = state, nil, true, died
 	}
 	c.reg.bump()
 	c.mu.Unlock()
@@ -528,3 +535,7 @@ func (c *core) pendingLocked() []int {
 	sort.Ints(jobs)
 	return jobs
 }
+
+// SharedQueues reports whether the strategy's workers share one task pipe
+// and one result pipe, guarded by process-shared locks.
+func (s Strategy) SharedQueues() bool { return s != Tracked }

@@ -271,7 +271,7 @@ func (p *queuePool) handleTasks() {
 				continue
 			}
 			// 2.6 catches only IOError: the thread dies, silently.
-			p.doneG(gTask, fmt.Sprintf("died of an uncaught error encoding job %d: %v", q.job, err))
+			p.dieG(gTask, fmt.Sprintf("died of an uncaught error encoding job %d: %v", q.job, err))
 			return
 		}
 		p.setG(gTask, fmt.Sprintf("writing job %d to the task pipe", q.job), &waitSpec{
@@ -334,6 +334,7 @@ func (p *queuePool) handleResults() {
 		releasers: func() []string { return append(p.liveWorkerIDsLocked(), gTask) },
 		ready:     func() bool { return p.results.buffered() > 0 },
 		detail:    p.frameDetail,
+		torn:      func() bool { h, _ := p.reader.progress(); return h > 0 },
 	}
 	sentinel := false
 	for {
@@ -355,7 +356,7 @@ func (p *queuePool) handleResults() {
 			} else {
 				// Any other exception ends the thread silently (the
 				// seed's MemoryError).
-				p.doneG(gResult, "died of an uncaught error reading the result pipe: "+err.Error())
+				p.dieG(gResult, "died of an uncaught error reading the result pipe: "+err.Error())
 			}
 			return
 		}
@@ -369,7 +370,7 @@ func (p *queuePool) handleResults() {
 		p.setG(gResult, fmt.Sprintf("decoding the result of job %d", f.job), nil)
 		r, err := decodeResult(f.job, f.body)
 		if err != nil {
-			p.doneG(gResult, fmt.Sprintf("died of an uncaught error decoding the result of job %d: %v", f.job, err))
+			p.dieG(gResult, fmt.Sprintf("died of an uncaught error decoding the result of job %d: %v", f.job, err))
 			return
 		}
 		p.mu.Lock()

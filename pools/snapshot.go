@@ -41,8 +41,15 @@ type Party struct {
 	Exit *Exit
 	// Zombie: the worker has ended and nobody has reaped it.
 	Zombie bool
-	// Done: a goroutine has returned.
+	// Phase is where a worker is (or was, when it died) with its job:
+	// task-decode, task-run, result-encode, result-write.
+	Phase string
+	// Idle: a live worker waiting for its next task.
+	Idle bool
+	// Done: a goroutine has returned. Died: it returned because of an
+	// uncaught error, as a Python thread dies silently.
 	Done  bool
+	Died  bool
 	Holds []string // lock names a worker holds
 	// Wait is what the party is blocked on; nil if it is running, done or
 	// dead.
@@ -58,6 +65,8 @@ type Wait struct {
 	// free lock, a resolved job), so it is not blocked.
 	Ready  bool
 	Detail string
+	// Torn: the waiting reader holds part of a frame and needs the rest.
+	Torn bool
 }
 
 // LockState is a process-shared lock and the pid holding it (0: free).
@@ -124,7 +133,7 @@ func (c *core) snapshotOnce(r roles) Snapshot {
 	}
 	for _, name := range c.order {
 		g := c.parties[name]
-		p := Party{ID: name, Job: -1, State: g.state, Done: g.done}
+		p := Party{ID: name, Job: -1, State: g.state, Done: g.done, Died: g.died}
 		if g.wait != nil {
 			p.Wait = g.wait.eval()
 		}
@@ -147,6 +156,9 @@ func (w *waitSpec) eval() *Wait {
 	if w.detail != nil {
 		out.Detail = w.detail()
 	}
+	if w.torn != nil {
+		out.Torn = w.torn()
+	}
 	return out
 }
 
@@ -156,7 +168,7 @@ func (c *core) workerPartyLocked(pr *proc, r roles) Party {
 	st, dead, reaped := pr.exit()
 	if dead {
 		x := st
-		p.Exit, p.Zombie, p.Job = &x, !reaped, int(pr.lastJob)
+		p.Exit, p.Zombie, p.Job, p.Phase = &x, !reaped, int(pr.lastJob), pr.last.phase()
 		p.State = "exited: " + st.String()
 		if !reaped {
 			p.State += " (zombie: not reaped)"
@@ -168,7 +180,8 @@ func (c *core) workerPartyLocked(pr *proc, r roles) Party {
 	}
 	sl := c.reg.slot(pr.idx)
 	state := wstate(sl.state().Load())
-	p.State, p.Job = state.String(), int(sl.job().Load())
+	p.State, p.Job, p.Phase = state.String(), int(sl.job().Load()), state.phase()
+	p.Idle = (state == wWaitTaskLock || state == wReadTask) && p.Job < 0
 	if r.locks {
 		for i := 0; i < 2; i++ {
 			if c.reg.lock(i).holder() == pr.pid {

@@ -88,7 +88,11 @@ func serveWorker(spec string) int {
 	}
 	go w.mailbox()
 	err = w.loop()
-	w.slot.set(wExiting, -1)
+	if err == nil {
+		// A clean exit; one on an error keeps its job and state in the
+		// slot, for whoever asks what the worker died holding.
+		w.slot.set(wExiting, -1)
+	}
 	var x *ExitRequest
 	switch {
 	case err == nil:

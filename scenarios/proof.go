@@ -1,0 +1,139 @@
+package scenarios
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/poolhang/poolhang/pools"
+)
+
+// A Proof is the result of checking a snapshot for a hang.
+type Proof struct {
+	// Hang: the caller waits, and it and everything it transitively
+	// waits for is blocked on something only a dead or blocked party
+	// could release, with no bytes in flight that anyone will read.
+	Hang bool
+	// Stuck lists the parties proven blocked for good.
+	Stuck []string
+}
+
+// prove computes the largest set of parties that can never move again:
+// start from every blocked party, then repeatedly free any party whose
+// wait is ready or has a releaser outside the set that is alive. What is
+// left is stuck for good, because each member waits only on members or on
+// the dead. The snapshot must be consistent.
+func prove(s pools.Snapshot) Proof {
+	byID := map[string]pools.Party{}
+	stuck := map[string]bool{}
+	for _, p := range s.Parties {
+		byID[p.ID] = p
+		if p.Exit == nil && !p.Done && p.Wait != nil && !p.Wait.Ready {
+			stuck[p.ID] = true
+		}
+	}
+	canAct := func(id string) bool {
+		if id == pools.Outside {
+			return true
+		}
+		p, ok := byID[id]
+		if !ok {
+			// A releaser we cannot see may act: assume it will.
+			return true
+		}
+		return p.Exit == nil && !p.Done && !stuck[id]
+	}
+	for changed := true; changed; {
+		changed = false
+		for id := range stuck {
+			for _, r := range byID[id].Wait.Releasers {
+				if canAct(r) {
+					delete(stuck, id)
+					changed = true
+					break
+				}
+			}
+		}
+	}
+	var out Proof
+	for id := range stuck {
+		out.Stuck = append(out.Stuck, id)
+	}
+	sort.Strings(out.Stuck)
+	// The caller is always the first party of a snapshot.
+	if len(s.Parties) > 0 && strings.HasPrefix(s.Parties[0].ID, "caller") {
+		out.Hang = stuck[s.Parties[0].ID]
+	}
+	return out
+}
+
+// A Cause is a named reason for a hang.
+type Cause string
+
+const (
+	CauseJobLost        Cause = "job-held-by-dead-worker"
+	CauseDeadReader     Cause = "dead-result-reader"
+	CauseDeadTaskWriter Cause = "dead-task-handler"
+	CauseDeadLockHolder Cause = "lock-died-with-holder"
+	CauseTornFrame      Cause = "torn-frame"
+	CauseStuckTask      Cause = "task-never-returns"
+)
+
+// causes names why a proven hang cannot end, with a sentence each.
+func causes(s pools.Snapshot, p Proof) ([]Cause, []string) {
+	var cs []Cause
+	var lines []string
+	add := func(c Cause, line string) {
+		for _, x := range cs {
+			if x == c {
+				lines = append(lines, line)
+				return
+			}
+		}
+		cs = append(cs, c)
+		lines = append(lines, line)
+	}
+	pending := map[int]bool{}
+	for _, j := range s.Pending {
+		pending[j] = true
+	}
+	dead := map[int]pools.Party{}
+	for _, w := range s.Parties {
+		if !w.Worker {
+			continue
+		}
+		if w.Exit != nil {
+			dead[w.PID] = w
+			if w.Job >= 0 && pending[w.Job] {
+				add(CauseJobLost, fmt.Sprintf("job %d was taken by worker %d, %s in %s", w.Job, w.PID, w.Exit, w.Phase))
+			}
+		} else if w.Wait != nil && strings.HasPrefix(w.Wait.For, "nothing") {
+			add(CauseStuckTask, fmt.Sprintf("job %d never returns in worker %d", w.Job, w.PID))
+		}
+	}
+	for _, l := range s.Locks {
+		if d, ok := dead[l.Holder]; ok {
+			add(CauseDeadLockHolder, fmt.Sprintf("the %s is held by pid %d, which is dead (%s): nothing releases it", l.Name, l.Holder, d.Exit))
+		}
+	}
+	for _, g := range s.Parties {
+		if !g.Died {
+			continue
+		}
+		c := CauseDeadReader
+		if g.ID == "task-handler" || g.ID == "feeder" {
+			c = CauseDeadTaskWriter
+		}
+		add(c, fmt.Sprintf("the %s %s", g.ID, g.State))
+	}
+	stuck := map[string]bool{}
+	for _, id := range p.Stuck {
+		stuck[id] = true
+	}
+	for _, g := range s.Parties {
+		if stuck[g.ID] && g.Wait != nil && g.Wait.Torn {
+			add(CauseTornFrame, fmt.Sprintf("the %s holds part of a frame (%s) whose writer is gone", g.ID, g.Wait.Detail))
+		}
+	}
+	return cs, lines
+}

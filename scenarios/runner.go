@@ -1,0 +1,464 @@
+package scenarios
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/poolhang/poolhang/faults"
+	"github.com/poolhang/poolhang/pools"
+)
+
+// RunOptions tune a run.
+type RunOptions struct {
+	// Backstop bounds a run that neither ends nor is proven to hang; the
+	// verdict is then HangTimeout. Default 20s.
+	Backstop time.Duration
+	// Stderr receives the workers' standard error; nil discards it.
+	Stderr *os.File
+}
+
+// pollEvery is how often the runner looks at the pool while it waits. It
+// sets how soon a verdict comes, never which: a hang is proven from a
+// snapshot, and a snapshot seen twice unchanged.
+const pollEvery = 250 * time.Microsecond
+
+// Run runs the scenario with default options.
+func Run(ctx context.Context, sc Scenario) (Outcome, error) {
+	return RunWith(ctx, sc, RunOptions{})
+}
+
+// RunWith starts the scenario's pool, makes its faults happen, waits the
+// way the scenario says, and returns the verdict with its evidence. Then
+// it tears everything down: every worker killed and reaped, every
+// goroutine of the pool ended.
+func RunWith(ctx context.Context, sc Scenario, o RunOptions) (Outcome, error) {
+	if err := sc.Validate(); err != nil {
+		return Outcome{}, err
+	}
+	if o.Backstop <= 0 {
+		o.Backstop = 20 * time.Second
+	}
+	start := time.Now()
+	p, err := pools.Start(sc.Pool, pools.Options{Workers: sc.Workers, Stderr: o.Stderr})
+	if err != nil {
+		return Outcome{}, err
+	}
+	r := &run{sc: sc, p: p, pids: map[int]bool{}, struck: map[int]bool{}}
+	out := Outcome{Scenario: sc}
+	deadline := time.NewTimer(o.Backstop)
+	defer deadline.Stop()
+
+	final, proof, verdict, err := r.drive(ctx, deadline.C, &out)
+	r.finish(&out, final, proof, verdict)
+	r.teardown(&out)
+	out.Wall = time.Since(start)
+	return out, err
+}
+
+type run struct {
+	sc     Scenario
+	p      pools.Pool
+	pids   map[int]bool // every worker seen, to check reaping
+	struck map[int]bool // faults (by index) that have struck
+	notes  []string     // faults that could not strike
+	caller chan callerResult
+	stop   context.CancelFunc
+	result *callerResult
+}
+
+type callerResult struct {
+	results []pools.Result
+	err     error
+}
+
+func (r *run) snapshot() pools.Snapshot {
+	s := r.p.Snapshot()
+	for _, w := range s.Parties {
+		if w.Worker {
+			r.pids[w.PID] = true
+		}
+	}
+	return s
+}
+
+// drive runs the scenario up to its verdict.
+func (r *run) drive(ctx context.Context, backstop <-chan time.Time, out *Outcome) (pools.Snapshot, Proof, Verdict, error) {
+	tick := time.NewTicker(pollEvery)
+	defer tick.Stop()
+	wait := func() error {
+		select {
+		case <-tick.C:
+			return nil
+		case <-backstop:
+			return errBackstop
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	for i, f := range r.sc.Faults {
+		if f.Job < 0 {
+			if err := r.strikeIdle(i, f, wait); err != nil {
+				s := r.snapshot()
+				if errors.Is(err, errBackstop) {
+					return s, Proof{}, HangTimeout, nil
+				}
+				return s, Proof{}, HangTimeout, err
+			}
+		}
+	}
+	tasks, err := r.tasks()
+	if err != nil {
+		return r.snapshot(), Proof{}, HangTimeout, err
+	}
+	callCtx, stop := context.WithCancel(context.Background())
+	r.stop = stop
+	r.caller = make(chan callerResult, 1)
+	go func() { r.caller <- r.call(callCtx, tasks) }()
+
+	var last, candidate pools.Snapshot
+	haveCandidate := false
+	lastChange := time.Now()
+	for {
+		select {
+		case cr := <-r.caller:
+			r.result = &cr
+			out.ToVerdict = time.Since(lastChange)
+			return r.snapshot(), Proof{}, r.answered(cr), nil
+		default:
+		}
+		if err := wait(); err != nil {
+			if errors.Is(err, errBackstop) {
+				return r.snapshot(), Proof{}, HangTimeout, nil
+			}
+			return r.snapshot(), Proof{}, HangTimeout, err
+		}
+		s := r.snapshot()
+		now := time.Now()
+		if s.Progress != last.Progress {
+			lastChange = now
+		}
+		last = s
+		r.strikeSignals(s)
+		if !s.Consistent {
+			haveCandidate = false
+			continue
+		}
+		pr := prove(s)
+		if !pr.Hang {
+			haveCandidate = false
+			continue
+		}
+		if haveCandidate && candidate.Progress == s.Progress && sameDead(candidate, s) {
+			out.ToVerdict = now.Sub(lastChange)
+			return s, pr, Hang, nil
+		}
+		candidate, haveCandidate = s, true
+	}
+}
+
+var errBackstop = errors.New("backstop expired")
+
+// answered turns the caller's answer into a verdict.
+func (r *run) answered(cr callerResult) Verdict {
+	for i, res := range cr.results {
+		if res.Err == nil && !r.correct(i, res.Value) {
+			return Raised
+		}
+		if res.Err != nil {
+			return Raised
+		}
+	}
+	return Completed
+}
+
+func (r *run) correct(job int, v []byte) bool {
+	if r.sc.Payload > 0 {
+		return bytes.Equal(v, pools.Payload(r.sc.Payload))
+	}
+	n, err := pools.Int(v)
+	return err == nil && n == int64(job)*int64(job)
+}
+
+// tasks builds the jobs with each job fault's trigger hidden inside.
+func (r *run) tasks() ([]pools.Task, error) {
+	ts := make([]pools.Task, r.sc.Jobs)
+	for i := range ts {
+		if r.sc.Payload > 0 {
+			ts[i] = pools.Echo(r.sc.Payload)
+		} else {
+			ts[i] = pools.Square(int64(i))
+		}
+	}
+	for _, f := range r.sc.Faults {
+		if f.Job < 0 {
+			continue
+		}
+		k, err := faults.Lookup(f.Kind)
+		if err != nil {
+			return nil, err
+		}
+		ts[f.Job].Triggers = append(ts[f.Job].Triggers, k.Trigger(f.Phase))
+	}
+	return ts, nil
+}
+
+// unresolved marks a job the caller never got an answer for.
+var unresolved = errors.New("unresolved")
+
+// call waits the scenario's way. Jobs without an answer when it returns
+// carry the error unresolved.
+func (r *run) call(ctx context.Context, tasks []pools.Task) callerResult {
+	switch r.sc.Wait {
+	case WaitMap:
+		rs, err := r.p.Map(ctx, tasks)
+		for i := range rs {
+			if err != nil && rs[i].Err == err {
+				rs[i].Err = unresolved
+			}
+		}
+		return callerResult{rs, err}
+	}
+	rs := make([]pools.Result, len(tasks))
+	fs := make([]*pools.Future, len(tasks))
+	for i, t := range tasks {
+		f, err := r.p.Submit(ctx, t)
+		if err != nil {
+			rs[i] = pools.Result{Err: err}
+			continue
+		}
+		fs[i] = f
+	}
+	var err error
+	if r.sc.Wait == WaitJoin {
+		r.p.Close()
+		err = r.p.Join(ctx)
+	} else {
+		for _, f := range fs {
+			if f == nil {
+				continue
+			}
+			if _, err = f.Wait(ctx); err != nil {
+				break
+			}
+		}
+	}
+	for i, f := range fs {
+		if f == nil {
+			continue
+		}
+		if res, ok := f.Result(); ok {
+			rs[i] = res
+		} else {
+			rs[i] = pools.Result{Err: unresolved}
+		}
+	}
+	return callerResult{rs, err}
+}
+
+// strikeSignals sends each signal fault's signal to the worker that
+// stopped at its point holding its job.
+func (r *run) strikeSignals(s pools.Snapshot) {
+	for i, f := range r.sc.Faults {
+		if f.Job < 0 || r.struck[i] {
+			continue
+		}
+		k, _ := faults.Lookup(f.Kind)
+		if k.Signal == 0 {
+			continue
+		}
+		at := k.Trigger(f.Phase).At.String()
+		for _, w := range s.Parties {
+			if w.Worker && w.Exit == nil && w.Stopped == at && w.Job == f.Job {
+				syscall.Kill(w.PID, k.Signal)
+				r.struck[i] = true
+			}
+		}
+	}
+}
+
+// strikeIdle waits until every live worker is idle (and, with shared
+// queues, one of them holds the read lock), strikes the fault's target and
+// waits until it is dead.
+func (r *run) strikeIdle(i int, f Fault, wait func() error) error {
+	k, err := faults.Lookup(f.Kind)
+	if err != nil {
+		return err
+	}
+	var target int
+	for {
+		s := r.snapshot()
+		if s.Consistent {
+			pid, ready, none := idleTarget(s, f.Phase)
+			if none != "" {
+				r.notes = append(r.notes, fmt.Sprintf("fault %s did not strike: %s", f, none))
+				return nil
+			}
+			if ready {
+				target = pid
+				break
+			}
+		}
+		if err := wait(); err != nil {
+			return err
+		}
+	}
+	if err := k.StrikeIdle(r.p, target); err != nil {
+		return fmt.Errorf("fault %s: %w", f, err)
+	}
+	r.struck[i] = true
+	for {
+		s := r.snapshot()
+		if w, ok := s.Party(fmt.Sprintf("worker %d", target)); ok && w.Exit != nil {
+			return nil
+		}
+		if err := wait(); err != nil {
+			return err
+		}
+	}
+}
+
+// idleTarget picks the worker an idle fault strikes: the holder of the
+// task read lock, or the lowest-pid idle worker that does not hold it. It
+// reports whether the pool is settled enough to strike, and why no target
+// can exist, if so.
+func idleTarget(s pools.Snapshot, ph faults.Phase) (pid int, ready bool, none string) {
+	var live []pools.Party
+	for _, w := range s.Parties {
+		if w.Worker && w.Exit == nil {
+			live = append(live, w)
+		}
+	}
+	if len(live) == 0 {
+		return 0, false, "no live worker is left"
+	}
+	for _, w := range live {
+		if !w.Idle || w.Wait == nil {
+			return 0, false, "" // someone is still starting or busy
+		}
+	}
+	holder := 0
+	if len(s.Locks) > 0 {
+		holder = s.Locks[0].Holder
+		if holder == 0 {
+			return 0, false, ""
+		}
+		holderAlive := false
+		for _, w := range live {
+			holderAlive = holderAlive || w.PID == holder
+		}
+		if !holderAlive {
+			if ph == faults.IdleLockHolder {
+				return 0, false, fmt.Sprintf("the read lock's holder, pid %d, is already dead", holder)
+			}
+		}
+	}
+	sort.Slice(live, func(i, j int) bool { return live[i].PID < live[j].PID })
+	for _, w := range live {
+		if (ph == faults.IdleLockHolder) == (w.PID == holder) {
+			return w.PID, true, ""
+		}
+	}
+	return 0, false, "no live idle worker fits " + string(ph)
+}
+
+func sameDead(a, b pools.Snapshot) bool {
+	dead := func(s pools.Snapshot) string {
+		var ids []string
+		for _, p := range s.Parties {
+			if p.Exit != nil || p.Done {
+				ids = append(ids, p.ID)
+			}
+		}
+		return strings.Join(ids, ",")
+	}
+	return dead(a) == dead(b)
+}
+
+// finish fills the outcome from the final snapshot and the caller's answer.
+func (r *run) finish(out *Outcome, s pools.Snapshot, pr Proof, v Verdict) {
+	out.Verdict = v
+	out.Stuck = pr.Stuck
+	for _, w := range s.Parties {
+		if !w.Worker {
+			continue
+		}
+		f := WorkerFate{PID: w.PID, Zombie: w.Zombie, Alive: w.Exit == nil, State: w.State, Job: w.Job, Proc: procState(w.PID)}
+		if w.Wait != nil && w.Wait.Detail != "" {
+			f.State += " (" + w.Wait.Detail + ")"
+		}
+		if w.Exit != nil {
+			f.Exit = w.Exit.String()
+		}
+		out.Workers = append(out.Workers, f)
+	}
+	// The caller gives up only now: a proven hang cannot change meanwhile.
+	if r.result == nil && r.stop != nil {
+		r.stop()
+		cr := <-r.caller
+		r.result = &cr
+	}
+	for i := 0; i < r.sc.Jobs; i++ {
+		j := JobOutcome{Job: i, State: JobUnresolved}
+		if r.result != nil && i < len(r.result.results) {
+			res := r.result.results[i]
+			switch {
+			case errors.Is(res.Err, unresolved), errors.Is(res.Err, context.Canceled):
+			case res.Err != nil:
+				j.State, j.Kind, j.Error = JobError, Classify(res.Err), res.Err.Error()
+			case !r.correct(i, res.Value):
+				j.State, j.Kind, j.Error = JobError, ErrKindWrongValue, fmt.Sprintf("wrong value: %x", res.Value)
+			default:
+				j.State = JobOK
+			}
+		}
+		out.Jobs = append(out.Jobs, j)
+	}
+	if v == Hang {
+		out.Causes, out.Diagnosis = diagnoseHang(s, pr)
+	} else {
+		out.Diagnosis = diagnoseAnswer(*out, s)
+	}
+	for _, n := range r.notes {
+		out.Diagnosis += "; " + n
+	}
+}
+
+// teardown ends everything the run started, from any state, and records
+// anything it failed to end.
+func (r *run) teardown(out *Outcome) {
+	if r.stop != nil {
+		r.stop()
+	}
+	if r.result == nil && r.caller != nil {
+		<-r.caller
+	}
+	r.p.Terminate()
+	for pid := range r.pids {
+		var ws syscall.WaitStatus
+		if _, err := syscall.Wait4(pid, &ws, syscall.WNOHANG, nil); err != syscall.ECHILD {
+			out.Leftovers = append(out.Leftovers, fmt.Sprintf("worker %d was not reaped", pid))
+		}
+	}
+	sort.Strings(out.Leftovers)
+}
+
+// procState reads the kernel's state letter for pid, as ps shows it.
+func procState(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return "gone"
+	}
+	// pid (comm) S ...: the state follows the last ')'.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 || i+2 >= len(b) {
+		return "?"
+	}
+	return string(b[i+2])
+}

@@ -1,0 +1,296 @@
+// Package scenarios is where faults meet pools: scenario definitions and
+// their text form, the runner that makes the faults happen for real, the
+// verdicts proven from the pools' snapshots, and the expectations argued
+// from each pool's mechanism.
+package scenarios
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/poolhang/poolhang/faults"
+	"github.com/poolhang/poolhang/pools"
+)
+
+// A WaitStyle is how the caller waits for its jobs.
+type WaitStyle string
+
+const (
+	// WaitMap: pool.map(f, jobs), one call that returns when every job is in.
+	WaitMap WaitStyle = "map"
+	// WaitGet: apply_async per job, then .get() on each in order.
+	WaitGet WaitStyle = "get"
+	// WaitJoin: apply_async per job, then close() and join().
+	WaitJoin WaitStyle = "join"
+)
+
+// WaitStyles lists the waiting styles.
+func WaitStyles() []WaitStyle { return []WaitStyle{WaitMap, WaitGet, WaitJoin} }
+
+// Limits on a scenario's size.
+const (
+	MaxJobs    = 4096
+	MaxFaults  = 8
+	MaxPayload = 64 << 20
+)
+
+// A Fault is one fault of a scenario's plan.
+type Fault struct {
+	Kind  string
+	Phase faults.Phase
+	// Job is the targeted job for job phases; -1 for idle phases, which
+	// strike an idle worker before the jobs are submitted.
+	Job int
+}
+
+func (f Fault) String() string {
+	if f.Job < 0 {
+		return f.Kind + "@" + string(f.Phase)
+	}
+	return fmt.Sprintf("%s@%s:%d", f.Kind, f.Phase, f.Job)
+}
+
+// A Scenario is a pool, its jobs, a fault plan and how the caller waits.
+// Job i is square(i), or, with Payload > 0, an echo of Payload bytes.
+type Scenario struct {
+	Pool    pools.Strategy
+	Workers int
+	Jobs    int
+	Payload int
+	Faults  []Fault
+	Wait    WaitStyle
+}
+
+// String is the scenario's text form, which Parse reads back:
+//
+//	pool=naive workers=2 jobs=6 wait=map fault=segfault@task-run:2
+func (s Scenario) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "pool=%s workers=%d jobs=%d", s.Pool, s.Workers, s.Jobs)
+	if s.Payload > 0 {
+		fmt.Fprintf(&b, " payload=%d", s.Payload)
+	}
+	fmt.Fprintf(&b, " wait=%s", s.Wait)
+	for _, f := range s.Faults {
+		b.WriteString(" fault=" + f.String())
+	}
+	return b.String()
+}
+
+// Command is the shell command that replays the scenario.
+func (s Scenario) Command() string {
+	return "go run ./cmd/poolhang run '" + s.String() + "'"
+}
+
+// Parse reads a scenario's text form. Keys may come in any order; fault
+// may repeat. Every error names what is wrong and what is allowed.
+func Parse(text string) (Scenario, error) {
+	s := Scenario{Wait: WaitMap}
+	seen := map[string]bool{}
+	for _, field := range strings.Fields(text) {
+		key, val, ok := strings.Cut(field, "=")
+		if !ok {
+			return Scenario{}, fmt.Errorf("scenario: %q is not key=value (keys: pool, workers, jobs, payload, wait, fault)", field)
+		}
+		if seen[key] && key != "fault" {
+			return Scenario{}, fmt.Errorf("scenario: %s given twice", key)
+		}
+		seen[key] = true
+		var err error
+		switch key {
+		case "pool":
+			s.Pool, err = pools.ParseStrategy(val)
+		case "workers":
+			s.Workers, err = parseInt(key, val)
+		case "jobs":
+			s.Jobs, err = parseInt(key, val)
+		case "payload":
+			s.Payload, err = parseInt(key, val)
+		case "wait":
+			s.Wait, err = parseWait(val)
+		case "fault":
+			var f Fault
+			f, err = parseFault(val)
+			s.Faults = append(s.Faults, f)
+		default:
+			err = fmt.Errorf("unknown key %q (keys: pool, workers, jobs, payload, wait, fault)", key)
+		}
+		if err != nil {
+			return Scenario{}, fmt.Errorf("scenario: %w", err)
+		}
+	}
+	for _, k := range []string{"pool", "workers", "jobs"} {
+		if !seen[k] {
+			return Scenario{}, fmt.Errorf("scenario: missing %s= (need pool, workers and jobs)", k)
+		}
+	}
+	if err := s.Validate(); err != nil {
+		return Scenario{}, err
+	}
+	return s, nil
+}
+
+func parseInt(key, val string) (int, error) {
+	n, err := strconv.Atoi(val)
+	if err != nil {
+		return 0, fmt.Errorf("%s=%q is not a whole number", key, val)
+	}
+	return n, nil
+}
+
+func parseWait(val string) (WaitStyle, error) {
+	for _, w := range WaitStyles() {
+		if string(w) == val {
+			return w, nil
+		}
+	}
+	return "", fmt.Errorf("unknown wait style %q (allowed: map, get, join)", val)
+}
+
+// parseFault reads KIND@PHASE:JOB, or KIND@PHASE for idle phases.
+func parseFault(val string) (Fault, error) {
+	kind, rest, ok := strings.Cut(val, "@")
+	if !ok {
+		return Fault{}, fmt.Errorf("fault %q: want KIND@PHASE:JOB (or KIND@PHASE for idle phases)", val)
+	}
+	if _, err := faults.Lookup(kind); err != nil {
+		return Fault{}, fmt.Errorf("fault %q: %w", val, err)
+	}
+	phase, job, hasJob := strings.Cut(rest, ":")
+	info, err := faults.ParsePhase(phase)
+	if err != nil {
+		return Fault{}, fmt.Errorf("fault %q: %w", val, err)
+	}
+	f := Fault{Kind: kind, Phase: info.Phase, Job: -1}
+	switch {
+	case info.Where == faults.InIdle && hasJob:
+		return Fault{}, fmt.Errorf("fault %q: %s strikes an idle worker before any job exists; drop the :%s", val, phase, job)
+	case info.Where != faults.InIdle && !hasJob:
+		return Fault{}, fmt.Errorf("fault %q: %s needs a target job, as in %s@%s:2", val, phase, kind, phase)
+	case hasJob:
+		if f.Job, err = strconv.Atoi(job); err != nil || f.Job < 0 {
+			return Fault{}, fmt.Errorf("fault %q: target job %q is not a job number (0, 1, ...)", val, job)
+		}
+	}
+	return f, nil
+}
+
+// Validate reports the first reason the scenario cannot run.
+func (s Scenario) Validate() error {
+	if _, err := pools.ParseStrategy(string(s.Pool)); err != nil {
+		return fmt.Errorf("scenario: %w", err)
+	}
+	if s.Workers < 1 || s.Workers > pools.MaxWorkers {
+		return fmt.Errorf("scenario: workers=%d, allowed 1 to %d", s.Workers, pools.MaxWorkers)
+	}
+	if s.Jobs < 0 || s.Jobs > MaxJobs {
+		return fmt.Errorf("scenario: jobs=%d, allowed 0 to %d", s.Jobs, MaxJobs)
+	}
+	if s.Payload < 0 || s.Payload > MaxPayload {
+		return fmt.Errorf("scenario: payload=%d, allowed 0 to %d bytes", s.Payload, MaxPayload)
+	}
+	if _, err := parseWait(string(s.Wait)); err != nil {
+		return fmt.Errorf("scenario: %w", err)
+	}
+	if len(s.Faults) > MaxFaults {
+		return fmt.Errorf("scenario: %d faults, at most %d", len(s.Faults), MaxFaults)
+	}
+	for _, f := range s.Faults {
+		k, err := faults.Lookup(f.Kind)
+		if err != nil {
+			return fmt.Errorf("scenario: %w", err)
+		}
+		info, err := faults.ParsePhase(string(f.Phase))
+		if err != nil {
+			return fmt.Errorf("scenario: %w", err)
+		}
+		if err := k.Check(s.Pool, f.Phase, s.Workers); err != nil {
+			return fmt.Errorf("scenario: %w", err)
+		}
+		switch {
+		case info.Where == faults.InIdle && f.Job >= 0:
+			return fmt.Errorf("scenario: fault %s: idle phases target a worker, not job %d", f, f.Job)
+		case info.Where != faults.InIdle && (f.Job < 0 || f.Job >= s.Jobs):
+			return fmt.Errorf("scenario: fault %s targets job %d, but the scenario has %d jobs (0 to %d)", f, f.Job, s.Jobs, s.Jobs-1)
+		}
+	}
+	return nil
+}
+
+// Standard is a matrix cell's scenario, shaped like CPython's own deadlock
+// tests: 2 workers, 6 jobs submitted as one map, the fault aimed at job 2
+// (for idle phases, at an idle worker before the map is submitted).
+func Standard(pool pools.Strategy, kind string, phase faults.Phase) Scenario {
+	f := Fault{Kind: kind, Phase: phase, Job: 2}
+	if info, err := faults.ParsePhase(string(phase)); err == nil && info.Where == faults.InIdle {
+		f.Job = -1
+	}
+	return Scenario{Pool: pool, Workers: 2, Jobs: 6, Wait: WaitMap, Faults: []Fault{f}}
+}
+
+// A Cell is a (pool, kind, phase) combination of the matrix.
+type Cell struct {
+	Pool  pools.Strategy
+	Kind  string
+	Phase faults.Phase
+}
+
+func (c Cell) String() string { return fmt.Sprintf("%s/%s@%s", c.Pool, c.Kind, c.Phase) }
+
+// Cells lists every meaningful cell, from the fault catalog: strategies in
+// order, then kinds, then phases.
+func Cells() []Cell {
+	var out []Cell
+	for _, p := range pools.Strategies() {
+		for _, k := range faults.Kinds() {
+			for _, ph := range k.Meaningful() {
+				if k.Check(p, ph, 2) == nil {
+					out = append(out, Cell{p, k.Name, ph})
+				}
+			}
+		}
+	}
+	return out
+}
+
+// ReadReplay reads scenarios from a replay file: one scenario per line in
+// text form; blank lines and lines starting with # are skipped.
+func ReadReplay(r io.Reader) ([]Scenario, error) {
+	var out []Scenario
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for line := 1; sc.Scan(); line++ {
+		text := strings.TrimSpace(sc.Text())
+		if text == "" || strings.HasPrefix(text, "#") {
+			continue
+		}
+		if !utf8Printable(text) {
+			return nil, fmt.Errorf("replay line %d: not a scenario (binary or control characters)", line)
+		}
+		s, err := Parse(text)
+		if err != nil {
+			return nil, fmt.Errorf("replay line %d: %w", line, err)
+		}
+		out = append(out, s)
+	}
+	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return nil, fmt.Errorf("replay file: a line longer than 1 MiB is not a scenario")
+		}
+		return nil, fmt.Errorf("replay file: %w", err)
+	}
+	return out, nil
+}
+
+func utf8Printable(s string) bool {
+	for _, r := range s {
+		if r == '\uFFFD' || (r < 0x20 && r != '\t') || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}
