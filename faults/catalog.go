@@ -76,11 +76,31 @@ func ParsePhase(s string) (PhaseInfo, error) {
 	return PhaseInfo{}, fmt.Errorf("unknown phase %q (allowed: %s)", s, strings.Join(names, ", "))
 }
 
+// An Effect is what a fault does to the code at its point, whatever its
+// cause. Expectations are argued per effect, so a new kind with a known
+// effect needs no other edit.
+type Effect string
+
+const (
+	// Raises: an ordinary error (Python's Exception) at the point.
+	Raises Effect = "raises"
+	// ExitRequest: Python's SystemExit at the point.
+	ExitRequest Effect = "exit-request"
+	// Dies: the process at the point ends (a signal or an exit).
+	Dies Effect = "dies"
+	// ReaderFails: the parent's result reader fails mid-frame.
+	ReaderFails Effect = "reader-fails"
+	// NeverReturns: the code at the point never returns.
+	NeverReturns Effect = "never-returns"
+)
+
 // A Kind is a type of fault.
 type Kind struct {
 	Name string
 	// Models says what real event the kind is.
 	Models string
+	// Effect is what the fault does at its point.
+	Effect Effect
 	// Order places the kind in the catalog and the matrix.
 	Order int
 	// Action is the pools action that runs at the point (registered by

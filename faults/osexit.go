@@ -24,6 +24,7 @@ func init() {
 	Register(Kind{
 		Name:   "os-exit",
 		Models: "os._exit(3) / C exit: the process ends at once, nothing can catch it",
+		Effect: Dies,
 		Order:  30,
 		Action: "os-exit",
 		Phases: processEnds,

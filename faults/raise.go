@@ -16,6 +16,7 @@ func init() {
 	Register(Kind{
 		Name:   "raise",
 		Models: "an ordinary error (Python's Exception) raised at the point",
+		Effect: Raises,
 		Order:  10,
 		Action: "raise",
 		Phases: map[Phase]string{

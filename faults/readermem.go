@@ -17,6 +17,7 @@ func init() {
 	Register(Kind{
 		Name:   "reader-memory-error",
 		Models: "MemoryError in the parent's result reader (the seed's second incident)",
+		Effect: ReaderFails,
 		Order:  60,
 		Action: "alloc-fail",
 		Phases: map[Phase]string{

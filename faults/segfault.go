@@ -25,6 +25,7 @@ func init() {
 	Register(Kind{
 		Name:   "segfault",
 		Models: "SIGSEGV from a real invalid memory access (a crash in a C extension)",
+		Effect: Dies,
 		Order:  50,
 		Action: "segfault",
 		Phases: withResultWrite(processEnds, "the worker crashes after writing part of the result frame, holding the result write lock"),

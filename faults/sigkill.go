@@ -20,6 +20,7 @@ func init() {
 	Register(Kind{
 		Name:   "sigkill",
 		Models: "SIGKILL sent from outside (the OOM killer, kill -9)",
+		Effect: Dies,
 		Order:  40,
 		Action: "await-signal",
 		Signal: syscall.SIGKILL,

@@ -15,6 +15,7 @@ func init() {
 	Register(Kind{
 		Name:   "sys-exit",
 		Models: "sys.exit(2): an exit request that propagates like an exception",
+		Effect: ExitRequest,
 		Order:  20,
 		Action: "sys-exit",
 		Phases: map[Phase]string{

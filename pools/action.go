@@ -192,3 +192,14 @@ func resolve(ts []Trigger) ([]trig, error) {
 	}
 	return out, nil
 }
+
+// RunAction runs the registered action named name in this process, as if a
+// trigger reached point at in a worker. It is for tests that prove what an
+// action really does to a process.
+func RunAction(name string, at Point) error {
+	ts, err := resolve([]Trigger{{Action: name, At: at}})
+	if err != nil {
+		return err
+	}
+	return fire(ts, at, 0, true, nil)
+}

@@ -16,18 +16,21 @@ type failFast struct {
 	tasks   *pipe
 	results *pipe
 	reader  *frameReader
+	pipes   func(slot) (*pipe, *pipe, error)
 
-	// Under core.mu:
-	workIDs      []queued // submitted, not yet on the call queue
-	inFlight     int      // on the call queue or in a worker
-	shuttingDown bool
-	broken       error
-	feedq        [][]byte
-	said         map[int]bool // pids that wrote their exiting message
+	// Under core.mu. Everything that wakes the manager is recorded here
+	// until the manager takes it, so a snapshot sees it (factsLocked).
+	workIDs       []queued // submitted, not yet on the call queue
+	inFlight      int      // on the call queue or in a worker
+	shuttingDown  bool
+	sentSentinels bool
+	broken        error
+	feedq         [][]byte
+	arrived       []readResult   // read by the reader, not yet taken by the manager
+	seenDead      map[*proc]bool // deaths the manager has taken
 
-	wakeup      chan struct{} // capacity 1
+	wake        chan struct{} // capacity 1
 	feedReady   chan struct{} // capacity 1
-	frames      chan readResult
 	stop        chan struct{}
 	stopOnce    sync.Once
 	managerDone chan struct{}
@@ -55,22 +58,19 @@ func startFailFast(o Options) (*failFast, error) {
 		return nil, err
 	}
 	p := &failFast{
-		core: c, said: map[int]bool{},
-		wakeup: make(chan struct{}, 1), feedReady: make(chan struct{}, 1), frames: make(chan readResult),
+		core: c, seenDead: map[*proc]bool{},
+		wake: make(chan struct{}, 1), feedReady: make(chan struct{}, 1),
 		stop: make(chan struct{}), managerDone: make(chan struct{}),
 	}
 	c.resolverIDs = func() []string { return []string{gManager} }
-	if p.tasks, err = newPipe("call queue pipe", false, true); err == nil {
-		p.results, err = newPipe("result queue pipe", true, false)
-	}
+	p.tasks, p.results, p.pipes, err = c.sharedPipes("call queue pipe", "result queue pipe")
 	if err != nil {
-		p.closePipes()
 		c.release()
 		return nil, err
 	}
-	p.reader = &frameReader{r: p.results.r}
+	p.reader = c.resultReader(p.results)
 	for i := 0; i < o.Workers; i++ {
-		pr, err := c.spawn(p.tasks, p.results)
+		pr, err := c.spawn(p.pipes)
 		if err != nil {
 			c.killAll()
 			p.closePipes()
@@ -124,7 +124,7 @@ func (p *failFast) Submit(ctx context.Context, t Task) (*Future, error) {
 	}
 	f := p.newFutureLocked()
 	p.workIDs = append(p.workIDs, queued{job: f.job, t: wireTask{trigs: ts, fn: t.Func, arg: t.Arg}})
-	notify(p.wakeup)
+	notify(p.wake)
 	return f, nil
 }
 
@@ -138,7 +138,7 @@ func (p *failFast) Close() error {
 	p.shuttingDown = true
 	p.reg.bump()
 	p.mu.Unlock()
-	notify(p.wakeup)
+	notify(p.wake)
 	return nil
 }
 
@@ -151,7 +151,7 @@ func (p *failFast) Join(ctx context.Context) error {
 	if running {
 		return errors.New("pools: Join on a running pool: Close or Terminate first")
 	}
-	if err := p.waitDone(ctx, "the manager to finish", func() []string { return []string{gManager} }, p.managerDone); err != nil {
+	if err := p.waitG(ctx, gManager, p.managerDone); err != nil {
 		return err
 	}
 	if err := p.joinWorkers(ctx); err != nil {
@@ -188,96 +188,98 @@ func (p *failFast) stopAll() {
 	p.closePipes()
 }
 
-// manage follows _ExecutorManagerThread.run.
+// manage follows _ExecutorManagerThread.run: move work to the call queue,
+// take results (results already read stay delivered, as the result
+// reader is checked before the sentinels), and break on any death while
+// the pool is in use.
 func (p *failFast) manage() {
 	defer p.gs.Done()
 	defer close(p.managerDone)
 	wait := &waitSpec{
 		what:      "a result, a worker's death or a submit",
 		releasers: func() []string { return append(p.liveWorkerIDsLocked(), gCaller, gReader) },
+		ready:     p.factsLocked,
 	}
-	sentSentinels := false
 	for {
-		p.addCallItems()
 		p.mu.Lock()
-		if p.shuttingDown && len(p.cache) == 0 && !sentSentinels {
+		p.addCallItemsLocked()
+		if p.shuttingDown && len(p.cache) == 0 && !p.sentSentinels {
 			// join_executor_internals: one None per worker.
 			for range p.liveProcsLocked() {
 				p.feedq = append(p.feedq, appendFrame(nil, jobSentinel, trig{}, nil))
 			}
 			notify(p.feedReady)
-			sentSentinels = true
+			p.sentSentinels = true
 		}
-		if sentSentinels && len(p.liveProcsLocked()) == 0 {
+		if p.sentSentinels && len(p.liveProcsLocked()) == 0 {
 			p.mu.Unlock()
 			p.doneG(gManager, "finished")
 			p.stopAll() // ends the feeder and the reader; reaps
 			return
 		}
-		p.setGLocked(gManager, "waiting for a result, a worker's death or a submit", wait)
-		p.mu.Unlock()
-
-		select {
-		case <-p.stop:
-			p.doneG(gManager, "stopped by terminate")
-			return
-		case <-p.wakeup:
-		case rr := <-p.frames:
+		read := p.arrived
+		p.arrived = nil
+		var dead []*proc
+		for _, pr := range p.procs {
+			if _, d, _ := pr.exit(); d && !p.seenDead[pr] {
+				p.seenDead[pr] = true
+				dead = append(dead, pr)
+			}
+		}
+		if len(read) == 0 && len(dead) == 0 {
+			p.setGLocked(gManager, "waiting for a result, a worker's death or a submit", wait)
+			p.mu.Unlock()
+			select {
+			case <-p.stop:
+				p.doneG(gManager, "stopped by terminate")
+				return
+			case <-p.wake:
+			case <-p.died:
+			}
+			continue
+		}
+		p.setGLocked(gManager, "handling results and deaths", nil)
+		for _, rr := range read {
 			if rr.err != nil {
+				p.mu.Unlock()
 				p.breakPool(fmt.Sprintf("a result could not be read: %v", rr.err))
 				return
 			}
-			p.process(rr)
-		case <-p.died:
-			// Results already read stay delivered (the result reader
-			// is checked before the sentinels).
-			for drained := false; !drained; {
-				select {
-				case rr := <-p.frames:
-					if rr.err == nil {
-						p.process(rr)
-					}
-				default:
-					drained = true
-				}
+			if rr.job != jobExiting && p.resolveLocked(rr.job, Result{Value: rr.r.value, Err: rr.r.err()}) {
+				p.inFlight--
 			}
-			if sentSentinels {
-				continue // exits after the sentinels are expected
-			}
-			p.mu.Lock()
-			var cause string
-			for _, pr := range p.procs {
-				if st, dead, _ := pr.exit(); dead && cause == "" {
-					cause = fmt.Sprintf("a child process terminated abruptly: pid %d %s", pr.pid, st)
-				}
-			}
-			p.mu.Unlock()
-			p.breakPool(cause)
+		}
+		sent := p.sentSentinels
+		p.mu.Unlock()
+		if len(dead) > 0 && !sent {
+			st, _, _ := dead[0].exit()
+			p.breakPool(fmt.Sprintf("a child process terminated abruptly: pid %d %s", dead[0].pid, st))
 			return
 		}
+		// After the sentinels, exits are expected; they are reaped last.
 	}
 }
 
-func (p *failFast) process(rr readResult) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if rr.job == jobExiting {
-		var pid int
-		fmt.Sscan(string(rr.r.value), &pid)
-		p.said[pid] = true
-		return
+// factsLocked reports whether something waits for the manager.
+func (p *failFast) factsLocked() bool {
+	if len(p.arrived) > 0 || (len(p.workIDs) > 0 && p.inFlight < p.opts.Workers+extraQueuedCalls) {
+		return true
 	}
-	if p.resolveLocked(rr.job, Result{Value: rr.r.value, Err: rr.r.err()}) {
-		p.inFlight--
+	if p.shuttingDown && len(p.cache) == 0 && !p.sentSentinels {
+		return true
 	}
+	for _, pr := range p.procs {
+		if _, d, _ := pr.exit(); d && !p.seenDead[pr] {
+			return true
+		}
+	}
+	return p.sentSentinels && len(p.liveProcsLocked()) == 0
 }
 
 // addCallItems follows add_call_item_to_queue and the queue feeder's
 // pickling: a task that fails to encode gets its error
 // (_SafeQueue._on_queue_feeder_error) and the pool goes on.
-func (p *failFast) addCallItems() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+func (p *failFast) addCallItemsLocked() {
 	for p.inFlight < p.opts.Workers+extraQueuedCalls && len(p.workIDs) > 0 {
 		q := p.workIDs[0]
 		p.workIDs = p.workIDs[1:]
@@ -308,7 +310,8 @@ func (p *failFast) breakPool(cause string) {
 // task pipe.
 func (p *failFast) feed() {
 	defer p.gs.Done()
-	wait := &waitSpec{what: "a task from the manager", releasers: func() []string { return []string{gManager} }}
+	wait := &waitSpec{what: "a task from the manager", releasers: func() []string { return []string{gManager} },
+		ready: func() bool { return len(p.feedq) > 0 }}
 	for {
 		p.mu.Lock()
 		for len(p.feedq) == 0 {
@@ -329,7 +332,7 @@ func (p *failFast) feed() {
 			ready: func() bool { return p.tasks.buffered() < p.tasks.capacity() },
 		})
 		p.mu.Unlock()
-		if _, err := p.tasks.w.Write(b); err != nil {
+		if err := p.tasks.send(b); err != nil {
 			p.doneG(gFeeder, "stopped: error writing the call queue pipe")
 			return
 		}
@@ -343,10 +346,10 @@ func (p *failFast) read() {
 	readWait := &waitSpec{
 		what:      "a result on the result queue pipe",
 		releasers: p.liveWorkerIDsLocked,
-		ready:     func() bool { return p.results.buffered() > 0 },
+		ready:     func() bool { return p.results.readReady(p.reader.have, p.reader.need) },
+		detail:    func() string { return frameDetail(p.reader) },
 		torn:      func() bool { h, _ := p.reader.progress(); return h > 0 },
 	}
-	handWait := &waitSpec{what: "the manager to take a result", releasers: func() []string { return []string{gManager} }}
 	for {
 		p.setG(gReader, "reading the result queue pipe", readWait)
 		f, err := p.reader.next(func(job int, t trig) error {
@@ -359,13 +362,11 @@ func (p *failFast) read() {
 		if err == nil {
 			rr.r, rr.err = decodeResult(f.job, f.body)
 		}
-		p.setG(gReader, "handing a result to the manager", handWait)
-		select {
-		case p.frames <- rr:
-		case <-p.stop:
-			p.doneG(gReader, "stopped")
-			return
-		}
+		p.mu.Lock()
+		p.arrived = append(p.arrived, rr)
+		p.setGLocked(gReader, "handing a result to the manager", nil)
+		p.mu.Unlock()
+		notify(p.wake)
 		if rr.err != nil {
 			p.doneG(gReader, "stopped after a read error")
 			return

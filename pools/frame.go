@@ -65,16 +65,23 @@ func appendFrame(dst []byte, job int, alloc trig, body []byte) []byte {
 // so a snapshot can say "blocked with 15 of 31 bytes of a frame".
 type frameReader struct {
 	r    io.Reader
-	have atomic.Int64 // bytes of the current frame read so far
-	want atomic.Int64 // bytes the current frame needs, once its header is read; 0 before
+	have *atomic.Int64 // bytes of the current frame read so far
+	need *atomic.Int64 // bytes the current frame needs, once its header is read; 0 before
+	read *atomic.Int64 // the pipe's read counter
+	bump func()
 	hdr  [headerLen]byte
+}
+
+func newFrameReader(r io.Reader, have, need, read *atomic.Int64, bump func()) *frameReader {
+	return &frameReader{r: r, have: have, need: need, read: read, bump: bump}
 }
 
 // next reads one frame. alloc, if not nil, runs after the header is read and
 // before the body is allocated; an error from it leaves the body unread.
 func (fr *frameReader) next(alloc func(job int, t trig) error) (frame, error) {
 	fr.have.Store(0)
-	fr.want.Store(0)
+	fr.need.Store(0)
+	fr.bump()
 	if err := fr.full(fr.hdr[:]); err != nil {
 		return frame{job: -1}, err
 	}
@@ -87,7 +94,8 @@ func (fr *frameReader) next(alloc func(job int, t trig) error) (frame, error) {
 		return f, fmt.Errorf("corrupt frame: length %d shorter than its envelope", n)
 	}
 	body := n - envelopeSize
-	fr.want.Store(lenSize + n)
+	fr.need.Store(lenSize + n)
+	fr.bump()
 	if body > maxBody {
 		return f, fmt.Errorf("%w: %d bytes", ErrAllocation, body)
 	}
@@ -108,7 +116,11 @@ func (fr *frameReader) full(b []byte) error {
 	for off := 0; off < len(b); {
 		n, err := fr.r.Read(b[off:])
 		off += n
-		fr.have.Store(start + int64(off))
+		if n > 0 {
+			fr.read.Add(int64(n))
+			fr.have.Store(start + int64(off))
+			fr.bump()
+		}
 		if err != nil {
 			if err == io.EOF && (start > 0 || off > 0) {
 				return ErrTornFrame
@@ -121,7 +133,7 @@ func (fr *frameReader) full(b []byte) error {
 
 // progress returns how much of a frame the reader holds and needs; need is
 // 0 while the header is still incomplete.
-func (fr *frameReader) progress() (have, need int64) { return fr.have.Load(), fr.want.Load() }
+func (fr *frameReader) progress() (have, need int64) { return fr.have.Load(), fr.need.Load() }
 
 // enc/dec are a minimal little-endian codec for frame bodies.
 type enc struct{ b []byte }

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -30,7 +31,7 @@ const (
 )
 
 // Strategies lists every strategy, in the order of the result matrix.
-func Strategies() []Strategy { return []Strategy{Naive, Respawn, FailFast, Tracked} }
+func Strategies() []Strategy { return []Strategy{Naive, Respawn, FailFast} }
 
 // ParseStrategy returns the strategy named s.
 func ParseStrategy(s string) (Strategy, error) {
@@ -381,8 +382,19 @@ func (c *core) mapWait(ctx context.Context, ts []Task, submit func(context.Conte
 	return out, err
 }
 
+// waitG waits, as the caller, for parent goroutine name to finish; ch is
+// closed once it has.
+func (c *core) waitG(ctx context.Context, name string, ch <-chan struct{}) error {
+	return c.waitDone(ctx, "the "+name+" to finish", func() []string { return []string{name} }, ch, func() bool {
+		g, ok := c.parties[name]
+		return ok && g.done
+	})
+}
+
 // waitDone waits for ch with the caller recorded as waiting for what.
-func (c *core) waitDone(ctx context.Context, what string, releasers func() []string, ch <-chan struct{}) error {
+// ready must tell from recorded state (with c.mu held) that ch is about
+// to close, so a snapshot never sees the caller stuck on a finished party.
+func (c *core) waitDone(ctx context.Context, what string, releasers func() []string, ch <-chan struct{}, ready func() bool) error {
 	select {
 	case <-ch:
 		return nil
@@ -393,7 +405,7 @@ func (c *core) waitDone(ctx context.Context, what string, releasers func() []str
 		case <-ch:
 			return true
 		default:
-			return false
+			return ready()
 		}
 	})
 	defer c.leaveWait(w)
@@ -405,6 +417,25 @@ func (c *core) waitDone(ctx context.Context, what string, releasers func() []str
 	}
 }
 
+// sharedPipes makes the task and result pipes all workers share, counted
+// in the region's header, and the spawn function that hands them out.
+func (c *core) sharedPipes(taskName, resName string) (task, res *pipe, pipes func(slot) (*pipe, *pipe, error), err error) {
+	cnt := c.reg.sharedCounters()
+	if task, err = newPipe(taskName, false, true, cnt.taskW, cnt.taskR, c.reg.bump); err != nil {
+		return nil, nil, nil, err
+	}
+	if res, err = newPipe(resName, true, false, cnt.resW, cnt.resR, c.reg.bump); err != nil {
+		task.close()
+		return nil, nil, nil, err
+	}
+	return task, res, func(slot) (*pipe, *pipe, error) { return task, res, nil }, nil
+}
+
+// resultReader reads frames from p in the parent.
+func (c *core) resultReader(p *pipe) *frameReader {
+	return newFrameReader(p.r, new(atomic.Int64), new(atomic.Int64), p.read, c.reg.bump)
+}
+
 // joinWorkers reaps every worker in order, waiting for each to exit
 // (2.6 Pool.join: `for p in self._pool: p.join()`).
 func (c *core) joinWorkers(ctx context.Context) error {
@@ -413,7 +444,8 @@ func (c *core) joinWorkers(ctx context.Context) error {
 	c.mu.Unlock()
 	for _, pr := range ps {
 		id := workerID(pr.pid)
-		if err := c.waitDone(ctx, id+" to exit", func() []string { return []string{id} }, pr.exited); err != nil {
+		dead := func() bool { _, d, _ := pr.exit(); return d }
+		if err := c.waitDone(ctx, id+" to exit", func() []string { return []string{id} }, pr.exited, dead); err != nil {
 			return err
 		}
 		c.reap(pr)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 
@@ -30,15 +31,21 @@ type proc struct {
 	lastJob int64
 }
 
-// spawn starts a worker process running mode in slot idx. files are its
-// descriptors 4 and 5 (task read end, result write end).
-func (c *core) spawn(task, res *pipe) (*proc, error) {
+// spawn starts a worker process in a free slot. pipes gives the pipes it
+// reads tasks from and writes results to (its descriptors 4 and 5): the
+// shared ones, or new private ones counted in the slot.
+func (c *core) spawn(pipes func(s slot) (task, res *pipe, err error)) (*proc, error) {
 	idx, ok := c.takeSlot()
 	if !ok {
 		return nil, fmt.Errorf("pools: more than %d live workers", maxSlots)
 	}
 	s := c.reg.slot(idx)
 	s.reset(0)
+	task, res, err := pipes(s)
+	if err != nil {
+		c.freeSlot(idx)
+		return nil, err
+	}
 	attr := &os.ProcAttr{
 		Env:   append(os.Environ(), fmt.Sprintf("%s=%s %d", workerEnv, c.strategy, idx)),
 		Files: []*os.File{c.devnull, c.devnull, c.stderr, c.reg.file, task.r, res.w},
@@ -171,8 +178,31 @@ func (c *core) freeSlot(i int) {
 // keeps both ends of a shared pipe (lsof in the seed shows them), so a
 // reader in the parent never sees end-of-file while the parent lives.
 type pipe struct {
-	name string
-	r, w *os.File
+	name    string
+	r, w    *os.File
+	written *atomic.Int64 // bytes written, counted by every writer
+	read    *atomic.Int64 // bytes read, counted by the reader
+	bump    func()
+}
+
+// send writes b (one write(2)) and counts what went out.
+func (p *pipe) send(b []byte) error {
+	n, err := p.w.Write(b)
+	p.written.Add(int64(n))
+	p.bump()
+	return err
+}
+
+// readReady reports whether a reader of p with frame progress (have,
+// need) can move: bytes wait in the pipe, or it took bytes it has not yet
+// counted, or it holds a whole frame it has yet to handle. The counters
+// are read in an order that can only err towards "ready".
+func (p *pipe) readReady(have, need *atomic.Int64) bool {
+	r := p.read.Load()
+	b := int64(p.buffered())
+	w := p.written.Load()
+	h, n := have.Load(), need.Load()
+	return b > 0 || w-r-b > 0 || (n > 0 && h == n)
 }
 
 // newPipe makes a pipe. The end the parent reads (pollR) or writes (pollW)
@@ -180,7 +210,7 @@ type pipe struct {
 // ends workers inherit stay blocking (O_NONBLOCK belongs to the open file,
 // which the parent and its workers share), so a worker waits in read(2)
 // and write(2) as CPython's do.
-func newPipe(name string, pollR, pollW bool) (*pipe, error) {
+func newPipe(name string, pollR, pollW bool, written, read *atomic.Int64, bump func()) (*pipe, error) {
 	var fds [2]int
 	if err := unix.Pipe2(fds[:], unix.O_CLOEXEC); err != nil {
 		return nil, fmt.Errorf("pools: %s: %w", name, err)
@@ -191,7 +221,8 @@ func newPipe(name string, pollR, pollW bool) (*pipe, error) {
 	if pollW {
 		unix.SetNonblock(fds[1], true)
 	}
-	return &pipe{name: name, r: os.NewFile(uintptr(fds[0]), name+"-r"), w: os.NewFile(uintptr(fds[1]), name+"-w")}, nil
+	return &pipe{name: name, r: os.NewFile(uintptr(fds[0]), name+"-r"), w: os.NewFile(uintptr(fds[1]), name+"-w"),
+		written: written, read: read, bump: bump}, nil
 }
 
 func (p *pipe) close() {

@@ -25,6 +25,7 @@ type queuePool struct {
 	tasks   *pipe // parent writes; workers read under the task read lock
 	results *pipe // workers write under the result write lock; parent reads
 	reader  *frameReader
+	pipes   func(slot) (*pipe, *pipe, error)
 
 	state      int // under core.mu
 	taskq      []queued
@@ -61,17 +62,14 @@ func startQueue(s Strategy, o Options) (*queuePool, error) {
 		taskDone: make(chan struct{}), resultDone: make(chan struct{}), workerDone: make(chan struct{}),
 	}
 	c.resolverIDs = func() []string { return []string{gResult} }
-	if p.tasks, err = newPipe("task pipe", false, true); err == nil {
-		p.results, err = newPipe("result pipe", true, false)
-	}
+	p.tasks, p.results, p.pipes, err = c.sharedPipes("task pipe", "result pipe")
 	if err != nil {
-		p.closePipes()
 		c.release()
 		return nil, err
 	}
-	p.reader = &frameReader{r: p.results.r}
+	p.reader = c.resultReader(p.results)
 	for i := 0; i < o.Workers; i++ {
-		pr, err := c.spawn(p.tasks, p.results)
+		pr, err := c.spawn(p.pipes)
 		if err != nil {
 			c.killAll()
 			p.closePipes()
@@ -187,8 +185,7 @@ func (p *queuePool) Join(ctx context.Context) error {
 		if s.name == gWorker && !p.respawn {
 			continue
 		}
-		name := s.name
-		if err := p.waitDone(ctx, "the "+name+" to finish", func() []string { return []string{name} }, s.ch); err != nil {
+		if err := p.waitG(ctx, s.name, s.ch); err != nil {
 			return err
 		}
 	}
@@ -236,7 +233,8 @@ func (p *queuePool) handleTasks() {
 	defer p.gs.Done()
 	defer close(p.taskDone)
 	queueWait := &waitSpec{
-		what: "a task on the task queue",
+		what:  "a task on the task queue",
+		ready: func() bool { return len(p.taskq) > 0 },
 		releasers: func() []string {
 			if p.respawn {
 				return []string{gCaller, gWorker}
@@ -278,7 +276,7 @@ func (p *queuePool) handleTasks() {
 			what: "room in the task pipe", releasers: p.liveWorkerIDsLocked,
 			ready: func() bool { return p.tasks.buffered() < p.tasks.capacity() },
 		})
-		if _, err := p.tasks.w.Write(b); err != nil {
+		if err := p.tasks.send(b); err != nil {
 			p.doneG(gTask, "stopped: IOError writing the task pipe")
 			return
 		}
@@ -305,7 +303,7 @@ func (p *queuePool) handleTasks() {
 		p.doneG(gTask, "stopped by terminate")
 		return
 	}
-	_, err := p.results.w.Write(appendFrame(nil, jobSentinel, trig{}, nil))
+	err := p.results.send(appendFrame(nil, jobSentinel, trig{}, nil))
 	lock.release()
 	if err != nil {
 		p.doneG(gTask, "stopped: IOError writing the result pipe")
@@ -318,7 +316,7 @@ func (p *queuePool) handleTasks() {
 	for i := 0; i < n; i++ {
 		p.setG(gTask, "sending sentinels to the workers", &waitSpec{what: "room in the task pipe", releasers: p.liveWorkerIDsLocked,
 			ready: func() bool { return p.tasks.buffered() < p.tasks.capacity() }})
-		if _, err := p.tasks.w.Write(appendFrame(nil, jobSentinel, trig{}, nil)); err != nil {
+		if err := p.tasks.send(appendFrame(nil, jobSentinel, trig{}, nil)); err != nil {
 			break
 		}
 	}
@@ -332,8 +330,8 @@ func (p *queuePool) handleResults() {
 	readWait := &waitSpec{
 		what:      "a result on the result pipe",
 		releasers: func() []string { return append(p.liveWorkerIDsLocked(), gTask) },
-		ready:     func() bool { return p.results.buffered() > 0 },
-		detail:    p.frameDetail,
+		ready:     func() bool { return p.results.readReady(p.reader.have, p.reader.need) },
+		detail:    func() string { return frameDetail(p.reader) },
 		torn:      func() bool { h, _ := p.reader.progress(); return h > 0 },
 	}
 	sentinel := false
@@ -390,8 +388,8 @@ func (p *queuePool) alloc(job int, t trig) error {
 	return fire([]trig{t}, PointResultAlloc, job, false, nil)
 }
 
-func (p *queuePool) frameDetail() string {
-	have, need := p.reader.progress()
+func frameDetail(fr *frameReader) string {
+	have, need := fr.progress()
 	if have == 0 {
 		return "between frames"
 	}
@@ -411,22 +409,28 @@ func isEOFOrIO(err error) bool {
 func (p *queuePool) handleWorkers() {
 	defer p.gs.Done()
 	defer close(p.workerDone)
+	// ready: what wakes the handler is still there until it acts on it.
 	wait := &waitSpec{
 		what: "a worker to exit or the pool to change",
 		releasers: func() []string {
 			return append(p.liveWorkerIDsLocked(), gCaller, gResult)
 		},
+		ready: func() bool { return !p.keepGoingLocked() || p.deadUnreapedLocked() },
 	}
 	for {
 		p.mu.Lock()
-		run := p.state == stateRun || (len(p.cache) > 0 && p.state != stateTerminate)
-		p.mu.Unlock()
-		if !run {
+		if !p.keepGoingLocked() {
+			p.mu.Unlock()
 			break
 		}
-		p.setG(gWorker, "maintaining the pool", nil)
-		p.maintainPool()
-		p.setG(gWorker, "waiting for a worker to exit or the pool to change", wait)
+		if p.deadUnreapedLocked() {
+			p.setGLocked(gWorker, "maintaining the pool", nil)
+			p.mu.Unlock()
+			p.maintainPool()
+			continue
+		}
+		p.setGLocked(gWorker, "waiting for a worker to exit or the pool to change", wait)
+		p.mu.Unlock()
 		select {
 		case <-p.died:
 		case <-p.change:
@@ -438,6 +442,21 @@ func (p *queuePool) handleWorkers() {
 	}
 	p.mu.Unlock()
 	p.doneG(gWorker, "finished")
+}
+
+// keepGoingLocked is _handle_workers' loop condition:
+// `thread._state == RUN or (cache and thread._state != TERMINATE)`.
+func (p *queuePool) keepGoingLocked() bool {
+	return p.state == stateRun || (len(p.cache) > 0 && p.state != stateTerminate)
+}
+
+func (p *queuePool) deadUnreapedLocked() bool {
+	for _, pr := range p.procs {
+		if _, dead, reaped := pr.exit(); dead && !reaped {
+			return true
+		}
+	}
+	return false
 }
 
 // maintainPool follows Pool._maintain_pool: _join_exited_workers (exit
@@ -462,7 +481,7 @@ func (p *queuePool) maintainPool() {
 		if need <= 0 || stop {
 			return
 		}
-		pr, err := p.spawn(p.tasks, p.results)
+		pr, err := p.spawn(p.pipes)
 		if err != nil {
 			return
 		}

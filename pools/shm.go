@@ -14,14 +14,15 @@ import (
 // MAP_SHARED by every process. It holds the process-shared locks and one
 // state slot per live worker.
 //
-// Layout: a 64-byte header (progress counter, then the lock words), then
-// slots of slotSize bytes.
+// Layout: a 128-byte header (progress counter, the lock words, the byte
+// counters of the shared pipes), then slots of slotSize bytes.
 const (
 	offProgress = 0
-	offLocks    = 8 // lock i at offLocks + 4*i
+	offLocks    = 8  // lock i at offLocks + 4*i
+	offCounters = 64 // shared pipes: task written, task read, result written, result read
 	numLocks    = 8
-	headerSize  = 64
-	slotSize    = 64
+	headerSize  = 128
+	slotSize    = 128
 	maxSlots    = 512
 	regionSize  = headerSize + slotSize*maxSlots
 )
@@ -136,6 +137,10 @@ func futexWake(w *atomic.Uint32) {
 //	24 point   uint32 Point index+1 the worker stopped at, 0 none
 //	28 mail    uint32 a request from the parent, see interrupt
 //	32 mailarg int64
+//	40 counters: task written, task read, result written, result read
+//	           (the worker's private pipes, for Tracked)
+//	72 have    int64  bytes of the task frame being read
+//	80 need    int64  bytes that frame needs, 0 until its header is in
 type slot struct {
 	r    *region
 	base int
@@ -152,6 +157,24 @@ func (s slot) point() *atomic.Uint32    { return s.r.u32(s.base + 24) }
 func (s slot) mail() *atomic.Uint32     { return s.r.u32(s.base + 28) }
 func (s slot) mailArg() *atomic.Int64   { return s.r.i64(s.base + 32) }
 
+func (s slot) counters() counters  { return countersAt(s.r, s.base+40) }
+func (s slot) have() *atomic.Int64 { return s.r.i64(s.base + 72) }
+func (s slot) need() *atomic.Int64 { return s.r.i64(s.base + 80) }
+
+// counters count the bytes written to and read from a pipe. Each side
+// counts after its syscall returns, and records its state before it, so a
+// snapshot can tell bytes that a reader took but has not yet handled
+// (written - read - buffered > 0) from bytes nobody will send.
+type counters struct {
+	taskW, taskR, resW, resR *atomic.Int64
+}
+
+func countersAt(r *region, off int) counters {
+	return counters{r.i64(off), r.i64(off + 8), r.i64(off + 16), r.i64(off + 24)}
+}
+
+func (r *region) sharedCounters() counters { return countersAt(r, offCounters) }
+
 func (s slot) reset(pid int) {
 	s.pid().Store(uint32(pid))
 	s.state().Store(uint32(wStarting))
@@ -159,6 +182,10 @@ func (s slot) reset(pid int) {
 	s.job().Store(-1)
 	s.point().Store(0)
 	s.mail().Store(0)
+	c := s.counters()
+	for _, x := range []*atomic.Int64{c.taskW, c.taskR, c.resW, c.resR, s.have(), s.need()} {
+		x.Store(0)
+	}
 	s.seq().Add(1)
 	s.r.bump()
 }

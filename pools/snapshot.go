@@ -208,7 +208,7 @@ func (c *core) workerPartyLocked(pr *proc, r roles) Party {
 		}
 	case wReadTask:
 		n := pr.task.buffered()
-		p.Wait = &Wait{For: "a task on the " + pr.task.name, Releasers: []string{r.taskWriter}, Ready: n != 0,
+		p.Wait = &Wait{For: "a task on the " + pr.task.name, Releasers: []string{r.taskWriter}, Ready: pr.task.readReady(sl.have(), sl.need()),
 			Detail: fmt.Sprintf("%d bytes buffered", n)}
 	case wWriteResult:
 		n, capa := pr.res.buffered(), pr.res.capacity()

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -78,13 +79,19 @@ func serveWorker(spec string) int {
 		fmt.Fprintln(os.Stderr, "poolhang worker:", err)
 		return 2
 	}
+	sl := reg.slot(idx)
+	cnt := reg.sharedCounters()
+	if !mode.locks {
+		cnt = sl.counters() // private pipes
+	}
 	w := &worker{
 		mode:    mode,
 		reg:     reg,
-		slot:    reg.slot(idx),
+		slot:    sl,
 		pid:     uint32(os.Getpid()),
-		tasks:   &frameReader{r: os.NewFile(fdTasks, "tasks")},
+		tasks:   newFrameReader(os.NewFile(fdTasks, "tasks"), sl.have(), sl.need(), cnt.taskR, reg.bump),
 		results: os.NewFile(fdResults, "results"),
+		resW:    cnt.resW,
 	}
 	go w.mailbox()
 	err = w.loop()
@@ -112,6 +119,14 @@ type worker struct {
 	pid     uint32
 	tasks   *frameReader
 	results *os.File
+	resW    *atomic.Int64 // the result pipe's written counter
+}
+
+func (w *worker) write(b []byte) error {
+	n, err := w.results.Write(b)
+	w.resW.Add(int64(n))
+	w.reg.bump()
+	return err
 }
 
 // await marks the slot as stopped at p and blocks this goroutine for good,
@@ -243,7 +258,7 @@ func (w *worker) put(job int, r wireResult) error {
 	for _, t := range r.trigs {
 		if t.at == PointResultWrite {
 			half := len(b) / 2
-			if _, err := w.results.Write(b[:half]); err != nil {
+			if err := w.write(b[:half]); err != nil {
 				return err
 			}
 			b = b[half:]
@@ -252,6 +267,5 @@ func (w *worker) put(job int, r wireResult) error {
 			}
 		}
 	}
-	_, err = w.results.Write(b)
-	return err
+	return w.write(b)
 }

@@ -1,0 +1,163 @@
+package faults_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/poolhang/poolhang/faults"
+	"github.com/poolhang/poolhang/pools"
+)
+
+// The test binary doubles as a helper process (as in os/exec's tests) and
+// as a pool worker.
+func TestMain(m *testing.M) {
+	pools.MaybeServeWorker()
+	if kind := os.Getenv("FAULTS_HELPER"); kind != "" {
+		k, err := faults.Lookup(kind)
+		if err == nil {
+			err = pools.RunAction(k.Action, pools.PointTaskRun)
+		}
+		os.Stderr.WriteString("helper survived: " + kind + ": " + errString(err))
+		os.Exit(99)
+	}
+	os.Exit(m.Run())
+}
+
+func errString(err error) string {
+	if err == nil {
+		return "no error"
+	}
+	return err.Error()
+}
+
+// helper runs a fault's action in a fresh process of this binary and
+// returns how that process ended, from its wait status.
+func helper(t *testing.T, kind string) syscall.WaitStatus {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "FAULTS_HELPER="+kind)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatal(err)
+	}
+	ws := cmd.ProcessState.Sys().(syscall.WaitStatus)
+	if ws.Exited() && ws.ExitStatus() == 99 {
+		t.Fatalf("%s: the process survived its fault: %s", kind, stderr.String())
+	}
+	return ws
+}
+
+// A segfault is the kernel killing the process for a real invalid access:
+// the wait status says signaled by SIGSEGV, not a Go panic's exit code 2.
+func TestSegfaultIsARealSIGSEGV(t *testing.T) {
+	ws := helper(t, "segfault")
+	if !ws.Signaled() || ws.Signal() != syscall.SIGSEGV {
+		t.Fatalf("wait status %#x: signaled=%v signal=%v exit=%d; want killed by SIGSEGV", uint32(ws), ws.Signaled(), ws.Signal(), ws.ExitStatus())
+	}
+	if ws.CoreDump() {
+		t.Error("a core was dumped; the action sets RLIMIT_CORE to 0")
+	}
+}
+
+func TestOSExitEndsAtOnce(t *testing.T) {
+	ws := helper(t, "os-exit")
+	if !ws.Exited() || ws.ExitStatus() != faults.OSExitCode {
+		t.Fatalf("wait status %#x, want exit code %d", uint32(ws), faults.OSExitCode)
+	}
+}
+
+// A SIGKILL fault is a worker stopped at its point, killed by a real signal
+// from outside: run one in a pool and read the worker's end.
+func TestSIGKILLLandsAtThePoint(t *testing.T) {
+	p, err := pools.Start(pools.Naive, pools.Options{Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Terminate()
+	k, _ := faults.Lookup("sigkill")
+	task := pools.Square(3)
+	task.Triggers = []pools.Trigger{k.Trigger(faults.TaskRun)}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := p.Submit(ctx, task); err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	for pid == 0 {
+		for _, w := range p.Snapshot().Parties {
+			if w.Worker && w.Stopped == "task-run" && w.Job == 0 {
+				pid = w.PID
+			}
+		}
+		if ctx.Err() != nil {
+			t.Fatal("the worker never stopped at task-run")
+		}
+	}
+	if err := syscall.Kill(pid, k.Signal); err != nil {
+		t.Fatal(err)
+	}
+	for ctx.Err() == nil {
+		for _, w := range p.Snapshot().Parties {
+			if w.PID == pid && w.Exit != nil {
+				if w.Exit.Signal != syscall.SIGKILL || w.Phase != "task-run" || w.Job != 0 {
+					t.Fatalf("worker ended %s in %s holding job %d; want SIGKILL in task-run holding job 0", w.Exit, w.Phase, w.Job)
+				}
+				return
+			}
+		}
+	}
+	t.Fatal("the worker did not die")
+}
+
+func TestCatalog(t *testing.T) {
+	names := map[string]bool{}
+	for _, k := range faults.Kinds() {
+		names[k.Name] = true
+		if k.Models == "" || k.Effect == "" || len(k.Phases) == 0 {
+			t.Errorf("%s: incomplete kind: %+v", k.Name, k)
+		}
+		if k.Signal == 0 {
+			found := false
+			for _, a := range pools.Actions() {
+				found = found || a == k.Action
+			}
+			if !found {
+				t.Errorf("%s: action %q is not registered", k.Name, k.Action)
+			}
+		}
+		// Every phase is either meaningful, with a reason, or refused, with one.
+		for _, ph := range faults.Phases() {
+			why, ok := k.Phases[ph.Phase]
+			if ok && why == "" {
+				t.Errorf("%s@%s: meaningful without a reason", k.Name, ph.Phase)
+			}
+			err := k.Check(pools.Naive, ph.Phase, 2)
+			if ok != (err == nil) {
+				t.Errorf("%s@%s: meaningful=%v but Check = %v", k.Name, ph.Phase, ok, err)
+			}
+			if err != nil && !errors.Is(err, faults.ErrImpossible) {
+				t.Errorf("%s@%s: %v does not wrap ErrImpossible", k.Name, ph.Phase, err)
+			}
+		}
+	}
+	for _, want := range []string{"raise", "sys-exit", "os-exit", "sigkill", "segfault", "reader-memory-error"} {
+		if !names[want] {
+			t.Errorf("catalog lacks %s", want)
+		}
+	}
+	if _, err := faults.Lookup("meteor"); err == nil || !strings.Contains(err.Error(), "allowed: raise, sys-exit") {
+		t.Errorf("Lookup(meteor) = %v", err)
+	}
+	if _, err := faults.ParsePhase("lunch"); err == nil || !strings.Contains(err.Error(), "task-encode") {
+		t.Errorf("ParsePhase(lunch) = %v", err)
+	}
+}

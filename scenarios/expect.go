@@ -1,0 +1,113 @@
+package scenarios
+
+import (
+	"fmt"
+
+	"github.com/poolhang/poolhang/faults"
+	"github.com/poolhang/poolhang/pools"
+)
+
+// An Expectation is the verdict a cell's standard scenario should reach,
+// argued from the pool's mechanism in one line.
+type Expectation struct {
+	Verdict Verdict
+	// Errors are the error kinds of the failed jobs, for Raised.
+	Errors []string
+	Reason string
+}
+
+type expectKey struct {
+	pool   pools.Strategy
+	effect faults.Effect
+	phase  faults.Phase
+}
+
+// Expect returns the expectation for a cell's standard scenario. It is
+// keyed by the fault's effect, not its name, so a new kind with a known
+// effect is covered at once.
+func Expect(c Cell) (Expectation, error) {
+	k, err := faults.Lookup(c.Kind)
+	if err != nil {
+		return Expectation{}, err
+	}
+	e, ok := expectations[expectKey{c.Pool, k.Effect, c.Phase}]
+	if !ok {
+		return Expectation{}, fmt.Errorf("no expectation for %s (effect %s at %s): argue one in scenarios/expect.go", c, k.Effect, c.Phase)
+	}
+	return e, nil
+}
+
+var (
+	hang   = func(why string) Expectation { return Expectation{Verdict: Hang, Reason: why} }
+	done   = func(why string) Expectation { return Expectation{Verdict: Completed, Reason: why} }
+	raised = func(kind, why string) Expectation {
+		return Expectation{Verdict: Raised, Errors: []string{kind}, Reason: why}
+	}
+	raises  = faults.Raises
+	exits   = faults.ExitRequest
+	dies    = faults.Dies
+	readerr = faults.ReaderFails
+	never   = faults.NeverReturns
+)
+
+const (
+	lostJob   = "the worker dies holding job 2; nothing answers it, so the cache never empties and the caller waits forever"
+	lostJob27 = "the worker is replaced but job 2 is lost with it: the cache never empties (the seed: 2.7's respawn does not help)"
+	deadLock  = "the dead worker held the task queue's read lock, which nothing releases: no worker can read a task again (cpython#96062)"
+	idleDies  = "an idle worker that held nothing dies; the other worker does every job"
+	deadRead  = "the result handler catches only IOError/EOFError: the error kills the thread silently and no result is read again"
+	brokeDies = "a worker died while the pool was in use: the pool breaks and every pending job fails with BrokenProcessPool"
+	brokeRead = "reading a result failed: the manager breaks the pool and every pending job fails"
+)
+
+var expectations = map[expectKey]Expectation{
+	// naive: CPython 2.6 multiprocessing.Pool.
+	{pools.Naive, raises, faults.TaskEncode}:       hang("2.6's task handler catches only IOError: the encoding error kills it, and jobs 2 to 5 are never sent"),
+	{pools.Naive, raises, faults.TaskDecode}:       hang("the worker catches only EOFError/IOError around get(): the decoding error ends it holding job 2, and 2.6 never answers the job"),
+	{pools.Naive, raises, faults.TaskRun}:          raised(ErrKindTask, "the worker catches Exception around the call and sends the error as job 2's result"),
+	{pools.Naive, raises, faults.ResultEncode}:     hang("2.6 does not guard put(): the encoding error ends the worker before job 2's result is sent"),
+	{pools.Naive, raises, faults.ResultDecode}:     hang(deadRead),
+	{pools.Naive, exits, faults.TaskDecode}:        hang("SystemExit is no Exception: the worker exits with job 2, which nothing answers"),
+	{pools.Naive, exits, faults.TaskRun}:           hang("the worker catches only Exception: sys.exit ends it holding job 2, which nothing answers"),
+	{pools.Naive, exits, faults.ResultEncode}:      hang("SystemExit escapes put(): the worker exits before job 2's result is sent"),
+	{pools.Naive, exits, faults.ResultDecode}:      hang("SystemExit ends the result handler thread silently; no result is read again"),
+	{pools.Naive, dies, faults.TaskDecode}:         hang(lostJob + " (2.6 decodes inside the read lock, so that lock dies too)"),
+	{pools.Naive, dies, faults.TaskRun}:            hang(lostJob + " (the seed's case)"),
+	{pools.Naive, dies, faults.ResultEncode}:       hang("the worker dies before job 2's result is whole in the pipe (mid-frame for a crash, holding the result write lock): nothing answers job 2"),
+	{pools.Naive, dies, faults.IdleLockHolder}:     hang(deadLock),
+	{pools.Naive, dies, faults.IdleLockWaiter}:     done(idleDies),
+	{pools.Naive, readerr, faults.ResultDecode}:    hang("the MemoryError escapes the result handler's get(): the thread dies silently (the seed's second incident)"),
+	{pools.Naive, never, faults.TaskRun}:           hang("nothing bounds a task's time: the caller waits for job 2 forever"),
+	{pools.Respawn, raises, faults.TaskEncode}:     raised(ErrKindEncode, "3.x's task handler catches Exception while putting a task and sets it as job 2's error"),
+	{pools.Respawn, raises, faults.TaskDecode}:     hang("the decoding error escapes the worker loop: the worker dies with job 2, and its replacement never saw the job"),
+	{pools.Respawn, raises, faults.TaskRun}:        raised(ErrKindTask, "the worker catches Exception around the call and sends the error as job 2's result"),
+	{pools.Respawn, raises, faults.ResultEncode}:   raised(ErrKindEncode, "3.x wraps the encoding error (MaybeEncodingError) and sends it as job 2's result"),
+	{pools.Respawn, raises, faults.ResultDecode}:   hang(deadRead),
+	{pools.Respawn, exits, faults.TaskDecode}:      hang("SystemExit escapes the worker loop: " + lostJob27),
+	{pools.Respawn, exits, faults.TaskRun}:         hang("the worker catches only Exception: " + lostJob27),
+	{pools.Respawn, exits, faults.ResultEncode}:    hang("SystemExit escapes the MaybeEncodingError guard: " + lostJob27),
+	{pools.Respawn, exits, faults.ResultDecode}:    hang("SystemExit ends the result handler thread silently; no result is read again"),
+	{pools.Respawn, dies, faults.TaskDecode}:       hang(lostJob27),
+	{pools.Respawn, dies, faults.TaskRun}:          hang(lostJob27),
+	{pools.Respawn, dies, faults.ResultEncode}:     hang(lostJob27 + "; a crash mid-frame also leaves the result write lock held"),
+	{pools.Respawn, dies, faults.IdleLockHolder}:   hang(deadLock + "; the replacement blocks on it too"),
+	{pools.Respawn, dies, faults.IdleLockWaiter}:   done("the dead idle worker held nothing and is replaced; no job was lost"),
+	{pools.Respawn, readerr, faults.ResultDecode}:  hang("the MemoryError escapes the result handler's get(): the thread dies silently"),
+	{pools.Respawn, never, faults.TaskRun}:         hang("nothing bounds a task's time: the caller waits for job 2 forever"),
+	{pools.FailFast, raises, faults.TaskEncode}:    raised(ErrKindEncode, "the feeder's encoding error is set on job 2 (_on_queue_feeder_error) and the pool goes on"),
+	{pools.FailFast, raises, faults.TaskDecode}:    raised(ErrKindBroken, "the task is decoded outside the worker's guard: the worker dies and the pool breaks"),
+	{pools.FailFast, raises, faults.TaskRun}:       raised(ErrKindTask, "the worker catches BaseException around the call and sends the error as job 2's result"),
+	{pools.FailFast, raises, faults.ResultEncode}:  raised(ErrKindEncode, "_sendback_result catches the encoding error and sends it as job 2's error"),
+	{pools.FailFast, raises, faults.ResultDecode}:  raised(ErrKindBroken, brokeRead),
+	{pools.FailFast, exits, faults.TaskDecode}:     raised(ErrKindBroken, "the task is decoded outside the worker's guard: SystemExit ends the worker and the pool breaks"),
+	{pools.FailFast, exits, faults.TaskRun}:        raised(ErrKindExit, "the worker catches BaseException: SystemExit becomes job 2's error and the pool goes on"),
+	{pools.FailFast, exits, faults.ResultEncode}:   raised(ErrKindExit, "_sendback_result catches BaseException: SystemExit becomes job 2's error"),
+	{pools.FailFast, exits, faults.ResultDecode}:   raised(ErrKindBroken, brokeRead),
+	{pools.FailFast, dies, faults.TaskDecode}:      raised(ErrKindBroken, brokeDies),
+	{pools.FailFast, dies, faults.TaskRun}:         raised(ErrKindBroken, brokeDies),
+	{pools.FailFast, dies, faults.ResultEncode}:    raised(ErrKindBroken, brokeDies+"; the dirty write lock dies with the killed workers"),
+	{pools.FailFast, dies, faults.IdleLockHolder}:  raised(ErrKindBroken, "an idle worker's death breaks the pool before the map: every submit fails"),
+	{pools.FailFast, dies, faults.IdleLockWaiter}:  raised(ErrKindBroken, "an idle worker's death breaks the pool before the map: every submit fails"),
+	{pools.FailFast, readerr, faults.ResultDecode}: raised(ErrKindBroken, brokeRead),
+	{pools.FailFast, never, faults.TaskRun}:        hang("ProcessPoolExecutor has no per-task deadline: a task that never returns is waited for forever"),
+}

@@ -1,0 +1,390 @@
+package scenarios_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/poolhang/poolhang/faults"
+	"github.com/poolhang/poolhang/pools"
+	"github.com/poolhang/poolhang/scenarios"
+)
+
+func TestMain(m *testing.M) {
+	pools.MaybeServeWorker()
+	goleak.VerifyTestMain(m)
+}
+
+func run(t testing.TB, sc scenarios.Scenario) scenarios.Outcome {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	o, err := scenarios.Run(ctx, sc)
+	if err != nil {
+		t.Fatalf("%s: %v", sc, err)
+	}
+	if len(o.Leftovers) > 0 {
+		t.Errorf("%s: teardown left %v", sc, o.Leftovers)
+	}
+	return o
+}
+
+// check compares an outcome with its cell's expectation; the message says
+// what happened and how to reproduce it.
+func check(o scenarios.Outcome, e scenarios.Expectation) error {
+	sc := o.Scenario
+	if o.Verdict != e.Verdict {
+		return fmt.Errorf("%s: verdict %s, expected %s because %s\n  diagnosis: %s\n  reproduce: %s", sc, o.Verdict, e.Verdict, e.Reason, o.Diagnosis, sc.Command())
+	}
+	if e.Verdict == scenarios.Raised {
+		if got := strings.Join(o.ErrorKinds(), ","); got != strings.Join(e.Errors, ",") {
+			return fmt.Errorf("%s: errors %s, expected %v because %s\n  diagnosis: %s\n  reproduce: %s", sc, got, e.Errors, e.Reason, o.Diagnosis, sc.Command())
+		}
+	}
+	if o.Diagnosis == "" {
+		return fmt.Errorf("%s: no diagnosis", sc)
+	}
+	if o.Verdict == scenarios.Hang && len(o.Causes) == 0 {
+		return fmt.Errorf("%s: a hang with no named cause: %s", sc, o.Diagnosis)
+	}
+	return nil
+}
+
+func TestEveryCellMeetsItsExpectation(t *testing.T) {
+	cells := scenarios.Cells()
+	if len(cells) < 60 {
+		t.Fatalf("only %d cells in the catalog", len(cells))
+	}
+	for _, c := range cells {
+		t.Run(c.String(), func(t *testing.T) {
+			e, err := scenarios.Expect(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			o := run(t, scenarios.Standard(c.Pool, c.Kind, c.Phase))
+			if err := check(o, e); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// burnCPU keeps both cores busy with real processes until the returned
+// function is called.
+func burnCPU(t testing.TB) func() {
+	var cmds []*exec.Cmd
+	for i := 0; i < 2; i++ {
+		cmd := exec.Command("sh", "-c", "while :; do :; done")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds = append(cmds, cmd)
+	}
+	return func() {
+		for _, c := range cmds {
+			c.Process.Kill()
+			c.Wait()
+		}
+	}
+}
+
+// Every cell gives the same verdict 20 times over: 10 runs on a quiet
+// machine and 10 with both cores busy.
+func TestVerdictsAreRepeatable(t *testing.T) {
+	runs := 10
+	if testing.Short() {
+		runs = 2
+	}
+	for _, load := range []bool{false, true} {
+		name := "quiet"
+		if load {
+			name = "loaded"
+		}
+		t.Run(name, func(t *testing.T) {
+			if load {
+				defer burnCPU(t)()
+			}
+			for _, c := range scenarios.Cells() {
+				e, err := scenarios.Expect(c)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i := 0; i < runs; i++ {
+					o := run(t, scenarios.Standard(c.Pool, c.Kind, c.Phase))
+					if err := check(o, e); err != nil {
+						t.Fatalf("run %d: %v", i+1, err)
+					}
+				}
+			}
+		})
+	}
+}
+
+// The seed: Python 2.6, a worker segfaults holding a job, the program
+// closes and joins the pool, and hangs; ps shows every worker <defunct>.
+func TestSeedCase(t *testing.T) {
+	sc, err := scenarios.Parse("pool=naive workers=5 jobs=5 wait=join fault=segfault@task-run:2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := run(t, sc)
+	if o.Verdict != scenarios.Hang {
+		t.Fatalf("verdict %s, want hang: %s", o.Verdict, o.Diagnosis)
+	}
+	if len(o.Workers) != 5 {
+		t.Fatalf("%d workers, want 5", len(o.Workers))
+	}
+	crashed := 0
+	for _, w := range o.Workers {
+		if !w.Zombie || w.Proc != "Z" || w.Alive {
+			t.Errorf("worker %d: zombie=%v proc=%s alive=%v; want every worker a zombie as in the seed's ps", w.PID, w.Zombie, w.Proc, w.Alive)
+		}
+		if w.Exit == "killed by SIGSEGV" {
+			crashed++
+			if w.Job != 2 {
+				t.Errorf("the crashed worker held job %d, want 2", w.Job)
+			}
+		} else if w.Exit != "exit code 0" {
+			t.Errorf("worker %d: %s, want exit code 0 (it got its sentinel)", w.PID, w.Exit)
+		}
+	}
+	if crashed != 1 {
+		t.Errorf("%d workers killed by SIGSEGV, want 1", crashed)
+	}
+	for _, want := range []string{"job 2 was taken by worker", "killed by SIGSEGV in task-run", "the result-handler is reading the result pipe until the cache empties", "exited and are zombies"} {
+		if !strings.Contains(o.Diagnosis, want) {
+			t.Errorf("diagnosis lacks %q:\n%s", want, o.Diagnosis)
+		}
+	}
+	if !contains(o.Stuck, "result-handler") || !contains(o.Stuck, "caller") {
+		t.Errorf("stuck = %v, want the caller and the result handler", o.Stuck)
+	}
+	ok, _, unres := o.Count()
+	if ok != 4 || unres != 1 {
+		t.Errorf("jobs: %d ok, %d unresolved; want 4 and 1", ok, unres)
+	}
+}
+
+// 2.7/3.x: the worker is replaced, the job is still lost, and because the
+// worker handler keeps going while the cache is not empty, the live workers
+// never get their sentinel and never exit.
+func TestRespawnWorkersNeverExit(t *testing.T) {
+	sc, _ := scenarios.Parse("pool=respawn workers=3 jobs=6 wait=join fault=sigkill@task-run:2")
+	o := run(t, sc)
+	if o.Verdict != scenarios.Hang {
+		t.Fatalf("verdict %s: %s", o.Verdict, o.Diagnosis)
+	}
+	alive := 0
+	for _, w := range o.Workers {
+		if w.Alive {
+			alive++
+			if w.Proc != "S" {
+				t.Errorf("live worker %d in state %s, want S (sleeping, blocked)", w.PID, w.Proc)
+			}
+		}
+	}
+	if alive != 3 {
+		t.Errorf("%d live workers, want 3 (two survivors and one replacement, none told to exit)", alive)
+	}
+	if !contains(o.Stuck, "worker-handler") {
+		t.Errorf("stuck = %v, want the worker handler among them", o.Stuck)
+	}
+}
+
+func TestFailFastNeverHangsOnDeaths(t *testing.T) {
+	for _, c := range scenarios.Cells() {
+		k, _ := faults.Lookup(c.Kind)
+		if c.Pool != pools.FailFast || k.Effect == faults.NeverReturns {
+			continue
+		}
+		for _, w := range scenarios.WaitStyles() {
+			sc := scenarios.Standard(c.Pool, c.Kind, c.Phase)
+			sc.Wait = w
+			if o := run(t, sc); o.Verdict == scenarios.Hang || o.Verdict == scenarios.HangTimeout {
+				t.Errorf("%s: %s: %s", sc, o.Verdict, o.Diagnosis)
+			}
+		}
+	}
+}
+
+// After any verdict, nothing is left: no child process, no extra
+// descriptor (goroutines are checked by goleak in TestMain).
+func TestTeardownLeavesNothing(t *testing.T) {
+	fds := countFDs(t)
+	for _, text := range []string{
+		"pool=naive workers=3 jobs=6 wait=join fault=segfault@task-run:2",
+		"pool=naive workers=2 jobs=6 wait=map fault=sigkill@result-encode:2",
+		"pool=respawn workers=2 jobs=6 wait=get fault=segfault@idle-lock-holder",
+		"pool=failfast workers=4 jobs=20 wait=map fault=os-exit@task-decode:7",
+		"pool=naive workers=2 jobs=6 wait=map fault=reader-memory-error@result-decode:1",
+	} {
+		sc, err := scenarios.Parse(text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		run(t, sc)
+		if kids := children(t); len(kids) > 0 {
+			t.Errorf("after %s: child processes remain: %v", sc, kids)
+		}
+	}
+	if got := countFDs(t); got != fds {
+		t.Errorf("descriptors: %d before, %d after", fds, got)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	for _, tc := range []struct{ text, want string }{
+		{"pool=python workers=2 jobs=6", "allowed: naive, respawn, failfast"},
+		{"pool=naive workers=2 jobs=6 fault=meteor@task-run:2", `unknown fault kind "meteor" (allowed: raise, sys-exit`},
+		{"pool=naive workers=2 jobs=6 fault=segfault@lunch:2", `unknown phase "lunch" (allowed: task-encode`},
+		{"pool=naive workers=2 jobs=6 fault=segfault@task-encode:2", "would end the harness"},
+		{"pool=naive workers=2 jobs=6 fault=reader-memory-error@task-run:2", "reader-memory-error strikes at: result-decode"},
+		{"pool=naive workers=2 jobs=6 fault=segfault@task-run:9", "targets job 9, but the scenario has 6 jobs (0 to 5)"},
+		{"pool=naive workers=2 jobs=6 fault=segfault@task-run", "needs a target job"},
+		{"pool=naive workers=2 jobs=6 fault=segfault@idle-lock-holder:1", "drop the :1"},
+		{"pool=naive workers=1 jobs=6 fault=sigkill@idle-lock-waiter", "needs at least 2 workers"},
+		{"pool=naive workers=0 jobs=6", "workers=0, allowed 1 to 64"},
+		{"pool=naive workers=2 jobs=-1", "jobs=-1, allowed 0"},
+		{"pool=naive workers=two jobs=6", "not a whole number"},
+		{"pool=naive workers=2 jobs=6 wait=sometime", "allowed: map, get, join"},
+		{"pool=naive workers=2 jobs=6 colour=blue", `unknown key "colour"`},
+		{"pool=naive jobs=6", "missing workers="},
+		{"pool=naive pool=naive workers=2 jobs=6", "pool given twice"},
+		{"naive", "not key=value"},
+	} {
+		_, err := scenarios.Parse(tc.text)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Parse(%q) = %v, want an error containing %q", tc.text, err, tc.want)
+		}
+	}
+	for _, tc := range []struct{ file, want string }{
+		{"pool=naive workers=2 jobs=6\npool=naive workers=2 jobs=6 fault=x@y:1\n", "replay line 2: scenario: fault \"x@y:1\": unknown fault kind"},
+		{"# ok\n\x00\x01\x02garbage\n", "replay line 2: not a scenario"},
+		{strings.Repeat("a", 2<<20), "longer than 1 MiB"},
+	} {
+		_, err := scenarios.ReadReplay(strings.NewReader(tc.file))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ReadReplay(%.40q) = %v, want an error containing %q", tc.file, err, tc.want)
+		}
+	}
+}
+
+func TestTextRoundTrips(t *testing.T) {
+	for _, c := range scenarios.Cells() {
+		for _, w := range scenarios.WaitStyles() {
+			sc := scenarios.Standard(c.Pool, c.Kind, c.Phase)
+			sc.Wait = w
+			back, err := scenarios.Parse(sc.String())
+			if err != nil || back.String() != sc.String() {
+				t.Errorf("%s: parsed back as %s, %v", sc, back, err)
+			}
+		}
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	for _, c := range scenarios.Cells() {
+		f.Add(scenarios.Standard(c.Pool, c.Kind, c.Phase).String())
+	}
+	f.Add("pool=naive workers=2 jobs=6 fault=@:")
+	f.Fuzz(func(t *testing.T, text string) {
+		sc, err := scenarios.Parse(text)
+		if err != nil {
+			return
+		}
+		back, err := scenarios.Parse(sc.String())
+		if err != nil || back.String() != sc.String() {
+			t.Fatalf("%q parsed as %s, which parses back as %s, %v", text, sc, back, err)
+		}
+	})
+}
+
+// BenchmarkHangVerdict measures how long after the last progress of any
+// party a hang is proven (target: median at most 20 ms).
+func BenchmarkHangVerdict(b *testing.B) {
+	sc := scenarios.Standard(pools.Naive, "segfault", faults.TaskRun)
+	var ds []time.Duration
+	for b.Loop() {
+		o := run(b, sc)
+		if o.Verdict != scenarios.Hang {
+			b.Fatalf("verdict %s", o.Verdict)
+		}
+		ds = append(ds, o.ToVerdict)
+	}
+	b.ReportMetric(float64(median(ds).Microseconds())/1000, "ms-to-verdict-median")
+}
+
+// BenchmarkScenario runs a 2-worker, 6-job scenario end to end, process
+// start and teardown included (target: median at most 10 ms).
+func BenchmarkScenario(b *testing.B) {
+	sc, _ := scenarios.Parse("pool=naive workers=2 jobs=6 wait=map")
+	var ds []time.Duration
+	for b.Loop() {
+		o := run(b, sc)
+		if o.Verdict != scenarios.Completed {
+			b.Fatalf("verdict %s", o.Verdict)
+		}
+		ds = append(ds, o.Wall)
+	}
+	b.ReportMetric(float64(median(ds).Microseconds())/1000, "ms-wall-median")
+}
+
+func median(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+func countFDs(t *testing.T) int {
+	es, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(es)
+}
+
+// children lists the processes whose parent is this test binary.
+func children(t *testing.T) []string {
+	es, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	me := strconv.Itoa(os.Getpid())
+	var out []string
+	for _, e := range es {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		rest := s[strings.LastIndexByte(s, ')')+2:]
+		f := strings.Fields(rest)
+		if len(f) > 1 && f[1] == me {
+			out = append(out, e.Name()+" "+f[0])
+		}
+	}
+	return out
+}
