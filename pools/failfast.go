@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
+	"sync/atomic"
 )
 
 // failFast is concurrent.futures.ProcessPoolExecutor: a manager goroutine
@@ -28,6 +30,7 @@ type failFast struct {
 	feedq         [][]byte
 	arrived       []readResult   // read by the reader, not yet taken by the manager
 	seenDead      map[*proc]bool // deaths the manager has taken
+	exiting       map[int]bool   // pids that sent their exit message
 
 	wake        chan struct{} // capacity 1
 	feedReady   chan struct{} // capacity 1
@@ -58,7 +61,7 @@ func startFailFast(o Options) (*failFast, error) {
 		return nil, err
 	}
 	p := &failFast{
-		core: c, seenDead: map[*proc]bool{},
+		core: c, seenDead: map[*proc]bool{}, exiting: map[int]bool{},
 		wake: make(chan struct{}, 1), feedReady: make(chan struct{}, 1),
 		stop: make(chan struct{}), managerDone: make(chan struct{}),
 	}
@@ -68,7 +71,12 @@ func startFailFast(o Options) (*failFast, error) {
 		c.release()
 		return nil, err
 	}
-	p.reader = c.resultReader(p.results)
+	// Every step of the reader wakes the manager, which may be waiting for
+	// the pipe to drain before it acts on a death.
+	p.reader = newFrameReader(p.results.r, new(atomic.Int64), new(atomic.Int64), p.results.read, func() {
+		c.reg.bump()
+		notify(p.wake)
+	})
 	for i := 0; i < o.Workers; i++ {
 		pr, err := c.spawn(p.pipes)
 		if err != nil {
@@ -99,12 +107,6 @@ func (p *failFast) closePipes() {
 }
 
 func (p *failFast) Snapshot() Snapshot {
-	p.mu.Lock()
-	released := p.released
-	p.mu.Unlock()
-	if released {
-		return Snapshot{Strategy: p.strategy, Consistent: true}
-	}
 	return p.snapshot(roles{taskWriter: gFeeder, resultReader: gReader, locks: true, pipes: []*pipe{p.tasks, p.results}})
 }
 
@@ -219,14 +221,27 @@ func (p *failFast) manage() {
 		}
 		read := p.arrived
 		p.arrived = nil
-		var dead []*proc
-		for _, pr := range p.procs {
-			if _, d, _ := pr.exit(); d && !p.seenDead[pr] {
-				p.seenDead[pr] = true
-				dead = append(dead, pr)
+		for _, rr := range read {
+			if rr.err == nil && rr.job == jobExiting {
+				pid, _ := strconv.Atoi(string(rr.r.value))
+				p.exiting[pid] = true
 			}
 		}
-		if len(read) == 0 && len(dead) == 0 {
+		// A sentinel counts only once the result pipe holds nothing more
+		// to read: CPython's manager reads the result reader before the
+		// sentinels, so a worker's exit message comes before its exit.
+		var abrupt *proc
+		if !p.results.readReady(p.reader.have, p.reader.need) {
+			for _, pr := range p.procs {
+				if _, d, _ := pr.exit(); d && !p.seenDead[pr] {
+					p.seenDead[pr] = true
+					if !p.exiting[pr.pid] && abrupt == nil {
+						abrupt = pr
+					}
+				}
+			}
+		}
+		if len(read) == 0 && abrupt == nil {
 			p.setGLocked(gManager, "waiting for a result, a worker's death or a submit", wait)
 			p.mu.Unlock()
 			select {
@@ -249,14 +264,12 @@ func (p *failFast) manage() {
 				p.inFlight--
 			}
 		}
-		sent := p.sentSentinels
 		p.mu.Unlock()
-		if len(dead) > 0 && !sent {
-			st, _, _ := dead[0].exit()
-			p.breakPool(fmt.Sprintf("a child process terminated abruptly: pid %d %s", dead[0].pid, st))
+		if abrupt != nil {
+			st, _, _ := abrupt.exit()
+			p.breakPool(fmt.Sprintf("a child process terminated abruptly: pid %d %s", abrupt.pid, st))
 			return
 		}
-		// After the sentinels, exits are expected; they are reaped last.
 	}
 }
 
@@ -270,7 +283,7 @@ func (p *failFast) factsLocked() bool {
 	}
 	for _, pr := range p.procs {
 		if _, d, _ := pr.exit(); d && !p.seenDead[pr] {
-			return true
+			return true // taken once the reader has drained the pipe
 		}
 	}
 	return p.sentSentinels && len(p.liveProcsLocked()) == 0

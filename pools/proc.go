@@ -199,7 +199,7 @@ func (p *pipe) send(b []byte) error {
 // are read in an order that can only err towards "ready".
 func (p *pipe) readReady(have, need *atomic.Int64) bool {
 	r := p.read.Load()
-	b := int64(p.buffered())
+	b := int64(max(p.buffered(), 0)) // a closed pipe holds nothing
 	w := p.written.Load()
 	h, n := have.Load(), need.Load()
 	return b > 0 || w-r-b > 0 || (n > 0 && h == n)

@@ -103,12 +103,6 @@ func (p *queuePool) closePipes() {
 }
 
 func (p *queuePool) Snapshot() Snapshot {
-	p.mu.Lock()
-	released := p.released
-	p.mu.Unlock()
-	if released {
-		return Snapshot{Strategy: p.strategy, Consistent: true}
-	}
 	return p.snapshot(roles{taskWriter: gTask, resultReader: gResult, locks: true, pipes: []*pipe{p.tasks, p.results}})
 }
 

@@ -111,3 +111,21 @@ var expectations = map[expectKey]Expectation{
 	{pools.FailFast, readerr, faults.ResultDecode}: raised(ErrKindBroken, brokeRead),
 	{pools.FailFast, never, faults.TaskRun}:        hang("ProcessPoolExecutor has no per-task deadline: a task that never returns is waited for forever"),
 }
+
+// NeverHangs reports whether the scenario's pool is declared never to hang
+// with the scenario's faults: FailFast on anything but a task that never
+// returns (it has no per-task deadline), Tracked on anything.
+func NeverHangs(sc Scenario) bool {
+	switch sc.Pool {
+	case pools.Tracked:
+		return true
+	case pools.FailFast:
+		for _, f := range sc.Faults {
+			if k, err := faults.Lookup(f.Kind); err != nil || k.Effect == faults.NeverReturns {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}

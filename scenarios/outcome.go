@@ -79,6 +79,10 @@ type Outcome struct {
 	Wall time.Duration
 	// ToVerdict is from the last progress of any party to the verdict.
 	ToVerdict time.Duration
+	// Evidence lists, for any verdict, what in the final state only a
+	// hang can follow from in naive and respawn: a worker that died
+	// holding a job, a parent goroutine that died.
+	Evidence []string
 	// Leftovers lists anything teardown failed to end (must be empty).
 	Leftovers []string
 }

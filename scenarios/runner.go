@@ -239,15 +239,14 @@ func (r *run) call(ctx context.Context, tasks []pools.Task) callerResult {
 	if r.sc.Wait == WaitJoin {
 		r.p.Close()
 		err = r.p.Join(ctx)
-	} else {
-		for _, f := range fs {
-			if f == nil {
-				continue
-			}
-			if _, err = f.Wait(ctx); err != nil {
-				break
-			}
+	}
+	// Then get() each result: join can return with jobs never answered
+	// (2.6, once the result handler has died), and the caller wants them.
+	for _, f := range fs {
+		if f == nil || err != nil {
+			continue
 		}
+		_, err = f.Wait(ctx)
 	}
 	for i, f := range fs {
 		if f == nil {
@@ -420,6 +419,7 @@ func (r *run) finish(out *Outcome, s pools.Snapshot, pr Proof, v Verdict) {
 		}
 		out.Jobs = append(out.Jobs, j)
 	}
+	out.Evidence = evidence(s)
 	if v == Hang {
 		out.Causes, out.Diagnosis = diagnoseHang(s, pr)
 	} else {

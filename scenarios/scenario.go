@@ -24,7 +24,8 @@ const (
 	WaitMap WaitStyle = "map"
 	// WaitGet: apply_async per job, then .get() on each in order.
 	WaitGet WaitStyle = "get"
-	// WaitJoin: apply_async per job, then close() and join().
+	// WaitJoin: apply_async per job, then close() and join(), then get()
+	// on each (join may return with jobs that were never answered).
 	WaitJoin WaitStyle = "join"
 )
 

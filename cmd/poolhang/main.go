@@ -8,11 +8,15 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
+	"text/tabwriter"
+	"time"
 
-	_ "github.com/poolhang/poolhang/faults"
+	"github.com/poolhang/poolhang/faults"
 	"github.com/poolhang/poolhang/pools"
 	"github.com/poolhang/poolhang/scenarios"
 )
@@ -39,6 +43,8 @@ func run(args []string) int {
 			return 2
 		}
 		return report([]scenarios.Scenario{sc})
+	case "matrix":
+		return matrix(args[1:])
 	case "replay":
 		if len(args) != 2 {
 			fmt.Fprintln(os.Stderr, "poolhang replay: want one file of scenarios, one per line")
@@ -83,6 +89,76 @@ func report(scs []scenarios.Scenario) int {
 		}
 	}
 	return 0
+}
+
+// matrix runs every cell, shows progress on stderr, prints the table and
+// writes results/matrix.md and results/matrix.json.
+func matrix(args []string) int {
+	fs := flag.NewFlagSet("matrix", flag.ContinueOnError)
+	out := fs.String("out", "results", "directory for matrix.md and matrix.json")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	start := time.Now()
+	unexpected := 0
+	m, err := scenarios.RunMatrix(context.Background(), func(i, n int, mc scenarios.MatrixCell) {
+		mark := ""
+		if mc.Expected != "" && mc.Expected != mc.Verdict {
+			mark = "  UNEXPECTED, expected " + mc.Expected
+			unexpected++
+		}
+		fmt.Fprintf(os.Stderr, "[%2d/%d] %-9s %-20s @ %-17s %-10s %6.2fms%s\n", i, n, mc.Pool, mc.Fault, mc.Phase, mc.Verdict, mc.WallMS, mark)
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "poolhang matrix:", err)
+		return 1
+	}
+	printTable(m)
+	js, err := m.JSON()
+	if err == nil {
+		err = os.MkdirAll(*out, 0o755)
+	}
+	if err == nil {
+		err = os.WriteFile(filepath.Join(*out, "matrix.json"), js, 0o644)
+	}
+	if err == nil {
+		err = os.WriteFile(filepath.Join(*out, "matrix.md"), []byte(m.Markdown()), 0o644)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "poolhang matrix:", err)
+		return 1
+	}
+	fmt.Fprintf(os.Stderr, "%d cells in %s; wrote %s and %s\n", len(m.Cells), time.Since(start).Round(time.Millisecond),
+		filepath.Join(*out, "matrix.md"), filepath.Join(*out, "matrix.json"))
+	if unexpected > 0 {
+		fmt.Fprintf(os.Stderr, "poolhang matrix: %d cells differ from their expectation\n", unexpected)
+		return 1
+	}
+	return 0
+}
+
+// printTable prints fault@phase rows against strategy columns.
+func printTable(m scenarios.Matrix) {
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprint(tw, "FAULT @ PHASE")
+	for _, s := range pools.Strategies() {
+		fmt.Fprintf(tw, "\t%s", strings.ToUpper(string(s)))
+	}
+	fmt.Fprintln(tw)
+	for _, k := range faults.Kinds() {
+		for _, ph := range k.Meaningful() {
+			fmt.Fprintf(tw, "%s @ %s", k.Name, ph)
+			for _, s := range pools.Strategies() {
+				v := "n/a"
+				if mc, ok := m.Cell(scenarios.Cell{Pool: s, Kind: k.Name, Phase: ph}); ok {
+					v = mc.Verdict
+				}
+				fmt.Fprintf(tw, "\t%s", v)
+			}
+			fmt.Fprintln(tw)
+		}
+	}
+	tw.Flush()
 }
 
 func usage() {

@@ -1,0 +1,450 @@
+package poolhang_test
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"go.uber.org/goleak"
+	"pgregory.net/rapid"
+
+	"github.com/poolhang/poolhang/faults"
+	"github.com/poolhang/poolhang/pools"
+	"github.com/poolhang/poolhang/scenarios"
+)
+
+// The test binary is also every pool's worker binary.
+func TestMain(m *testing.M) {
+	pools.MaybeServeWorker()
+	// Ginkgo's own signal watcher outlives RunSpecs by design.
+	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/onsi/ginkgo/v2/internal/interrupt_handler.(*InterruptHandler).registerForInterrupts.func2"))
+}
+
+func TestHarness(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "poolhang harness")
+}
+
+func run(sc scenarios.Scenario) scenarios.Outcome {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	o, err := scenarios.Run(ctx, sc)
+	Expect(err).NotTo(HaveOccurred(), "%s", sc)
+	Expect(o.Leftovers).To(BeEmpty(), "teardown after %s", sc)
+	return o
+}
+
+func committedMatrix() (scenarios.Matrix, error) {
+	f, err := os.Open("results/matrix.json")
+	if err != nil {
+		return scenarios.Matrix{}, err
+	}
+	defer f.Close()
+	return scenarios.ReadMatrix(f)
+}
+
+// cellEntries is one table entry per meaningful cell of the catalog, so a
+// new fault kind appears here with no other edit.
+func cellEntries() []TableEntry {
+	var es []TableEntry
+	for _, c := range scenarios.Cells() {
+		es = append(es, Entry(c.String(), c))
+	}
+	return es
+}
+
+var _ = Describe("the result matrix", func() {
+	var committed scenarios.Matrix
+	BeforeEach(func() {
+		var err error
+		committed, err = committedMatrix()
+		Expect(err).NotTo(HaveOccurred(), "read the committed matrix; regenerate it with %s", scenarios.MatrixCommand)
+	})
+
+	DescribeTable("each cell's standard scenario reaches the verdict argued from the mechanism",
+		func(c scenarios.Cell) {
+			e, err := scenarios.Expect(c)
+			Expect(err).NotTo(HaveOccurred())
+			sc := scenarios.Standard(c.Pool, c.Kind, c.Phase)
+			o := run(sc)
+			Expect(o.Verdict).To(Equal(e.Verdict),
+				"%s\n  expected %s because %s\n  diagnosis: %s\n  reproduce: %s", c, e.Verdict, e.Reason, o.Diagnosis, sc.Command())
+			if e.Verdict == scenarios.Raised {
+				Expect(o.ErrorKinds()).To(Equal(e.Errors), "%s: %s\n  reproduce: %s", c, o.Diagnosis, sc.Command())
+			}
+			if o.Verdict == scenarios.Hang {
+				Expect(o.Causes).NotTo(BeEmpty(), "a hang with no named cause: %s", o.Diagnosis)
+			}
+			mc, ok := committed.Cell(c)
+			Expect(ok).To(BeTrue(), "results/matrix.json has no cell %s: regenerate it with %s", c, scenarios.MatrixCommand)
+			Expect(mc.Verdict).To(Equal(string(o.Verdict)),
+				"results/matrix.json says %s for %s, a fresh run says %s: regenerate it with %s", mc.Verdict, c, o.Verdict, scenarios.MatrixCommand)
+		},
+		cellEntries(),
+	)
+
+	It("holds exactly the catalog's cells, with the catalog's names", func() {
+		want := map[string]bool{}
+		for _, c := range scenarios.Cells() {
+			want[c.String()] = true
+		}
+		for _, mc := range committed.Cells {
+			c := scenarios.Cell{Pool: pools.Strategy(mc.Pool), Kind: mc.Fault, Phase: faults.Phase(mc.Phase)}
+			Expect(want).To(HaveKey(c.String()), "results/matrix.json has a cell the catalog lacks")
+			delete(want, c.String())
+			Expect(mc.Reproduce).To(Equal(scenarios.Standard(c.Pool, c.Kind, c.Phase).Command()))
+		}
+		Expect(want).To(BeEmpty(), "cells missing from results/matrix.json; regenerate it with %s", scenarios.MatrixCommand)
+	})
+})
+
+var _ = Describe("process hygiene", func() {
+	It("leaves every worker a zombie after the seed's hang, as ps --ppid showed", func() {
+		sc, err := scenarios.Parse("pool=naive workers=5 jobs=5 wait=join fault=segfault@task-run:2")
+		Expect(err).NotTo(HaveOccurred())
+		o := run(sc)
+		Expect(o.Verdict).To(Equal(scenarios.Hang), o.Diagnosis)
+		Expect(o.Workers).To(HaveLen(5))
+		for _, w := range o.Workers {
+			Expect(w.Proc).To(Equal("Z"), "worker %d: %s", w.PID, w.State)
+			Expect(w.Zombie).To(BeTrue())
+			Expect(w.Exit).To(Or(Equal("killed by SIGSEGV"), Equal("exit code 0")))
+		}
+		Expect(o.Stuck).To(ContainElements("caller", "result-handler"))
+		Expect(o.Diagnosis).To(ContainSubstring("killed by SIGSEGV in task-run"))
+	})
+
+	It("leaves 2.7's workers alive and blocked, never told to exit", func() {
+		sc, err := scenarios.Parse("pool=respawn workers=2 jobs=6 wait=join fault=segfault@task-run:2")
+		Expect(err).NotTo(HaveOccurred())
+		o := run(sc)
+		Expect(o.Verdict).To(Equal(scenarios.Hang), o.Diagnosis)
+		alive := 0
+		for _, w := range o.Workers {
+			if w.Alive {
+				alive++
+				Expect(w.Proc).To(Equal("S"), "worker %d should sleep, blocked: %s", w.PID, w.State)
+				Expect(w.State).To(Or(ContainSubstring("reading the task pipe"), ContainSubstring("waiting for the task-queue read lock")))
+			}
+		}
+		Expect(alive).To(Equal(2), "the survivor and the replacement")
+	})
+
+	It("ends everything after any verdict: no child process, no descriptor, no goroutine", func() {
+		fds := countFDs()
+		for _, text := range []string{
+			"pool=naive workers=3 jobs=6 wait=join fault=segfault@task-run:2",
+			"pool=respawn workers=2 jobs=6 wait=get fault=sigkill@idle-lock-holder",
+			"pool=failfast workers=2 jobs=6 wait=map fault=sigkill@result-encode:2",
+		} {
+			sc, err := scenarios.Parse(text)
+			Expect(err).NotTo(HaveOccurred())
+			run(sc)
+			Expect(children()).To(BeEmpty(), "child processes after %s", sc)
+		}
+		Expect(countFDs()).To(Equal(fds))
+		Expect(goleak.Find(goleak.IgnoreCurrent())).To(Succeed())
+	})
+})
+
+func countFDs() int {
+	es, err := os.ReadDir("/proc/self/fd")
+	Expect(err).NotTo(HaveOccurred())
+	return len(es)
+}
+
+// children lists this process's child processes, as ps --ppid would.
+func children() []string {
+	es, _ := os.ReadDir("/proc")
+	me := strconv.Itoa(os.Getpid())
+	var out []string
+	for _, e := range es {
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+		if len(f) > 1 && f[1] == me {
+			out = append(out, e.Name()+" "+f[0])
+		}
+	}
+	return out
+}
+
+// --- rapid properties -------------------------------------------------
+
+// genScenario draws a scenario for pool: 1-8 workers, 0-64 jobs, 0-3
+// faults anywhere meaningful (kinds filtered by keep), any waiting style.
+func genScenario(t *rapid.T, pool pools.Strategy, keep func(faults.Kind) bool) scenarios.Scenario {
+	sc := scenarios.Scenario{
+		Pool:    pool,
+		Workers: rapid.IntRange(1, 8).Draw(t, "workers"),
+		Jobs:    rapid.IntRange(0, 64).Draw(t, "jobs"),
+		Wait:    rapid.SampledFrom(scenarios.WaitStyles()).Draw(t, "wait"),
+	}
+	// The options do not depend on the draws above, so shrinking workers
+	// or jobs keeps the same fault; one that cannot strike is skipped.
+	var opts []scenarios.Fault
+	for _, k := range faults.Kinds() {
+		if keep != nil && !keep(k) {
+			continue
+		}
+		for _, ph := range k.Meaningful() {
+			if k.Check(pool, ph, pools.MaxWorkers) == nil {
+				opts = append(opts, scenarios.Fault{Kind: k.Name, Phase: ph, Job: -1})
+			}
+		}
+	}
+	n := rapid.IntRange(0, 3).Draw(t, "faults")
+	for i := 0; i < n && len(opts) > 0; i++ {
+		f := rapid.SampledFrom(opts).Draw(t, "fault")
+		k, _ := faults.Lookup(f.Kind)
+		info, _ := faults.ParsePhase(string(f.Phase))
+		if info.Where != faults.InIdle {
+			if sc.Jobs == 0 {
+				continue
+			}
+			f.Job = rapid.IntRange(0, sc.Jobs-1).Draw(t, "job")
+		}
+		if k.Check(pool, f.Phase, sc.Workers) != nil {
+			continue
+		}
+		sc.Faults = append(sc.Faults, f)
+	}
+	return sc
+}
+
+func runProp(t *rapid.T, sc scenarios.Scenario) scenarios.Outcome {
+	t.Logf("SCENARIO %s", sc)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	o, err := scenarios.Run(ctx, sc)
+	if err != nil {
+		t.Fatalf("%s: %v", sc, err)
+	}
+	if len(o.Leftovers) > 0 {
+		t.Fatalf("%s: teardown left %v", sc, o.Leftovers)
+	}
+	return o
+}
+
+// fail logs the details and fails with law alone: rapid shrinks only
+// while a failure's message stays the same.
+func fail(t *rapid.T, law string, o scenarios.Outcome) {
+	failures.Lock()
+	failures.seen = append(failures.seen, fmt.Sprintf("%s\n  scenario: %s\n  verdict: %s: %s", law, o.Scenario, o.Verdict, o.Diagnosis))
+	failures.Unlock()
+	t.Logf("%s\n  scenario: %s\n  verdict: %s: %s\n  replay: %s", law, o.Scenario, o.Verdict, o.Diagnosis, o.Scenario.Command())
+	t.Fatal(law)
+}
+
+// failures keeps every failure as it happened: rapid shows only its
+// replay of the shrunk case, which a nondeterministic failure may not
+// repeat.
+var failures struct {
+	sync.Mutex
+	seen []string
+}
+
+// reportFailures logs, on a failed test, every failure seen during it.
+func reportFailures(t *testing.T) {
+	failures.Lock()
+	failures.seen = nil
+	failures.Unlock()
+	t.Cleanup(func() {
+		failures.Lock()
+		defer failures.Unlock()
+		if t.Failed() && len(failures.seen) > 0 {
+			t.Logf("first failure seen during the search:\n%s", failures.seen[0])
+		}
+	})
+}
+
+// withFlags sets rapid's flags for the duration of f.
+func withFlags(t *testing.T, kv map[string]string, f func()) {
+	old := map[string]string{}
+	for k, v := range kv {
+		fl := flag.Lookup(k)
+		if fl == nil {
+			t.Fatalf("no flag %s", k)
+		}
+		old[k] = fl.Value.String()
+		if k == "rapid.checks" {
+			if cur, _ := strconv.Atoi(old[k]); cur > 0 {
+				if want, _ := strconv.Atoi(v); cur > want {
+					continue // asked for more on the command line
+				}
+			}
+		}
+		fl.Value.Set(v)
+	}
+	defer func() {
+		for k, v := range old {
+			flag.Lookup(k).Value.Set(v)
+		}
+	}()
+	f()
+}
+
+// Law 2: any non-hang verdict answers every job exactly once, and every
+// value returned is correct.
+func TestPropertyAnswersAreWholeAndCorrect(t *testing.T) {
+	reportFailures(t)
+	rapid.Check(t, func(t *rapid.T) {
+		pool := rapid.SampledFrom(pools.Strategies()).Draw(t, "pool")
+		o := runProp(t, genScenario(t, pool, nil))
+		if len(o.Jobs) != o.Scenario.Jobs {
+			fail(t, "law 2: wrong number of job outcomes", o)
+		}
+		if o.Verdict == scenarios.Hang {
+			return
+		}
+		if o.Verdict == scenarios.HangTimeout {
+			fail(t, "no verdict before the backstop", o)
+		}
+		for i, j := range o.Jobs {
+			if j.Job != i {
+				fail(t, "law 2: job outcomes out of order", o)
+			}
+			if j.State == scenarios.JobUnresolved || j.Kind == scenarios.ErrKindWrongValue {
+				t.Logf("job %d is %s %s", i, j.State, j.Error)
+				fail(t, "law 2: a job unresolved or wrong after an answer", o)
+			}
+		}
+	})
+}
+
+// Law 3: in naive and respawn every hang has a named cause, and a scenario
+// with such a cause hangs (when its caller waits for something).
+func TestPropertyHangsHaveCauses(t *testing.T) {
+	reportFailures(t)
+	rapid.Check(t, func(t *rapid.T) {
+		pool := rapid.SampledFrom([]pools.Strategy{pools.Naive, pools.Respawn}).Draw(t, "pool")
+		o := runProp(t, genScenario(t, pool, nil))
+		if o.Verdict == scenarios.Hang {
+			if len(o.Causes) == 0 {
+				fail(t, "law 3: a hang with no named cause", o)
+			}
+			return
+		}
+		waits := o.Scenario.Jobs > 0 || o.Scenario.Wait == scenarios.WaitJoin
+		if waits && len(o.Evidence) > 0 {
+			t.Logf("evidence: %v", o.Evidence)
+			fail(t, "law 3: evidence of a hang, yet the caller was answered", o)
+		}
+	})
+}
+
+// Law 4: with no faults, every strategy returns the same, correct results.
+func TestPropertyFaultFreeStrategiesAgree(t *testing.T) {
+	reportFailures(t)
+	rapid.Check(t, func(t *rapid.T) {
+		sc := genScenario(t, pools.Naive, func(faults.Kind) bool { return false })
+		for _, s := range pools.Strategies() {
+			sc.Pool = s
+			o := runProp(t, sc)
+			ok, _, _ := o.Count()
+			if o.Verdict != scenarios.Completed || ok != sc.Jobs {
+				t.Logf("%s answered %d of %d jobs correctly", s, ok, sc.Jobs)
+				fail(t, "law 4: a fault-free strategy disagrees", o)
+			}
+		}
+	})
+}
+
+// recorder is a rapid.TB that keeps what rapid reports instead of failing
+// the test: the hang search expects rapid to find (and shrink) a hang.
+type recorder struct {
+	name   string
+	lines  []string
+	failed bool
+}
+
+func (r *recorder) Helper()      {}
+func (r *recorder) Name() string { return r.name }
+func (r *recorder) Logf(format string, a ...any) {
+	r.lines = append(r.lines, fmt.Sprintf(format, a...))
+}
+func (r *recorder) Log(a ...any)                  { r.lines = append(r.lines, fmt.Sprint(a...)) }
+func (r *recorder) Skipf(format string, a ...any) { r.Logf(format, a...) }
+func (r *recorder) Skip(a ...any)                 { r.Log(a...) }
+func (r *recorder) SkipNow()                      {}
+func (r *recorder) Errorf(format string, a ...any) {
+	r.failed = true
+	r.Logf(format, a...)
+}
+func (r *recorder) Error(a ...any)                 { r.failed = true; r.Log(a...) }
+func (r *recorder) Fatalf(format string, a ...any) { r.Errorf(format, a...) }
+func (r *recorder) Fatal(a ...any)                 { r.Error(a...) }
+func (r *recorder) FailNow()                       { r.failed = true }
+func (r *recorder) Fail()                          { r.failed = true }
+func (r *recorder) Failed() bool                   { return r.failed }
+
+// lastScenario is the last scenario rapid's replay of the minimal case
+// logged: the shrunk one.
+func (r *recorder) lastScenario() string {
+	for i := len(r.lines) - 1; i >= 0; i-- {
+		if s, ok := strings.CutPrefix(r.lines[i], "SCENARIO "); ok {
+			return s
+		}
+	}
+	return ""
+}
+
+// The hang search: for each strategy, a property-based search for a
+// hanging scenario. Where one exists (naive, respawn) it must be found and
+// shrunk to one worker, at most one job and one fault; where the pool is
+// declared never to hang, 1,000 generated scenarios must find none. Law 1
+// is the second half.
+func TestHangSearch(t *testing.T) {
+	for _, s := range pools.Strategies() {
+		t.Run(string(s), func(t *testing.T) {
+			reportFailures(t)
+			keep := func(k faults.Kind) bool {
+				return scenarios.NeverHangs(scenarios.Scenario{Pool: s, Faults: []scenarios.Fault{{Kind: k.Name}}}) || !mayHangOnlyBy(s, k)
+			}
+			prop := func(rt *rapid.T) {
+				o := runProp(rt, genScenario(rt, s, keep))
+				if o.Verdict == scenarios.Hang || o.Verdict == scenarios.HangTimeout {
+					fail(rt, "found a hang", o)
+				}
+			}
+			if scenarios.NeverHangs(scenarios.Scenario{Pool: s}) {
+				withFlags(t, map[string]string{"rapid.checks": "1000"}, func() { rapid.Check(t, prop) })
+				return
+			}
+			rec := &recorder{name: t.Name()}
+			withFlags(t, map[string]string{"rapid.checks": "1000", "rapid.nofailfile": "true", "rapid.shrinktime": "20s"}, func() {
+				rapid.Check(rec, prop)
+			})
+			if !rec.failed {
+				t.Fatalf("no hanging scenario found for %s in 1,000 tries; the seed's case alone should hang", s)
+			}
+			text := rec.lastScenario()
+			sc, err := scenarios.Parse(text)
+			if err != nil {
+				t.Fatalf("the shrunk scenario %q does not parse: %v\n%s", text, err, strings.Join(rec.lines, "\n"))
+			}
+			t.Logf("minimal hanging scenario for %s: %s\n  replay: %s", s, sc, sc.Command())
+			if sc.Workers != 1 || sc.Jobs > 1 || len(sc.Faults) != 1 {
+				t.Errorf("the search did not shrink to one worker, at most one job and one fault: %s", sc)
+			}
+		})
+	}
+}
+
+// mayHangOnlyBy reports whether kind k is one a never-hang pool is allowed
+// to hang on (a task that never returns, for a pool without deadlines).
+func mayHangOnlyBy(s pools.Strategy, k faults.Kind) bool {
+	return !scenarios.NeverHangs(scenarios.Scenario{Pool: s, Faults: []scenarios.Fault{{Kind: k.Name}}}) &&
+		scenarios.NeverHangs(scenarios.Scenario{Pool: s})
+}
