@@ -442,6 +442,36 @@ func TestHangSearch(t *testing.T) {
 	}
 }
 
+// Tracked never hangs and loses only the jobs a fault hit: with a deadline
+// it survives tasks that never return too, and every other job is correct.
+func TestPropertyTrackedLosesOnlyTheJobsHit(t *testing.T) {
+	reportFailures(t)
+	rapid.Check(t, func(t *rapid.T) {
+		sc := genScenario(t, pools.Tracked, nil)
+		for _, f := range sc.Faults {
+			if k, _ := faults.Lookup(f.Kind); k.Effect == faults.NeverReturns {
+				sc.Deadline = 250 * time.Millisecond
+			}
+		}
+		o := runProp(t, sc)
+		if o.Verdict == scenarios.Hang || o.Verdict == scenarios.HangTimeout {
+			fail(t, "tracked hung", o)
+		}
+		hit := map[int]bool{}
+		for _, f := range sc.Faults {
+			if f.Job >= 0 {
+				hit[f.Job] = true
+			}
+		}
+		for _, j := range o.Jobs {
+			if (j.State == scenarios.JobOK) == hit[j.Job] {
+				t.Logf("job %d: %s %s; hit by a fault: %v", j.Job, j.State, j.Error, hit[j.Job])
+				fail(t, "tracked failed a job no fault hit, or answered one a fault hit", o)
+			}
+		}
+	})
+}
+
 // mayHangOnlyBy reports whether kind k is one a never-hang pool is allowed
 // to hang on (a task that never returns, for a pool without deadlines).
 func mayHangOnlyBy(s pools.Strategy, k faults.Kind) bool {

@@ -76,6 +76,18 @@ type Strike struct {
 	await func(Point)
 }
 
+// Hang records in the worker's shared slot that the code at the point
+// will never return, and blocks the calling goroutine forever: a task
+// stuck for good. Only a kill ends it. In the parent it returns at once.
+func (s *Strike) Hang() {
+	if s.await != nil {
+		s.await(s.At | pointHangs)
+	}
+}
+
+// pointHangs marks, in a slot's point, a stop that never ends by itself.
+const pointHangs Point = 0x80
+
 // Await records in the worker's shared slot that it reached the point and
 // blocks the calling goroutine forever, so that something outside (a
 // SIGKILL) can land exactly there. In the parent it returns at once.

@@ -1,9 +1,11 @@
 package pools
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"syscall"
+	"time"
 )
 
 var (
@@ -117,3 +119,15 @@ func signalName(s syscall.Signal) string {
 	}
 	return fmt.Sprintf("signal %d", int(s))
 }
+
+// DeadlineError is the error of a job that ran past Options.TaskTimeout:
+// its worker was killed. It matches context.DeadlineExceeded.
+type DeadlineError struct {
+	PID     int
+	Timeout time.Duration
+}
+
+func (e *DeadlineError) Error() string {
+	return fmt.Sprintf("task ran past its %s deadline; worker %d killed", e.Timeout, e.PID)
+}
+func (e *DeadlineError) Unwrap() error { return context.DeadlineExceeded }

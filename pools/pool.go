@@ -31,7 +31,7 @@ const (
 )
 
 // Strategies lists every strategy, in the order of the result matrix.
-func Strategies() []Strategy { return []Strategy{Naive, Respawn, FailFast} }
+func Strategies() []Strategy { return []Strategy{Naive, Respawn, FailFast, Tracked} }
 
 // ParseStrategy returns the strategy named s.
 func ParseStrategy(s string) (Strategy, error) {
@@ -108,16 +108,22 @@ func Start(s Strategy, o Options) (Pool, error) {
 	if o.Workers < 1 || o.Workers > MaxWorkers {
 		return nil, fmt.Errorf("pools: Workers = %d, want 1 to %d", o.Workers, MaxWorkers)
 	}
+	var p Pool
+	var err error
 	switch s {
 	case Naive, Respawn:
-		return startQueue(s, o)
+		p, err = startQueue(s, o)
 	case FailFast:
-		return startFailFast(o)
+		p, err = startFailFast(o)
 	case Tracked:
-		return startTracked(o)
+		p, err = startTracked(o)
+	default:
+		_, err = ParseStrategy(string(s))
 	}
-	_, err := ParseStrategy(string(s))
-	return nil, err
+	if err != nil {
+		return nil, err // not a typed nil in a non-nil interface
+	}
+	return p, nil
 }
 
 // A Future is one job's pending result.
@@ -307,6 +313,27 @@ func (c *core) endG(name, state string, died bool) {
 	}
 	c.reg.bump()
 	c.mu.Unlock()
+}
+
+// endGLockedDone records that goroutine name returned. c.mu must be held.
+func (c *core) endGLockedDone(name, state string) {
+	if g, ok := c.parties[name]; ok {
+		g.state, g.wait, g.done = state, nil, true
+	}
+	c.reg.bump()
+}
+
+// dropGLocked forgets a finished goroutine, so a crash loop does not grow
+// the record. c.mu must be held.
+func (c *core) dropGLocked(name string) {
+	delete(c.parties, name)
+	for i, n := range c.order {
+		if n == name {
+			c.order = append(c.order[:i], c.order[i+1:]...)
+			break
+		}
+	}
+	c.reg.bump()
 }
 
 func (c *core) enterWait(what string, releasers func() []string, ready func() bool) *callerWait {

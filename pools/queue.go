@@ -39,9 +39,11 @@ type queuePool struct {
 }
 
 type queued struct {
-	job      int
-	t        wireTask
-	sentinel bool
+	job        int
+	t          wireTask
+	sentinel   bool
+	idempotent bool
+	attempts   int
 }
 
 const (

@@ -28,6 +28,10 @@ type Snapshot struct {
 // land there: something outside the pool (a harness, the OOM killer).
 const Outside = "outside"
 
+// Clock is the releaser of a party that sleeps until a deadline it has
+// armed: time will wake it.
+const Clock = "clock"
+
 // A Party is a caller, a parent goroutine or a worker process.
 type Party struct {
 	ID     string // "caller", "result-handler", "worker 4242", ...
@@ -98,6 +102,11 @@ type roles struct {
 	resultReader string // reads results
 	locks        bool
 	pipes        []*pipe
+	// deadline names the party that kills a task past its deadline.
+	deadline string
+	// taskWriters, if set, names a worker's task writers by pid.
+	taskWriters   func(pid int) []string
+	resultReaders func(pid int) []string
 }
 
 func (c *core) snapshot(r roles) Snapshot {
@@ -189,7 +198,15 @@ func (c *core) workerPartyLocked(pr *proc, r roles) Party {
 			}
 		}
 	}
-	if stop := Point(sl.point().Load()); stop != 0 {
+	if stop := Point(sl.point().Load()); stop&pointHangs != 0 {
+		at := stop &^ pointHangs
+		p.Stopped = at.String()
+		p.Wait = &Wait{For: "nothing: the task never returns, stopped at " + at.String()}
+		if r.deadline != "" {
+			p.Wait.Releasers = []string{r.deadline}
+		}
+		return p
+	} else if stop != 0 {
 		p.Stopped = stop.String()
 		p.Wait = &Wait{For: "a signal, stopped at " + stop.String(), Releasers: []string{Outside}}
 		return p
@@ -208,11 +225,19 @@ func (c *core) workerPartyLocked(pr *proc, r roles) Party {
 		}
 	case wReadTask:
 		n := pr.task.buffered()
-		p.Wait = &Wait{For: "a task on the " + pr.task.name, Releasers: []string{r.taskWriter}, Ready: pr.task.readReady(sl.have(), sl.need()),
+		rel := []string{r.taskWriter}
+		if r.taskWriters != nil {
+			rel = r.taskWriters(pr.pid)
+		}
+		p.Wait = &Wait{For: "a task on the " + pr.task.name, Releasers: rel, Ready: pr.task.readReady(sl.have(), sl.need()),
 			Detail: fmt.Sprintf("%d bytes buffered", n)}
 	case wWriteResult:
 		n, capa := pr.res.buffered(), pr.res.capacity()
-		p.Wait = &Wait{For: "room in the " + pr.res.name, Releasers: []string{r.resultReader}, Ready: n < capa,
+		rel := []string{r.resultReader}
+		if r.resultReaders != nil {
+			rel = r.resultReaders(pr.pid)
+		}
+		p.Wait = &Wait{For: "room in the " + pr.res.name, Releasers: rel, Ready: n < capa,
 			Detail: fmt.Sprintf("%d of %d bytes buffered", n, capa)}
 	}
 	return p

@@ -14,6 +14,9 @@ type Task struct {
 	Func     string
 	Arg      []byte
 	Triggers []Trigger
+	// Idempotent declares the task safe to run again: Tracked retries it
+	// on another worker (Options.Retries) if its worker dies holding it.
+	Idempotent bool
 }
 
 // Result is a job's outcome as the caller sees it.

@@ -1,5 +1,569 @@
 package pools
 
-import "errors"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
 
-func startTracked(o Options) (Pool, error) { return nil, errors.New("pools: tracked is not built yet") }
+// tracked is the design we recommend. Every worker has a private task
+// pipe and result pipe and no lock is shared, so no death can poison
+// another worker. The parent assigns each job to one worker and knows at
+// every moment which job each worker holds. The parent keeps only its own
+// ends of the pipes, so a worker's death reaches its reader as end of file.
+type tracked struct {
+	*core
+
+	// Under core.mu.
+	queue    []queued // submitted, not assigned
+	ws       []*tworker
+	closing  bool
+	broken   error
+	restarts int
+
+	wake        chan struct{} // capacity 1
+	stop        chan struct{}
+	stopOnce    sync.Once
+	managerDone chan struct{}
+	termOnce    sync.Once
+	budget      int
+}
+
+// tworker is the supervisor's record of one worker.
+type tworker struct {
+	pr     *proc
+	task   *pipe
+	res    *pipe
+	reader *frameReader
+
+	// Under core.mu.
+	job      *queued   // the job it holds, nil when idle
+	frameEnd int64     // the task counter value once job's frame is written
+	frameLen int64     // that frame's length
+	since    time.Time // when it got job
+	killed   error     // why the supervisor killed it, if it did
+	read     bool      // its reader has returned
+	readErr  error     // why, if not end of file
+	errJob   int       // the job whose result could not be read
+	done     bool      // its death has been handled
+}
+
+const gSupervisor = "supervisor"
+
+func readerID(pid int) string { return fmt.Sprintf("reader %d", pid) }
+
+func startTracked(o Options) (*tracked, error) {
+	c, err := newCore(Tracked, o)
+	if err != nil {
+		return nil, err
+	}
+	p := &tracked{core: c, wake: make(chan struct{}, 1), stop: make(chan struct{}), managerDone: make(chan struct{})}
+	p.budget = o.RestartBudget
+	if p.budget <= 0 {
+		p.budget = 4*o.Workers + 8
+	}
+	c.resolverIDs = func() []string {
+		ids := []string{gSupervisor}
+		for _, tw := range p.ws {
+			if !tw.read {
+				ids = append(ids, readerID(tw.pr.pid))
+			}
+		}
+		return ids
+	}
+	c.setG(gSupervisor, "starting", nil)
+	for i := 0; i < o.Workers; i++ {
+		if err := p.startWorker(); err != nil {
+			p.Terminate()
+			return nil, err
+		}
+	}
+	c.gs.Add(1)
+	go p.supervise()
+	return p, nil
+}
+
+// startWorker starts a worker with private pipes and its reader.
+func (p *tracked) startWorker() error {
+	tw := &tworker{}
+	pr, err := p.spawn(func(s slot) (*pipe, *pipe, error) {
+		cnt := s.counters()
+		task, err := newPipe("task pipe", false, true, cnt.taskW, cnt.taskR, p.reg.bump)
+		if err != nil {
+			return nil, nil, err
+		}
+		res, err := newPipe("result pipe", true, false, cnt.resW, cnt.resR, p.reg.bump)
+		if err != nil {
+			task.close()
+			return nil, nil, err
+		}
+		tw.task, tw.res = task, res
+		return task, res, nil
+	})
+	if err != nil {
+		return err
+	}
+	// Only the worker keeps the task read end and the result write end.
+	tw.task.r.Close()
+	tw.res.w.Close()
+	tw.pr = pr
+	tw.reader = newFrameReader(tw.res.r, new(atomic.Int64), new(atomic.Int64), tw.res.read, p.reg.bump)
+	p.mu.Lock()
+	if p.released || p.isStopped() {
+		p.mu.Unlock()
+		p.kill(pr)
+		p.reap(pr)
+		tw.task.close()
+		tw.res.close()
+		return ErrTerminated
+	}
+	p.procs = append(p.procs, pr)
+	p.pruneLocked()
+	p.ws = append(p.ws, tw)
+	p.setGLocked(readerID(pr.pid), "starting", nil)
+	p.mu.Unlock()
+	p.gs.Add(1)
+	go p.readLoop(tw)
+	return nil
+}
+
+func (p *tracked) isStopped() bool {
+	select {
+	case <-p.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+func (p *tracked) Snapshot() Snapshot {
+	r := roles{
+		taskWriters:   func(pid int) []string { return []string{gSupervisor, readerID(pid)} },
+		resultReaders: func(pid int) []string { return []string{readerID(pid)} },
+	}
+	if p.opts.TaskTimeout > 0 {
+		r.deadline = gSupervisor
+	}
+	return p.snapshot(r)
+}
+
+func (p *tracked) Submit(ctx context.Context, t Task) (*Future, error) {
+	ts, err := resolve(t.Triggers)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.broken != nil {
+		return nil, p.broken
+	}
+	if p.closing || p.isStopped() {
+		return nil, ErrClosed
+	}
+	f := p.newFutureLocked()
+	p.queue = append(p.queue, queued{job: f.job, t: wireTask{trigs: ts, fn: t.Func, arg: t.Arg}, idempotent: t.Idempotent})
+	notify(p.wake)
+	return f, nil
+}
+
+func (p *tracked) Map(ctx context.Context, ts []Task) ([]Result, error) {
+	return p.mapWait(ctx, ts, p.Submit)
+}
+
+func (p *tracked) Close() error {
+	p.mu.Lock()
+	p.closing = true
+	p.reg.bump()
+	p.mu.Unlock()
+	notify(p.wake)
+	return nil
+}
+
+func (p *tracked) Join(ctx context.Context) error {
+	p.mu.Lock()
+	running := !p.closing && p.broken == nil
+	p.mu.Unlock()
+	if running {
+		return errors.New("pools: Join on a running pool: Close or Terminate first")
+	}
+	if err := p.waitG(ctx, gSupervisor, p.managerDone); err != nil {
+		return err
+	}
+	if err := p.joinWorkers(ctx); err != nil {
+		return err
+	}
+	p.gs.Wait()
+	p.release()
+	return nil
+}
+
+func (p *tracked) Terminate() error {
+	p.mu.Lock()
+	released := p.released
+	p.mu.Unlock()
+	if released {
+		return nil
+	}
+	p.termOnce.Do(func() {
+		p.mu.Lock()
+		p.closing = true
+		p.failAllLocked(ErrTerminated)
+		p.queue = nil
+		p.mu.Unlock()
+		p.stopOnce.Do(func() { close(p.stop) })
+		p.killAll()
+		p.mu.Lock()
+		ws := p.ws
+		p.mu.Unlock()
+		for _, tw := range ws {
+			tw.task.close()
+			tw.res.close()
+		}
+		p.gs.Wait()
+		p.release()
+	})
+	return nil
+}
+
+// readLoop reads one worker's results. A result frees the worker, so the
+// reader hands it the next job itself, keeping the supervisor off the
+// hot path.
+func (p *tracked) readLoop(tw *tworker) {
+	defer p.gs.Done()
+	id := readerID(tw.pr.pid)
+	wait := &waitSpec{
+		what:      fmt.Sprintf("a result from worker %d", tw.pr.pid),
+		releasers: func() []string { return []string{workerID(tw.pr.pid)} },
+		// Its worker is the only writer: once it is dead, end of file is
+		// on its way.
+		ready: func() bool {
+			_, dead, _ := tw.pr.exit()
+			return dead || tw.res.readReady(tw.reader.have, tw.reader.need)
+		},
+		detail: func() string { return frameDetail(tw.reader) },
+		torn:   func() bool { h, _ := tw.reader.progress(); return h > 0 },
+	}
+	for {
+		p.setG(id, "reading the result pipe of worker "+fmt.Sprint(tw.pr.pid), wait)
+		f, err := tw.reader.next(func(job int, t trig) error {
+			if t.id == 0 {
+				return nil
+			}
+			return fire([]trig{t}, PointResultAlloc, job, false, nil)
+		})
+		var r wireResult
+		if err == nil {
+			r, err = decodeResult(f.job, f.body)
+		}
+		p.mu.Lock()
+		if err != nil {
+			tw.read, tw.errJob = true, f.job
+			// End of file, even inside a frame, means the worker died:
+			// its death, not the stream, is what the job hears of.
+			if !isEOFOrIO(err) {
+				tw.readErr = err
+			}
+			p.endGLockedDone(id, "stopped: "+errString(err))
+			p.mu.Unlock()
+			notify(p.wake)
+			return
+		}
+		if tw.job != nil && tw.job.job == f.job {
+			tw.job = nil
+		}
+		p.resolveLocked(f.job, Result{Value: r.value, Err: r.err()})
+		next := p.assignLocked(tw)
+		p.mu.Unlock()
+		if next != nil {
+			p.send(tw, next)
+		}
+		notify(p.wake)
+	}
+}
+
+func errString(err error) string {
+	if errors.Is(err, ErrTornFrame) || !isEOFOrIO(err) {
+		return err.Error()
+	}
+	return "end of file"
+}
+
+// assignLocked gives the next queued job to idle worker tw, if any.
+func (p *tracked) assignLocked(tw *tworker) *queued {
+	if tw.job != nil || tw.killed != nil || tw.read || tw.pr.isDead() || len(p.queue) == 0 || p.broken != nil {
+		return nil
+	}
+	q := p.queue[0]
+	p.queue = p.queue[1:]
+	tw.job, tw.since = &q, time.Now()
+	p.reg.bump()
+	return &q
+}
+
+// send encodes a job and writes it to its worker's private pipe. A task
+// that fails to encode gets its error, and the worker is free again.
+func (p *tracked) send(tw *tworker, q *queued) {
+	for q != nil {
+		b, err := encodeTask(q.job, q.t)
+		if err != nil {
+			p.mu.Lock()
+			tw.job = nil
+			p.resolveLocked(q.job, Result{Err: &EncodeError{What: "task", Err: err}})
+			q = p.assignLocked(tw)
+			p.mu.Unlock()
+			continue
+		}
+		p.mu.Lock()
+		tw.frameLen = int64(len(b))
+		tw.frameEnd = tw.task.written.Load() + int64(len(b))
+		p.mu.Unlock()
+		// An error means the worker died: the supervisor sees to the job.
+		tw.task.send(b)
+		return
+	}
+}
+
+// supervise handles what the readers do not: deaths, deadlines, stream
+// errors, replacements, idle workers and shutdown.
+func (p *tracked) supervise() {
+	defer p.gs.Done()
+	defer close(p.managerDone)
+	wait := &waitSpec{
+		what: "a death, a deadline, a submit or a closed stream",
+		releasers: func() []string {
+			ids := append(p.liveWorkerIDsLocked(), gCaller)
+			for _, tw := range p.ws {
+				if !tw.read {
+					ids = append(ids, readerID(tw.pr.pid))
+				}
+			}
+			if !p.nextDeadlineLocked().IsZero() {
+				ids = append(ids, Clock)
+			}
+			return ids
+		},
+		ready: p.factsLocked,
+	}
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		p.mu.Lock()
+		var reap []*tworker
+		var sends []func()
+		replace := 0
+		for _, tw := range p.ws {
+			if tw.done {
+				continue
+			}
+			_, dead, _ := tw.pr.exit()
+			switch {
+			case dead && tw.read:
+				p.handleDeathLocked(tw)
+				reap = append(reap, tw)
+				// Replace it while the pool runs, or while work remains
+				// after Close.
+				if p.broken == nil && (!p.closing || len(p.queue) > 0) {
+					replace++
+				}
+			case tw.readErr != nil && tw.killed == nil:
+				// A torn or undecodable frame, or a failed allocation:
+				// the stream cannot be trusted; end the worker.
+				tw.killed = &ReadError{Job: tw.errJob, Err: tw.readErr}
+				p.kill(tw.pr)
+			case tw.job != nil && tw.killed == nil && p.opts.TaskTimeout > 0 && time.Since(tw.since) >= p.opts.TaskTimeout:
+				tw.killed = &DeadlineError{PID: tw.pr.pid, Timeout: p.opts.TaskTimeout}
+				p.kill(tw.pr)
+			case tw.job == nil && !dead:
+				if q := p.assignLocked(tw); q != nil {
+					tw := tw
+					sends = append(sends, func() { p.send(tw, q) })
+				}
+			}
+		}
+		if replace > 0 && p.restarts+replace > p.budget {
+			p.breakLocked(fmt.Errorf("%w: %d replacements allowed, a crash loop needs more", ErrRestartBudget, p.budget))
+			replace = 0
+		}
+		p.restarts += replace
+		finished := p.shutdownLocked(&sends)
+		if len(reap) == 0 && len(sends) == 0 && replace == 0 && !finished {
+			p.setGLocked(gSupervisor, "waiting for a death, a deadline, a submit or a closed stream", wait)
+		} else {
+			p.setGLocked(gSupervisor, "handling deaths and assignments", nil)
+		}
+		next := p.nextDeadlineLocked()
+		p.mu.Unlock()
+
+		for _, tw := range reap {
+			p.reap(tw.pr)
+			tw.task.close()
+			tw.res.close()
+		}
+		for _, s := range sends {
+			s()
+		}
+		for i := 0; i < replace; i++ {
+			if err := p.startWorker(); err != nil {
+				break
+			}
+		}
+		if finished {
+			p.doneG(gSupervisor, "finished")
+			return
+		}
+		if len(reap) > 0 || len(sends) > 0 || replace > 0 {
+			continue
+		}
+		var tc <-chan time.Time
+		if !next.IsZero() {
+			if timer == nil {
+				timer = time.NewTimer(time.Until(next))
+			} else {
+				timer.Reset(time.Until(next))
+			}
+			tc = timer.C
+		}
+		select {
+		case <-p.stop:
+			p.doneG(gSupervisor, "stopped by terminate")
+			return
+		case <-p.wake:
+		case <-p.died:
+		case <-tc:
+		}
+	}
+}
+
+// handleDeathLocked settles the job a dead worker held: a job whose frame
+// it never started reading goes back to the queue; one it took fails
+// with WorkerLost (or the supervisor's reason for killing it), or runs
+// again if it is idempotent and retries remain.
+func (p *tracked) handleDeathLocked(tw *tworker) {
+	tw.done = true
+	p.dropGLocked(readerID(tw.pr.pid))
+	if tw.readErr != nil && tw.errJob >= 0 {
+		p.resolveLocked(tw.errJob, Result{Err: &ReadError{Job: tw.errJob, Err: tw.readErr}})
+		if tw.job != nil && tw.job.job == tw.errJob {
+			tw.job = nil
+		}
+	}
+	q := tw.job
+	tw.job = nil
+	if q == nil {
+		return
+	}
+	if _, pending := p.cache[q.job]; !pending {
+		return
+	}
+	taken := tw.task.read.Load() > tw.frameEnd-tw.frameLen
+	if !taken {
+		p.queue = append([]queued{*q}, p.queue...)
+		return
+	}
+	st, _, _ := tw.pr.exit()
+	q.attempts++
+	if tw.killed != nil {
+		p.resolveLocked(q.job, Result{Err: tw.killed})
+		return
+	}
+	if q.idempotent && q.attempts <= p.opts.Retries {
+		p.queue = append([]queued{*q}, p.queue...)
+		return
+	}
+	phase := tw.pr.last.phase()
+	if tw.pr.lastJob != int64(q.job) {
+		phase = "task-decode" // taken off the pipe, not yet decoding
+	}
+	p.resolveLocked(q.job, Result{Err: &WorkerLost{PID: tw.pr.pid, Status: st, Phase: phase, Attempts: q.attempts}})
+}
+
+// shutdownLocked, once closing and nothing is left to run, tells every
+// idle worker to exit, and reports when every worker has been handled.
+func (p *tracked) shutdownLocked(sends *[]func()) bool {
+	if !p.closing && p.broken == nil {
+		return false
+	}
+	if len(p.queue) > 0 && p.broken == nil {
+		return false
+	}
+	all := true
+	for _, tw := range p.ws {
+		if tw.done {
+			continue
+		}
+		all = false
+		if tw.job == nil && !tw.pr.isDead() && tw.killed == nil {
+			tw.killed = errors.New("exit requested")
+			tw := tw
+			*sends = append(*sends, func() { tw.task.send(appendFrame(nil, jobSentinel, trig{}, nil)) })
+		}
+	}
+	return all
+}
+
+// breakLocked fails the pool fast: every pending job and every later
+// submit get err, every worker is killed.
+func (p *tracked) breakLocked(err error) {
+	p.broken = err
+	p.queue = nil
+	p.failAllLocked(err)
+	for _, tw := range p.ws {
+		if !tw.done {
+			if tw.killed == nil {
+				tw.killed = err
+			}
+			p.kill(tw.pr)
+		}
+	}
+}
+
+func (p *tracked) nextDeadlineLocked() time.Time {
+	var next time.Time
+	if p.opts.TaskTimeout <= 0 {
+		return next
+	}
+	for _, tw := range p.ws {
+		if tw.job != nil && tw.killed == nil && !tw.done {
+			d := tw.since.Add(p.opts.TaskTimeout)
+			if next.IsZero() || d.Before(next) {
+				next = d
+			}
+		}
+	}
+	return next
+}
+
+// factsLocked reports whether something waits for the supervisor: it
+// mirrors every decision of supervise, so a snapshot never takes a
+// supervisor with work to do for a stuck one.
+func (p *tracked) factsLocked() bool {
+	ending := p.closing || p.broken != nil
+	all := true
+	for _, tw := range p.ws {
+		if tw.done {
+			continue
+		}
+		all = false
+		_, dead, _ := tw.pr.exit()
+		switch {
+		case tw.killed != nil:
+			return true // the kill is sent; the death will come
+		case dead && tw.read:
+			return true
+		case tw.readErr != nil:
+			return true
+		case tw.job == nil && !dead && !tw.read && len(p.queue) > 0:
+			return true // an idle worker and a queued job
+		case tw.job == nil && !dead && ending && len(p.queue) == 0:
+			return true // an idle worker to tell to exit
+		}
+	}
+	return ending && all
+}

@@ -40,13 +40,16 @@ type workerMode struct {
 	// sayExiting: on the sentinel the worker writes its pid to the result
 	// pipe before it exits (3.x concurrent.futures.process._process_worker).
 	sayExiting bool
+	// guardDecode: an error decoding a task becomes that job's error, and
+	// the worker goes on (Tracked: the job id travels in the envelope).
+	guardDecode bool
 }
 
 var workerModes = map[Strategy]workerMode{
 	Naive:    {locks: true, decodeInLock: true},
 	Respawn:  {locks: true, sendEncodeError: true},
 	FailFast: {locks: true, catchAll: true, sendEncodeError: true, sayExiting: true},
-	Tracked:  {catchAll: true, sendEncodeError: true},
+	Tracked:  {catchAll: true, sendEncodeError: true, guardDecode: true},
 }
 
 // MaybeServeWorker turns this process into a pool worker if a pool started
@@ -164,6 +167,12 @@ func (w *worker) mailbox() {
 func (w *worker) loop() error {
 	for {
 		job, t, err := w.get()
+		if err != nil && w.mode.guardDecode && job >= 0 {
+			if err := w.put(job, resultOf(nil, err, nil)); err != nil {
+				return err
+			}
+			continue
+		}
 		if err != nil {
 			if errors.Is(err, io.EOF) || errors.Is(err, ErrTornFrame) || isIOError(err) {
 				return nil // `except (EOFError, IOError): break`

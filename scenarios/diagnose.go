@@ -67,7 +67,7 @@ func diagnoseAnswer(o Outcome, s pools.Snapshot) string {
 	for _, w := range s.Parties {
 		if w.Worker && w.Exit != nil && (w.Exit.Signal != 0 || w.Exit.Code != 0) {
 			fmt.Fprintf(&b, "; worker %d %s", w.PID, w.Exit)
-			if w.Phase != "" && w.Phase != "starting" && w.Phase != "exiting" {
+			if w.Job >= 0 {
 				fmt.Fprintf(&b, " in %s", w.Phase)
 			}
 		}

@@ -110,22 +110,36 @@ var expectations = map[expectKey]Expectation{
 	{pools.FailFast, dies, faults.IdleLockWaiter}:  raised(ErrKindBroken, "an idle worker's death breaks the pool before the map: every submit fails"),
 	{pools.FailFast, readerr, faults.ResultDecode}: raised(ErrKindBroken, brokeRead),
 	{pools.FailFast, never, faults.TaskRun}:        hang("ProcessPoolExecutor has no per-task deadline: a task that never returns is waited for forever"),
+	// tracked: private pipes, no shared lock, the parent knows who holds what.
+	{pools.Tracked, raises, faults.TaskEncode}:    raised(ErrKindEncode, "the encoding error is set on job 2 before it is assigned"),
+	{pools.Tracked, raises, faults.TaskDecode}:    raised(ErrKindTask, "the worker guards decoding too and sends the error as job 2's result"),
+	{pools.Tracked, raises, faults.TaskRun}:       raised(ErrKindTask, "the error is job 2's result; the pool goes on"),
+	{pools.Tracked, raises, faults.ResultEncode}:  raised(ErrKindEncode, "the encoding error is sent as job 2's result"),
+	{pools.Tracked, raises, faults.ResultDecode}:  raised(ErrKindRead, "job 2's result cannot be decoded: that worker's stream is untrusted, so it is killed and replaced and job 2 fails"),
+	{pools.Tracked, exits, faults.TaskDecode}:     raised(ErrKindExit, "the worker catches everything: SystemExit becomes job 2's error"),
+	{pools.Tracked, exits, faults.TaskRun}:        raised(ErrKindExit, "the worker catches everything: SystemExit becomes job 2's error"),
+	{pools.Tracked, exits, faults.ResultEncode}:   raised(ErrKindExit, "the worker catches everything: SystemExit becomes job 2's error"),
+	{pools.Tracked, exits, faults.ResultDecode}:   raised(ErrKindRead, "job 2's result cannot be decoded: that worker is killed and replaced and job 2 fails"),
+	{pools.Tracked, dies, faults.TaskDecode}:      raised(ErrKindWorkerLost, "the parent knows the dead worker held job 2: exactly that job fails with WorkerLost, the worker is replaced"),
+	{pools.Tracked, dies, faults.TaskRun}:         raised(ErrKindWorkerLost, "the parent knows the dead worker held job 2: exactly that job fails with WorkerLost, the worker is replaced"),
+	{pools.Tracked, dies, faults.ResultEncode}:    raised(ErrKindWorkerLost, "the worker died before job 2's result was whole; its private pipe ends there, and only job 2 fails"),
+	{pools.Tracked, dies, faults.IdleLockWaiter}:  done("an idle worker held nothing: it is replaced and every job completes"),
+	{pools.Tracked, readerr, faults.ResultDecode}: raised(ErrKindRead, "the reader of that worker's private pipe fails: the worker is killed and replaced, job 2 fails"),
+	{pools.Tracked, never, faults.TaskRun}:        raised(ErrKindDeadline, "job 2 runs past its deadline: its worker is killed and replaced, job 2 fails with DeadlineExceeded"),
 }
 
 // NeverHangs reports whether the scenario's pool is declared never to hang
-// with the scenario's faults: FailFast on anything but a task that never
-// returns (it has no per-task deadline), Tracked on anything.
+// with the scenario's faults: FailFast and Tracked on anything but a task
+// that never returns, and Tracked on that too when it has a deadline.
 func NeverHangs(sc Scenario) bool {
-	switch sc.Pool {
-	case pools.Tracked:
-		return true
-	case pools.FailFast:
-		for _, f := range sc.Faults {
-			if k, err := faults.Lookup(f.Kind); err != nil || k.Effect == faults.NeverReturns {
-				return false
-			}
-		}
-		return true
+	if sc.Pool != pools.FailFast && sc.Pool != pools.Tracked {
+		return false
 	}
-	return false
+	for _, f := range sc.Faults {
+		k, err := faults.Lookup(f.Kind)
+		if err != nil || (k.Effect == faults.NeverReturns && (sc.Pool == pools.FailFast || sc.Deadline <= 0)) {
+			return false
+		}
+	}
+	return true
 }

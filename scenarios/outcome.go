@@ -42,6 +42,7 @@ const (
 	ErrKindDeadline   = "deadline"
 	ErrKindTerminated = "terminated"
 	ErrKindRestart    = "restart-budget"
+	ErrKindRead       = "read-error"
 	ErrKindWrongValue = "wrong-value"
 	ErrKindOther      = "other"
 )
@@ -120,11 +121,14 @@ func Classify(err error) string {
 	var te *pools.TaskError
 	var ee *pools.EncodeError
 	var wl *pools.WorkerLost
+	var re *pools.ReadError
 	switch {
 	case errors.Is(err, pools.ErrBrokenPool):
 		return ErrKindBroken
 	case errors.As(err, &wl):
 		return ErrKindWorkerLost
+	case errors.As(err, &re):
+		return ErrKindRead
 	case errors.Is(err, context.DeadlineExceeded):
 		return ErrKindDeadline
 	case errors.Is(err, pools.ErrRestartBudget):

@@ -33,7 +33,7 @@ func prove(s pools.Snapshot) Proof {
 		}
 	}
 	canAct := func(id string) bool {
-		if id == pools.Outside {
+		if id == pools.Outside || id == pools.Clock {
 			return true
 		}
 		p, ok := byID[id]

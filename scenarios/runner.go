@@ -46,7 +46,7 @@ func RunWith(ctx context.Context, sc Scenario, o RunOptions) (Outcome, error) {
 		o.Backstop = 20 * time.Second
 	}
 	start := time.Now()
-	p, err := pools.Start(sc.Pool, pools.Options{Workers: sc.Workers, Stderr: o.Stderr})
+	p, err := pools.Start(sc.Pool, pools.Options{Workers: sc.Workers, Stderr: o.Stderr, TaskTimeout: sc.Deadline})
 	if err != nil {
 		return Outcome{}, err
 	}

@@ -11,6 +11,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/poolhang/poolhang/faults"
 	"github.com/poolhang/poolhang/pools"
@@ -64,6 +65,8 @@ type Scenario struct {
 	Payload int
 	Faults  []Fault
 	Wait    WaitStyle
+	// Deadline is the tracked pool's per-task deadline (0: none).
+	Deadline time.Duration
 }
 
 // String is the scenario's text form, which Parse reads back:
@@ -74,6 +77,9 @@ func (s Scenario) String() string {
 	fmt.Fprintf(&b, "pool=%s workers=%d jobs=%d", s.Pool, s.Workers, s.Jobs)
 	if s.Payload > 0 {
 		fmt.Fprintf(&b, " payload=%d", s.Payload)
+	}
+	if s.Deadline > 0 {
+		fmt.Fprintf(&b, " deadline=%s", s.Deadline)
 	}
 	fmt.Fprintf(&b, " wait=%s", s.Wait)
 	for _, f := range s.Faults {
@@ -95,7 +101,7 @@ func Parse(text string) (Scenario, error) {
 	for _, field := range strings.Fields(text) {
 		key, val, ok := strings.Cut(field, "=")
 		if !ok {
-			return Scenario{}, fmt.Errorf("scenario: %q is not key=value (keys: pool, workers, jobs, payload, wait, fault)", field)
+			return Scenario{}, fmt.Errorf("scenario: %q is not key=value (keys: pool, workers, jobs, payload, deadline, wait, fault)", field)
 		}
 		if seen[key] && key != "fault" {
 			return Scenario{}, fmt.Errorf("scenario: %s given twice", key)
@@ -113,12 +119,17 @@ func Parse(text string) (Scenario, error) {
 			s.Payload, err = parseInt(key, val)
 		case "wait":
 			s.Wait, err = parseWait(val)
+		case "deadline":
+			s.Deadline, err = time.ParseDuration(val)
+			if err != nil {
+				err = fmt.Errorf("deadline=%q is not a duration (as in 500ms)", val)
+			}
 		case "fault":
 			var f Fault
 			f, err = parseFault(val)
 			s.Faults = append(s.Faults, f)
 		default:
-			err = fmt.Errorf("unknown key %q (keys: pool, workers, jobs, payload, wait, fault)", key)
+			err = fmt.Errorf("unknown key %q (keys: pool, workers, jobs, payload, deadline, wait, fault)", key)
 		}
 		if err != nil {
 			return Scenario{}, fmt.Errorf("scenario: %w", err)
@@ -194,6 +205,9 @@ func (s Scenario) Validate() error {
 	if s.Payload < 0 || s.Payload > MaxPayload {
 		return fmt.Errorf("scenario: payload=%d, allowed 0 to %d bytes", s.Payload, MaxPayload)
 	}
+	if s.Deadline < 0 || (s.Deadline > 0 && s.Pool != pools.Tracked) {
+		return fmt.Errorf("scenario: deadline=%s: only the tracked pool has per-task deadlines, and they are positive", s.Deadline)
+	}
 	if _, err := parseWait(string(s.Wait)); err != nil {
 		return fmt.Errorf("scenario: %w", err)
 	}
@@ -224,14 +238,23 @@ func (s Scenario) Validate() error {
 
 // Standard is a matrix cell's scenario, shaped like CPython's own deadlock
 // tests: 2 workers, 6 jobs submitted as one map, the fault aimed at job 2
-// (for idle phases, at an idle worker before the map is submitted).
+// (for idle phases, at an idle worker before the map is submitted). The
+// tracked pool gets its deadline, StandardDeadline.
 func Standard(pool pools.Strategy, kind string, phase faults.Phase) Scenario {
 	f := Fault{Kind: kind, Phase: phase, Job: 2}
 	if info, err := faults.ParsePhase(string(phase)); err == nil && info.Where == faults.InIdle {
 		f.Job = -1
 	}
-	return Scenario{Pool: pool, Workers: 2, Jobs: 6, Wait: WaitMap, Faults: []Fault{f}}
+	sc := Scenario{Pool: pool, Workers: 2, Jobs: 6, Wait: WaitMap, Faults: []Fault{f}}
+	if pool == pools.Tracked {
+		sc.Deadline = StandardDeadline
+	}
+	return sc
 }
+
+// StandardDeadline is the tracked pool's per-task deadline in the matrix:
+// far above any square(i), so only a task that never returns meets it.
+const StandardDeadline = 500 * time.Millisecond
 
 // A Cell is a (pool, kind, phase) combination of the matrix.
 type Cell struct {

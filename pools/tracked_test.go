@@ -1,0 +1,178 @@
+package pools_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/poolhang/poolhang/faults"
+	"github.com/poolhang/poolhang/pools"
+)
+
+// crash-once crashes the worker (a real SIGSEGV, via the catalog's action)
+// the first time a task carrying it runs, and lets it through after: the
+// marker file is the only memory across processes.
+func init() {
+	pools.RegisterAction("crash-once", func(s *pools.Strike) error {
+		dir := os.Getenv("CRASH_ONCE_DIR")
+		f, err := os.OpenFile(filepath.Join(dir, "crashed"), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if err != nil {
+			return nil // crashed before: run normally
+		}
+		f.Close()
+		return pools.RunAction("segfault", pools.PointTaskRun)
+	})
+	pools.RegisterAction("exit-zero", func(s *pools.Strike) error { os.Exit(0); return nil })
+}
+
+func withFault(t pools.Task, kind string, ph faults.Phase) pools.Task {
+	k, err := faults.Lookup(kind)
+	if err != nil {
+		panic(err)
+	}
+	t.Triggers = append(t.Triggers, k.Trigger(ph))
+	return t
+}
+
+func TestTrackedWorkerLostCarriesPIDSignalPhase(t *testing.T) {
+	p, err := pools.Start(pools.Tracked, pools.Options{Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Terminate()
+	ts := squares(6)
+	ts[2] = withFault(ts[2], "segfault", faults.TaskRun)
+	rs, err := p.Map(ctx(t), ts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range rs {
+		if i == 2 {
+			var wl *pools.WorkerLost
+			if !errors.As(r.Err, &wl) || wl.Status.Signal != syscall.SIGSEGV || wl.Phase != "task-run" || wl.PID == 0 || wl.Attempts != 1 {
+				t.Fatalf("job 2: %#v (%v), want WorkerLost by SIGSEGV in task-run", wl, r.Err)
+			}
+			continue
+		}
+		if v, _ := pools.Int(r.Value); r.Err != nil || v != int64(i*i) {
+			t.Errorf("job %d: %d, %v", i, v, r.Err)
+		}
+	}
+	// The dead worker is replaced: two live workers again.
+	for c := ctx(t); len(workerPIDs(p.Snapshot())) != 2; {
+		if c.Err() != nil {
+			t.Fatalf("%d live workers after the crash, want 2", len(workerPIDs(p.Snapshot())))
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// A worker that exits with code 0 in the middle of a task is a death too
+// (pebble misses it).
+func TestTrackedNoticesExitZeroMidTask(t *testing.T) {
+	p, err := pools.Start(pools.Tracked, pools.Options{Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Terminate()
+	task := pools.Square(4)
+	task.Triggers = []pools.Trigger{{Action: "exit-zero", At: pools.PointTaskRun}}
+	rs, _ := p.Map(ctx(t), []pools.Task{task, pools.Square(5)})
+	var wl *pools.WorkerLost
+	if !errors.As(rs[0].Err, &wl) || wl.Status.Code != 0 || wl.Status.Signal != 0 {
+		t.Fatalf("job 0: %v, want WorkerLost with exit code 0", rs[0].Err)
+	}
+	if v, _ := pools.Int(rs[1].Value); v != 25 {
+		t.Errorf("job 1: %d, %v", v, rs[1].Err)
+	}
+}
+
+func TestTrackedRetriesIdempotentTasks(t *testing.T) {
+	t.Setenv("CRASH_ONCE_DIR", t.TempDir())
+	p, err := pools.Start(pools.Tracked, pools.Options{Workers: 2, Retries: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Terminate()
+	once := pools.Square(9)
+	once.Idempotent = true
+	once.Triggers = []pools.Trigger{{Action: "crash-once", At: pools.PointTaskRun}}
+	always := withFault(pools.Square(3), "segfault", faults.TaskRun)
+	always.Idempotent = true
+	notIdem := withFault(pools.Square(2), "segfault", faults.TaskRun)
+	rs, err := p.Map(ctx(t), []pools.Task{once, always, notIdem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := pools.Int(rs[0].Value); rs[0].Err != nil || v != 81 {
+		t.Errorf("crash-once idempotent task: %d, %v; want 81 after one retry", v, rs[0].Err)
+	}
+	var wl *pools.WorkerLost
+	if !errors.As(rs[1].Err, &wl) || wl.Attempts != 3 {
+		t.Errorf("always-crashing idempotent task: %v, want WorkerLost after 3 attempts", rs[1].Err)
+	}
+	if !errors.As(rs[2].Err, &wl) || wl.Attempts != 1 {
+		t.Errorf("non-idempotent task: %v, want WorkerLost after 1 attempt", rs[2].Err)
+	}
+}
+
+func TestTrackedRestartBudgetFailsFast(t *testing.T) {
+	p, err := pools.Start(pools.Tracked, pools.Options{Workers: 1, RestartBudget: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Terminate()
+	var ts []pools.Task
+	for i := 0; i < 10; i++ {
+		ts = append(ts, withFault(pools.Square(int64(i)), "segfault", faults.TaskRun))
+	}
+	rs, err := p.Map(ctx(t), ts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lost, budget := 0, 0
+	for _, r := range rs {
+		var wl *pools.WorkerLost
+		switch {
+		case errors.As(r.Err, &wl):
+			lost++
+		case errors.Is(r.Err, pools.ErrRestartBudget):
+			budget++
+		default:
+			t.Errorf("unexpected result %v", r.Err)
+		}
+	}
+	if lost != 4 || budget != 6 {
+		t.Errorf("%d lost, %d failed by the budget; want 4 (the first worker and 3 replacements) and 6", lost, budget)
+	}
+	if _, err := p.Submit(ctx(t), pools.Square(1)); !errors.Is(err, pools.ErrRestartBudget) {
+		t.Errorf("submit after the budget: %v, want ErrRestartBudget", err)
+	}
+}
+
+func TestTrackedDeadline(t *testing.T) {
+	p, err := pools.Start(pools.Tracked, pools.Options{Workers: 2, TaskTimeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Terminate()
+	ts := squares(4)
+	ts[1] = withFault(ts[1], "stuck", faults.TaskRun)
+	rs, err := p.Map(ctx(t), ts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var de *pools.DeadlineError
+	if !errors.Is(rs[1].Err, context.DeadlineExceeded) || !errors.As(rs[1].Err, &de) {
+		t.Fatalf("stuck job: %v, want an error matching context.DeadlineExceeded", rs[1].Err)
+	}
+	for _, i := range []int{0, 2, 3} {
+		if v, _ := pools.Int(rs[i].Value); rs[i].Err != nil || v != int64(i*i) {
+			t.Errorf("job %d: %d, %v", i, v, rs[i].Err)
+		}
+	}
+}
