@@ -111,6 +111,22 @@ func (fr *frameReader) next(alloc func(job int, t trig) error) (frame, error) {
 	return f, nil
 }
 
+// discard reads and drops the rest of the current frame, once its header
+// is in: a reader that could not allocate or decode a body stays in step
+// with the stream.
+func (fr *frameReader) discard() error {
+	left := fr.need.Load() - fr.have.Load()
+	var scratch [4096]byte
+	for left > 0 {
+		n := min(left, int64(len(scratch)))
+		if err := fr.full(scratch[:n]); err != nil {
+			return err
+		}
+		left -= n
+	}
+	return nil
+}
+
 func (fr *frameReader) full(b []byte) error {
 	start := fr.have.Load()
 	for off := 0; off < len(b); {

@@ -11,9 +11,10 @@ import (
 
 // tracked is the design we recommend. Every worker has a private task
 // pipe and result pipe and no lock is shared, so no death can poison
-// another worker. The parent assigns each job to one worker and knows at
-// every moment which job each worker holds. The parent keeps only its own
-// ends of the pipes, so a worker's death reaches its reader as end of file.
+// another worker. The parent assigns jobs to workers and knows at every
+// moment which jobs each worker holds, in order. The parent keeps only its
+// own ends of the pipes, so a worker's death reaches its reader as end of
+// file.
 type tracked struct {
 	*core
 
@@ -32,23 +33,34 @@ type tracked struct {
 	budget      int
 }
 
+// depth bounds the jobs queued in one worker's pipe. A worker takes one
+// frame at a time and answers in order, so however deep the queue, at
+// most one of its jobs is taken and unanswered.
+const depth = 64
+
+// assigned is a job written (or being written) to a worker's pipe.
+type assigned struct {
+	q          queued
+	start, end int64 // the worker's task counter before and after its frame
+	written    bool
+}
+
 // tworker is the supervisor's record of one worker.
 type tworker struct {
 	pr     *proc
 	task   *pipe
 	res    *pipe
 	reader *frameReader
+	wmu    sync.Mutex // serialises writes to the task pipe
 
 	// Under core.mu.
-	job      *queued   // the job it holds, nil when idle
-	frameEnd int64     // the task counter value once job's frame is written
-	frameLen int64     // that frame's length
-	since    time.Time // when it got job
-	killed   error     // why the supervisor killed it, if it did
-	read     bool      // its reader has returned
-	readErr  error     // why, if not end of file
-	errJob   int       // the job whose result could not be read
-	done     bool      // its death has been handled
+	fifo    []*assigned // assigned, unanswered, in order
+	since   time.Time   // when the head job became the head
+	killed  error       // why the supervisor killed it, if it did
+	retire  bool        // its stream went bad: no more jobs, end it when drained
+	read    bool        // its reader has returned
+	readErr error       // why, if not end of file
+	done    bool        // its death has been handled
 }
 
 const gSupervisor = "supervisor"
@@ -228,17 +240,18 @@ func (p *tracked) Terminate() error {
 	return nil
 }
 
-// readLoop reads one worker's results. A result frees the worker, so the
-// reader hands it the next job itself, keeping the supervisor off the
-// hot path.
+// readLoop reads one worker's results, in order, and tops up the worker's
+// queue itself, keeping the supervisor off the hot path. A result it
+// cannot allocate or decode fails that job alone: the reader skips the
+// rest of the frame, stays in step, and the worker is retired.
 func (p *tracked) readLoop(tw *tworker) {
 	defer p.gs.Done()
 	id := readerID(tw.pr.pid)
 	wait := &waitSpec{
 		what:      fmt.Sprintf("a result from worker %d", tw.pr.pid),
 		releasers: func() []string { return []string{workerID(tw.pr.pid)} },
-		// Its worker is the only writer: once it is dead, end of file is
-		// on its way.
+		// Its worker is the only writer: once it is dead, end of file
+		// is on its way.
 		ready: func() bool {
 			_, dead, _ := tw.pr.exit()
 			return dead || tw.res.readReady(tw.reader.have, tw.reader.need)
@@ -248,21 +261,31 @@ func (p *tracked) readLoop(tw *tworker) {
 	}
 	for {
 		p.setG(id, "reading the result pipe of worker "+fmt.Sprint(tw.pr.pid), wait)
+		var res Result
 		f, err := tw.reader.next(func(job int, t trig) error {
 			if t.id == 0 {
 				return nil
 			}
 			return fire([]trig{t}, PointResultAlloc, job, false, nil)
 		})
-		var r wireResult
-		if err == nil {
-			r, err = decodeResult(f.job, f.body)
+		if err != nil && f.job >= 0 && tw.reader.need.Load() > 0 && !isEOFOrIO(err) {
+			// The header is in: skip the body and fail this job alone.
+			res.Err = &ReadError{Job: f.job, Err: err}
+			err = tw.reader.discard()
+		} else if err == nil {
+			var r wireResult
+			if r, err = decodeResult(f.job, f.body); err == nil {
+				res = Result{Value: r.value, Err: r.err()}
+			} else {
+				res.Err, err = &ReadError{Job: f.job, Err: err}, nil
+			}
 		}
 		p.mu.Lock()
 		if err != nil {
-			tw.read, tw.errJob = true, f.job
-			// End of file, even inside a frame, means the worker died:
-			// its death, not the stream, is what the job hears of.
+			// End of file (even inside a frame) means the worker died:
+			// its death, not the stream, is what its jobs hear of. Any
+			// other error leaves the stream unusable.
+			tw.read = true
 			if !isEOFOrIO(err) {
 				tw.readErr = err
 			}
@@ -271,16 +294,20 @@ func (p *tracked) readLoop(tw *tworker) {
 			notify(p.wake)
 			return
 		}
-		if tw.job != nil && tw.job.job == f.job {
-			tw.job = nil
+		if len(tw.fifo) > 0 && tw.fifo[0].q.job == f.job {
+			tw.fifo = tw.fifo[1:]
+			tw.since = time.Now()
 		}
-		p.resolveLocked(f.job, Result{Value: r.value, Err: r.err()})
-		next := p.assignLocked(tw)
+		p.resolveLocked(f.job, res)
+		if res.Err != nil && errors.As(res.Err, new(*ReadError)) {
+			tw.retire = true
+		}
+		wake := tw.retire || ((p.closing || p.broken != nil) && len(tw.fifo) == 0)
 		p.mu.Unlock()
-		if next != nil {
-			p.send(tw, next)
+		p.fill(tw)
+		if wake {
+			notify(p.wake)
 		}
-		notify(p.wake)
 	}
 }
 
@@ -291,43 +318,71 @@ func errString(err error) string {
 	return "end of file"
 }
 
-// assignLocked gives the next queued job to idle worker tw, if any.
-func (p *tracked) assignLocked(tw *tworker) *queued {
-	if tw.job != nil || tw.killed != nil || tw.read || tw.pr.isDead() || len(p.queue) == 0 || p.broken != nil {
-		return nil
-	}
-	q := p.queue[0]
-	p.queue = p.queue[1:]
-	tw.job, tw.since = &q, time.Now()
-	p.reg.bump()
-	return &q
-}
+// fill tops up tw's queue from the pool's, encoding each task and writing
+// it to the worker's private pipe. It writes a frame only if the pipe has
+// room for it or the worker has nothing else queued, so a writer never
+// blocks behind a worker busy with something else. A task that fails to
+// encode gets its error.
+func (p *tracked) fill(tw *tworker) {
+	tw.wmu.Lock()
+	defer tw.wmu.Unlock()
+	for {
+		p.mu.Lock()
+		if !p.eligibleLocked(tw) || len(p.queue) == 0 || len(tw.fifo) >= depth {
+			p.mu.Unlock()
+			return
+		}
+		a := &assigned{q: p.queue[0]}
+		p.queue = p.queue[1:]
+		if len(tw.fifo) == 0 {
+			tw.since = time.Now()
+		}
+		tw.fifo = append(tw.fifo, a)
+		p.reg.bump()
+		p.mu.Unlock()
 
-// send encodes a job and writes it to its worker's private pipe. A task
-// that fails to encode gets its error, and the worker is free again.
-func (p *tracked) send(tw *tworker, q *queued) {
-	for q != nil {
-		b, err := encodeTask(q.job, q.t)
+		b, err := encodeTask(a.q.job, a.q.t)
+		p.mu.Lock()
 		if err != nil {
-			p.mu.Lock()
-			tw.job = nil
-			p.resolveLocked(q.job, Result{Err: &EncodeError{What: "task", Err: err}})
-			q = p.assignLocked(tw)
+			tw.unassignLocked(a)
+			p.resolveLocked(a.q.job, Result{Err: &EncodeError{What: "task", Err: err}})
 			p.mu.Unlock()
 			continue
 		}
-		p.mu.Lock()
-		tw.frameLen = int64(len(b))
-		tw.frameEnd = tw.task.written.Load() + int64(len(b))
+		inPipe := tw.task.written.Load() - tw.task.read.Load()
+		if len(tw.fifo) > 1 && int64(len(b)) > int64(tw.task.capacity())-inPipe {
+			// No room: give it back, whole, for later.
+			tw.unassignLocked(a)
+			p.queue = append([]queued{a.q}, p.queue...)
+			p.mu.Unlock()
+			return
+		}
+		a.start = tw.task.written.Load()
+		a.end = a.start + int64(len(b))
+		a.written = true
 		p.mu.Unlock()
-		// An error means the worker died: the supervisor sees to the job.
-		tw.task.send(b)
-		return
+		if err := tw.task.send(b); err != nil {
+			return // the worker died: the supervisor sees to its jobs
+		}
 	}
 }
 
-// supervise handles what the readers do not: deaths, deadlines, stream
-// errors, replacements, idle workers and shutdown.
+func (tw *tworker) unassignLocked(a *assigned) {
+	for i, x := range tw.fifo {
+		if x == a {
+			tw.fifo = append(tw.fifo[:i], tw.fifo[i+1:]...)
+			return
+		}
+	}
+}
+
+// eligibleLocked reports whether tw may get more jobs.
+func (p *tracked) eligibleLocked(tw *tworker) bool {
+	return tw.killed == nil && !tw.retire && !tw.read && !tw.done && !tw.pr.isDead() && p.broken == nil
+}
+
+// supervise handles what the readers do not: deaths, deadlines, bad
+// streams, replacements, idle workers and shutdown.
 func (p *tracked) supervise() {
 	defer p.gs.Done()
 	defer close(p.managerDone)
@@ -355,7 +410,7 @@ func (p *tracked) supervise() {
 	}()
 	for {
 		p.mu.Lock()
-		var reap []*tworker
+		var reap, fills []*tworker
 		var sends []func()
 		replace := 0
 		for _, tw := range p.ws {
@@ -372,19 +427,20 @@ func (p *tracked) supervise() {
 				if p.broken == nil && (!p.closing || len(p.queue) > 0) {
 					replace++
 				}
-			case tw.readErr != nil && tw.killed == nil:
-				// A torn or undecodable frame, or a failed allocation:
-				// the stream cannot be trusted; end the worker.
-				tw.killed = &ReadError{Job: tw.errJob, Err: tw.readErr}
+			case tw.killed != nil:
+				// Killed: wait for its death.
+			case tw.readErr != nil:
+				// A stream out of step cannot be trusted: end the worker.
+				tw.killed = &ReadError{Job: -1, Err: tw.readErr}
 				p.kill(tw.pr)
-			case tw.job != nil && tw.killed == nil && p.opts.TaskTimeout > 0 && time.Since(tw.since) >= p.opts.TaskTimeout:
+			case tw.retire && len(tw.fifo) == 0:
+				tw.killed = errRetired
+				p.kill(tw.pr)
+			case len(tw.fifo) > 0 && p.opts.TaskTimeout > 0 && time.Since(tw.since) >= p.opts.TaskTimeout:
 				tw.killed = &DeadlineError{PID: tw.pr.pid, Timeout: p.opts.TaskTimeout}
 				p.kill(tw.pr)
-			case tw.job == nil && !dead:
-				if q := p.assignLocked(tw); q != nil {
-					tw := tw
-					sends = append(sends, func() { p.send(tw, q) })
-				}
+			case len(tw.fifo) == 0 && !dead && len(p.queue) > 0 && p.eligibleLocked(tw):
+				fills = append(fills, tw)
 			}
 		}
 		if replace > 0 && p.restarts+replace > p.budget {
@@ -393,7 +449,8 @@ func (p *tracked) supervise() {
 		}
 		p.restarts += replace
 		finished := p.shutdownLocked(&sends)
-		if len(reap) == 0 && len(sends) == 0 && replace == 0 && !finished {
+		busy := len(reap) > 0 || len(fills) > 0 || len(sends) > 0 || replace > 0
+		if !busy && !finished {
 			p.setGLocked(gSupervisor, "waiting for a death, a deadline, a submit or a closed stream", wait)
 		} else {
 			p.setGLocked(gSupervisor, "handling deaths and assignments", nil)
@@ -405,6 +462,9 @@ func (p *tracked) supervise() {
 			p.reap(tw.pr)
 			tw.task.close()
 			tw.res.close()
+		}
+		for _, tw := range fills {
+			p.fill(tw)
 		}
 		for _, s := range sends {
 			s()
@@ -418,7 +478,7 @@ func (p *tracked) supervise() {
 			p.doneG(gSupervisor, "finished")
 			return
 		}
-		if len(reap) > 0 || len(sends) > 0 || replace > 0 {
+		if busy {
 			continue
 		}
 		var tc <-chan time.Time
@@ -441,51 +501,50 @@ func (p *tracked) supervise() {
 	}
 }
 
-// handleDeathLocked settles the job a dead worker held: a job whose frame
-// it never started reading goes back to the queue; one it took fails
-// with WorkerLost (or the supervisor's reason for killing it), or runs
-// again if it is idempotent and retries remain.
+// handleDeathLocked settles the jobs a dead worker held, in order. Its
+// reader has read everything it wrote, so they are all unanswered. The one
+// it had taken off its pipe fails with WorkerLost (or the supervisor's
+// reason for killing it), or runs again if it is idempotent and retries
+// remain; the ones it never started reading go back to the queue.
 func (p *tracked) handleDeathLocked(tw *tworker) {
 	tw.done = true
 	p.dropGLocked(readerID(tw.pr.pid))
-	if tw.readErr != nil && tw.errJob >= 0 {
-		p.resolveLocked(tw.errJob, Result{Err: &ReadError{Job: tw.errJob, Err: tw.readErr}})
-		if tw.job != nil && tw.job.job == tw.errJob {
-			tw.job = nil
+	fifo := tw.fifo
+	tw.fifo = nil
+	taken := tw.task.read.Load()
+	var back []queued
+	for _, a := range fifo {
+		if _, pending := p.cache[a.q.job]; !pending {
+			continue
+		}
+		if !a.written || taken <= a.start {
+			back = append(back, a.q) // never started reading it
+			continue
+		}
+		q := a.q
+		q.attempts++
+		st, _, _ := tw.pr.exit()
+		switch {
+		case tw.killed != nil && !errors.Is(tw.killed, errRetired):
+			p.resolveLocked(q.job, Result{Err: tw.killed})
+		case q.idempotent && q.attempts <= p.opts.Retries:
+			back = append(back, q)
+		default:
+			phase := tw.pr.last.phase()
+			if tw.pr.lastJob != int64(q.job) {
+				phase = "task-decode" // taken off the pipe, not yet decoding
+			}
+			p.resolveLocked(q.job, Result{Err: &WorkerLost{PID: tw.pr.pid, Status: st, Phase: phase, Attempts: q.attempts}})
 		}
 	}
-	q := tw.job
-	tw.job = nil
-	if q == nil {
-		return
-	}
-	if _, pending := p.cache[q.job]; !pending {
-		return
-	}
-	taken := tw.task.read.Load() > tw.frameEnd-tw.frameLen
-	if !taken {
-		p.queue = append([]queued{*q}, p.queue...)
-		return
-	}
-	st, _, _ := tw.pr.exit()
-	q.attempts++
-	if tw.killed != nil {
-		p.resolveLocked(q.job, Result{Err: tw.killed})
-		return
-	}
-	if q.idempotent && q.attempts <= p.opts.Retries {
-		p.queue = append([]queued{*q}, p.queue...)
-		return
-	}
-	phase := tw.pr.last.phase()
-	if tw.pr.lastJob != int64(q.job) {
-		phase = "task-decode" // taken off the pipe, not yet decoding
-	}
-	p.resolveLocked(q.job, Result{Err: &WorkerLost{PID: tw.pr.pid, Status: st, Phase: phase, Attempts: q.attempts}})
+	p.queue = append(back, p.queue...)
 }
 
-// shutdownLocked, once closing and nothing is left to run, tells every
-// idle worker to exit, and reports when every worker has been handled.
+var errRetired = errors.New("retired after a bad result frame")
+
+// shutdownLocked, once the pool is ending and nothing is left to run,
+// tells every idle worker to exit, and reports when every worker has been
+// handled.
 func (p *tracked) shutdownLocked(sends *[]func()) bool {
 	if !p.closing && p.broken == nil {
 		return false
@@ -499,10 +558,14 @@ func (p *tracked) shutdownLocked(sends *[]func()) bool {
 			continue
 		}
 		all = false
-		if tw.job == nil && !tw.pr.isDead() && tw.killed == nil {
+		if len(tw.fifo) == 0 && !tw.pr.isDead() && tw.killed == nil {
 			tw.killed = errors.New("exit requested")
 			tw := tw
-			*sends = append(*sends, func() { tw.task.send(appendFrame(nil, jobSentinel, trig{}, nil)) })
+			*sends = append(*sends, func() {
+				tw.wmu.Lock()
+				tw.task.send(appendFrame(nil, jobSentinel, trig{}, nil))
+				tw.wmu.Unlock()
+			})
 		}
 	}
 	return all
@@ -530,7 +593,7 @@ func (p *tracked) nextDeadlineLocked() time.Time {
 		return next
 	}
 	for _, tw := range p.ws {
-		if tw.job != nil && tw.killed == nil && !tw.done {
+		if len(tw.fifo) > 0 && tw.killed == nil && !tw.done {
 			d := tw.since.Add(p.opts.TaskTimeout)
 			if next.IsZero() || d.Before(next) {
 				next = d
@@ -557,11 +620,11 @@ func (p *tracked) factsLocked() bool {
 			return true // the kill is sent; the death will come
 		case dead && tw.read:
 			return true
-		case tw.readErr != nil:
+		case tw.readErr != nil, tw.retire && len(tw.fifo) == 0:
 			return true
-		case tw.job == nil && !dead && !tw.read && len(p.queue) > 0:
+		case len(tw.fifo) == 0 && !dead && len(p.queue) > 0 && p.eligibleLocked(tw):
 			return true // an idle worker and a queued job
-		case tw.job == nil && !dead && ending && len(p.queue) == 0:
+		case len(tw.fifo) == 0 && !dead && ending && len(p.queue) == 0:
 			return true // an idle worker to tell to exit
 		}
 	}
