@@ -163,12 +163,7 @@ func (p *failFast) Join(ctx context.Context) error {
 	if err := p.waitG(ctx, gManager, p.managerDone); err != nil {
 		return err
 	}
-	if err := p.joinWorkers(ctx); err != nil {
-		return err
-	}
-	p.gs.Wait()
-	p.release()
-	return nil
+	return p.joinRest(ctx, nil)
 }
 
 func (p *failFast) Terminate() error {

@@ -480,6 +480,20 @@ func (c *core) joinWorkers(ctx context.Context) error {
 	return nil
 }
 
+// joinRest ends a Join once the pool's goroutines are told to finish:
+// reap every worker, wait for every goroutine, free what the pool holds.
+func (c *core) joinRest(ctx context.Context, closePipes func()) error {
+	if err := c.joinWorkers(ctx); err != nil {
+		return err
+	}
+	c.gs.Wait()
+	if closePipes != nil {
+		closePipes()
+	}
+	c.release()
+	return nil
+}
+
 // addProc records a started worker.
 func (c *core) addProc(pr *proc) {
 	c.mu.Lock()

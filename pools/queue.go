@@ -185,13 +185,7 @@ func (p *queuePool) Join(ctx context.Context) error {
 			return err
 		}
 	}
-	if err := p.joinWorkers(ctx); err != nil {
-		return err
-	}
-	p.gs.Wait()
-	p.closePipes()
-	p.release()
-	return nil
+	return p.joinRest(ctx, p.closePipes)
 }
 
 // Terminate kills every worker, fails pending jobs and ends every

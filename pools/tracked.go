@@ -204,12 +204,7 @@ func (p *tracked) Join(ctx context.Context) error {
 	if err := p.waitG(ctx, gSupervisor, p.managerDone); err != nil {
 		return err
 	}
-	if err := p.joinWorkers(ctx); err != nil {
-		return err
-	}
-	p.gs.Wait()
-	p.release()
-	return nil
+	return p.joinRest(ctx, nil)
 }
 
 func (p *tracked) Terminate() error {
