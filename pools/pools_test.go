@@ -1,11 +1,14 @@
 package pools_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -20,7 +23,42 @@ import (
 // as a worker and never runs the tests (as os/exec's helper processes do).
 func TestMain(m *testing.M) {
 	pools.MaybeServeWorker()
+	if s := os.Getenv("POOLS_HELPER_HOLD"); s != "" {
+		holdPool(pools.Strategy(s))
+	}
 	goleak.VerifyTestMain(m)
+}
+
+// holdPool is a helper process: it starts a pool, keeps every worker
+// busy in an hour-long task (an idle worker would exit by itself when its
+// task pipe reaches end of file), prints the workers' pids once they all
+// run, and blocks until it is killed.
+func holdPool(s pools.Strategy) {
+	p, err := pools.Start(s, pools.Options{Workers: 3})
+	if err != nil {
+		fmt.Println("error:", err)
+		os.Exit(1)
+	}
+	for i := 0; i < 3; i++ {
+		p.Submit(context.Background(), pools.Sleep(time.Hour))
+	}
+	for {
+		running := 0
+		for _, w := range p.Snapshot().Parties {
+			if w.Worker && w.Exit == nil && w.Phase == "task-run" {
+				running++
+			}
+		}
+		if running == 3 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	for _, pid := range workerPIDs(p.Snapshot()) {
+		fmt.Println(pid)
+	}
+	fmt.Println("ready")
+	select {}
 }
 
 func squares(n int) []pools.Task {
@@ -265,4 +303,57 @@ func openFDs(t *testing.T) int {
 		t.Fatal(err)
 	}
 	return len(es)
+}
+
+// A test binary killed with SIGKILL leaves no workers behind: they die
+// with their parent (PR_SET_PDEATHSIG).
+func TestWorkersDieWithAKilledParent(t *testing.T) {
+	for _, s := range strategies(t) {
+		t.Run(string(s), func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], "-test.run=^$")
+			cmd.Env = append(os.Environ(), "POOLS_HELPER_HOLD="+string(s))
+			out, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			var pids []int
+			sc := bufio.NewScanner(out)
+			for sc.Scan() && sc.Text() != "ready" {
+				pid, err := strconv.Atoi(sc.Text())
+				if err != nil {
+					t.Fatalf("helper said %q", sc.Text())
+				}
+				pids = append(pids, pid)
+			}
+			if len(pids) != 3 {
+				t.Fatalf("helper reported %d workers, want 3", len(pids))
+			}
+			cmd.Process.Kill()
+			cmd.Wait()
+			// The orphans are killed at once and reaped by init; wait for
+			// that, bounded by the test's context.
+			c := ctx(t)
+			for _, pid := range pids {
+				for alive(pid) {
+					if c.Err() != nil {
+						t.Fatalf("worker %d outlived its killed parent", pid)
+					}
+					time.Sleep(time.Millisecond)
+				}
+			}
+		})
+	}
+}
+
+// alive reports whether pid is a live process (not gone, not a zombie).
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	return !strings.HasPrefix(s[strings.LastIndexByte(s, ')')+2:], "Z")
 }
