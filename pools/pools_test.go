@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+	"golang.org/x/sys/unix"
 
 	"github.com/poolhang/poolhang/pools"
 )
@@ -306,12 +307,20 @@ func openFDs(t *testing.T) int {
 }
 
 // A test binary killed with SIGKILL leaves no workers behind: they die
-// with their parent (PR_SET_PDEATHSIG).
+// with their parent (PR_SET_PDEATHSIG). This test makes itself a child
+// subreaper, so the orphans become its children: it reaps them and reads
+// from their wait status that SIGKILL ended them.
 func TestWorkersDieWithAKilledParent(t *testing.T) {
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
 	for _, s := range strategies(t) {
 		t.Run(string(s), func(t *testing.T) {
 			cmd := exec.Command(os.Args[0], "-test.run=^$")
 			cmd.Env = append(os.Environ(), "POOLS_HELPER_HOLD="+string(s))
+			// If this test binary dies (a timeout), so does the helper.
+			cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 			out, err := cmd.StdoutPipe()
 			if err != nil {
 				t.Fatal(err)
@@ -333,12 +342,19 @@ func TestWorkersDieWithAKilledParent(t *testing.T) {
 			}
 			cmd.Process.Kill()
 			cmd.Wait()
-			// The orphans are killed at once and reaped by init; wait for
-			// that, bounded by the test's context.
 			c := ctx(t)
 			for _, pid := range pids {
-				for alive(pid) {
+				for {
+					var ws syscall.WaitStatus
+					got, _ := syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
+					if got == pid {
+						if !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+							t.Errorf("worker %d ended with status %#x, want killed by SIGKILL", pid, uint32(ws))
+						}
+						break
+					}
 					if c.Err() != nil {
+						syscall.Kill(pid, syscall.SIGKILL)
 						t.Fatalf("worker %d outlived its killed parent", pid)
 					}
 					time.Sleep(time.Millisecond)
@@ -346,14 +362,4 @@ func TestWorkersDieWithAKilledParent(t *testing.T) {
 			}
 		})
 	}
-}
-
-// alive reports whether pid is a live process (not gone, not a zombie).
-func alive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	s := string(b)
-	return !strings.HasPrefix(s[strings.LastIndexByte(s, ')')+2:], "Z")
 }

@@ -313,8 +313,9 @@ func errString(err error) string {
 	return "end of file"
 }
 
-// fill tops up tw's queue from the pool's, encoding each task and writing
-// it to the worker's private pipe. It writes a frame only if the pipe has
+// fill tops up tw's queue from the pool's (beyond one job only while no
+// other worker is idle), encoding each task and writing it to the
+// worker's private pipe. It writes a frame only if the pipe has
 // room for it or the worker has nothing else queued, so a writer never
 // blocks behind a worker busy with something else. A task that fails to
 // encode gets its error.
@@ -323,7 +324,7 @@ func (p *tracked) fill(tw *tworker) {
 	defer tw.wmu.Unlock()
 	for {
 		p.mu.Lock()
-		if !p.eligibleLocked(tw) || len(p.queue) == 0 || len(tw.fifo) >= depth {
+		if !p.eligibleLocked(tw) || len(p.queue) == 0 || len(tw.fifo) >= depth || (len(tw.fifo) > 0 && p.idleOtherLocked(tw)) {
 			p.mu.Unlock()
 			return
 		}
@@ -360,6 +361,18 @@ func (p *tracked) fill(tw *tworker) {
 			return // the worker died: the supervisor sees to its jobs
 		}
 	}
+}
+
+// idleOtherLocked reports whether another worker that may get jobs has
+// none: idle workers get jobs before any queue grows past one, so a long
+// task does not hold up jobs that an idle worker could run.
+func (p *tracked) idleOtherLocked(tw *tworker) bool {
+	for _, o := range p.ws {
+		if o != tw && len(o.fifo) == 0 && p.eligibleLocked(o) {
+			return true
+		}
+	}
+	return false
 }
 
 func (tw *tworker) unassignLocked(a *assigned) {
