@@ -1,7 +1,6 @@
 package pools
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"sync"
@@ -134,11 +133,9 @@ func (c *core) reap(pr *proc) Exit {
 	return pr.status
 }
 
+// kill sends SIGKILL; an error means the process is already gone.
 func (c *core) kill(pr *proc) {
-	if err := pr.os.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		// Already reaped, or gone: nothing to do.
-		_ = err
-	}
+	pr.os.Kill()
 }
 
 func (pr *proc) isDead() bool {

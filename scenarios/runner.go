@@ -209,18 +209,18 @@ func (r *run) tasks() ([]pools.Task, error) {
 	return ts, nil
 }
 
-// unresolved marks a job the caller never got an answer for.
-var unresolved = errors.New("unresolved")
+// errUnresolved marks a job the caller never got an answer for.
+var errUnresolved = errors.New("unresolved")
 
 // call waits the scenario's way. Jobs without an answer when it returns
-// carry the error unresolved.
+// carry the error errUnresolved.
 func (r *run) call(ctx context.Context, tasks []pools.Task) callerResult {
 	switch r.sc.Wait {
 	case WaitMap:
 		rs, err := r.p.Map(ctx, tasks)
 		for i := range rs {
 			if err != nil && rs[i].Err == err {
-				rs[i].Err = unresolved
+				rs[i].Err = errUnresolved
 			}
 		}
 		return callerResult{rs, err}
@@ -255,7 +255,7 @@ func (r *run) call(ctx context.Context, tasks []pools.Task) callerResult {
 		if res, ok := f.Result(); ok {
 			rs[i] = res
 		} else {
-			rs[i] = pools.Result{Err: unresolved}
+			rs[i] = pools.Result{Err: errUnresolved}
 		}
 	}
 	return callerResult{rs, err}
@@ -408,7 +408,7 @@ func (r *run) finish(out *Outcome, s pools.Snapshot, pr Proof, v Verdict) {
 		if r.result != nil && i < len(r.result.results) {
 			res := r.result.results[i]
 			switch {
-			case errors.Is(res.Err, unresolved), errors.Is(res.Err, context.Canceled):
+			case errors.Is(res.Err, errUnresolved), errors.Is(res.Err, context.Canceled):
 			case res.Err != nil:
 				j.State, j.Kind, j.Error = JobError, Classify(res.Err), res.Err.Error()
 			case !r.correct(i, res.Value):
