@@ -2,10 +2,8 @@ package pools
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
-	"sync"
 	"sync/atomic"
 )
 
@@ -14,7 +12,7 @@ import (
 // every worker's death; any death while the pool is in use, or any failure
 // to read a result, breaks the pool.
 type failFast struct {
-	*core
+	managed
 	tasks   *pipe
 	results *pipe
 	reader  *frameReader
@@ -24,21 +22,14 @@ type failFast struct {
 	// until the manager takes it, so a snapshot sees it (factsLocked).
 	workIDs       []queued // submitted, not yet on the call queue
 	inFlight      int      // on the call queue or in a worker
-	shuttingDown  bool
 	sentSentinels bool
-	broken        error
 	feedq         [][]byte
 	arrived       []readResult   // read by the reader, not yet taken by the manager
 	seenDead      map[*proc]bool // deaths the manager has taken
 	exiting       map[int]bool   // pids that sent their exit message
 	deferring     atomic.Bool    // a death waits for the result pipe to drain
 
-	wake        chan struct{} // capacity 1
-	feedReady   chan struct{} // capacity 1
-	stop        chan struct{}
-	stopOnce    sync.Once
-	managerDone chan struct{}
-	termOnce    sync.Once
+	feedReady chan struct{} // capacity 1
 }
 
 type readResult struct {
@@ -66,9 +57,8 @@ func startFailFast(o Options) (*failFast, error) {
 		return nil, err
 	}
 	p := &failFast{
-		core: c, seenDead: map[*proc]bool{}, exiting: map[int]bool{},
-		wake: make(chan struct{}, 1), feedReady: make(chan struct{}, 1),
-		stop: make(chan struct{}), managerDone: make(chan struct{}),
+		managed:  newManaged(c, gManager),
+		seenDead: map[*proc]bool{}, exiting: map[int]bool{}, feedReady: make(chan struct{}, 1),
 	}
 	c.resolverIDs = func() []string { return []string{gManager} }
 	p.tasks, p.results, p.pipes, err = c.sharedPipes("call queue pipe", "result queue pipe")
@@ -119,75 +109,18 @@ func (p *failFast) Snapshot() Snapshot {
 
 // Submit follows ProcessPoolExecutor.submit.
 func (p *failFast) Submit(ctx context.Context, t Task) (*Future, error) {
-	ts, err := resolve(t.Triggers)
-	if err != nil {
-		return nil, err
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.broken != nil {
-		return nil, p.broken
-	}
-	if p.shuttingDown {
-		return nil, ErrClosed
-	}
-	f := p.newFutureLocked()
-	p.workIDs = append(p.workIDs, queued{job: f.job, t: wireTask{trigs: ts, fn: t.Func, arg: t.Arg}})
-	notify(p.wake)
-	return f, nil
+	return p.submit(t, func(q queued) { p.workIDs = append(p.workIDs, q) })
 }
 
 func (p *failFast) Map(ctx context.Context, ts []Task) ([]Result, error) {
 	return p.mapWait(ctx, ts, p.Submit)
 }
 
-// Close follows shutdown(wait=False).
-func (p *failFast) Close() error {
-	p.mu.Lock()
-	p.shuttingDown = true
-	p.reg.bump()
-	p.mu.Unlock()
-	notify(p.wake)
-	return nil
-}
-
-// Join waits for the manager to finish and reaps the workers
-// (the wait half of shutdown(wait=True)).
-func (p *failFast) Join(ctx context.Context) error {
-	p.mu.Lock()
-	running := !p.shuttingDown && p.broken == nil
-	p.mu.Unlock()
-	if running {
-		return errors.New("pools: Join on a running pool: Close or Terminate first")
-	}
-	if err := p.waitG(ctx, gManager, p.managerDone); err != nil {
-		return err
-	}
-	return p.joinRest(ctx, nil)
-}
-
-func (p *failFast) Terminate() error {
-	p.mu.Lock()
-	released := p.released
-	p.mu.Unlock()
-	if released {
-		return nil // joined: nothing is left to end
-	}
-	p.termOnce.Do(func() {
-		p.mu.Lock()
-		p.shuttingDown = true
-		p.failAllLocked(ErrTerminated)
-		p.mu.Unlock()
-		p.stopAll()
-		p.gs.Wait()
-		p.release()
-	})
-	return nil
-}
+func (p *failFast) Terminate() error { return p.terminate(p.stopAll) }
 
 // stopAll ends the goroutines' waits, kills and reaps every worker.
 func (p *failFast) stopAll() {
-	p.stopOnce.Do(func() { close(p.stop) })
+	p.stopManager()
 	p.killAll()
 	p.closePipes()
 }
@@ -207,7 +140,7 @@ func (p *failFast) manage() {
 	for {
 		p.mu.Lock()
 		p.addCallItemsLocked()
-		if p.shuttingDown && len(p.cache) == 0 && !p.sentSentinels {
+		if p.closing && len(p.cache) == 0 && !p.sentSentinels {
 			// join_executor_internals: one None per worker.
 			for range p.liveProcsLocked() {
 				p.feedq = append(p.feedq, appendFrame(nil, jobSentinel, trig{}, nil))
@@ -290,7 +223,7 @@ func (p *failFast) factsLocked() bool {
 	if len(p.arrived) > 0 || (len(p.workIDs) > 0 && p.inFlight < p.opts.Workers+extraQueuedCalls) {
 		return true
 	}
-	if p.shuttingDown && len(p.cache) == 0 && !p.sentSentinels {
+	if p.closing && len(p.cache) == 0 && !p.sentSentinels {
 		return true
 	}
 	for _, pr := range p.procs {

@@ -16,21 +16,14 @@ import (
 // own ends of the pipes, so a worker's death reaches its reader as end of
 // file.
 type tracked struct {
-	*core
+	managed
 
 	// Under core.mu.
 	queue    []queued // submitted, not assigned
 	ws       []*tworker
-	closing  bool
-	broken   error
 	restarts int
 
-	wake        chan struct{} // capacity 1
-	stop        chan struct{}
-	stopOnce    sync.Once
-	managerDone chan struct{}
-	termOnce    sync.Once
-	budget      int
+	budget int
 }
 
 // depth bounds the jobs queued in one worker's pipe. A worker takes one
@@ -72,7 +65,7 @@ func startTracked(o Options) (*tracked, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &tracked{core: c, wake: make(chan struct{}, 1), stop: make(chan struct{}), managerDone: make(chan struct{})}
+	p := &tracked{managed: newManaged(c, gSupervisor)}
 	p.budget = o.RestartBudget
 	if p.budget <= 0 {
 		p.budget = 4*o.Workers + 8
@@ -124,7 +117,7 @@ func (p *tracked) startWorker() error {
 	tw.pr = pr
 	tw.reader = newFrameReader(tw.res.r, new(atomic.Int64), new(atomic.Int64), tw.res.read, p.reg.bump)
 	p.mu.Lock()
-	if p.released || p.isStopped() {
+	if p.released || p.stopped() {
 		p.mu.Unlock()
 		p.kill(pr)
 		p.reap(pr)
@@ -142,15 +135,6 @@ func (p *tracked) startWorker() error {
 	return nil
 }
 
-func (p *tracked) isStopped() bool {
-	select {
-	case <-p.stop:
-		return true
-	default:
-		return false
-	}
-}
-
 func (p *tracked) Snapshot() Snapshot {
 	r := roles{
 		taskWriters:   func(pid int) []string { return []string{gSupervisor, readerID(pid)} },
@@ -163,76 +147,26 @@ func (p *tracked) Snapshot() Snapshot {
 }
 
 func (p *tracked) Submit(ctx context.Context, t Task) (*Future, error) {
-	ts, err := resolve(t.Triggers)
-	if err != nil {
-		return nil, err
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.broken != nil {
-		return nil, p.broken
-	}
-	if p.closing || p.isStopped() {
-		return nil, ErrClosed
-	}
-	f := p.newFutureLocked()
-	p.queue = append(p.queue, queued{job: f.job, t: wireTask{trigs: ts, fn: t.Func, arg: t.Arg}, idempotent: t.Idempotent})
-	notify(p.wake)
-	return f, nil
+	return p.submit(t, func(q queued) { p.queue = append(p.queue, q) })
 }
 
 func (p *tracked) Map(ctx context.Context, ts []Task) ([]Result, error) {
 	return p.mapWait(ctx, ts, p.Submit)
 }
 
-func (p *tracked) Close() error {
-	p.mu.Lock()
-	p.closing = true
-	p.reg.bump()
-	p.mu.Unlock()
-	notify(p.wake)
-	return nil
-}
-
-func (p *tracked) Join(ctx context.Context) error {
-	p.mu.Lock()
-	running := !p.closing && p.broken == nil
-	p.mu.Unlock()
-	if running {
-		return errors.New("pools: Join on a running pool: Close or Terminate first")
-	}
-	if err := p.waitG(ctx, gSupervisor, p.managerDone); err != nil {
-		return err
-	}
-	return p.joinRest(ctx, nil)
-}
-
 func (p *tracked) Terminate() error {
-	p.mu.Lock()
-	released := p.released
-	p.mu.Unlock()
-	if released {
-		return nil
-	}
-	p.termOnce.Do(func() {
+	return p.terminate(func() {
 		p.mu.Lock()
-		p.closing = true
-		p.failAllLocked(ErrTerminated)
 		p.queue = nil
-		p.mu.Unlock()
-		p.stopOnce.Do(func() { close(p.stop) })
-		p.killAll()
-		p.mu.Lock()
 		ws := p.ws
 		p.mu.Unlock()
+		p.stopManager()
+		p.killAll()
 		for _, tw := range ws {
 			tw.task.close()
 			tw.res.close()
 		}
-		p.gs.Wait()
-		p.release()
 	})
-	return nil
 }
 
 // readLoop reads one worker's results, in order, and tops up the worker's

@@ -1,0 +1,110 @@
+package pools
+
+import (
+	"context"
+	"errors"
+	"sync"
+)
+
+// managed is what the pools run by one managing goroutine share (failfast's
+// manager, tracked's supervisor): how submits are admitted, Close, the
+// prologue of Join and Terminate, and the channels that wake and stop the
+// manager.
+type managed struct {
+	*core
+	manager string // the managing goroutine's party id
+
+	// Under core.mu.
+	closing bool  // Close or Terminate was called
+	broken  error // set once the pool has failed for good
+
+	wake        chan struct{} // capacity 1
+	stop        chan struct{}
+	stopOnce    sync.Once
+	managerDone chan struct{}
+	termOnce    sync.Once
+}
+
+func newManaged(c *core, manager string) managed {
+	return managed{core: c, manager: manager, wake: make(chan struct{}, 1), stop: make(chan struct{}), managerDone: make(chan struct{})}
+}
+
+// submit registers a job and hands it to enqueue, both under core.mu, then
+// wakes the manager.
+func (m *managed) submit(t Task, enqueue func(queued)) (*Future, error) {
+	ts, err := resolve(t.Triggers)
+	if err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.broken != nil {
+		return nil, m.broken
+	}
+	if m.closing || m.stopped() {
+		return nil, ErrClosed
+	}
+	f := m.newFutureLocked()
+	enqueue(queued{job: f.job, t: wireTask{trigs: ts, fn: t.Func, arg: t.Arg}, idempotent: t.Idempotent})
+	notify(m.wake)
+	return f, nil
+}
+
+// Close stops accepting tasks; the manager ends the workers once the work
+// is done (ProcessPoolExecutor.shutdown(wait=False)).
+func (m *managed) Close() error {
+	m.mu.Lock()
+	m.closing = true
+	m.reg.bump()
+	m.mu.Unlock()
+	notify(m.wake)
+	return nil
+}
+
+// Join waits for the manager to finish and reaps the workers (the wait
+// half of shutdown(wait=True)).
+func (m *managed) Join(ctx context.Context) error {
+	m.mu.Lock()
+	running := !m.closing && m.broken == nil
+	m.mu.Unlock()
+	if running {
+		return errors.New("pools: Join on a running pool: Close or Terminate first")
+	}
+	if err := m.waitG(ctx, m.manager, m.managerDone); err != nil {
+		return err
+	}
+	return m.joinRest(ctx, nil)
+}
+
+// terminate runs end once, unless the pool was joined already: every
+// pending job fails with ErrTerminated, the manager is stopped, and end
+// kills and closes what the strategy holds.
+func (m *managed) terminate(end func()) error {
+	m.mu.Lock()
+	released := m.released
+	m.mu.Unlock()
+	if released {
+		return nil // joined: nothing is left to end
+	}
+	m.termOnce.Do(func() {
+		m.mu.Lock()
+		m.closing = true
+		m.failAllLocked(ErrTerminated)
+		m.mu.Unlock()
+		end()
+		m.gs.Wait()
+		m.release()
+	})
+	return nil
+}
+
+func (m *managed) stopped() bool {
+	select {
+	case <-m.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+func (m *managed) stopManager() { m.stopOnce.Do(func() { close(m.stop) }) }
