@@ -37,7 +37,7 @@ func diagnoseHang(s pools.Snapshot, pr Proof) ([]Cause, string) {
 
 // diagnoseAnswer tells how the caller was answered.
 func diagnoseAnswer(o Outcome, s pools.Snapshot) string {
-	ok, failed, unres := o.Count()
+	ok, _, unres := o.Count()
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: %d %s ok", o.Verdict, ok, plural(ok, "job", "jobs"))
 	byKind := map[string][]int{}
@@ -60,7 +60,6 @@ func diagnoseAnswer(o Outcome, s pools.Snapshot) string {
 		}
 		fmt.Fprintf(&b, "; %s %s failed with %s (%s)", plural(len(jobs), "job", "jobs"), joinInts(jobs), k, first)
 	}
-	_ = failed
 	if unres > 0 {
 		fmt.Fprintf(&b, "; %d unresolved", unres)
 	}
