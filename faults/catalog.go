@@ -220,7 +220,7 @@ func (k Kind) Trigger(ph Phase) pools.Trigger {
 // Pool.Interrupt.
 func (k Kind) StrikeIdle(p pools.Pool, pid int) error {
 	if k.Signal != 0 {
-		return syscall.Kill(pid, k.Signal)
+		return p.Signal(pid, k.Signal)
 	}
 	return p.Interrupt(pid, pools.Trigger{Action: k.Action, At: pools.PointIdle})
 }

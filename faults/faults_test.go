@@ -102,7 +102,7 @@ func TestSIGKILLLandsAtThePoint(t *testing.T) {
 			t.Fatal("the worker never stopped at task-run")
 		}
 	}
-	if err := syscall.Kill(pid, k.Signal); err != nil {
+	if err := p.Signal(pid, k.Signal); err != nil {
 		t.Fatal(err)
 	}
 	for ctx.Err() == nil {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -101,6 +102,10 @@ type Pool interface {
 	// whatever point it is (PointIdle). It returns once the request is
 	// posted.
 	Interrupt(pid int, t Trigger) error
+	// Signal sends sig to live worker pid of this pool, through the
+	// pool's own process handle (a pidfd), so that a pid reused by
+	// another process is never hit.
+	Signal(pid int, sig syscall.Signal) error
 }
 
 // Start starts a pool of the given strategy.
@@ -575,6 +580,18 @@ func (c *core) releaseNow() {
 	c.mu.Unlock()
 	c.reg.close()
 	c.devnull.Close()
+}
+
+// Signal sends sig to live worker pid through its os.Process.
+func (c *core) Signal(pid int, sig syscall.Signal) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, pr := range c.liveProcsLocked() {
+		if pr.pid == pid {
+			return pr.os.Signal(sig)
+		}
+	}
+	return fmt.Errorf("pools: no live worker with pid %d", pid)
 }
 
 // Interrupt posts t to worker pid's mailbox and wakes it.

@@ -290,10 +290,10 @@ func workerPIDs(s pools.Snapshot) []int {
 // nor a zombie.
 func assertReaped(t *testing.T, pid int) {
 	t.Helper()
-	var ws syscall.WaitStatus
-	wpid, err := syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
-	if err != syscall.ECHILD {
-		t.Errorf("worker %d not reaped: wait4 = %d, %v", pid, wpid, err)
+	// WNOWAIT: never reap, the pid may belong to another child by now.
+	var info unix.Siginfo
+	if err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil); err != unix.ECHILD {
+		t.Errorf("worker %d not reaped: waitid = %v", pid, err)
 	}
 }
 

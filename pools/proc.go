@@ -22,12 +22,15 @@ type proc struct {
 	// zombie: nobody has reaped it).
 	exited chan struct{}
 
-	mu      sync.Mutex
-	status  Exit
-	dead    bool
-	reaped  bool
-	last    wstate // the slot's state when it died, for WorkerLost
-	lastJob int64
+	mu     sync.Mutex
+	status Exit
+	dead   bool
+	reaped bool
+	last   wstate // the slot's state when it died, for WorkerLost
+	// watchErr is why waitid failed, if it did, instead of reporting an
+	// exit.
+	watchErr error
+	lastJob  int64
 }
 
 // spawn starts a worker process in a free slot. pipes gives the pipes it
@@ -85,6 +88,8 @@ func (c *core) watchProc(pr *proc) {
 	if !pr.dead {
 		if err == nil {
 			pr.status = exitFromSiginfo(&info)
+		} else {
+			pr.watchErr = err // should not happen: say so in snapshots
 		}
 		pr.dead = true
 		s := c.reg.slot(pr.idx)

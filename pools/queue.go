@@ -299,9 +299,16 @@ func (p *queuePool) handleTasks() {
 		p.doneG(gTask, "stopped: IOError writing the result pipe")
 		return
 	}
-	// `for p in pool: put(None)`
+	// `for p in pool: put(None)`: pool holds every worker not yet joined,
+	// dead or alive, so count those; a spare sentinel is harmless, a
+	// missing one leaves a worker waiting forever.
 	p.mu.Lock()
-	n := len(p.liveProcsLocked())
+	n := 0
+	for _, pr := range p.procs {
+		if _, _, reaped := pr.exit(); !reaped {
+			n++
+		}
+	}
 	p.mu.Unlock()
 	for i := 0; i < n; i++ {
 		p.setG(gTask, "sending sentinels to the workers", &waitSpec{what: "room in the task pipe", releasers: p.liveWorkerIDsLocked,

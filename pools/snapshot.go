@@ -179,6 +179,9 @@ func (c *core) workerPartyLocked(pr *proc, r roles) Party {
 		x := st
 		p.Exit, p.Zombie, p.Job, p.Phase = &x, !reaped, int(pr.lastJob), pr.last.phase()
 		p.State = "exited: " + st.String()
+		if pr.watchErr != nil {
+			p.State = "ended, as far as waitid says (" + pr.watchErr.Error() + ")"
+		}
 		if !reaped {
 			p.State += " (zombie: not reaped)"
 		}

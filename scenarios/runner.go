@@ -8,8 +8,9 @@ import (
 	"os"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/poolhang/poolhang/faults"
 	"github.com/poolhang/poolhang/pools"
@@ -275,7 +276,7 @@ func (r *run) strikeSignals(s pools.Snapshot) {
 		at := k.Trigger(f.Phase).At.String()
 		for _, w := range s.Parties {
 			if w.Worker && w.Exit == nil && w.Stopped == at && w.Job == f.Job {
-				syscall.Kill(w.PID, k.Signal)
+				r.p.Signal(w.PID, k.Signal)
 				r.struck[i] = true
 			}
 		}
@@ -441,12 +442,19 @@ func (r *run) teardown(out *Outcome) {
 	}
 	r.p.Terminate()
 	for pid := range r.pids {
-		var ws syscall.WaitStatus
-		if _, err := syscall.Wait4(pid, &ws, syscall.WNOHANG, nil); err != syscall.ECHILD {
+		if isChild(pid) {
 			out.Leftovers = append(out.Leftovers, fmt.Sprintf("worker %d was not reaped", pid))
 		}
 	}
 	sort.Strings(out.Leftovers)
+}
+
+// isChild reports whether pid is still a child of this process, alive or
+// a zombie. It never reaps: the pid may by now belong to another child.
+func isChild(pid int) bool {
+	var info unix.Siginfo
+	err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil)
+	return err != unix.ECHILD
 }
 
 // procState reads the kernel's state letter for pid, as ps shows it.
