@@ -434,6 +434,8 @@ func TestHangSearch(t *testing.T) {
 			if err != nil {
 				t.Fatalf("the shrunk scenario %q does not parse: %v\n%s", text, err, strings.Join(rec.lines, "\n"))
 			}
+			t.Logf("rapid shrank it to: %s", sc)
+			sc = minimize(t, sc)
 			t.Logf("minimal hanging scenario for %s: %s\n  replay: %s", s, sc, sc.Command())
 			if sc.Workers != 1 || sc.Jobs > 1 || len(sc.Faults) != 1 {
 				t.Errorf("the search did not shrink to one worker, at most one job and one fault: %s", sc)
@@ -470,6 +472,51 @@ func TestPropertyTrackedLosesOnlyTheJobsHit(t *testing.T) {
 			}
 		}
 	})
+}
+
+// minimize finishes rapid's shrinking, which can stop at a local minimum:
+// greedily, while the scenario still hangs, drop a fault, lower a target
+// job, drop a job, drop a worker. Every step runs the real scenario.
+func minimize(t *testing.T, sc scenarios.Scenario) scenarios.Scenario {
+	hangs := func(c scenarios.Scenario) bool {
+		if c.Validate() != nil {
+			return false
+		}
+		o, err := scenarios.Run(context.Background(), c)
+		return err == nil && o.Verdict == scenarios.Hang
+	}
+	for changed := true; changed; {
+		changed = false
+		var tries []scenarios.Scenario
+		for i := range sc.Faults {
+			c := sc
+			c.Faults = append(append([]scenarios.Fault(nil), sc.Faults[:i]...), sc.Faults[i+1:]...)
+			tries = append(tries, c)
+			if sc.Faults[i].Job > 0 {
+				c := sc
+				c.Faults = append([]scenarios.Fault(nil), sc.Faults...)
+				c.Faults[i].Job--
+				tries = append(tries, c)
+			}
+		}
+		if sc.Jobs > 0 {
+			c := sc
+			c.Jobs--
+			tries = append(tries, c)
+		}
+		if sc.Workers > 1 {
+			c := sc
+			c.Workers--
+			tries = append(tries, c)
+		}
+		for _, c := range tries {
+			if hangs(c) {
+				sc, changed = c, true
+				break
+			}
+		}
+	}
+	return sc
 }
 
 // mayHangOnlyBy reports whether kind k is one a never-hang pool is allowed

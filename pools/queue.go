@@ -286,13 +286,19 @@ func (p *queuePool) handleTasks() {
 			}
 			return nil
 		},
-		ready:  func() bool { return lock.holder() == 0 },
+		// Held by this process means the handler has taken it and
+		// has yet to record so.
+		ready:  func() bool { h := lock.holder(); return h == 0 || h == os.Getpid() },
 		detail: func() string { return fmt.Sprintf("held by pid %d", lock.holder()) },
 	})
 	if !lock.acquireParent(uint32(os.Getpid()), p.terminated) {
 		p.doneG(gTask, "stopped by terminate")
 		return
 	}
+	p.setG(gTask, "writing the sentinel to the result pipe", &waitSpec{
+		what: "room in the result pipe", releasers: func() []string { return []string{gResult} },
+		ready: func() bool { return p.results.buffered() < p.results.capacity() },
+	})
 	err := p.results.send(appendFrame(nil, jobSentinel, trig{}, nil))
 	lock.release()
 	if err != nil {
