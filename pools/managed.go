@@ -29,25 +29,21 @@ func newManaged(c *core, manager string) managed {
 	return managed{core: c, manager: manager, wake: make(chan struct{}, 1), stop: make(chan struct{}), managerDone: make(chan struct{})}
 }
 
-// submit registers a job and hands it to enqueue, both under core.mu, then
-// wakes the manager.
+// submit admits a job, hands it to enqueue under core.mu, and wakes the
+// manager.
 func (m *managed) submit(t Task, enqueue func(queued)) (*Future, error) {
-	ts, err := resolve(t.Triggers)
-	if err != nil {
-		return nil, err
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.broken != nil {
-		return nil, m.broken
-	}
-	if m.closing || m.stopped() {
-		return nil, ErrClosed
-	}
-	f := m.newFutureLocked()
-	enqueue(queued{job: f.job, t: wireTask{trigs: ts, fn: t.Func, arg: t.Arg}, idempotent: t.Idempotent})
-	notify(m.wake)
-	return f, nil
+	return m.admit(t, func() error {
+		if m.broken != nil {
+			return m.broken
+		}
+		if m.closing || m.stopped() {
+			return ErrClosed
+		}
+		return nil
+	}, func(q queued) {
+		enqueue(q)
+		notify(m.wake)
+	})
 }
 
 // Close stops accepting tasks; the manager ends the workers once the work

@@ -257,6 +257,24 @@ func newCore(s Strategy, o Options) (*core, error) {
 
 func (c *core) Strategy() Strategy { return c.strategy }
 
+// admit is every Submit: resolve the task's triggers, ask refuse (under
+// c.mu) whether the pool takes work, register the job in the cache and
+// hand it to enqueue, still under c.mu.
+func (c *core) admit(t Task, refuse func() error, enqueue func(queued)) (*Future, error) {
+	ts, err := resolve(t.Triggers)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := refuse(); err != nil {
+		return nil, err
+	}
+	f := c.newFutureLocked()
+	enqueue(queued{job: f.job, t: wireTask{trigs: ts, fn: t.Func, arg: t.Arg}, idempotent: t.Idempotent})
+	return f, nil
+}
+
 // newFuture registers a pending job in the cache. c.mu must be held.
 func (c *core) newFutureLocked() *Future {
 	f := &Future{job: c.nextJob, c: c, done: make(chan struct{})}

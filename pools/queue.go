@@ -111,18 +111,12 @@ func (p *queuePool) Snapshot() Snapshot {
 // Submit follows Pool.apply_async: register the job in the cache, put the
 // task on the task queue for the task handler.
 func (p *queuePool) Submit(ctx context.Context, t Task) (*Future, error) {
-	ts, err := resolve(t.Triggers)
-	if err != nil {
-		return nil, err
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.state != stateRun {
-		return nil, ErrClosed
-	}
-	f := p.newFutureLocked()
-	p.putLocked(queued{job: f.job, t: wireTask{trigs: ts, fn: t.Func, arg: t.Arg}})
-	return f, nil
+	return p.admit(t, func() error {
+		if p.state != stateRun {
+			return ErrClosed
+		}
+		return nil
+	}, p.putLocked)
 }
 
 func (p *queuePool) putLocked(q queued) {
