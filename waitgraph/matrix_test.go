@@ -8,6 +8,7 @@ import (
 
 	"github.com/poolhang/poolhang/waitgraph"
 	"github.com/poolhang/poolhang/waitgraph/internal/fixture"
+	"github.com/poolhang/poolhang/waitgraph/internal/golden"
 	"github.com/poolhang/poolhang/waitgraph/internal/svgtest"
 )
 
@@ -23,6 +24,7 @@ func TestMatrixSVG(t *testing.T) {
 	if !bytes.Equal(a, b) {
 		t.Fatal("matrix SVG differs between two renderings of equal input")
 	}
+	golden.Check(t, "matrix.svg", a)
 	texts, err := svgtest.Texts(a)
 	if err != nil {
 		t.Fatalf("matrix SVG is not valid XML: %v\n%s", err, a)

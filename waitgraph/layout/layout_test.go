@@ -12,6 +12,7 @@ import (
 
 	"github.com/poolhang/poolhang/waitgraph"
 	"github.com/poolhang/poolhang/waitgraph/internal/fixture"
+	"github.com/poolhang/poolhang/waitgraph/internal/golden"
 	"github.com/poolhang/poolhang/waitgraph/internal/svgtest"
 	"github.com/poolhang/poolhang/waitgraph/layout"
 )
@@ -45,6 +46,7 @@ func render(t *testing.T, g func() *waitgraph.Graph) (svg []byte, text string) {
 // lsof; every fact must be readable in the picture's text.
 func TestSeed(t *testing.T) {
 	svg, text := render(t, fixture.Seed)
+	golden.Check(t, "seed.svg", svg)
 	for _, want := range []string{
 		"pool=naive workers=2 jobs=6 wait=join fault=segfault@task-run:2",
 		"job 2 is lost", "proven from the pool's state",
@@ -72,6 +74,7 @@ func TestSeed(t *testing.T) {
 
 func TestObserved(t *testing.T) {
 	svg, text := render(t, fixture.Observed)
+	golden.Check(t, "observed.svg", svg)
 	for _, want := range []string{"observed from evidence, not proven", "py-spy dump", "dead, reaped", "the task queue's read lock held by pid 4242"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("observed picture lacks %q; its text: %s", want, text)
