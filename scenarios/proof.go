@@ -139,15 +139,20 @@ func causes(s pools.Snapshot, p Proof) ([]Cause, []string) {
 }
 
 // evidence lists what in s only a hang can follow from, in a pool that
-// never answers a lost job: a worker that died holding a job, or a parent
+// never answers a lost job: a worker that died holding a job (unless 2.6's
+// MapResult had answered it already with its map's error), or a parent
 // goroutine that died. It reads the state, not the proof. (A lock that
 // died with its holder is a cause only while some job still needs a
 // worker; the proof names it, this does not.)
 func evidence(s pools.Snapshot) []string {
 	var out []string
+	abandoned := map[int]bool{}
+	for _, j := range s.Abandoned {
+		abandoned[j] = true
+	}
 	for _, p := range s.Parties {
 		switch {
-		case p.Worker && p.Exit != nil && p.Job >= 0:
+		case p.Worker && p.Exit != nil && p.Job >= 0 && !abandoned[p.Job]:
 			out = append(out, fmt.Sprintf("worker %d died holding job %d", p.PID, p.Job))
 		case p.Died:
 			out = append(out, "the "+p.ID+" died")
