@@ -9,7 +9,7 @@ import (
 )
 
 // failFast is concurrent.futures.ProcessPoolExecutor as of CPython 3.11
-// (3.3 to 3.13 and main agree): a manager goroutine
+// (3.6 to 3.13 and main read the result the same way): a manager goroutine
 // (_ExecutorManagerThread) waits on the result pipe, on submits and on
 // every worker's death, and reads each result itself; any death while the
 // pool is in use, with the result pipe empty, or any failure to read a

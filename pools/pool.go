@@ -31,6 +31,22 @@ const (
 	Tracked Strategy = "tracked"
 )
 
+// Follows names the system the strategy models, with the CPython version
+// whose source it follows where versions differ (see the README).
+func (s Strategy) Follows() string {
+	switch s {
+	case Naive:
+		return "CPython 2.6 multiprocessing.Pool"
+	case Respawn:
+		return "CPython 3.11 multiprocessing.Pool"
+	case FailFast:
+		return "CPython 3.11 concurrent.futures.ProcessPoolExecutor"
+	case Tracked:
+		return "poolhang's own design"
+	}
+	return "unknown"
+}
+
 // Strategies lists every strategy, in the order of the result matrix.
 func Strategies() []Strategy { return []Strategy{Naive, Respawn, FailFast, Tracked} }
 

@@ -13,7 +13,7 @@ import (
 
 // ProcessPoolExecutor's manager reads the result itself once the result
 // pipe is readable (_ExecutorManagerThread.wait_result_broken_or_wakeup:
-// result_reader.recv(), 3.3 to 3.13 and main). A worker that dies after
+// result_reader.recv(), the same from 3.6 to 3.13 and main). A worker that dies after
 // writing part of a result frame leaves it in recv for good: it never
 // looks at the sentinels again. A death before the frame starts breaks
 // the pool.
