@@ -164,6 +164,9 @@ func (p *failFast) manage() {
 			}
 		}
 		if abrupt != nil {
+			// Taken: record it before letting go of the lock, or a
+			// snapshot would see the old wait with nothing left to wake it.
+			p.setGLocked(gManager, "handling a worker's death", nil)
 			p.mu.Unlock()
 			st, _, _ := abrupt.exit()
 			p.breakPool(fmt.Sprintf("a child process terminated abruptly: pid %d %s", abrupt.pid, st))

@@ -234,6 +234,8 @@ func TestTeardownLeavesNothing(t *testing.T) {
 		"pool=naive workers=2 jobs=6 wait=map fault=sigkill@result-encode:2",
 		"pool=respawn workers=2 jobs=6 wait=get fault=segfault@idle-lock-holder",
 		"pool=failfast workers=4 jobs=20 wait=map fault=os-exit@task-decode:7",
+		"pool=failfast workers=2 jobs=6 wait=join fault=sigkill@result-write:2",
+		"pool=respawn workers=2 jobs=20 chunksize=4 wait=map fault=segfault@task-run:9",
 		"pool=naive workers=2 jobs=6 wait=map fault=reader-memory-error@result-decode:1",
 	} {
 		sc, err := scenarios.Parse(text)
