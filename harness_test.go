@@ -187,7 +187,7 @@ func children() []string {
 
 // genScenario draws a scenario for pool: 1-8 workers, 0-64 jobs, 0-3
 // faults anywhere meaningful (kinds filtered by keep), any waiting style.
-func genScenario(t *rapid.T, pool pools.Strategy, keep func(faults.Kind) bool) scenarios.Scenario {
+func genScenario(t *rapid.T, pool pools.Strategy, keep func(faults.Kind, faults.Phase) bool) scenarios.Scenario {
 	sc := scenarios.Scenario{
 		Pool:    pool,
 		Workers: rapid.IntRange(1, 8).Draw(t, "workers"),
@@ -198,10 +198,10 @@ func genScenario(t *rapid.T, pool pools.Strategy, keep func(faults.Kind) bool) s
 	// or jobs keeps the same fault; one that cannot strike is skipped.
 	var opts []scenarios.Fault
 	for _, k := range faults.Kinds() {
-		if keep != nil && !keep(k) {
-			continue
-		}
 		for _, ph := range k.Meaningful() {
+			if keep != nil && !keep(k, ph) {
+				continue
+			}
 			if k.Check(pool, ph, pools.MaxWorkers) == nil {
 				opts = append(opts, scenarios.Fault{Kind: k.Name, Phase: ph, Job: -1})
 			}
@@ -351,7 +351,7 @@ func TestPropertyHangsHaveCauses(t *testing.T) {
 func TestPropertyFaultFreeStrategiesAgree(t *testing.T) {
 	reportFailures(t)
 	rapid.Check(t, func(t *rapid.T) {
-		sc := genScenario(t, pools.Naive, func(faults.Kind) bool { return false })
+		sc := genScenario(t, pools.Naive, func(faults.Kind, faults.Phase) bool { return false })
 		for _, s := range pools.Strategies() {
 			sc.Pool = s
 			o := runProp(t, sc)
@@ -412,8 +412,8 @@ func TestHangSearch(t *testing.T) {
 	for _, s := range pools.Strategies() {
 		t.Run(string(s), func(t *testing.T) {
 			reportFailures(t)
-			keep := func(k faults.Kind) bool {
-				return scenarios.NeverHangs(scenarios.Scenario{Pool: s, Faults: []scenarios.Fault{{Kind: k.Name}}}) || !mayHangOnlyBy(s, k)
+			keep := func(k faults.Kind, ph faults.Phase) bool {
+				return scenarios.NeverHangs(scenarios.Scenario{Pool: s, Faults: []scenarios.Fault{{Kind: k.Name, Phase: ph}}}) || !mayHangOnlyBy(s, k, ph)
 			}
 			prop := func(rt *rapid.T) {
 				o := runProp(rt, genScenario(rt, s, keep))
@@ -522,9 +522,10 @@ func minimize(t *testing.T, sc scenarios.Scenario) scenarios.Scenario {
 	return sc
 }
 
-// mayHangOnlyBy reports whether kind k is one a never-hang pool is allowed
-// to hang on (a task that never returns, for a pool without deadlines).
-func mayHangOnlyBy(s pools.Strategy, k faults.Kind) bool {
-	return !scenarios.NeverHangs(scenarios.Scenario{Pool: s, Faults: []scenarios.Fault{{Kind: k.Name}}}) &&
+// mayHangOnlyBy reports whether kind k at phase ph is one a never-hang pool
+// is allowed to hang on (a task that never returns, for a pool without
+// deadlines; a death mid-frame, for failfast).
+func mayHangOnlyBy(s pools.Strategy, k faults.Kind, ph faults.Phase) bool {
+	return !scenarios.NeverHangs(scenarios.Scenario{Pool: s, Faults: []scenarios.Fault{{Kind: k.Name, Phase: ph}}}) &&
 		scenarios.NeverHangs(scenarios.Scenario{Pool: s})
 }

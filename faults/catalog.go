@@ -26,6 +26,7 @@ const (
 	TaskDecode     Phase = "task-decode"
 	TaskRun        Phase = "task-run"
 	ResultEncode   Phase = "result-encode"
+	ResultWrite    Phase = "result-write"
 	ResultDecode   Phase = "result-decode"
 	IdleLockHolder Phase = "idle-lock-holder"
 	IdleLockWaiter Phase = "idle-lock-waiter"
@@ -53,7 +54,8 @@ var phases = []PhaseInfo{
 	{TaskEncode, InParent, pools.PointTaskEncode, "the parent encodes the task"},
 	{TaskDecode, InWorker, pools.PointTaskDecode, "a worker took the task off the queue and decodes it"},
 	{TaskRun, InWorker, pools.PointTaskRun, "inside the task function"},
-	{ResultEncode, InWorker, pools.PointResultEncode, "the worker encodes and writes the result"},
+	{ResultEncode, InWorker, pools.PointResultEncode, "the worker encodes the result, before any byte of it is written"},
+	{ResultWrite, InWorker, pools.PointResultWrite, "the worker has written part of the result frame and holds the result write lock"},
 	{ResultDecode, InParent, pools.PointResultDecode, "the parent receives and decodes the result"},
 	{IdleLockHolder, InIdle, pools.PointIdle, "an idle worker holding the task queue's read lock while it waits"},
 	{IdleLockWaiter, InIdle, pools.PointIdle, "an idle worker that does not hold the task queue's read lock"},
@@ -114,9 +116,8 @@ type Kind struct {
 	Phases map[Phase]string
 	// NotAt maps phases where the kind cannot strike to why not.
 	NotAt map[Phase]string
-	// Points overrides a phase's point (a crash mid-way through writing
-	// the result frame strikes at PointResultWrite, after part of the
-	// frame is out).
+	// Points overrides a phase's point (reader-memory-error strikes at
+	// PointResultAlloc, where the parent allocates a frame's body).
 	Points map[Phase]pools.Point
 }
 
@@ -227,7 +228,14 @@ func (k Kind) StrikeIdle(p pools.Pool, pid int) error {
 
 // The phases where a fault in a worker process is meaningful, and those
 // where it would strike the parent: shared by the kinds that end a process.
+// midFrame is what only a death from outside (a signal, a crash in another
+// thread) can do: strike between the bytes of one write of a result frame.
 var (
+	midFrame = map[Phase]string{
+		ResultWrite: "the worker dies after writing part of the result frame, holding the result write lock",
+	}
+	noCodeMidFrame = "the result frame is written by one send; no task code runs between its bytes"
+
 	parentDies = map[Phase]string{
 		TaskEncode:   "the parent encodes the task: this would end the harness, not a worker",
 		ResultDecode: "the parent decodes the result: this would end the harness, not a worker",
@@ -235,8 +243,19 @@ var (
 	processEnds = map[Phase]string{
 		TaskDecode:     "the worker dies after taking the job off the queue",
 		TaskRun:        "the worker dies inside the task function, holding the job",
-		ResultEncode:   "the worker dies before its result is out",
+		ResultEncode:   "the worker dies while it encodes the result, before any byte is written",
 		IdleLockHolder: "the worker dies holding the task queue's read lock",
 		IdleLockWaiter: "the worker dies while idle, holding nothing",
 	}
 )
+
+// union merges phase maps; later maps win.
+func union(ms ...map[Phase]string) map[Phase]string {
+	out := map[Phase]string{}
+	for _, m := range ms {
+		for k, v := range m {
+			out[k] = v
+		}
+	}
+	return out
+}

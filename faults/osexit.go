@@ -28,6 +28,8 @@ func init() {
 		Order:  30,
 		Action: "os-exit",
 		Phases: processEnds,
-		NotAt:  parentDies,
+		NotAt: union(parentDies, map[Phase]string{
+			ResultWrite: "os._exit is called by code, and no code runs between the bytes of one send",
+		}),
 	})
 }

@@ -27,6 +27,7 @@ func init() {
 			ResultDecode: "decoding the result fails in the parent's reader",
 		},
 		NotAt: map[Phase]string{
+			ResultWrite:    noCodeMidFrame,
 			IdleLockHolder: "an idle worker runs no task code that could raise",
 			IdleLockWaiter: "an idle worker runs no task code that could raise",
 		},

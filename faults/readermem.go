@@ -28,6 +28,7 @@ func init() {
 			TaskDecode:     "it is the parent's result reader that fails, not a worker",
 			TaskRun:        "it is the parent's result reader that fails, not a worker",
 			ResultEncode:   "it is the parent's result reader that fails, not a worker",
+			ResultWrite:    "it is the parent's result reader that fails, not a worker",
 			IdleLockHolder: "it is the parent's result reader that fails, not a worker",
 			IdleLockWaiter: "it is the parent's result reader that fails, not a worker",
 		},

@@ -28,9 +28,8 @@ func init() {
 		Effect: Dies,
 		Order:  50,
 		Action: "segfault",
-		Phases: withResultWrite(processEnds, "the worker crashes after writing part of the result frame, holding the result write lock"),
+		Phases: union(processEnds, midFrame),
 		NotAt:  parentDies,
-		Points: map[Phase]pools.Point{ResultEncode: pools.PointResultWrite},
 	})
 }
 

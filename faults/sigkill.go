@@ -24,17 +24,7 @@ func init() {
 		Order:  40,
 		Action: "await-signal",
 		Signal: syscall.SIGKILL,
-		Phases: withResultWrite(processEnds, "the worker is killed after writing part of the result frame, holding the result write lock"),
+		Phases: union(processEnds, midFrame),
 		NotAt:  parentDies,
-		Points: map[Phase]pools.Point{ResultEncode: pools.PointResultWrite},
 	})
-}
-
-func withResultWrite(m map[Phase]string, why string) map[Phase]string {
-	out := map[Phase]string{}
-	for k, v := range m {
-		out[k] = v
-	}
-	out[ResultEncode] = why
-	return out
 }

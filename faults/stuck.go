@@ -29,6 +29,7 @@ func init() {
 			TaskEncode:     "stuck is task code that never returns; the parent's encoder runs none",
 			TaskDecode:     "stuck is task code that never returns; decoding runs none",
 			ResultEncode:   "stuck is task code that never returns; encoding the result runs none",
+			ResultWrite:    "stuck is task code that never returns; writing the result runs none",
 			ResultDecode:   "stuck is task code that never returns; the parent's decoder runs none",
 			IdleLockHolder: "an idle worker runs no task code",
 			IdleLockWaiter: "an idle worker runs no task code",

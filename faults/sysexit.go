@@ -25,6 +25,7 @@ func init() {
 			ResultDecode: "raised while the parent's reader decodes the result (CPython's 'exit at result unpickle')",
 		},
 		NotAt: map[Phase]string{
+			ResultWrite:    noCodeMidFrame,
 			TaskEncode:     "an exit request comes from task code; the parent's encoder runs none (CPython's deadlock tests inject only an ordinary error at task pickling)",
 			IdleLockHolder: "an idle worker runs no task code that could call sys.exit",
 			IdleLockWaiter: "an idle worker runs no task code that could call sys.exit",

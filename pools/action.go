@@ -73,7 +73,7 @@ type Strike struct {
 	// Worker is true in a worker process, false in the parent.
 	Worker bool
 
-	await func(Point)
+	await func(p Point, job int)
 }
 
 // Hang records in the worker's shared slot that the code at the point
@@ -81,7 +81,7 @@ type Strike struct {
 // stuck for good. Only a kill ends it. In the parent it returns at once.
 func (s *Strike) Hang() {
 	if s.await != nil {
-		s.await(s.At | pointHangs)
+		s.await(s.At|pointHangs, s.Job)
 	}
 }
 
@@ -93,7 +93,7 @@ const pointHangs Point = 0x80
 // SIGKILL) can land exactly there. In the parent it returns at once.
 func (s *Strike) Await() {
 	if s.await != nil {
-		s.await(s.At)
+		s.await(s.At, s.Job)
 	}
 }
 
@@ -164,7 +164,9 @@ func actionByID(id uint16) (actionEntry, bool) {
 }
 
 // fire runs every trigger of ts that acts at p and returns the first error.
-func fire(ts []trig, p Point, job int, worker bool, await func(Point)) error {
+// Each strikes the job it rides in (a map chunk carries several jobs); one
+// that travels without its job strikes job, the job of its frame.
+func fire(ts []trig, p Point, job int, worker bool, await func(Point, int)) error {
 	for _, t := range ts {
 		if t.at != p {
 			continue
@@ -173,18 +175,32 @@ func fire(ts []trig, p Point, job int, worker bool, await func(Point)) error {
 		if !ok {
 			return fmt.Errorf("pools: trigger names unregistered action #%d", t.id)
 		}
-		if err := a.fn(&Strike{At: p, Job: job, Arg: t.arg, Worker: worker, await: await}); err != nil {
+		j := job
+		if t.job >= 0 {
+			j = int(t.job)
+		}
+		if err := a.fn(&Strike{At: p, Job: j, Arg: t.arg, Worker: worker, await: await}); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// trig is a Trigger resolved to its registry id, as it travels in frames.
+// trig is a Trigger resolved to its registry id, as it travels in frames,
+// with the job it rides in (-1 until the job is known).
 type trig struct {
 	id  uint16
 	at  Point
 	arg int64
+	job int64
+}
+
+// ownedBy sets the job every trigger of ts rides in.
+func ownedBy(ts []trig, job int) []trig {
+	for i := range ts {
+		ts[i].job = int64(job)
+	}
+	return ts
 }
 
 func resolve(ts []Trigger) ([]trig, error) {
@@ -200,7 +216,7 @@ func resolve(ts []Trigger) ([]trig, error) {
 		if t.At == 0 || t.At >= numPoints {
 			return nil, fmt.Errorf("pools: trigger %q has invalid point %d", t.Action, t.At)
 		}
-		out[i] = trig{id, t.At, t.Arg}
+		out[i] = trig{id: id, at: t.At, arg: t.Arg, job: -1}
 	}
 	return out, nil
 }

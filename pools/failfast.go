@@ -4,13 +4,16 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"sync/atomic"
+
+	"golang.org/x/sys/unix"
 )
 
-// failFast is concurrent.futures.ProcessPoolExecutor: a manager goroutine
+// failFast is concurrent.futures.ProcessPoolExecutor as of CPython 3.11
+// (3.6 to 3.13 and main read the result the same way): a manager goroutine
 // (_ExecutorManagerThread) waits on the result pipe, on submits and on
-// every worker's death; any death while the pool is in use, or any failure
-// to read a result, breaks the pool.
+// every worker's death, and reads each result itself; any death while the
+// pool is in use, with the result pipe empty, or any failure to read a
+// result, breaks the pool.
 type failFast struct {
 	managed
 	tasks   *pipe
@@ -24,24 +27,16 @@ type failFast struct {
 	inFlight      int      // on the call queue or in a worker
 	sentSentinels bool
 	feedq         [][]byte
-	arrived       []readResult   // read by the reader, not yet taken by the manager
 	seenDead      map[*proc]bool // deaths the manager has taken
 	exiting       map[int]bool   // pids that sent their exit message
-	deferring     atomic.Bool    // a death waits for the result pipe to drain
 
 	feedReady chan struct{} // capacity 1
-}
-
-type readResult struct {
-	job int
-	r   wireResult
-	err error
+	drained   chan struct{} // the manager emptied the result pipe (capacity 1)
 }
 
 const (
 	gManager = "manager"
 	gFeeder  = "feeder"
-	gReader  = "result-reader"
 	// extraQueuedCalls is how many calls beyond one per worker may sit in
 	// the call queue. process.py's EXTRA_QUEUED_CALLS is 1, so that queued
 	// futures can still be cancelled; this model has no cancel, and the
@@ -58,7 +53,7 @@ func startFailFast(o Options) (*failFast, error) {
 	}
 	p := &failFast{
 		managed:  newManaged(c, gManager),
-		seenDead: map[*proc]bool{}, exiting: map[int]bool{}, feedReady: make(chan struct{}, 1),
+		seenDead: map[*proc]bool{}, exiting: map[int]bool{}, feedReady: make(chan struct{}, 1), drained: make(chan struct{}, 1),
 	}
 	c.resolverIDs = func() []string { return []string{gManager} }
 	p.tasks, p.results, p.pipes, err = c.sharedPipes("call queue pipe", "result queue pipe")
@@ -66,14 +61,7 @@ func startFailFast(o Options) (*failFast, error) {
 		c.release()
 		return nil, err
 	}
-	// While the manager waits for the pipe to drain before it acts on a
-	// death, every step of the reader wakes it.
-	p.reader = newFrameReader(p.results.r, new(atomic.Int64), new(atomic.Int64), p.results.read, func() {
-		c.reg.bump()
-		if p.deferring.Load() {
-			notify(p.wake)
-		}
-	})
+	p.reader = c.resultReader(p.results)
 	for i := 0; i < o.Workers; i++ {
 		pr, err := c.spawn(p.pipes)
 		if err != nil {
@@ -84,13 +72,13 @@ func startFailFast(o Options) (*failFast, error) {
 		}
 		c.addProc(pr)
 	}
-	for _, g := range []string{gManager, gFeeder, gReader} {
+	for _, g := range []string{gManager, gFeeder} {
 		c.setG(g, "starting", nil)
 	}
 	c.gs.Add(3)
 	go p.manage()
 	go p.feed()
-	go p.read()
+	go p.pollResults()
 	return p, nil
 }
 
@@ -104,7 +92,7 @@ func (p *failFast) closePipes() {
 }
 
 func (p *failFast) Snapshot() Snapshot {
-	return p.snapshot(roles{taskWriter: gFeeder, resultReader: gReader, locks: true, pipes: []*pipe{p.tasks, p.results}})
+	return p.snapshot(roles{taskWriter: gFeeder, resultReader: gManager, locks: true, pipes: []*pipe{p.tasks, p.results}})
 }
 
 // Submit follows ProcessPoolExecutor.submit.
@@ -125,17 +113,21 @@ func (p *failFast) stopAll() {
 	p.closePipes()
 }
 
-// manage follows _ExecutorManagerThread.run: move work to the call queue,
-// take results (results already read stay delivered, as the result
-// reader is checked before the sentinels), and break on any death while
-// the pool is in use.
+// manage follows _ExecutorManagerThread.run and
+// wait_result_broken_or_wakeup: move work to the call queue, then wait on
+// the result pipe, the wakeup and every worker's sentinel. A readable
+// result pipe comes first, and then the manager reads a whole result
+// itself (result_reader.recv()), so a worker's exit message comes before
+// its exit, results already written stay delivered, and a frame torn by
+// a dying writer blocks the manager for good. Only with the pipe empty
+// does a death break the pool.
 func (p *failFast) manage() {
 	defer p.gs.Done()
 	defer close(p.managerDone)
 	wait := &waitSpec{
 		what:      "a result, a worker's death or a submit",
-		releasers: func() []string { return append(p.liveWorkerIDsLocked(), gCaller, gReader) },
-		ready:     p.factsLocked,
+		releasers: func() []string { return append(p.liveWorkerIDsLocked(), gCaller) },
+		ready:     func() bool { return p.results.buffered() > 0 || p.factsLocked() },
 	}
 	for {
 		p.mu.Lock()
@@ -151,59 +143,129 @@ func (p *failFast) manage() {
 		if p.sentSentinels && len(p.liveProcsLocked()) == 0 {
 			p.mu.Unlock()
 			p.doneG(gManager, "finished")
-			p.stopAll() // ends the feeder and the reader; reaps
+			p.stopAll() // ends the feeder and the poller; reaps
 			return
 		}
-		read := p.arrived
-		p.arrived = nil
-		for _, rr := range read {
-			if rr.err == nil && rr.job == jobExiting {
-				pid, _ := strconv.Atoi(string(rr.r.value))
-				p.exiting[pid] = true
-			}
-		}
-		// A sentinel counts only once the result pipe holds nothing more
-		// to read: CPython's manager reads the result reader before the
-		// sentinels, so a worker's exit message comes before its exit.
-		var abrupt *proc
-		p.deferring.Store(p.unseenDeathLocked())
-		if !p.results.readReady(p.reader.have, p.reader.need) {
-			for _, pr := range p.procs {
-				if _, d, _ := pr.exit(); d && !p.seenDead[pr] {
-					p.seenDead[pr] = true
-					if !p.exiting[pr.pid] && abrupt == nil {
-						abrupt = pr
-					}
-				}
-			}
-		}
-		if len(read) == 0 && abrupt == nil {
-			p.setGLocked(gManager, "waiting for a result, a worker's death or a submit", wait)
+		if p.results.buffered() > 0 {
+			// `if result_reader in ready: result_item = result_reader.recv()`
 			p.mu.Unlock()
-			select {
-			case <-p.stop:
-				p.doneG(gManager, "stopped by terminate")
+			if !p.recv() {
 				return
-			case <-p.wake:
-			case <-p.died:
 			}
 			continue
 		}
-		p.setGLocked(gManager, "handling results and deaths", nil)
-		for _, rr := range read {
-			if rr.err != nil {
-				p.mu.Unlock()
-				p.breakPool(fmt.Sprintf("a result could not be read: %v", rr.err))
-				return
-			}
-			if rr.job != jobExiting && p.resolveLocked(rr.job, Result{Value: rr.r.value, Err: rr.r.err()}) {
-				p.inFlight--
+		var abrupt *proc
+		for _, pr := range p.procs {
+			if _, d, _ := pr.exit(); d && !p.seenDead[pr] {
+				p.seenDead[pr] = true
+				if !p.exiting[pr.pid] && abrupt == nil {
+					abrupt = pr
+				}
 			}
 		}
-		p.mu.Unlock()
 		if abrupt != nil {
+			// Taken: record it before letting go of the lock, or a
+			// snapshot would see the old wait with nothing left to wake it.
+			p.setGLocked(gManager, "handling a worker's death", nil)
+			p.mu.Unlock()
 			st, _, _ := abrupt.exit()
 			p.breakPool(fmt.Sprintf("a child process terminated abruptly: pid %d %s", abrupt.pid, st))
+			return
+		}
+		if p.factsLocked() {
+			p.mu.Unlock()
+			continue
+		}
+		p.setGLocked(gManager, "waiting for a result, a worker's death or a submit", wait)
+		p.mu.Unlock()
+		select {
+		case <-p.stop:
+			p.doneG(gManager, "stopped by terminate")
+			return
+		case <-p.wake:
+		case <-p.died:
+		}
+	}
+}
+
+// recv reads one result frame and hands it on, as the manager does inside
+// wait_result_broken_or_wakeup (`except BaseException` around recv breaks
+// the pool). It blocks until the whole frame is in: while it reads, no
+// sentinel is looked at. It reports whether the manager goes on.
+func (p *failFast) recv() bool {
+	p.setG(gManager, "reading a result from the result queue pipe (result_reader.recv())", &waitSpec{
+		what:      "the rest of a result frame on the result queue pipe",
+		releasers: p.resultWritersLocked,
+		ready:     func() bool { return p.results.readReady(p.reader.have, p.reader.need) },
+		detail:    func() string { return frameDetail(p.reader) },
+		torn:      func() bool { h, _ := p.reader.progress(); return h > 0 },
+	})
+	f, err := p.reader.next(func(job int, t trig) error {
+		if t.id == 0 {
+			return nil
+		}
+		return fire([]trig{t}, PointResultAlloc, job, false, nil)
+	})
+	var r wireResult
+	if err == nil {
+		r, err = decodeResult(f.job, f.body)
+	}
+	if p.results.buffered() <= 0 {
+		notify(p.drained)
+	}
+	if err != nil {
+		if p.stopped() {
+			p.doneG(gManager, "stopped by terminate")
+			return false
+		}
+		p.breakPool(fmt.Sprintf("a result could not be read: %v", err))
+		return false
+	}
+	p.mu.Lock()
+	p.setGLocked(gManager, "handling a result", nil)
+	switch {
+	case f.job == jobExiting:
+		// process_result_item: a worker that got its sentinel says so.
+		pid, _ := strconv.Atoi(string(r.value))
+		p.exiting[pid] = true
+	case p.resolveLocked(f.job, Result{Value: r.value, Err: r.err()}):
+		p.inFlight--
+	}
+	p.mu.Unlock()
+	return true
+}
+
+// resultWritersLocked names who could write the rest of a frame: the
+// holder of the result write lock (a frame is written under it), else any
+// live worker.
+func (p *failFast) resultWritersLocked() []string {
+	if h := p.reg.lock(lockResultWrite).holder(); h != 0 {
+		return []string{holderID(h)}
+	}
+	return p.liveWorkerIDsLocked()
+}
+
+// pollResults is the result pipe's part of mp.connection.wait: it wakes
+// the manager when the pipe has bytes, then waits until the manager has
+// drained it. It never reads the pipe itself.
+func (p *failFast) pollResults() {
+	defer p.gs.Done()
+	rc, err := p.results.r.SyscallConn()
+	if err != nil {
+		return
+	}
+	for {
+		err := rc.Read(func(fd uintptr) bool {
+			n, err := unix.IoctlGetInt(int(fd), unix.TIOCINQ)
+			return err != nil || n > 0
+		})
+		if err != nil {
+			return // the pipe is closed: the pool has ended
+		}
+		notify(p.wake)
+		select {
+		case <-p.drained:
+		case <-p.stop:
 			return
 		}
 	}
@@ -218,18 +280,17 @@ func (p *failFast) unseenDeathLocked() bool {
 	return false
 }
 
-// factsLocked reports whether something waits for the manager.
+// factsLocked reports whether something waits for the manager, other than
+// bytes in the result pipe.
 func (p *failFast) factsLocked() bool {
-	if len(p.arrived) > 0 || (len(p.workIDs) > 0 && p.inFlight < p.opts.Workers+extraQueuedCalls) {
+	if len(p.workIDs) > 0 && p.inFlight < p.opts.Workers+extraQueuedCalls {
 		return true
 	}
 	if p.closing && len(p.cache) == 0 && !p.sentSentinels {
 		return true
 	}
-	for _, pr := range p.procs {
-		if _, d, _ := pr.exit(); d && !p.seenDead[pr] {
-			return true // taken once the reader has drained the pipe
-		}
+	if p.unseenDeathLocked() {
+		return true
 	}
 	return p.sentSentinels && len(p.liveProcsLocked()) == 0
 }
@@ -292,41 +353,6 @@ func (p *failFast) feed() {
 		p.mu.Unlock()
 		if err := p.tasks.send(b); err != nil {
 			p.doneG(gFeeder, "stopped: error writing the call queue pipe")
-			return
-		}
-	}
-}
-
-// read reads and decodes results for the manager; in CPython the manager
-// does it itself under `except BaseException`, which breaks the pool.
-func (p *failFast) read() {
-	defer p.gs.Done()
-	readWait := &waitSpec{
-		what:      "a result on the result queue pipe",
-		releasers: p.liveWorkerIDsLocked,
-		ready:     func() bool { return p.results.readReady(p.reader.have, p.reader.need) },
-		detail:    func() string { return frameDetail(p.reader) },
-		torn:      func() bool { h, _ := p.reader.progress(); return h > 0 },
-	}
-	for {
-		p.setG(gReader, "reading the result queue pipe", readWait)
-		f, err := p.reader.next(func(job int, t trig) error {
-			if t.id == 0 {
-				return nil
-			}
-			return fire([]trig{t}, PointResultAlloc, job, false, nil)
-		})
-		rr := readResult{job: f.job, err: err}
-		if err == nil {
-			rr.r, rr.err = decodeResult(f.job, f.body)
-		}
-		p.mu.Lock()
-		p.arrived = append(p.arrived, rr)
-		p.setGLocked(gReader, "handing a result to the manager", nil)
-		p.mu.Unlock()
-		notify(p.wake)
-		if rr.err != nil {
-			p.doneG(gReader, "stopped after a read error")
 			return
 		}
 	}

@@ -10,13 +10,13 @@ import (
 )
 
 // Every message on a pipe is a frame: a 4-byte length L, then an envelope
-// (the 8-byte job id and one optional trigger that acts when the reader
-// allocates the body), then L-envelopeSize bytes of body. A frame is written
+// (the 8-byte job id and one optional trigger, with its job, that acts when
+// the reader allocates the body), then L-envelopeSize bytes of body. A frame is written
 // with one write(2) but may be far larger than PIPE_BUF, so a writer that
 // dies mid-frame leaves a torn frame, and a reader waits for the rest.
 const (
 	lenSize      = 4
-	envelopeSize = 8 + 2 + 1 + 8
+	envelopeSize = 8 + 2 + 1 + 8 + 8
 	headerLen    = lenSize + envelopeSize
 	// maxBody is the largest body a reader will allocate; a larger length
 	// fails like a failed allocation (it is how garbage in a pipe, as in
@@ -58,6 +58,7 @@ func appendFrame(dst []byte, job int, alloc trig, body []byte) []byte {
 	dst = binary.LittleEndian.AppendUint16(dst, alloc.id)
 	dst = append(dst, byte(alloc.at))
 	dst = binary.LittleEndian.AppendUint64(dst, uint64(alloc.arg))
+	dst = binary.LittleEndian.AppendUint64(dst, uint64(alloc.job))
 	return append(dst, body...)
 }
 
@@ -87,8 +88,9 @@ func (fr *frameReader) next(alloc func(job int, t trig) error) (frame, error) {
 	}
 	n := int64(binary.LittleEndian.Uint32(fr.hdr[:4]))
 	f := frame{
-		job:   int(int64(binary.LittleEndian.Uint64(fr.hdr[4:12]))),
-		alloc: trig{id: binary.LittleEndian.Uint16(fr.hdr[12:14]), at: Point(fr.hdr[14]), arg: int64(binary.LittleEndian.Uint64(fr.hdr[15:23]))},
+		job: int(int64(binary.LittleEndian.Uint64(fr.hdr[4:12]))),
+		alloc: trig{id: binary.LittleEndian.Uint16(fr.hdr[12:14]), at: Point(fr.hdr[14]),
+			arg: int64(binary.LittleEndian.Uint64(fr.hdr[15:23])), job: int64(binary.LittleEndian.Uint64(fr.hdr[23:31]))},
 	}
 	if n < envelopeSize {
 		return f, fmt.Errorf("corrupt frame: length %d shorter than its envelope", n)
@@ -156,6 +158,7 @@ type enc struct{ b []byte }
 
 func (e *enc) u8(v uint8)   { e.b = append(e.b, v) }
 func (e *enc) u16(v uint16) { e.b = binary.LittleEndian.AppendUint16(e.b, v) }
+func (e *enc) u32(v uint32) { e.b = binary.LittleEndian.AppendUint32(e.b, v) }
 func (e *enc) i64(v int64)  { e.b = binary.LittleEndian.AppendUint64(e.b, uint64(v)) }
 func (e *enc) bytes(v []byte) {
 	e.b = binary.LittleEndian.AppendUint32(e.b, uint32(len(v)))
@@ -167,6 +170,7 @@ func (e *enc) trigs(ts []trig) {
 		e.u16(t.id)
 		e.u8(uint8(t.at))
 		e.i64(t.arg)
+		e.i64(t.job)
 	}
 }
 
@@ -201,6 +205,14 @@ func (d *dec) u16() uint16 {
 	d.b = d.b[2:]
 	return v
 }
+func (d *dec) u32() uint32 {
+	if !d.need(4) {
+		return 0
+	}
+	v := binary.LittleEndian.Uint32(d.b)
+	d.b = d.b[4:]
+	return v
+}
 func (d *dec) i64() int64 {
 	if !d.need(8) {
 		return 0
@@ -229,51 +241,85 @@ func (d *dec) trigs() []trig {
 	}
 	ts := make([]trig, 0, n)
 	for i := 0; i < n && d.err == nil; i++ {
-		ts = append(ts, trig{id: d.u16(), at: Point(d.u8()), arg: d.i64()})
+		ts = append(ts, trig{id: d.u16(), at: Point(d.u8()), arg: d.i64(), job: d.i64()})
 	}
 	return ts
 }
 
-// wireTask is a task as it travels: triggers first, so that a decode-time
-// trigger acts in the middle of decoding, before the function is known.
+// wireTask is one call as it travels: triggers first, so that a
+// decode-time trigger acts in the middle of decoding, before the function
+// is known.
 type wireTask struct {
 	trigs []trig
 	fn    string
 	arg   []byte
 }
 
-// encodeTask runs the task-encode triggers, then encodes. It follows
-// pickling in the parent: an error there is the caller's to handle.
+// maxChunk bounds the calls of one task frame.
+const maxChunk = 1<<16 - 1
+
+// encodeTask encodes a task of one call (apply_async).
 func encodeTask(job int, t wireTask) ([]byte, error) {
-	if err := fire(t.trigs, PointTaskEncode, job, false, nil); err != nil {
-		return nil, err
+	return encodeChunk(job, []wireTask{t})
+}
+
+// encodeChunk runs the task-encode triggers, then encodes one task frame
+// holding every call of a map chunk, for jobs job, job+1, ... (pickling
+// Pool.map's (job, i, mapstar, ((func, chunk),), {}): one task, its calls
+// in a tuple). It follows pickling in the parent: the first call that
+// fails to encode fails the whole task, and the error is the caller's to
+// handle.
+func encodeChunk(job int, calls []wireTask) ([]byte, error) {
+	if len(calls) == 0 || len(calls) > maxChunk {
+		return nil, fmt.Errorf("pools: a task holds 1 to %d calls, not %d", maxChunk, len(calls))
+	}
+	for _, c := range calls {
+		if err := fire(c.trigs, PointTaskEncode, job, false, nil); err != nil {
+			return nil, err
+		}
 	}
 	var e enc
-	e.trigs(t.trigs)
-	e.bytes([]byte(t.fn))
-	e.bytes(t.arg)
+	e.u16(uint16(len(calls)))
+	for _, c := range calls {
+		e.trigs(c.trigs)
+		e.bytes([]byte(c.fn))
+		e.bytes(c.arg)
+	}
 	return appendFrame(nil, job, trig{}, e.b), nil
 }
 
-// decodeTask decodes a task body; its task-decode triggers act midway.
-func decodeTask(job int, body []byte, worker bool, await func(Point)) (wireTask, error) {
+// decodeTask decodes a task body into its calls; each call's task-decode
+// triggers act midway, once its triggers are read.
+func decodeTask(job int, body []byte, worker bool, await func(Point, int)) ([]wireTask, error) {
 	d := dec{b: body}
-	t := wireTask{trigs: d.trigs()}
-	if d.err != nil {
-		return t, d.err
+	n := int(d.u16())
+	if d.err == nil && n == 0 {
+		return nil, errors.New("corrupt task: no calls")
 	}
-	if err := fire(t.trigs, PointTaskDecode, job, worker, await); err != nil {
-		return t, err
+	calls := make([]wireTask, 0, min(n, 64))
+	for k := 0; k < n && d.err == nil; k++ {
+		t := wireTask{trigs: d.trigs()}
+		if d.err != nil {
+			break
+		}
+		if err := fire(t.trigs, PointTaskDecode, job+k, worker, await); err != nil {
+			return calls, err
+		}
+		t.fn = string(d.bytes())
+		t.arg = d.bytes()
+		calls = append(calls, t)
 	}
-	t.fn = string(d.bytes())
-	t.arg = d.bytes()
-	return t, d.err
+	return calls, d.err
 }
 
-// wireResult is a job's outcome as it travels from a worker.
+// wireResult is a task's outcome as it travels from a worker.
 type wireResult struct {
 	status uint8
-	value  []byte // the value, or an error message, or the exit code
+	// values holds, for stOK, one value per call of the task; value is
+	// the first (the only one of an apply_async task), or the error
+	// message, or the exit code.
+	values [][]byte
+	value  []byte
 	trigs  []trig // result-side triggers carried over from the task
 }
 
@@ -292,35 +338,48 @@ func (r wireResult) err() error {
 	return fmt.Errorf("unknown result status %d", r.status)
 }
 
-func resultOf(value []byte, err error, trigs []trig) wireResult {
+// resultOf is a task's outcome: the values of its calls, or the error
+// that ended it.
+func resultOf(values [][]byte, err error, trigs []trig) wireResult {
 	var x *ExitRequest
 	var ee *EncodeError
 	switch {
 	case err == nil:
-		return wireResult{stOK, value, trigs}
+		r := wireResult{status: stOK, values: values, trigs: trigs}
+		if len(values) > 0 {
+			r.value = values[0]
+		}
+		return r
 	case errors.As(err, &x):
-		return wireResult{stExitRequest, []byte(strconv.Itoa(x.Code)), trigs}
+		return wireResult{status: stExitRequest, value: []byte(strconv.Itoa(x.Code)), trigs: trigs}
 	case errors.As(err, &ee):
-		return wireResult{stEncodeError, []byte(ee.Err.Error()), trigs}
+		return wireResult{status: stEncodeError, value: []byte(ee.Err.Error()), trigs: trigs}
 	}
-	return wireResult{stTaskError, []byte(err.Error()), trigs}
+	return wireResult{status: stTaskError, value: []byte(err.Error()), trigs: trigs}
 }
 
 // encodeResult runs the result-encode triggers and encodes the frame.
-func encodeResult(job int, r wireResult, await func(Point)) ([]byte, error) {
+func encodeResult(job int, r wireResult, await func(Point, int)) ([]byte, error) {
 	if err := fire(r.trigs, PointResultEncode, job, true, await); err != nil {
 		return nil, err
 	}
-	var alloc trig
+	alloc := trig{job: -1}
 	for _, t := range r.trigs {
 		if t.at == PointResultAlloc {
 			alloc = t
 		}
 	}
+	vals := r.values
+	if r.status != stOK || vals == nil {
+		vals = [][]byte{r.value}
+	}
 	var e enc
 	e.trigs(r.trigs)
 	e.u8(r.status)
-	e.bytes(r.value)
+	e.u32(uint32(len(vals)))
+	for _, v := range vals {
+		e.bytes(v)
+	}
 	return appendFrame(nil, job, alloc, e.b), nil
 }
 
@@ -336,6 +395,12 @@ func decodeResult(job int, body []byte) (wireResult, error) {
 		return r, err
 	}
 	r.status = d.u8()
-	r.value = d.bytes()
+	n := int(d.u32())
+	for k := 0; k < n && d.err == nil; k++ {
+		r.values = append(r.values, d.bytes())
+	}
+	if len(r.values) > 0 {
+		r.value = r.values[0]
+	}
 	return r, d.err
 }

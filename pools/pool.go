@@ -31,6 +31,22 @@ const (
 	Tracked Strategy = "tracked"
 )
 
+// Follows names the system the strategy models, with the CPython version
+// whose source it follows where versions differ (see the README).
+func (s Strategy) Follows() string {
+	switch s {
+	case Naive:
+		return "CPython 2.6 multiprocessing.Pool"
+	case Respawn:
+		return "CPython 3.11 multiprocessing.Pool"
+	case FailFast:
+		return "CPython 3.11 concurrent.futures.ProcessPoolExecutor"
+	case Tracked:
+		return "poolhang's own design"
+	}
+	return "unknown"
+}
+
 // Strategies lists every strategy, in the order of the result matrix.
 func Strategies() []Strategy { return []Strategy{Naive, Respawn, FailFast, Tracked} }
 
@@ -81,10 +97,13 @@ type Pool interface {
 	Strategy() Strategy
 	// Submit queues a task and returns its future (apply_async).
 	Submit(ctx context.Context, t Task) (*Future, error)
-	// Map submits every task and waits for all of them, in order
-	// (map with chunksize 1). Each Result carries that job's value or
-	// error; the error is ctx's if ctx ended first, with the unresolved
-	// jobs' Err set to it.
+	// Map submits every task and waits for all of them, in order. Each
+	// Result carries that job's value or error; the error is ctx's if ctx
+	// ended first, with the unresolved jobs' Err set to it. The naive and
+	// respawn pools follow multiprocessing.Pool.map (see [ChunkMapper]):
+	// default chunks, and a failed map gives every job its first error.
+	// FailFast follows ProcessPoolExecutor.map (chunksize 1), Tracked
+	// sends each task alone.
 	Map(ctx context.Context, ts []Task) ([]Result, error)
 	// Close stops accepting tasks; workers exit once the work is done.
 	Close() error
@@ -137,6 +156,9 @@ type Future struct {
 	c    *core
 	done chan struct{}
 	res  Result
+	// group is the map the job belongs to (Pool.map's MapResult); nil for
+	// a job submitted alone (an ApplyResult).
+	group *mapGroup
 }
 
 // Job is the job id, in submission order from 0.
@@ -199,11 +221,14 @@ type core struct {
 	mu      sync.Mutex
 	nextJob int
 	cache   map[int]*Future
-	procs   []*proc // live workers and, for the record, dead ones
-	parties map[string]*gstate
-	order   []string
-	callers []*callerWait
-	ncall   int
+	// abandoned: jobs answered by their map's first error before their
+	// own chunk's result (2.6's MapResult._set), so nothing waits for them.
+	abandoned map[int]bool
+	procs     []*proc // live workers and, for the record, dead ones
+	parties   map[string]*gstate
+	order     []string
+	callers   []*callerWait
+	ncall     int
 	// resolverIDs names the parties that resolve futures.
 	resolverIDs func() []string
 	released    bool
@@ -247,7 +272,7 @@ func newCore(s Strategy, o Options) (*core, error) {
 	}
 	c := &core{
 		strategy: s, opts: o, reg: reg, exe: exe, devnull: devnull, stderr: o.Stderr,
-		died: make(chan struct{}, 1), cache: map[int]*Future{}, parties: map[string]*gstate{},
+		died: make(chan struct{}, 1), cache: map[int]*Future{}, abandoned: map[int]bool{}, parties: map[string]*gstate{},
 	}
 	if c.stderr == nil {
 		c.stderr = devnull
@@ -403,7 +428,13 @@ func (c *core) mapWait(ctx context.Context, ts []Task, submit func(context.Conte
 		}
 		fs[i] = f
 	}
-	fs = fs[:len(ts)]
+	err := c.waitAll(ctx, fs[:len(ts)], out)
+	return out, err
+}
+
+// waitAll waits for every job of fs in order, as the caller of one map,
+// and fills out with their results.
+func (c *core) waitAll(ctx context.Context, fs []*Future, out []Result) error {
 	pending := func() bool {
 		for _, f := range fs {
 			if !f.isDone() {
@@ -429,7 +460,7 @@ func (c *core) mapWait(ctx context.Context, ts []Task, submit func(context.Conte
 			out[i] = Result{Err: err}
 		}
 	}
-	return out, err
+	return err
 }
 
 // waitG waits, as the caller, for parent goroutine name to finish; ch is

@@ -39,8 +39,11 @@ type queuePool struct {
 }
 
 type queued struct {
-	job        int
-	t          wireTask
+	job int
+	t   wireTask
+	// chunk, if set, holds every call of a map chunk (t is its first),
+	// for jobs job, job+1, ...: one task frame, as Pool.map sends them.
+	chunk      []wireTask
 	sentinel   bool
 	idempotent bool
 	attempts   int
@@ -126,10 +129,6 @@ func (p *queuePool) putLocked(q queued) {
 	case p.taskReady <- struct{}{}:
 	default:
 	}
-}
-
-func (p *queuePool) Map(ctx context.Context, ts []Task) ([]Result, error) {
-	return p.mapWait(ctx, ts, p.Submit)
 }
 
 // Close follows Pool.close: 2.6 puts the sentinel on the task queue at
@@ -243,12 +242,12 @@ func (p *queuePool) handleTasks() {
 		p.setGLocked(gTask, fmt.Sprintf("encoding job %d", q.job), nil)
 		p.mu.Unlock()
 
-		b, err := encodeTask(q.job, q.t)
+		b, err := encodeQueued(q)
 		if err != nil {
 			if p.respawn && !IsExitRequest(err) {
 				// 3.x: `except Exception as e: ... cache[job]._set(idx, (False, e))`
 				p.mu.Lock()
-				p.resolveLocked(q.job, Result{Err: &EncodeError{What: "task", Err: err}})
+				p.setLocked(q.job, resultOf(nil, &EncodeError{What: "task", Err: err}, nil))
 				p.mu.Unlock()
 				continue
 			}
@@ -369,13 +368,21 @@ func (p *queuePool) handleResults() {
 			return
 		}
 		p.mu.Lock()
-		p.resolveLocked(f.job, Result{Value: r.value, Err: r.err()})
+		p.setLocked(f.job, r)
 		if len(p.cache) == 0 {
 			notify(p.change)
 		}
 		p.mu.Unlock()
 	}
 	p.doneG(gResult, "finished")
+}
+
+// encodeQueued encodes a task: one call, or a map chunk.
+func encodeQueued(q queued) ([]byte, error) {
+	if q.chunk != nil {
+		return encodeChunk(q.job, q.chunk)
+	}
+	return encodeTask(q.job, q.t)
 }
 
 func (p *queuePool) alloc(job int, t trig) error {

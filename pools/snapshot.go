@@ -3,6 +3,7 @@ package pools
 import (
 	"fmt"
 	"os"
+	"sort"
 )
 
 // A Snapshot is what every party of a pool was doing at one moment. It
@@ -18,6 +19,10 @@ type Snapshot struct {
 	Consistent bool
 	// Pending lists the job ids in the cache, not yet resolved.
 	Pending []int
+	// Abandoned lists jobs answered with their map's first error before
+	// their own result came (2.6 marks a map ready at its first failed
+	// chunk): a worker that dies holding one leaves nobody waiting.
+	Abandoned []int
 	// Parties: the callers, then the parent's goroutines, then workers.
 	Parties []Party
 	Locks   []LockState
@@ -125,6 +130,10 @@ func (c *core) snapshotOnce(r roles) Snapshot {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s := Snapshot{Strategy: c.strategy, Pending: c.pendingLocked()}
+	for j := range c.abandoned {
+		s.Abandoned = append(s.Abandoned, j)
+	}
+	sort.Ints(s.Abandoned)
 	if r.locks {
 		for i := 0; i < 2; i++ {
 			s.Locks = append(s.Locks, LockState{Name: lockNames[i], Holder: c.reg.lock(i).holder()})

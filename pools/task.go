@@ -92,7 +92,7 @@ func Int(v []byte) (int64, error) {
 }
 
 // run calls the task's function; task-run triggers act inside the call.
-func (t wireTask) run(job int, await func(Point)) ([]byte, error) {
+func (t wireTask) run(job int, await func(Point, int)) ([]byte, error) {
 	if err := fire(t.trigs, PointTaskRun, job, true, await); err != nil {
 		return nil, err
 	}

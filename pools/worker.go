@@ -132,9 +132,11 @@ func (w *worker) write(b []byte) error {
 	return err
 }
 
-// await marks the slot as stopped at p and blocks this goroutine for good,
-// so that a signal sent from outside lands exactly here.
-func (w *worker) await(p Point) {
+// await marks the slot as stopped at p holding job and blocks this
+// goroutine for good, so that a signal sent from outside lands exactly
+// here.
+func (w *worker) await(p Point, job int) {
+	w.slot.job().Store(int64(job))
 	w.slot.point().Store(uint32(p))
 	w.slot.seq().Add(1)
 	w.reg.bump()
@@ -154,7 +156,7 @@ func (w *worker) mailbox() {
 			continue
 		}
 		m.Store(0)
-		t := trig{id: uint16(v), at: PointIdle, arg: w.slot.mailArg().Load()}
+		t := trig{id: uint16(v), at: PointIdle, arg: w.slot.mailArg().Load(), job: -1}
 		err := fire([]trig{t}, PointIdle, int(w.slot.job().Load()), true, w.await)
 		if x := (*ExitRequest)(nil); errors.As(err, &x) {
 			os.Exit(x.Code)
@@ -166,7 +168,7 @@ func (w *worker) mailbox() {
 // (2.6 and 3.x) and concurrent.futures.process._process_worker.
 func (w *worker) loop() error {
 	for {
-		job, t, err := w.get()
+		job, calls, err := w.get()
 		if err != nil && w.mode.guardDecode && job >= 0 {
 			if err := w.put(job, resultOf(nil, err, nil)); err != nil {
 				return err
@@ -185,12 +187,11 @@ func (w *worker) loop() error {
 			}
 			return nil
 		}
-		w.slot.set(wRunTask, int64(job))
-		value, err := t.run(job, w.await)
+		values, ran, err := w.run(job, calls)
 		if err != nil && !w.mode.catchAll && IsExitRequest(err) {
 			return err // SystemExit is not an Exception
 		}
-		r := resultOf(value, err, resultTrigs(t.trigs))
+		r := resultOf(values, err, resultTrigs(ran))
 		if err := w.put(job, r); err != nil {
 			switch {
 			case w.mode.catchAll, w.mode.sendEncodeError && !IsExitRequest(err):
@@ -210,21 +211,40 @@ func isIOError(err error) bool {
 	return errors.As(err, &errno) || errors.Is(err, os.ErrClosed)
 }
 
-// resultTrigs keeps the triggers that act on the way back.
-func resultTrigs(ts []trig) []trig {
+// run runs a task's calls in order, job, job+1, ..., as mapstar does
+// (`list(map(func, chunk))`): the first error ends the task, and the
+// calls after it never run. It returns the calls that ran.
+func (w *worker) run(job int, calls []wireTask) ([][]byte, []wireTask, error) {
+	values := make([][]byte, 0, len(calls))
+	for k, c := range calls {
+		w.slot.set(wRunTask, int64(job+k))
+		v, err := c.run(job+k, w.await)
+		if err != nil {
+			return nil, calls[:k+1], err
+		}
+		values = append(values, v)
+	}
+	return values, calls, nil
+}
+
+// resultTrigs keeps the triggers of the calls that ran which act on the
+// way back.
+func resultTrigs(calls []wireTask) []trig {
 	var out []trig
-	for _, t := range ts {
-		switch t.at {
-		case PointResultEncode, PointResultWrite, PointResultAlloc, PointResultDecode:
-			out = append(out, t)
+	for _, c := range calls {
+		for _, t := range c.trigs {
+			switch t.at {
+			case PointResultEncode, PointResultWrite, PointResultAlloc, PointResultDecode:
+				out = append(out, t)
+			}
 		}
 	}
 	return out
 }
 
 // get takes the next task off the queue.
-func (w *worker) get() (int, wireTask, error) {
-	var t wireTask
+func (w *worker) get() (int, []wireTask, error) {
+	var t []wireTask
 	if w.mode.locks {
 		w.slot.set(wWaitTaskLock, -1)
 		w.slot.setWaitLock(lockTaskRead)

@@ -167,9 +167,18 @@ func (m Matrix) Markdown() string {
 		"⛔ hang (proven: the caller can never be answered) · ⏳ hang-timeout (backstop; never expected) · " +
 		"n/a the fault cannot strike there in that pool.\n\n")
 	strategies := pools.Strategies()
-	b.WriteString("| fault @ phase |")
+	b.WriteString("Each pool follows one version's source where versions differ (see the README's \"Which CPython\n" +
+		"version each model follows\"):")
+	for i, s := range strategies {
+		sep := ";"
+		if i == len(strategies)-1 {
+			sep = "."
+		}
+		fmt.Fprintf(&b, " %s: %s%s", s, s.Follows(), sep)
+	}
+	b.WriteString("\n\n| fault @ phase |")
 	for _, s := range strategies {
-		fmt.Fprintf(&b, " %s |", s)
+		fmt.Fprintf(&b, " %s (%s) |", s, strings.TrimPrefix(s.Follows(), "CPython "))
 	}
 	b.WriteString("\n|---|")
 	for range strategies {
@@ -196,7 +205,7 @@ func (m Matrix) Markdown() string {
 	b.WriteString("\nReproduce any cell with the command under it; `go test ./...` checks every cell against its\n" +
 		"expectation and against this file.\n")
 	for _, s := range strategies {
-		fmt.Fprintf(&b, "\n## %s\n\n", s)
+		fmt.Fprintf(&b, "\n## %s (%s)\n\n", s, s.Follows())
 		for _, k := range faults.Kinds() {
 			for _, ph := range k.Meaningful() {
 				mc, ok := m.Cell(Cell{s, k.Name, ph})

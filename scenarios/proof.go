@@ -143,13 +143,22 @@ func causes(s pools.Snapshot, p Proof) ([]Cause, []string) {
 // goroutine that died. It reads the state, not the proof. (A lock that
 // died with its holder is a cause only while some job still needs a
 // worker; the proof names it, this does not.)
+//
+// 2.6's MapResult is ready at its first failed chunk, and answers every
+// job of the map still out (s.Abandoned): a job lost after that, or a
+// handler that dies after that, loses nothing the caller of a scenario's
+// one map waits for.
 func evidence(s pools.Snapshot) []string {
 	var out []string
+	abandoned := map[int]bool{}
+	for _, j := range s.Abandoned {
+		abandoned[j] = true
+	}
 	for _, p := range s.Parties {
 		switch {
-		case p.Worker && p.Exit != nil && p.Job >= 0:
+		case p.Worker && p.Exit != nil && p.Job >= 0 && !abandoned[p.Job]:
 			out = append(out, fmt.Sprintf("worker %d died holding job %d", p.PID, p.Job))
-		case p.Died:
+		case p.Died && len(s.Abandoned) == 0:
 			out = append(out, "the "+p.ID+" died")
 		}
 	}

@@ -218,7 +218,13 @@ var errUnresolved = errors.New("unresolved")
 func (r *run) call(ctx context.Context, tasks []pools.Task) callerResult {
 	switch r.sc.Wait {
 	case WaitMap:
-		rs, err := r.p.Map(ctx, tasks)
+		var rs []pools.Result
+		var err error
+		if cm, ok := r.p.(pools.ChunkMapper); ok && r.sc.ChunkSize > 0 {
+			rs, err = cm.MapChunks(ctx, tasks, r.sc.ChunkSize)
+		} else {
+			rs, err = r.p.Map(ctx, tasks)
+		}
 		for i := range rs {
 			if err != nil && rs[i].Err == err {
 				rs[i].Err = errUnresolved

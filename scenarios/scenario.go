@@ -67,6 +67,10 @@ type Scenario struct {
 	Wait    WaitStyle
 	// Deadline is the tracked pool's per-task deadline (0: none).
 	Deadline time.Duration
+	// ChunkSize is Pool.map's chunksize argument, for the naive and
+	// respawn pools with wait=map (0: Pool.map's default,
+	// pools.DefaultChunkSize).
+	ChunkSize int
 }
 
 // String is the scenario's text form, which Parse reads back:
@@ -80,6 +84,9 @@ func (s Scenario) String() string {
 	}
 	if s.Deadline > 0 {
 		fmt.Fprintf(&b, " deadline=%s", s.Deadline)
+	}
+	if s.ChunkSize > 0 {
+		fmt.Fprintf(&b, " chunksize=%d", s.ChunkSize)
 	}
 	fmt.Fprintf(&b, " wait=%s", s.Wait)
 	for _, f := range s.Faults {
@@ -101,7 +108,7 @@ func Parse(text string) (Scenario, error) {
 	for _, field := range strings.Fields(text) {
 		key, val, ok := strings.Cut(field, "=")
 		if !ok {
-			return Scenario{}, fmt.Errorf("scenario: %q is not key=value (keys: pool, workers, jobs, payload, deadline, wait, fault)", field)
+			return Scenario{}, fmt.Errorf("scenario: %q is not key=value (keys: pool, workers, jobs, payload, chunksize, deadline, wait, fault)", field)
 		}
 		if seen[key] && key != "fault" {
 			return Scenario{}, fmt.Errorf("scenario: %s given twice", key)
@@ -117,6 +124,11 @@ func Parse(text string) (Scenario, error) {
 			s.Jobs, err = parseInt(key, val)
 		case "payload":
 			s.Payload, err = parseInt(key, val)
+		case "chunksize":
+			s.ChunkSize, err = parseInt(key, val)
+			if err == nil && s.ChunkSize < 1 {
+				err = fmt.Errorf("chunksize=%d, allowed 1 to %d (leave it out for Pool.map's default)", s.ChunkSize, MaxJobs)
+			}
 		case "wait":
 			s.Wait, err = parseWait(val)
 		case "deadline":
@@ -129,7 +141,7 @@ func Parse(text string) (Scenario, error) {
 			f, err = parseFault(val)
 			s.Faults = append(s.Faults, f)
 		default:
-			err = fmt.Errorf("unknown key %q (keys: pool, workers, jobs, payload, deadline, wait, fault)", key)
+			err = fmt.Errorf("unknown key %q (keys: pool, workers, jobs, payload, chunksize, deadline, wait, fault)", key)
 		}
 		if err != nil {
 			return Scenario{}, fmt.Errorf("scenario: %w", err)
@@ -211,6 +223,9 @@ func (s Scenario) Validate() error {
 	if _, err := parseWait(string(s.Wait)); err != nil {
 		return fmt.Errorf("scenario: %w", err)
 	}
+	if err := s.validChunkSize(); err != nil {
+		return fmt.Errorf("scenario: %w", err)
+	}
 	if len(s.Faults) > MaxFaults {
 		return fmt.Errorf("scenario: %d faults, at most %d", len(s.Faults), MaxFaults)
 	}
@@ -232,6 +247,23 @@ func (s Scenario) Validate() error {
 		case info.Where != faults.InIdle && (f.Job < 0 || f.Job >= s.Jobs):
 			return fmt.Errorf("scenario: fault %s targets job %d, but the scenario has %d jobs (0 to %d)", f, f.Job, s.Jobs, s.Jobs-1)
 		}
+	}
+	return nil
+}
+
+// validChunkSize: only multiprocessing.Pool.map takes a chunk size here.
+// ProcessPoolExecutor.map has one too, but failfast models its default
+// (1, one call per future) only; tracked sends each task alone.
+func (s Scenario) validChunkSize() error {
+	switch {
+	case s.ChunkSize == 0:
+		return nil
+	case s.ChunkSize < 0 || s.ChunkSize > MaxJobs:
+		return fmt.Errorf("chunksize=%d, allowed 1 to %d (leave it out for Pool.map's default)", s.ChunkSize, MaxJobs)
+	case s.Pool != pools.Naive && s.Pool != pools.Respawn:
+		return fmt.Errorf("chunksize=%d: only the naive and respawn pools (multiprocessing.Pool.map) take a chunk size, not %s", s.ChunkSize, s.Pool)
+	case s.Wait != WaitMap:
+		return fmt.Errorf("chunksize=%d: a chunk size is map's argument; wait=%s submits each job alone (apply_async)", s.ChunkSize, s.Wait)
 	}
 	return nil
 }
