@@ -22,6 +22,9 @@ const (
 	// fails like a failed allocation (it is how garbage in a pipe, as in
 	// the seed's gdb session, becomes a MemoryError).
 	maxBody = 1 << 30
+	// maxFrameLen is what the 4-byte length can say: a larger frame is
+	// refused when it is written, since its length would wrap.
+	maxFrameLen = 1<<32 - 1
 )
 
 // Job ids with a meaning of their own.
@@ -41,6 +44,14 @@ const (
 // ErrAllocation is the parent reader's MemoryError: it could not allocate a
 // frame body.
 var ErrAllocation = errors.New("cannot allocate frame body (MemoryError)")
+
+// ErrCorruptFrame is returned by a reader whose frame header cannot be
+// right: the stream is out of step.
+var ErrCorruptFrame = errors.New("corrupt frame")
+
+// ErrFrameTooLarge is returned by an encoder whose frame would not fit
+// the 4-byte length.
+var ErrFrameTooLarge = errors.New("frame too large for its 4-byte length")
 
 // ErrTornFrame is returned by a reader that met the end of a stream inside a
 // frame.
@@ -70,6 +81,7 @@ type frameReader struct {
 	read *atomic.Int64 // the pipe's read counter
 	bump func()
 	hdr  [headerLen]byte
+	max  int64 // the largest body it allocates; 0: maxBody
 }
 
 func newFrameReader(r io.Reader, have, need, read *atomic.Int64, bump func()) *frameReader {
@@ -91,12 +103,16 @@ func (fr *frameReader) next(alloc func(job int, t trig) error) (frame, error) {
 		alloc: trig{id: binary.LittleEndian.Uint16(fr.hdr[12:14]), at: Point(fr.hdr[14]), arg: int64(binary.LittleEndian.Uint64(fr.hdr[15:23]))},
 	}
 	if n < envelopeSize {
-		return f, fmt.Errorf("corrupt frame: length %d shorter than its envelope", n)
+		return f, fmt.Errorf("%w: length %d shorter than its envelope", ErrCorruptFrame, n)
 	}
 	body := n - envelopeSize
 	fr.need.Store(lenSize + n)
 	fr.bump()
-	if body > maxBody {
+	limit := int64(maxBody)
+	if fr.max > 0 {
+		limit = fr.max
+	}
+	if body > limit {
 		return f, fmt.Errorf("%w: %d bytes", ErrAllocation, body)
 	}
 	if alloc != nil {
@@ -248,11 +264,27 @@ func encodeTask(job int, t wireTask) ([]byte, error) {
 	if err := fire(t.trigs, PointTaskEncode, job, false, nil); err != nil {
 		return nil, err
 	}
+	// Checked before anything is copied: a body this large is refused,
+	// not built.
+	if err := checkFrameLen(trigsLen(t.trigs) + 4 + len(t.fn) + 4 + len(t.arg)); err != nil {
+		return nil, fmt.Errorf("job %d: %w", job, err)
+	}
 	var e enc
 	e.trigs(t.trigs)
 	e.bytes([]byte(t.fn))
 	e.bytes(t.arg)
 	return appendFrame(nil, job, trig{}, e.b), nil
+}
+
+func trigsLen(ts []trig) int { return 1 + len(ts)*(2+1+8) }
+
+// checkFrameLen refuses a body whose frame length would wrap (so would
+// the 4-byte lengths inside it).
+func checkFrameLen(body int) error {
+	if int64(body) > maxFrameLen-envelopeSize {
+		return fmt.Errorf("%w: a %d-byte body, at most %d", ErrFrameTooLarge, body, int64(maxFrameLen-envelopeSize))
+	}
+	return nil
 }
 
 // decodeTask decodes a task body; its task-decode triggers act midway.
@@ -316,6 +348,9 @@ func encodeResult(job int, r wireResult, await func(Point)) ([]byte, error) {
 		if t.at == PointResultAlloc {
 			alloc = t
 		}
+	}
+	if err := checkFrameLen(trigsLen(r.trigs) + 1 + 4 + len(r.value)); err != nil {
+		return nil, err
 	}
 	var e enc
 	e.trigs(r.trigs)

@@ -208,6 +208,12 @@ func (s Scenario) Validate() error {
 	if s.Deadline < 0 || (s.Deadline > 0 && s.Pool != pools.Tracked) {
 		return fmt.Errorf("scenario: deadline=%s: only the tracked pool has per-task deadlines, and they are positive", s.Deadline)
 	}
+	if s.Deadline > MaxDeadline {
+		return fmt.Errorf("scenario: deadline=%s, allowed up to %s (so that %d stuck tasks in a row are answered before the 20s backstop)", s.Deadline, MaxDeadline, MaxFaults+1)
+	}
+	if err := s.Fits(thisMachine(s.Needs().Memory > 256<<20)); err != nil {
+		return err
+	}
 	if _, err := parseWait(string(s.Wait)); err != nil {
 		return fmt.Errorf("scenario: %w", err)
 	}
