@@ -22,6 +22,9 @@ const (
 	// fails like a failed allocation (it is how garbage in a pipe, as in
 	// the seed's gdb session, becomes a MemoryError).
 	maxBody = 1 << 30
+	// maxFrameLen is what the 4-byte length can say: a larger frame is
+	// refused when it is written, since its length would wrap.
+	maxFrameLen = 1<<32 - 1
 )
 
 // Job ids with a meaning of their own.
@@ -41,6 +44,14 @@ const (
 // ErrAllocation is the parent reader's MemoryError: it could not allocate a
 // frame body.
 var ErrAllocation = errors.New("cannot allocate frame body (MemoryError)")
+
+// ErrCorruptFrame is returned by a reader whose frame header cannot be
+// right: the stream is out of step.
+var ErrCorruptFrame = errors.New("corrupt frame")
+
+// ErrFrameTooLarge is returned by an encoder whose frame would not fit
+// the 4-byte length.
+var ErrFrameTooLarge = errors.New("frame too large for its 4-byte length")
 
 // ErrTornFrame is returned by a reader that met the end of a stream inside a
 // frame.
@@ -71,6 +82,7 @@ type frameReader struct {
 	read *atomic.Int64 // the pipe's read counter
 	bump func()
 	hdr  [headerLen]byte
+	max  int64 // the largest body it allocates; 0: maxBody
 }
 
 func newFrameReader(r io.Reader, have, need, read *atomic.Int64, bump func()) *frameReader {
@@ -93,12 +105,16 @@ func (fr *frameReader) next(alloc func(job int, t trig) error) (frame, error) {
 			arg: int64(binary.LittleEndian.Uint64(fr.hdr[15:23])), job: int64(binary.LittleEndian.Uint64(fr.hdr[23:31]))},
 	}
 	if n < envelopeSize {
-		return f, fmt.Errorf("corrupt frame: length %d shorter than its envelope", n)
+		return f, fmt.Errorf("%w: length %d shorter than its envelope", ErrCorruptFrame, n)
 	}
 	body := n - envelopeSize
 	fr.need.Store(lenSize + n)
 	fr.bump()
-	if body > maxBody {
+	limit := int64(maxBody)
+	if fr.max > 0 {
+		limit = fr.max
+	}
+	if body > limit {
 		return f, fmt.Errorf("%w: %d bytes", ErrAllocation, body)
 	}
 	if alloc != nil {
@@ -278,6 +294,15 @@ func encodeChunk(job int, calls []wireTask) ([]byte, error) {
 			return nil, err
 		}
 	}
+	// Checked before anything is copied: a body this large is refused,
+	// not built.
+	size := 2
+	for _, c := range calls {
+		size += trigsLen(c.trigs) + 4 + len(c.fn) + 4 + len(c.arg)
+	}
+	if err := checkFrameLen(size); err != nil {
+		return nil, fmt.Errorf("job %d: %w", job, err)
+	}
 	var e enc
 	e.u16(uint16(len(calls)))
 	for _, c := range calls {
@@ -286,6 +311,17 @@ func encodeChunk(job int, calls []wireTask) ([]byte, error) {
 		e.bytes(c.arg)
 	}
 	return appendFrame(nil, job, trig{}, e.b), nil
+}
+
+func trigsLen(ts []trig) int { return 1 + len(ts)*(2+1+8+8) }
+
+// checkFrameLen refuses a body whose frame length would wrap (so would
+// the 4-byte lengths inside it).
+func checkFrameLen(body int) error {
+	if int64(body) > maxFrameLen-envelopeSize {
+		return fmt.Errorf("%w: a %d-byte body, at most %d", ErrFrameTooLarge, body, int64(maxFrameLen-envelopeSize))
+	}
+	return nil
 }
 
 // decodeTask decodes a task body into its calls; each call's task-decode
@@ -372,6 +408,13 @@ func encodeResult(job int, r wireResult, await func(Point, int)) ([]byte, error)
 	vals := r.values
 	if r.status != stOK || vals == nil {
 		vals = [][]byte{r.value}
+	}
+	size := trigsLen(r.trigs) + 1 + 4
+	for _, v := range vals {
+		size += 4 + len(v)
+	}
+	if err := checkFrameLen(size); err != nil {
+		return nil, err
 	}
 	var e enc
 	e.trigs(r.trigs)

@@ -89,6 +89,10 @@ type Options struct {
 	// TaskTimeout, if positive, is how long a task may run: past it its
 	// worker is killed and the job fails with context.DeadlineExceeded.
 	TaskTimeout time.Duration
+
+	// MaxTaskFrame, if positive, is the largest task frame body a worker
+	// will allocate (default 1 GiB): set it to what the caller can send.
+	MaxTaskFrame int
 }
 
 // A Pool runs tasks on worker processes.
@@ -131,6 +135,9 @@ type Pool interface {
 func Start(s Strategy, o Options) (Pool, error) {
 	if o.Workers < 1 || o.Workers > MaxWorkers {
 		return nil, fmt.Errorf("pools: Workers = %d, want 1 to %d", o.Workers, MaxWorkers)
+	}
+	if o.MaxTaskFrame < 0 || o.MaxTaskFrame > maxBody {
+		return nil, fmt.Errorf("pools: MaxTaskFrame = %d, want 0 (default) to %d", o.MaxTaskFrame, maxBody)
 	}
 	var p Pool
 	var err error
@@ -210,6 +217,7 @@ type core struct {
 	exe      string
 	devnull  *os.File
 	stderr   *os.File
+	secret   string // the workers' handshake (see MaybeServeWorker)
 
 	slotMu   sync.Mutex
 	slotUsed [maxSlots]bool
@@ -270,8 +278,14 @@ func newCore(s Strategy, o Options) (*core, error) {
 		devnull.Close()
 		return nil, err
 	}
+	secret, err := reg.handshake(o.MaxTaskFrame)
+	if err != nil {
+		reg.close()
+		devnull.Close()
+		return nil, err
+	}
 	c := &core{
-		strategy: s, opts: o, reg: reg, exe: exe, devnull: devnull, stderr: o.Stderr,
+		strategy: s, opts: o, reg: reg, exe: exe, devnull: devnull, stderr: o.Stderr, secret: secret,
 		died: make(chan struct{}, 1), cache: map[int]*Future{}, abandoned: map[int]bool{}, parties: map[string]*gstate{},
 	}
 	if c.stderr == nil {

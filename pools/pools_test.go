@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -361,5 +362,153 @@ func TestWorkersDieWithAKilledParent(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A failed start closes everything it opened. Starts are made to fail at
+// every step (the region, the pipes, a worker's start) by lowering
+// RLIMIT_NOFILE to a few descriptors above what is open, one more each
+// time; whether a start fails or not, the descriptor count afterwards is
+// what it was.
+func TestFailedStartLeaksNoDescriptor(t *testing.T) {
+	var orig unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &orig); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Setrlimit(unix.RLIMIT_NOFILE, &orig)
+	for _, s := range strategies(t) {
+		t.Run(string(s), func(t *testing.T) {
+			failed := 0
+			for extra := 0; extra <= 24; extra++ {
+				before := openFDs(t)
+				low := orig
+				low.Cur = uint64(before + extra)
+				if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &low); err != nil {
+					t.Fatal(err)
+				}
+				p, err := pools.Start(s, pools.Options{Workers: 3})
+				if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &orig); err != nil {
+					t.Fatal(err)
+				}
+				if err == nil {
+					p.Terminate()
+				} else {
+					failed++
+				}
+				if got := openFDs(t); got != before {
+					t.Errorf("limit %d (start failed: %v): open descriptors %d before, %d after", low.Cur, err, before, got)
+				}
+			}
+			if failed == 0 {
+				t.Fatal("no start failed: the limits were too high to test anything")
+			}
+			t.Logf("%d of 25 starts failed", failed)
+		})
+	}
+}
+
+// The parent watches worker exits on pidfds in the netpoller, not with a
+// thread blocked in waitid per worker: with 64 idle workers it has far
+// fewer than 64 threads (RLIMIT_NPROC counts them; root, as here, is not
+// held to it, so the threads are counted instead).
+func TestWatchingExitsTakesNoThreadPerWorker(t *testing.T) {
+	p, err := pools.Start(pools.Tracked, pools.Options{Workers: pools.MaxWorkers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Terminate()
+	c := ctx(t)
+	for {
+		idle := 0
+		for _, w := range p.Snapshot().Parties {
+			if w.Worker && w.Exit == nil && w.Idle && w.Wait != nil {
+				idle++
+			}
+		}
+		if idle == pools.MaxWorkers {
+			break
+		}
+		if c.Err() != nil {
+			t.Fatalf("only %d of %d workers became idle", idle, pools.MaxWorkers)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	es, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d threads with %d idle workers", len(es), pools.MaxWorkers)
+	if len(es) >= 32 {
+		t.Errorf("%d threads with %d idle workers: want far fewer than one per worker", len(es), pools.MaxWorkers)
+	}
+}
+
+// A task frame larger than the worker's limit is refused, and its body
+// skipped: read as frames, the body below would forge an answer for the
+// next job. The first 1,028 bytes of the body parse as one frame with a
+// job nobody asked for; then comes a forged frame for job 1 (echo
+// "FORGED!!"), then a filler frame that takes the rest.
+func TestTrackedWorkerSkipsARefusedFrame(t *testing.T) {
+	const limit = 1024
+	arg := make([]byte, 2048)
+	arg[10] = 0                                    // the stray frame's trigger count
+	copy(arg[11:], []byte{0xff, 0xff, 0xff, 0xff}) // and an impossible name: it fails to decode
+	frame := func(job int64, fn, a string) []byte {
+		var body []byte
+		body = append(body, 0) // no triggers
+		body = binary.LittleEndian.AppendUint32(body, uint32(len(fn)))
+		body = append(body, fn...)
+		body = binary.LittleEndian.AppendUint32(body, uint32(len(a)))
+		body = append(body, a...)
+		b := binary.LittleEndian.AppendUint32(nil, uint32(19+len(body)))
+		b = binary.LittleEndian.AppendUint64(b, uint64(job))
+		b = append(b, make([]byte, 11)...) // no allocation trigger
+		return append(b, body...)
+	}
+	forged := frame(1, "echo", "FORGED!!")
+	copy(arg[1015:], forged)
+	rest := len(arg) - 1015 - len(forged)
+	copy(arg[1015+len(forged):], frame(1000, "echo", strings.Repeat("x", rest-23-13)))
+
+	p, err := pools.Start(pools.Tracked, pools.Options{Workers: 1, MaxTaskFrame: limit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Terminate()
+	rs, err := p.Map(ctx(t), []pools.Task{{Func: "echo", Arg: arg}, pools.Square(5)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(rs[0].Err, pools.ErrAllocation) && !strings.Contains(fmt.Sprint(rs[0].Err), "cannot allocate") {
+		t.Errorf("job 0 (a %d-byte body, limit %d): err = %v, want the worker's refusal", len(arg)+13, limit, rs[0].Err)
+	}
+	if v, err := pools.Int(rs[1].Value); err != nil || v != 25 || rs[1].Err != nil {
+		t.Errorf("square(5) came back as %q, %v: the worker read a frame out of a refused body", rs[1].Value, rs[1].Err)
+	}
+}
+
+// A body of 4 GiB or more would wrap the frame's 4-byte length: it is
+// refused before anything is copied. The argument is never touched, so
+// its pages are never made resident.
+func TestFrameOf4GiBIsRefused(t *testing.T) {
+	if testing.Short() {
+		t.Skip("reserves 4 GiB of address space")
+	}
+	p, err := pools.Start(pools.Tracked, pools.Options{Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Terminate()
+	huge := make([]byte, 1<<32)
+	f, err := p.Submit(ctx(t), pools.Task{Func: "echo", Arg: huge})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := f.Wait(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(r.Err, pools.ErrFrameTooLarge) {
+		t.Errorf("a 4 GiB argument: err = %v, want ErrFrameTooLarge", r.Err)
 	}
 }

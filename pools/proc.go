@@ -3,6 +3,7 @@ package pools
 import (
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -48,13 +49,17 @@ func (c *core) spawn(pipes func(s slot) (task, res *pipe, err error)) (*proc, er
 		c.freeSlot(idx)
 		return nil, err
 	}
+	pidfd := -1
 	attr := &os.ProcAttr{
-		Env:   append(os.Environ(), fmt.Sprintf("%s=%s %d", workerEnv, c.strategy, idx)),
+		Env:   append(environWithout(workerEnv), fmt.Sprintf("%s=%s %d %s", workerEnv, c.strategy, idx, c.secret)),
 		Files: []*os.File{c.devnull, c.devnull, c.stderr, c.reg.file, task.r, res.w},
 		Sys: &syscall.SysProcAttr{
 			// Workers die with their parent, so a killed test run
 			// leaves no orphans.
 			Pdeathsig: syscall.SIGKILL,
+			// A pidfd of our own (os.Process keeps a duplicate), so that
+			// the exit is watched without a thread blocked per worker.
+			PidFD: &pidfd,
 		},
 	}
 	// -test.run=^$ keeps a test binary that forgot MaybeServeWorker from
@@ -68,22 +73,29 @@ func (c *core) spawn(pipes func(s slot) (task, res *pipe, err error)) (*proc, er
 	s.pid().Store(uint32(p.Pid))
 	c.reg.bump()
 	c.watch.Add(1)
-	go c.watchProc(pr)
+	go c.watchProc(pr, pidfd)
 	return pr, nil
+}
+
+// environWithout is the environment without key, so that a value this
+// process inherited never reaches a worker ahead of the one it is given
+// (the first of two entries wins).
+func environWithout(key string) []string {
+	env := os.Environ()
+	out := env[:0:0]
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, key+"=") {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 // watchProc waits for the process to end without reaping it, the way a
 // sentinel fires: the strategy decides when to reap (2.6 only in join).
-func (c *core) watchProc(pr *proc) {
+func (c *core) watchProc(pr *proc, pidfd int) {
 	defer c.watch.Done()
-	var info unix.Siginfo
-	var err error
-	for {
-		err = unix.Waitid(unix.P_PID, pr.pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
-		if err != unix.EINTR {
-			break
-		}
-	}
+	info, err := waitExit(pr.pid, pidfd)
 	pr.mu.Lock()
 	if !pr.dead {
 		if err == nil {
@@ -105,7 +117,54 @@ func (c *core) watchProc(pr *proc) {
 	}
 }
 
+// waitExit waits, without reaping, for the process to end. It parks on
+// the pidfd in the runtime's netpoller (a pidfd turns readable when its
+// process exits), so 64 waiting workers cost no OS thread each; waitid
+// with WNOHANG then reads the status. Without a pidfd it blocks a thread
+// in waitid, as before.
+func waitExit(pid, pidfd int) (unix.Siginfo, error) {
+	var info unix.Siginfo
+	if pidfd < 0 {
+		for {
+			err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+			if err != unix.EINTR {
+				return info, err
+			}
+		}
+	}
+	unix.SetNonblock(pidfd, true) // so os.NewFile hands it to the netpoller
+	f := os.NewFile(uintptr(pidfd), "pidfd")
+	defer f.Close()
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return info, err
+	}
+	var werr error
+	err = rc.Read(func(fd uintptr) bool {
+		for {
+			info = unix.Siginfo{}
+			werr = unix.Waitid(unix.P_PIDFD, int(fd), &info, unix.WEXITED|unix.WNOWAIT|unix.WNOHANG, nil)
+			if werr != unix.EINTR && werr != unix.EAGAIN {
+				break
+			}
+			if werr == unix.EAGAIN {
+				return false
+			}
+		}
+		return werr != nil || siginfoPID(&info) != 0
+	})
+	if err != nil {
+		return info, err
+	}
+	return info, werr
+}
+
 // siginfo_t for SIGCHLD on Linux: si_code at 8, si_pid at 16, si_status at 24.
+func siginfoPID(info *unix.Siginfo) int32 {
+	b := (*[128]byte)(unsafe.Pointer(info))
+	return *(*int32)(unsafe.Pointer(&b[16]))
+}
+
 func exitFromSiginfo(info *unix.Siginfo) Exit {
 	b := (*[128]byte)(unsafe.Pointer(info))
 	code := *(*int32)(unsafe.Pointer(&b[8]))

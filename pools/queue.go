@@ -200,10 +200,16 @@ func (p *queuePool) Terminate() error {
 		p.mu.Unlock()
 		notify(p.change)
 		p.killAll()
+		// The worker handler starts replacements from the shared pipes'
+		// descriptors: it must have ended before they are closed, or a
+		// replacement could inherit a closed or reused descriptor. It
+		// waits on nothing the pipes hold, and stateTerminate ends its
+		// loop (a spawn under way is killed by maintainPool itself).
+		<-p.workerDone
+		p.killAll() // anything the worker handler started meanwhile
 		p.closePipes()
 		futexWake(p.reg.lock(lockResultWrite).w)
 		p.gs.Wait()
-		p.killAll() // anything the worker handler started meanwhile
 		p.release()
 	})
 	return nil

@@ -15,11 +15,14 @@ import (
 // state slot per live worker.
 //
 // Layout: a 128-byte header (progress counter, the lock words, the byte
-// counters of the shared pipes), then slots of slotSize bytes.
+// counters of the shared pipes, the handshake's secret, the workers' frame
+// limit), then slots of slotSize bytes.
 const (
 	offProgress = 0
 	offLocks    = 8  // lock i at offLocks + 4*i
 	offCounters = 64 // shared pipes: task written, task read, result written, result read
+	offSecret   = 96 // the worker handshake's secret (secretLen bytes)
+	offMaxFrame = 112
 	numLocks    = 8
 	headerSize  = 128
 	slotSize    = 128

@@ -109,6 +109,10 @@ func (p *tracked) startWorker() error {
 		return task, res, nil
 	})
 	if err != nil {
+		if tw.task != nil { // the pipes were made, the start failed
+			tw.task.close()
+			tw.res.close()
+		}
 		return err
 	}
 	// Only the worker keeps the task read end and the result write end.

@@ -1,6 +1,9 @@
 package pools
 
 import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -56,20 +59,62 @@ var workerModes = map[Strategy]workerMode{
 // it as one, and never returns then; otherwise it returns at once. Call it
 // first thing in main and in TestMain, after every package's init has
 // registered its actions.
+//
+// The environment variable alone does not make a worker: its secret must
+// match the one the parent wrote into the shared region it passes as
+// descriptor 3. That is checked by reading (never mapping or writing)
+// the descriptor, before anything else; on a mismatch the variable is
+// dropped with a warning and the process goes on as itself.
 func MaybeServeWorker() {
 	spec, ok := os.LookupEnv(workerEnv)
 	if !ok {
 		return
 	}
+	if !provenWorker(spec) {
+		os.Unsetenv(workerEnv)
+		fmt.Fprintf(os.Stderr, "poolhang: ignoring %s: no pool started this process (its handshake on descriptor %d failed)\n", workerEnv, fdRegion)
+		return
+	}
 	os.Exit(serveWorker(spec))
+}
+
+const secretLen = 16
+
+// handshake writes a fresh secret and the workers' frame limit into the
+// region's header and returns the secret as workers get it.
+func (r *region) handshake(maxFrame int) (string, error) {
+	b := r.mem[offSecret : offSecret+secretLen]
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("pools: worker secret: %w", err)
+	}
+	r.i64(offMaxFrame).Store(int64(maxFrame))
+	return hex.EncodeToString(b), nil
+}
+
+// provenWorker reports whether spec ("STRATEGY SLOT SECRET") carries the
+// secret that descriptor 3 holds.
+func provenWorker(spec string) bool {
+	fields := strings.Fields(spec)
+	if len(fields) != 3 {
+		return false
+	}
+	want, err := hex.DecodeString(fields[2])
+	if err != nil || len(want) != secretLen {
+		return false
+	}
+	var st unix.Stat_t
+	if unix.Fstat(fdRegion, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Size != regionSize {
+		return false
+	}
+	got := make([]byte, secretLen)
+	if n, err := unix.Pread(fdRegion, got, offSecret); err != nil || n != secretLen {
+		return false
+	}
+	return subtle.ConstantTimeCompare(got, want) == 1
 }
 
 func serveWorker(spec string) int {
 	fields := strings.Fields(spec)
-	if len(fields) != 2 {
-		fmt.Fprintf(os.Stderr, "poolhang worker: bad %s=%q\n", workerEnv, spec)
-		return 2
-	}
 	mode, ok := workerModes[Strategy(fields[0])]
 	idx, err := strconv.Atoi(fields[1])
 	if !ok || err != nil || idx < 0 || idx >= maxSlots {
@@ -96,6 +141,7 @@ func serveWorker(spec string) int {
 		results: os.NewFile(fdResults, "results"),
 		resW:    cnt.resW,
 	}
+	w.tasks.max = reg.i64(offMaxFrame).Load()
 	go w.mailbox()
 	err = w.loop()
 	if err == nil {
@@ -253,6 +299,16 @@ func (w *worker) get() (int, []wireTask, error) {
 	}
 	w.slot.set(wReadTask, -1)
 	f, err := w.tasks.next(nil)
+	if errors.Is(err, ErrAllocation) && w.mode.guardDecode {
+		// Refused, the body is still in the pipe: skip it, or its
+		// middle would be read as the next frame (and could forge one).
+		if derr := w.tasks.discard(); derr != nil {
+			err = derr
+		}
+	}
+	if errors.Is(err, ErrCorruptFrame) {
+		f.job = jobSentinel // out of step for good: no job to answer
+	}
 	if err == nil && f.job != jobSentinel && w.mode.decodeInLock {
 		w.slot.set(wDecodeTask, int64(f.job))
 		t, err = decodeTask(f.job, f.body, true, w.await)

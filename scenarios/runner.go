@@ -46,12 +46,23 @@ func RunWith(ctx context.Context, sc Scenario, o RunOptions) (Outcome, error) {
 	if o.Backstop <= 0 {
 		o.Backstop = 20 * time.Second
 	}
+	// The backstop follows the deadline: every stuck task in a row must
+	// get its deadline before the backstop can call the run a timeout.
+	if need := sc.Deadline*time.Duration(len(sc.Faults)+1) + 2*time.Second; sc.Deadline > 0 && o.Backstop < need {
+		o.Backstop = need
+	}
 	start := time.Now()
-	p, err := pools.Start(sc.Pool, pools.Options{Workers: sc.Workers, Stderr: o.Stderr, TaskTimeout: sc.Deadline})
+	p, err := pools.Start(sc.Pool, pools.Options{Workers: sc.Workers, Stderr: o.Stderr, TaskTimeout: sc.Deadline,
+		// Workers allocate no more for a task than this scenario sends:
+		// its payload, its triggers and the function's name.
+		MaxTaskFrame: sc.Payload + taskOverhead})
 	if err != nil {
 		return Outcome{}, err
 	}
 	r := &run{sc: sc, p: p, pids: map[int]bool{}, struck: map[int]bool{}}
+	if sc.Payload > 0 {
+		r.payload = pools.Payload(sc.Payload)
+	}
 	out := Outcome{Scenario: sc}
 	deadline := time.NewTimer(o.Backstop)
 	defer deadline.Stop()
@@ -72,7 +83,15 @@ type run struct {
 	caller chan callerResult
 	stop   context.CancelFunc
 	result *callerResult
+	// payload is every echo task's argument and expected value: one
+	// allocation, however many jobs.
+	payload []byte
 }
+
+// taskOverhead bounds a task body beyond its argument: the triggers
+// (MaxFaults of 11 bytes and a count), the function's name and two
+// lengths.
+const taskOverhead = 1024
 
 type callerResult struct {
 	results []pools.Result
@@ -181,7 +200,7 @@ func (r *run) answered(cr callerResult) Verdict {
 
 func (r *run) correct(job int, v []byte) bool {
 	if r.sc.Payload > 0 {
-		return bytes.Equal(v, pools.Payload(r.sc.Payload))
+		return bytes.Equal(v, r.payload)
 	}
 	n, err := pools.Int(v)
 	return err == nil && n == int64(job)*int64(job)
@@ -192,7 +211,7 @@ func (r *run) tasks() ([]pools.Task, error) {
 	ts := make([]pools.Task, r.sc.Jobs)
 	for i := range ts {
 		if r.sc.Payload > 0 {
-			ts[i] = pools.Echo(r.sc.Payload)
+			ts[i] = pools.Task{Func: "echo", Arg: r.payload} // read only: shared
 		} else {
 			ts[i] = pools.Square(int64(i))
 		}

@@ -106,9 +106,12 @@ func Parse(text string) (Scenario, error) {
 	s := Scenario{Wait: WaitMap}
 	seen := map[string]bool{}
 	for _, field := range strings.Fields(text) {
+		if len(field) > maxField {
+			return Scenario{}, fmt.Errorf("scenario: field %s is %d bytes, longer than any scenario field (%d)", short(field), len(field), maxField)
+		}
 		key, val, ok := strings.Cut(field, "=")
 		if !ok {
-			return Scenario{}, fmt.Errorf("scenario: %q is not key=value (keys: pool, workers, jobs, payload, chunksize, deadline, wait, fault)", field)
+			return Scenario{}, fmt.Errorf("scenario: %s is not key=value (keys: pool, workers, jobs, payload, chunksize, deadline, wait, fault)", short(field))
 		}
 		if seen[key] && key != "fault" {
 			return Scenario{}, fmt.Errorf("scenario: %s given twice", key)
@@ -117,7 +120,9 @@ func Parse(text string) (Scenario, error) {
 		var err error
 		switch key {
 		case "pool":
-			s.Pool, err = pools.ParseStrategy(val)
+			if s.Pool, err = pools.ParseStrategy(val); err != nil {
+				err = fmt.Errorf("unknown pool strategy %s (allowed: %s)", short(val), strategyList())
+			}
 		case "workers":
 			s.Workers, err = parseInt(key, val)
 		case "jobs":
@@ -133,15 +138,18 @@ func Parse(text string) (Scenario, error) {
 			s.Wait, err = parseWait(val)
 		case "deadline":
 			s.Deadline, err = time.ParseDuration(val)
-			if err != nil {
-				err = fmt.Errorf("deadline=%q is not a duration (as in 500ms)", val)
+			switch {
+			case err != nil:
+				err = fmt.Errorf("deadline=%s is not a duration (as in 500ms)", short(val))
+			case s.Deadline <= 0:
+				err = fmt.Errorf("deadline=%s: a deadline is positive (as in 500ms); leave it out for none", val)
 			}
 		case "fault":
 			var f Fault
 			f, err = parseFault(val)
 			s.Faults = append(s.Faults, f)
 		default:
-			err = fmt.Errorf("unknown key %q (keys: pool, workers, jobs, payload, chunksize, deadline, wait, fault)", key)
+			err = fmt.Errorf("unknown key %s (keys: pool, workers, jobs, payload, chunksize, deadline, wait, fault)", short(key))
 		}
 		if err != nil {
 			return Scenario{}, fmt.Errorf("scenario: %w", err)
@@ -158,10 +166,32 @@ func Parse(text string) (Scenario, error) {
 	return s, nil
 }
 
+// maxField bounds one field of the text form: the longest legal one is a
+// fault of a few dozen bytes.
+const maxField = 128
+
+// short quotes s for an error message, escaping control characters and
+// cutting it to a prefix: an error never echoes a long input whole.
+func short(s string) string {
+	const n = 32
+	if len(s) <= n {
+		return strconv.Quote(s)
+	}
+	return strconv.Quote(s[:n]) + "..."
+}
+
+func strategyList() string {
+	var names []string
+	for _, p := range pools.Strategies() {
+		names = append(names, string(p))
+	}
+	return strings.Join(names, ", ")
+}
+
 func parseInt(key, val string) (int, error) {
 	n, err := strconv.Atoi(val)
 	if err != nil {
-		return 0, fmt.Errorf("%s=%q is not a whole number", key, val)
+		return 0, fmt.Errorf("%s=%s is not a whole number", key, short(val))
 	}
 	return n, nil
 }
@@ -172,32 +202,32 @@ func parseWait(val string) (WaitStyle, error) {
 			return w, nil
 		}
 	}
-	return "", fmt.Errorf("unknown wait style %q (allowed: map, get, join)", val)
+	return "", fmt.Errorf("unknown wait style %s (allowed: map, get, join)", short(val))
 }
 
 // parseFault reads KIND@PHASE:JOB, or KIND@PHASE for idle phases.
 func parseFault(val string) (Fault, error) {
 	kind, rest, ok := strings.Cut(val, "@")
 	if !ok {
-		return Fault{}, fmt.Errorf("fault %q: want KIND@PHASE:JOB (or KIND@PHASE for idle phases)", val)
+		return Fault{}, fmt.Errorf("fault %s: want KIND@PHASE:JOB (or KIND@PHASE for idle phases)", short(val))
 	}
 	if _, err := faults.Lookup(kind); err != nil {
-		return Fault{}, fmt.Errorf("fault %q: %w", val, err)
+		return Fault{}, fmt.Errorf("fault %s: %w", short(val), err)
 	}
 	phase, job, hasJob := strings.Cut(rest, ":")
 	info, err := faults.ParsePhase(phase)
 	if err != nil {
-		return Fault{}, fmt.Errorf("fault %q: %w", val, err)
+		return Fault{}, fmt.Errorf("fault %s: %w", short(val), err)
 	}
 	f := Fault{Kind: kind, Phase: info.Phase, Job: -1}
 	switch {
 	case info.Where == faults.InIdle && hasJob:
-		return Fault{}, fmt.Errorf("fault %q: %s strikes an idle worker before any job exists; drop the :%s", val, phase, job)
+		return Fault{}, fmt.Errorf("fault %s: %s strikes an idle worker before any job exists; drop the :%s", short(val), phase, job)
 	case info.Where != faults.InIdle && !hasJob:
-		return Fault{}, fmt.Errorf("fault %q: %s needs a target job, as in %s@%s:2", val, phase, kind, phase)
+		return Fault{}, fmt.Errorf("fault %s: %s needs a target job, as in %s@%s:2", short(val), phase, kind, phase)
 	case hasJob:
 		if f.Job, err = strconv.Atoi(job); err != nil || f.Job < 0 {
-			return Fault{}, fmt.Errorf("fault %q: target job %q is not a job number (0, 1, ...)", val, job)
+			return Fault{}, fmt.Errorf("fault %s: target job %s is not a job number (0, 1, ...)", short(val), short(job))
 		}
 	}
 	return f, nil
@@ -219,6 +249,12 @@ func (s Scenario) Validate() error {
 	}
 	if s.Deadline < 0 || (s.Deadline > 0 && s.Pool != pools.Tracked) {
 		return fmt.Errorf("scenario: deadline=%s: only the tracked pool has per-task deadlines, and they are positive", s.Deadline)
+	}
+	if s.Deadline > MaxDeadline {
+		return fmt.Errorf("scenario: deadline=%s, allowed up to %s (so that %d stuck tasks in a row are answered before the 20s backstop)", s.Deadline, MaxDeadline, MaxFaults+1)
+	}
+	if err := s.Fits(thisMachine(s.Needs().Memory > 256<<20)); err != nil {
+		return err
 	}
 	if _, err := parseWait(string(s.Wait)); err != nil {
 		return fmt.Errorf("scenario: %w", err)

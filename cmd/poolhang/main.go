@@ -8,10 +8,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -50,15 +52,20 @@ func run(args []string) int {
 			fmt.Fprintln(os.Stderr, "poolhang replay: want one file of scenarios, one per line")
 			return 2
 		}
+		name := quoteShort(args[1]) // escapes control characters
 		f, err := os.Open(args[1])
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "poolhang:", err)
+			fmt.Fprintf(os.Stderr, "poolhang replay: cannot open %s: %v\n", name, pathErr(err))
 			return 2
 		}
 		defer f.Close()
 		scs, err := scenarios.ReadReplay(f)
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "poolhang: %s: %v\n", args[1], err)
+			fmt.Fprintf(os.Stderr, "poolhang replay: %s: %v\n", name, err)
+			return 2
+		}
+		if len(scs) == 0 {
+			fmt.Fprintf(os.Stderr, "poolhang replay: %s holds no scenario (want one per line; blank lines and # comments are skipped)\n", name)
 			return 2
 		}
 		return report(scs)
@@ -99,6 +106,14 @@ func matrix(args []string) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "poolhang matrix: unknown argument %s (the only flag is -out DIR)\n", quoteShort(fs.Arg(0)))
+		return 2
+	}
+	if err := checkOut(*out); err != nil {
+		fmt.Fprintln(os.Stderr, "poolhang matrix:", err)
+		return 2
+	}
 	start := time.Now()
 	unexpected := 0
 	m, err := scenarios.RunMatrix(context.Background(), func(i, n int, mc scenarios.MatrixCell) {
@@ -135,6 +150,41 @@ func matrix(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// checkOut makes sure, before the run, that the results can be written
+// to dir.
+func checkOut(dir string) error {
+	if dir == "" {
+		return errors.New("-out is empty: want a directory for matrix.md and matrix.json")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("-out %s: %v", quoteShort(dir), pathErr(err))
+	}
+	f, err := os.CreateTemp(dir, ".poolhang-probe-*")
+	if err != nil {
+		return fmt.Errorf("-out %s is not writable: %v", quoteShort(dir), pathErr(err))
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
+// pathErr drops the path from err, which the caller quotes itself.
+func pathErr(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// quoteShort quotes s, control characters escaped, cut to a prefix.
+func quoteShort(s string) string {
+	const n = 64
+	if len(s) <= n {
+		return strconv.Quote(s)
+	}
+	return strconv.Quote(s[:n]) + "..."
 }
 
 // printTable prints fault@phase rows against strategy columns.
