@@ -269,3 +269,9 @@ func resultsMatrix(path string) *waitgraph.Matrix {
 	}
 	return m
 }
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	layout.Cleanup()
+	os.Exit(code)
+}

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -17,7 +20,30 @@ import (
 	"github.com/poolhang/poolhang/waitgraph/layout"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	code := m.Run()
+	layout.Cleanup()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// TestCacheIsPrivate checks the initialisation order that privtmp relies
+// on: Graphviz wrote its cache into the private TMPDIR, not into the
+// TMPDIR the process was started with.
+func TestCacheIsPrivate(t *testing.T) {
+	tmp := os.TempDir()
+	if !strings.Contains(filepath.Base(tmp), "poolhang-graphviz-") {
+		t.Fatalf("TMPDIR is %s, want the private poolhang-graphviz-* folder", tmp)
+	}
+	if _, err := os.Stat(filepath.Join(tmp, "go-graphviz")); err != nil {
+		t.Fatalf("Graphviz's cache is not in the private TMPDIR: %v", err)
+	}
+}
 
 // render lays g out and checks what every picture must be: valid XML
 // with an <svg> root, and the same bytes on a second run.
