@@ -340,7 +340,7 @@ func (r *run) strikeIdle(i int, f Fault, wait func() error) error {
 	r.struck[i] = true
 	for {
 		s := r.snapshot()
-		if w, ok := s.Party(fmt.Sprintf("worker %d", target)); ok && w.Exit != nil {
+		if w, ok := s.Worker(target); ok && w.Exit != nil {
 			return nil
 		}
 		if err := wait(); err != nil {
