@@ -2,7 +2,6 @@ package scenarios
 
 import (
 	"fmt"
-	"slices"
 
 	"github.com/poolhang/poolhang/faults"
 	"github.com/poolhang/poolhang/pools"
@@ -15,14 +14,6 @@ type Expectation struct {
 	// Errors are the error kinds of the failed jobs, for Raised.
 	Errors []string
 	Reason string
-}
-
-// CountsRace reports whether how many jobs end ok is a race: a broken
-// pool fails every job still pending when its manager notices the death
-// (process.py: _ExecutorManagerThread.terminate_broken), and how many
-// were done by then depends on timing.
-func (e Expectation) CountsRace() bool {
-	return slices.Contains(e.Errors, ErrKindBroken)
 }
 
 // A When is where an expectation applies: a fault's effect at a phase. It

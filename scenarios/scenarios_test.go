@@ -125,7 +125,7 @@ func TestSeedCase(t *testing.T) {
 	if crashed != 1 {
 		t.Errorf("%d workers killed by SIGSEGV, want 1", crashed)
 	}
-	for _, want := range []string{"job 2 was taken by worker", "killed by SIGSEGV in task-run", "the result-handler is reading the result pipe until the cache empties", "exited and are zombies"} {
+	for _, want := range []string{"job 2 was taken by a worker that then ended, killed by SIGSEGV, in task-run", "the result handler is reading the result pipe until the cache empties", "exited and are zombies"} {
 		if !strings.Contains(o.Diagnosis, want) {
 			t.Errorf("diagnosis lacks %q:\n%s", want, o.Diagnosis)
 		}
