@@ -19,6 +19,7 @@ import (
 	"github.com/poolhang/poolhang/faults"
 	"github.com/poolhang/poolhang/pools"
 	"github.com/poolhang/poolhang/scenarios"
+	"github.com/poolhang/poolhang/scenarios/scenariotest"
 )
 
 // The test binary is also every pool's worker binary.
@@ -34,11 +35,8 @@ func TestHarness(t *testing.T) {
 }
 
 func run(sc scenarios.Scenario) scenarios.Outcome {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	o, err := scenarios.Run(ctx, sc)
-	Expect(err).NotTo(HaveOccurred(), "%s", sc)
-	Expect(o.Leftovers).To(BeEmpty(), "teardown after %s", sc)
+	o, err := scenariotest.Run(sc)
+	Expect(err).NotTo(HaveOccurred())
 	return o
 }
 
@@ -51,12 +49,12 @@ func committedMatrix() (scenarios.Matrix, error) {
 	return scenarios.ReadMatrix(f)
 }
 
-// cellEntries is one table entry per meaningful cell of the catalog, so a
-// new fault kind appears here with no other edit.
+// cellEntries is scenariotest's table of cells, the one the scenarios
+// package's own suite runs too.
 func cellEntries() []TableEntry {
 	var es []TableEntry
-	for _, c := range scenarios.Cells() {
-		es = append(es, Entry(c.String(), c))
+	for _, c := range scenariotest.Cases() {
+		es = append(es, Entry(c.Cell.String(), c))
 	}
 	return es
 }
@@ -70,23 +68,13 @@ var _ = Describe("the result matrix", func() {
 	})
 
 	DescribeTable("each cell's standard scenario reaches the verdict argued from the mechanism",
-		func(c scenarios.Cell) {
-			e, err := scenarios.Expect(c)
-			Expect(err).NotTo(HaveOccurred())
-			sc := scenarios.Standard(c.Pool, c.Kind, c.Phase)
-			o := run(sc)
-			Expect(o.Verdict).To(Equal(e.Verdict),
-				"%s\n  expected %s because %s\n  diagnosis: %s\n  reproduce: %s", c, e.Verdict, e.Reason, o.Diagnosis, sc.Command())
-			if e.Verdict == scenarios.Raised {
-				Expect(o.ErrorKinds()).To(Equal(e.Errors), "%s: %s\n  reproduce: %s", c, o.Diagnosis, sc.Command())
-			}
-			if o.Verdict == scenarios.Hang {
-				Expect(o.Causes).NotTo(BeEmpty(), "a hang with no named cause: %s", o.Diagnosis)
-			}
-			mc, ok := committed.Cell(c)
-			Expect(ok).To(BeTrue(), "results/matrix.json has no cell %s: regenerate it with %s", c, scenarios.MatrixCommand)
-			Expect(mc.Verdict).To(Equal(string(o.Verdict)),
-				"results/matrix.json says %s for %s, a fresh run says %s: regenerate it with %s", mc.Verdict, c, o.Verdict, scenarios.MatrixCommand)
+		func(c scenariotest.Case) {
+			o := run(c.Scenario)
+			Expect(c.Verify(o)).To(Succeed())
+			mc, ok := committed.Cell(c.Cell)
+			Expect(ok).To(BeTrue(), "results/matrix.json has no cell %s: regenerate it with %s", c.Cell, scenarios.MatrixCommand)
+			Expect(mc.Changes(scenarios.NewMatrixCell(c.Cell, o))).To(BeEmpty(),
+				"results/matrix.json differs from a fresh run of %s: regenerate it with %s", c.Cell, scenarios.MatrixCommand)
 		},
 		cellEntries(),
 	)
@@ -119,7 +107,7 @@ var _ = Describe("process hygiene", func() {
 			Expect(w.Exit).To(Or(Equal("killed by SIGSEGV"), Equal("exit code 0")))
 		}
 		Expect(o.Stuck).To(ContainElements("caller", "result-handler"))
-		Expect(o.Diagnosis).To(ContainSubstring("killed by SIGSEGV in task-run"))
+		Expect(o.Diagnosis).To(ContainSubstring("killed by SIGSEGV, in task-run"))
 	})
 
 	It("leaves 2.7's workers alive and blocked, never told to exit", func() {
@@ -185,57 +173,10 @@ func children() []string {
 
 // --- rapid properties -------------------------------------------------
 
-// genScenario draws a scenario for pool: 1-8 workers, 0-64 jobs, 0-3
-// faults anywhere meaningful (kinds filtered by keep), any waiting style.
-func genScenario(t *rapid.T, pool pools.Strategy, keep func(faults.Kind, faults.Phase) bool) scenarios.Scenario {
-	sc := scenarios.Scenario{
-		Pool:    pool,
-		Workers: rapid.IntRange(1, 8).Draw(t, "workers"),
-		Jobs:    rapid.IntRange(0, 64).Draw(t, "jobs"),
-		Wait:    rapid.SampledFrom(scenarios.WaitStyles()).Draw(t, "wait"),
-	}
-	// The options do not depend on the draws above, so shrinking workers
-	// or jobs keeps the same fault; one that cannot strike is skipped.
-	var opts []scenarios.Fault
-	for _, k := range faults.Kinds() {
-		for _, ph := range k.Meaningful() {
-			if keep != nil && !keep(k, ph) {
-				continue
-			}
-			if k.Check(pool, ph, pools.MaxWorkers) == nil {
-				opts = append(opts, scenarios.Fault{Kind: k.Name, Phase: ph, Job: -1})
-			}
-		}
-	}
-	n := rapid.IntRange(0, 3).Draw(t, "faults")
-	for i := 0; i < n && len(opts) > 0; i++ {
-		f := rapid.SampledFrom(opts).Draw(t, "fault")
-		k, _ := faults.Lookup(f.Kind)
-		info, _ := faults.ParsePhase(string(f.Phase))
-		if info.Where != faults.InIdle {
-			if sc.Jobs == 0 {
-				continue
-			}
-			f.Job = rapid.IntRange(0, sc.Jobs-1).Draw(t, "job")
-		}
-		if k.Check(pool, f.Phase, sc.Workers) != nil {
-			continue
-		}
-		sc.Faults = append(sc.Faults, f)
-	}
-	return sc
-}
-
 func runProp(t *rapid.T, sc scenarios.Scenario) scenarios.Outcome {
-	t.Logf("SCENARIO %s", sc)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	o, err := scenarios.Run(ctx, sc)
+	o, err := scenariotest.Run(sc)
 	if err != nil {
-		t.Fatalf("%s: %v", sc, err)
-	}
-	if len(o.Leftovers) > 0 {
-		t.Fatalf("%s: teardown left %v", sc, o.Leftovers)
+		t.Fatal(err)
 	}
 	return o
 }
@@ -303,8 +244,7 @@ func withFlags(t *testing.T, kv map[string]string, f func()) {
 func TestPropertyAnswersAreWholeAndCorrect(t *testing.T) {
 	reportFailures(t)
 	rapid.Check(t, func(t *rapid.T) {
-		pool := rapid.SampledFrom(pools.Strategies()).Draw(t, "pool")
-		o := runProp(t, genScenario(t, pool, nil))
+		o := runProp(t, scenariotest.Gen(scenariotest.GenOptions{}).Draw(t, "scenario"))
 		if len(o.Jobs) != o.Scenario.Jobs {
 			fail(t, "law 2: wrong number of job outcomes", o)
 		}
@@ -331,8 +271,7 @@ func TestPropertyAnswersAreWholeAndCorrect(t *testing.T) {
 func TestPropertyHangsHaveCauses(t *testing.T) {
 	reportFailures(t)
 	rapid.Check(t, func(t *rapid.T) {
-		pool := rapid.SampledFrom([]pools.Strategy{pools.Naive, pools.Respawn}).Draw(t, "pool")
-		o := runProp(t, genScenario(t, pool, nil))
+		o := runProp(t, scenariotest.Gen(scenariotest.GenOptions{Pools: []pools.Strategy{pools.Naive, pools.Respawn}}).Draw(t, "scenario"))
 		if o.Verdict == scenarios.Hang {
 			if len(o.Causes) == 0 {
 				fail(t, "law 3: a hang with no named cause", o)
@@ -351,7 +290,7 @@ func TestPropertyHangsHaveCauses(t *testing.T) {
 func TestPropertyFaultFreeStrategiesAgree(t *testing.T) {
 	reportFailures(t)
 	rapid.Check(t, func(t *rapid.T) {
-		sc := genScenario(t, pools.Naive, func(faults.Kind, faults.Phase) bool { return false })
+		sc := scenariotest.Gen(scenariotest.GenOptions{Pools: []pools.Strategy{pools.Naive}, Keep: scenariotest.NoFaults}).Draw(t, "scenario")
 		for _, s := range pools.Strategies() {
 			sc.Pool = s
 			o := runProp(t, sc)
@@ -392,17 +331,6 @@ func (r *recorder) FailNow()                       { r.failed = true }
 func (r *recorder) Fail()                          { r.failed = true }
 func (r *recorder) Failed() bool                   { return r.failed }
 
-// lastScenario is the last scenario rapid's replay of the minimal case
-// logged: the shrunk one.
-func (r *recorder) lastScenario() string {
-	for i := len(r.lines) - 1; i >= 0; i-- {
-		if s, ok := strings.CutPrefix(r.lines[i], "SCENARIO "); ok {
-			return s
-		}
-	}
-	return ""
-}
-
 // The hang search: for each strategy, a property-based search for a
 // hanging scenario. Where one exists (naive, respawn) it must be found and
 // shrunk to one worker, at most one job and one fault; where the pool is
@@ -415,9 +343,14 @@ func TestHangSearch(t *testing.T) {
 			keep := func(k faults.Kind, ph faults.Phase) bool {
 				return scenarios.NeverHangs(scenarios.Scenario{Pool: s, Faults: []scenarios.Fault{{Kind: k.Name, Phase: ph}}}) || !mayHangOnlyBy(s, k, ph)
 			}
+			gen := scenariotest.Gen(scenariotest.GenOptions{Pools: []pools.Strategy{s}, Keep: keep})
+			// rapid's last run replays the minimal failing case, so the
+			// last hang found is the shrunk one.
+			var found *scenarios.Scenario
 			prop := func(rt *rapid.T) {
-				o := runProp(rt, genScenario(rt, s, keep))
+				o := runProp(rt, gen.Draw(rt, "scenario"))
 				if o.Verdict == scenarios.Hang || o.Verdict == scenarios.HangTimeout {
+					found = &o.Scenario
 					fail(rt, "found a hang", o)
 				}
 			}
@@ -429,14 +362,10 @@ func TestHangSearch(t *testing.T) {
 			withFlags(t, map[string]string{"rapid.checks": "1000", "rapid.nofailfile": "true", "rapid.shrinktime": "20s"}, func() {
 				rapid.Check(rec, prop)
 			})
-			if !rec.failed {
+			if !rec.failed || found == nil {
 				t.Fatalf("no hanging scenario found for %s in 1,000 tries; the seed's case alone should hang", s)
 			}
-			text := rec.lastScenario()
-			sc, err := scenarios.Parse(text)
-			if err != nil {
-				t.Fatalf("the shrunk scenario %q does not parse: %v\n%s", text, err, strings.Join(rec.lines, "\n"))
-			}
+			sc := *found
 			t.Logf("rapid shrank it to: %s", sc)
 			sc = minimize(t, sc)
 			t.Logf("minimal hanging scenario for %s: %s\n  replay: %s", s, sc, sc.Command())
@@ -452,7 +381,7 @@ func TestHangSearch(t *testing.T) {
 func TestPropertyTrackedLosesOnlyTheJobsHit(t *testing.T) {
 	reportFailures(t)
 	rapid.Check(t, func(t *rapid.T) {
-		sc := genScenario(t, pools.Tracked, nil)
+		sc := scenariotest.Gen(scenariotest.GenOptions{Pools: []pools.Strategy{pools.Tracked}}).Draw(t, "scenario")
 		for _, f := range sc.Faults {
 			if k, _ := faults.Lookup(f.Kind); k.Effect == faults.NeverReturns {
 				sc.Deadline = 250 * time.Millisecond

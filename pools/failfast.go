@@ -72,9 +72,8 @@ func startFailFast(o Options) (*failFast, error) {
 		}
 		c.addProc(pr)
 	}
-	for _, g := range []string{gManager, gFeeder} {
-		c.setG(g, "starting", nil)
-	}
+	c.startG(gManager, RoleManager)
+	c.startG(gFeeder, RoleFeeder)
 	c.gs.Add(3)
 	go p.manage()
 	go p.feed()
@@ -125,6 +124,7 @@ func (p *failFast) manage() {
 	defer p.gs.Done()
 	defer close(p.managerDone)
 	wait := &waitSpec{
+		kind:      WaitEvents,
 		what:      "a result, a worker's death or a submit",
 		releasers: func() []string { return append(p.liveWorkerIDsLocked(), gCaller) },
 		ready:     func() bool { return p.results.buffered() > 0 || p.factsLocked() },
@@ -194,6 +194,7 @@ func (p *failFast) manage() {
 // sentinel is looked at. It reports whether the manager goes on.
 func (p *failFast) recv() bool {
 	p.setG(gManager, "reading a result from the result queue pipe (result_reader.recv())", &waitSpec{
+		kind:      WaitFrameRest,
 		what:      "the rest of a result frame on the result queue pipe",
 		releasers: p.resultWritersLocked,
 		ready:     func() bool { return p.results.readReady(p.reader.have, p.reader.need) },
@@ -329,7 +330,7 @@ func (p *failFast) breakPool(cause string) {
 // task pipe.
 func (p *failFast) feed() {
 	defer p.gs.Done()
-	wait := &waitSpec{what: "a task from the manager", releasers: func() []string { return []string{gManager} },
+	wait := &waitSpec{kind: WaitEvents, what: "a task from the manager", releasers: func() []string { return []string{gManager} },
 		ready: func() bool { return len(p.feedq) > 0 }}
 	for {
 		p.mu.Lock()
@@ -347,7 +348,7 @@ func (p *failFast) feed() {
 		b := p.feedq[0]
 		p.feedq = p.feedq[1:]
 		p.setGLocked(gFeeder, "writing the call queue pipe", &waitSpec{
-			what: "room in the call queue pipe", releasers: p.liveWorkerIDsLocked,
+			kind: WaitPipeRoom, what: "room in the call queue pipe", releasers: p.liveWorkerIDsLocked,
 			ready: func() bool { return p.tasks.buffered() < p.tasks.capacity() },
 		})
 		p.mu.Unlock()

@@ -189,7 +189,8 @@ func (f *Future) Wait(ctx context.Context) (Result, error) {
 	if r, ok := f.Result(); ok {
 		return r, nil
 	}
-	w := f.c.enterWait(fmt.Sprintf("the result of job %d", f.job), f.c.resolverIDs, func() bool { return f.isDone() })
+	w := f.c.enterWait(waitSpec{kind: WaitJobResult, what: fmt.Sprintf("the result of job %d", f.job),
+		job: func() int { return f.job }, releasers: f.c.resolverIDs, ready: f.isDone})
 	defer f.c.leaveWait(w)
 	select {
 	case <-f.done:
@@ -233,6 +234,7 @@ type core struct {
 	// own chunk's result (2.6's MapResult._set), so nothing waits for them.
 	abandoned map[int]bool
 	procs     []*proc // live workers and, for the record, dead ones
+	started   int     // workers recorded so far (the last one's Party.Slot)
 	parties   map[string]*gstate
 	order     []string
 	callers   []*callerWait
@@ -245,6 +247,7 @@ type core struct {
 
 // gstate is one parent goroutine's (or caller's) state.
 type gstate struct {
+	role  Role
 	state string
 	wait  *waitSpec
 	done  bool
@@ -252,7 +255,11 @@ type gstate struct {
 }
 
 type waitSpec struct {
+	kind      WaitKind
 	what      string
+	job       func() int // the job waited on; nil: none
+	lock      string     // the lock waited for (WaitLock)
+	holder    func() int // its holder's pid
 	releasers func() []string
 	ready     func() bool
 	detail    func() string
@@ -352,6 +359,18 @@ func (c *core) setG(name, state string, wait *waitSpec) {
 	c.mu.Unlock()
 }
 
+// startG records that parent goroutine name, playing role, is starting.
+func (c *core) startG(name string, role Role) {
+	c.mu.Lock()
+	c.startGLocked(name, role)
+	c.mu.Unlock()
+}
+
+func (c *core) startGLocked(name string, role Role) {
+	c.setGLocked(name, "starting", nil)
+	c.parties[name].role = role
+}
+
 func (c *core) setGLocked(name, state string, wait *waitSpec) {
 	g, ok := c.parties[name]
 	if !ok {
@@ -398,7 +417,7 @@ func (c *core) dropGLocked(name string) {
 	c.reg.bump()
 }
 
-func (c *core) enterWait(what string, releasers func() []string, ready func() bool) *callerWait {
+func (c *core) enterWait(spec waitSpec) *callerWait {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.ncall++
@@ -406,7 +425,7 @@ func (c *core) enterWait(what string, releasers func() []string, ready func() bo
 	if c.ncall > 1 {
 		id = fmt.Sprintf("caller %d", c.ncall)
 	}
-	w := &callerWait{id: id, spec: waitSpec{what: what, releasers: releasers, ready: ready}}
+	w := &callerWait{id: id, spec: spec}
 	c.callers = append(c.callers, w)
 	c.reg.bump()
 	return w
@@ -449,15 +468,17 @@ func (c *core) mapWait(ctx context.Context, ts []Task, submit func(context.Conte
 // waitAll waits for every job of fs in order, as the caller of one map,
 // and fills out with their results.
 func (c *core) waitAll(ctx context.Context, fs []*Future, out []Result) error {
-	pending := func() bool {
+	// first is the first job not resolved yet, or -1.
+	first := func() int {
 		for _, f := range fs {
 			if !f.isDone() {
-				return false
+				return f.job
 			}
 		}
-		return true
+		return -1
 	}
-	w := c.enterWait(fmt.Sprintf("the results of a map of %d jobs", len(fs)), c.resolverIDs, pending)
+	w := c.enterWait(waitSpec{kind: WaitJobResult, what: fmt.Sprintf("the results of a map of %d jobs", len(fs)),
+		job: first, releasers: c.resolverIDs, ready: func() bool { return first() < 0 }})
 	defer c.leaveWait(w)
 	var err error
 	for i, f := range fs {
@@ -495,14 +516,14 @@ func (c *core) waitDone(ctx context.Context, what string, releasers func() []str
 		return nil
 	default:
 	}
-	w := c.enterWait(what, releasers, func() bool {
+	w := c.enterWait(waitSpec{kind: WaitGoroutine, what: what, releasers: releasers, ready: func() bool {
 		select {
 		case <-ch:
 			return true
 		default:
 			return ready()
 		}
-	})
+	}})
 	defer c.leaveWait(w)
 	select {
 	case <-ch:
@@ -565,9 +586,16 @@ func (c *core) joinRest(ctx context.Context, closePipes func()) error {
 // addProc records a started worker.
 func (c *core) addProc(pr *proc) {
 	c.mu.Lock()
+	c.addProcLocked(pr)
+	c.mu.Unlock()
+}
+
+// addProcLocked records a started worker and gives it its place.
+func (c *core) addProcLocked(pr *proc) {
+	c.started++
+	pr.seq = c.started
 	c.procs = append(c.procs, pr)
 	c.pruneLocked()
-	c.mu.Unlock()
 }
 
 // pruneLocked forgets the oldest reaped workers beyond a bound, so a crash

@@ -15,6 +15,7 @@ import (
 // A proc is one worker process.
 type proc struct {
 	idx  int // its slot in the region
+	seq  int // its place in the pool, from 1 in start order (Party.Slot)
 	pid  int
 	os   *os.Process
 	task *pipe // the pipe it reads tasks from

@@ -83,13 +83,13 @@ func startQueue(s Strategy, o Options) (*queuePool, error) {
 		}
 		c.addProc(pr)
 	}
-	c.setG(gTask, "starting", nil)
-	c.setG(gResult, "starting", nil)
+	c.startG(gTask, RoleTaskHandler)
+	c.startG(gResult, RoleResultHandler)
 	c.gs.Add(2)
 	go p.handleTasks()
 	go p.handleResults()
 	if p.respawn {
-		c.setG(gWorker, "starting", nil)
+		c.startG(gWorker, RoleWorkerHandler)
 		c.gs.Add(1)
 		go p.handleWorkers()
 	} else {
@@ -222,6 +222,7 @@ func (p *queuePool) handleTasks() {
 	defer p.gs.Done()
 	defer close(p.taskDone)
 	queueWait := &waitSpec{
+		kind:  WaitEvents,
 		what:  "a task on the task queue",
 		ready: func() bool { return len(p.taskq) > 0 },
 		releasers: func() []string {
@@ -262,7 +263,7 @@ func (p *queuePool) handleTasks() {
 			return
 		}
 		p.setG(gTask, fmt.Sprintf("writing job %d to the task pipe", q.job), &waitSpec{
-			what: "room in the task pipe", releasers: p.liveWorkerIDsLocked,
+			kind: WaitPipeRoom, what: "room in the task pipe", releasers: p.liveWorkerIDsLocked,
 			ready: func() bool { return p.tasks.buffered() < p.tasks.capacity() },
 		})
 		if err := p.tasks.send(b); err != nil {
@@ -278,7 +279,8 @@ func (p *queuePool) handleTasks() {
 	// to the result pipe, under the result write lock like any writer.
 	lock := p.reg.lock(lockResultWrite)
 	p.setG(gTask, "sending the sentinel to the result handler", &waitSpec{
-		what: "the " + lockNames[lockResultWrite],
+		kind: WaitLock, what: "the " + lockNames[lockResultWrite],
+		lock: lockNames[lockResultWrite], holder: lock.holder,
 		releasers: func() []string {
 			if h := lock.holder(); h != 0 {
 				return []string{holderID(h)}
@@ -295,7 +297,7 @@ func (p *queuePool) handleTasks() {
 		return
 	}
 	p.setG(gTask, "writing the sentinel to the result pipe", &waitSpec{
-		what: "room in the result pipe", releasers: func() []string { return []string{gResult} },
+		kind: WaitPipeRoom, what: "room in the result pipe", releasers: func() []string { return []string{gResult} },
 		ready: func() bool { return p.results.buffered() < p.results.capacity() },
 	})
 	err := p.results.send(appendFrame(nil, jobSentinel, trig{}, nil))
@@ -316,7 +318,7 @@ func (p *queuePool) handleTasks() {
 	}
 	p.mu.Unlock()
 	for i := 0; i < n; i++ {
-		p.setG(gTask, "sending sentinels to the workers", &waitSpec{what: "room in the task pipe", releasers: p.liveWorkerIDsLocked,
+		p.setG(gTask, "sending sentinels to the workers", &waitSpec{kind: WaitPipeRoom, what: "room in the task pipe", releasers: p.liveWorkerIDsLocked,
 			ready: func() bool { return p.tasks.buffered() < p.tasks.capacity() }})
 		if err := p.tasks.send(appendFrame(nil, jobSentinel, trig{}, nil)); err != nil {
 			break
@@ -330,6 +332,7 @@ func (p *queuePool) handleResults() {
 	defer p.gs.Done()
 	defer close(p.resultDone)
 	readWait := &waitSpec{
+		kind:      WaitResultPipe,
 		what:      "a result on the result pipe",
 		releasers: func() []string { return append(p.liveWorkerIDsLocked(), gTask) },
 		ready:     func() bool { return p.results.readReady(p.reader.have, p.reader.need) },
@@ -421,6 +424,7 @@ func (p *queuePool) handleWorkers() {
 	defer close(p.workerDone)
 	// ready: what wakes the handler is still there until it acts on it.
 	wait := &waitSpec{
+		kind: WaitEvents,
 		what: "a worker to exit or the pool to change",
 		releasers: func() []string {
 			return append(p.liveWorkerIDsLocked(), gCaller, gResult)
@@ -498,8 +502,7 @@ func (p *queuePool) maintainPool() {
 		p.mu.Lock()
 		term := p.state == stateTerminate
 		if !term {
-			p.procs = append(p.procs, pr)
-			p.pruneLocked()
+			p.addProcLocked(pr)
 		}
 		p.mu.Unlock()
 		if term {

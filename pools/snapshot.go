@@ -37,14 +37,23 @@ const Outside = "outside"
 // armed: time will wake it.
 const Clock = "clock"
 
-// A Party is a caller, a parent goroutine or a worker process.
+// A Party is a caller, a parent goroutine or a worker process. Role,
+// Slot, Stop and Wait.Kind are what a program reads; ID, State, Stopped
+// and Wait.For are prose for diagnoses.
 type Party struct {
-	ID     string // "caller", "result-handler", "worker 4242", ...
-	PID    int    // workers only
+	ID   string // "caller", "result-handler", "worker 4242", ...
+	Role Role
+	PID  int // workers only
+	// Slot is a worker's place in the pool, from 1 in start order (the
+	// first workers 1 to Workers, replacements after them), the same
+	// from run to run; 0 for other parties.
+	Slot   int
 	Worker bool
 	State  string
 	Job    int // the job a worker holds, or -1
-	// Stopped names the point a worker stopped at to wait for a signal.
+	// Stop is the point a worker stopped at (to wait for a signal, or
+	// for good in a task that never returns); 0 if none. Stopped names it.
+	Stop    Point
 	Stopped string
 	// Exit is set once a worker process has ended.
 	Exit *Exit
@@ -67,7 +76,15 @@ type Party struct {
 
 // A Wait is what a party is blocked on and who could release it.
 type Wait struct {
-	For string
+	Kind WaitKind
+	For  string // prose
+	// Job is the job waited on (a caller's; a worker's task that never
+	// returns), or -1.
+	Job int
+	// Lock names the lock waited for when Kind is WaitLock; Holder is
+	// the pid holding it, 0 if it is free.
+	Lock   string
+	Holder int
 	// Releasers are the parties whose progress could release the wait.
 	Releasers []string
 	// Ready: what the party waits for is already there (bytes in a pipe, a
@@ -91,10 +108,20 @@ type PipeState struct {
 	Capacity int
 }
 
-// Party returns the party with the given id.
-func (s *Snapshot) Party(id string) (Party, bool) {
+// PartyByID returns the party with the given id (a releaser names one).
+func (s *Snapshot) PartyByID(id string) (Party, bool) {
 	for _, p := range s.Parties {
 		if p.ID == id {
+			return p, true
+		}
+	}
+	return Party{}, false
+}
+
+// Worker returns the worker process with the given pid, live or dead.
+func (s *Snapshot) Worker(pid int) (Party, bool) {
+	for _, p := range s.Parties {
+		if p.Role == RoleWorker && p.PID == pid {
 			return p, true
 		}
 	}
@@ -143,15 +170,15 @@ func (c *core) snapshotOnce(r roles) Snapshot {
 		s.Pipes = append(s.Pipes, PipeState{Name: p.name, Buffered: p.buffered(), Capacity: p.capacity()})
 	}
 	for _, w := range c.callers {
-		s.Parties = append(s.Parties, Party{ID: w.id, Job: -1, State: "waiting for " + w.spec.what, Wait: w.spec.eval()})
+		s.Parties = append(s.Parties, Party{ID: w.id, Role: RoleCaller, Job: -1, State: "waiting for " + w.spec.what, Wait: w.spec.eval()})
 	}
 	if len(c.callers) == 0 {
 		// The program using the pool is running, and may submit or close.
-		s.Parties = append(s.Parties, Party{ID: gCaller, Job: -1, State: "not waiting on the pool"})
+		s.Parties = append(s.Parties, Party{ID: gCaller, Role: RoleCaller, Job: -1, State: "not waiting on the pool"})
 	}
 	for _, name := range c.order {
 		g := c.parties[name]
-		p := Party{ID: name, Job: -1, State: g.state, Done: g.done, Died: g.died}
+		p := Party{ID: name, Role: g.role, Job: -1, State: g.state, Done: g.done, Died: g.died}
 		if g.wait != nil {
 			p.Wait = g.wait.eval()
 		}
@@ -164,7 +191,13 @@ func (c *core) snapshotOnce(r roles) Snapshot {
 }
 
 func (w *waitSpec) eval() *Wait {
-	out := &Wait{For: w.what}
+	out := &Wait{Kind: w.kind, For: w.what, Job: -1, Lock: w.lock}
+	if w.job != nil {
+		out.Job = w.job()
+	}
+	if w.holder != nil {
+		out.Holder = w.holder()
+	}
 	if w.releasers != nil {
 		out.Releasers = w.releasers()
 	}
@@ -182,7 +215,7 @@ func (w *waitSpec) eval() *Wait {
 
 func (c *core) workerPartyLocked(pr *proc, r roles) Party {
 	id := workerID(pr.pid)
-	p := Party{ID: id, PID: pr.pid, Worker: true, Job: -1}
+	p := Party{ID: id, Role: RoleWorker, PID: pr.pid, Slot: pr.seq, Worker: true, Job: -1}
 	st, dead, reaped := pr.exit()
 	if dead {
 		x := st
@@ -212,15 +245,15 @@ func (c *core) workerPartyLocked(pr *proc, r roles) Party {
 	}
 	if stop := Point(sl.point().Load()); stop&pointHangs != 0 {
 		at := stop &^ pointHangs
-		p.Stopped = at.String()
-		p.Wait = &Wait{For: "nothing: the task never returns, stopped at " + at.String()}
+		p.Stop, p.Stopped = at, at.String()
+		p.Wait = &Wait{Kind: WaitNeverReturns, For: "nothing: the task never returns, stopped at " + at.String(), Job: p.Job}
 		if r.deadline != "" {
 			p.Wait.Releasers = []string{r.deadline}
 		}
 		return p
 	} else if stop != 0 {
-		p.Stopped = stop.String()
-		p.Wait = &Wait{For: "a signal, stopped at " + stop.String(), Releasers: []string{Outside}}
+		p.Stop, p.Stopped = stop, stop.String()
+		p.Wait = &Wait{Kind: WaitSignal, For: "a signal, stopped at " + stop.String(), Job: -1, Releasers: []string{Outside}}
 		return p
 	}
 	switch state {
@@ -230,7 +263,7 @@ func (c *core) workerPartyLocked(pr *proc, r roles) Party {
 			break // about to declare which lock: still running
 		}
 		h := c.reg.lock(l).holder()
-		p.Wait = &Wait{For: "the " + lockNames[l], Ready: h == 0 || h == pr.pid}
+		p.Wait = &Wait{Kind: WaitLock, For: "the " + lockNames[l], Job: -1, Lock: lockNames[l], Holder: h, Ready: h == 0 || h == pr.pid}
 		if h != 0 {
 			p.Wait.Releasers = []string{holderID(h)}
 			p.Wait.Detail = fmt.Sprintf("held by pid %d", h)
@@ -241,7 +274,7 @@ func (c *core) workerPartyLocked(pr *proc, r roles) Party {
 		if r.taskWriters != nil {
 			rel = r.taskWriters(pr.pid)
 		}
-		p.Wait = &Wait{For: "a task on the " + pr.task.name, Releasers: rel, Ready: pr.task.readReady(sl.have(), sl.need()),
+		p.Wait = &Wait{Kind: WaitTaskPipe, Job: -1, For: "a task on the " + pr.task.name, Releasers: rel, Ready: pr.task.readReady(sl.have(), sl.need()),
 			Detail: fmt.Sprintf("%d bytes buffered", n)}
 	case wWriteResult:
 		n, capa := pr.res.buffered(), pr.res.capacity()
@@ -249,7 +282,7 @@ func (c *core) workerPartyLocked(pr *proc, r roles) Party {
 		if r.resultReaders != nil {
 			rel = r.resultReaders(pr.pid)
 		}
-		p.Wait = &Wait{For: "room in the " + pr.res.name, Releasers: rel, Ready: n < capa,
+		p.Wait = &Wait{Kind: WaitPipeRoom, Job: -1, For: "room in the " + pr.res.name, Releasers: rel, Ready: n < capa,
 			Detail: fmt.Sprintf("%d of %d bytes buffered", n, capa)}
 	}
 	return p

@@ -79,7 +79,7 @@ func startTracked(o Options) (*tracked, error) {
 		}
 		return ids
 	}
-	c.setG(gSupervisor, "starting", nil)
+	c.startG(gSupervisor, RoleSupervisor)
 	for i := 0; i < o.Workers; i++ {
 		if err := p.startWorker(); err != nil {
 			p.Terminate()
@@ -129,10 +129,9 @@ func (p *tracked) startWorker() error {
 		tw.res.close()
 		return ErrTerminated
 	}
-	p.procs = append(p.procs, pr)
-	p.pruneLocked()
+	p.addProcLocked(pr)
 	p.ws = append(p.ws, tw)
-	p.setGLocked(readerID(pr.pid), "starting", nil)
+	p.startGLocked(readerID(pr.pid), RoleReader)
 	p.mu.Unlock()
 	p.gs.Add(1)
 	go p.readLoop(tw)
@@ -181,6 +180,7 @@ func (p *tracked) readLoop(tw *tworker) {
 	defer p.gs.Done()
 	id := readerID(tw.pr.pid)
 	wait := &waitSpec{
+		kind:      WaitResultPipe,
 		what:      fmt.Sprintf("a result from worker %d", tw.pr.pid),
 		releasers: func() []string { return []string{workerID(tw.pr.pid)} },
 		// Its worker is the only writer: once it is dead, end of file
@@ -333,6 +333,7 @@ func (p *tracked) supervise() {
 	defer p.gs.Done()
 	defer close(p.managerDone)
 	wait := &waitSpec{
+		kind: WaitEvents,
 		what: "a death, a deadline, a submit or a closed stream",
 		releasers: func() []string {
 			ids := append(p.liveWorkerIDsLocked(), gCaller)

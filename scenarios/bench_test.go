@@ -19,7 +19,7 @@ func BenchmarkMatrix(b *testing.B) {
 	for b.Loop() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		t0 := time.Now()
-		m, err := scenarios.RunMatrix(ctx, nil)
+		m, _, err := scenarios.RunMatrix(ctx, nil)
 		d := time.Since(t0)
 		cancel()
 		if err != nil {

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,28 +19,27 @@ import (
 // MatrixCommand is the command that regenerates the committed matrix.
 const MatrixCommand = "go run ./cmd/poolhang matrix"
 
-// A Matrix is every cell's standard scenario, run.
+// A Matrix is every cell's standard scenario, run: results/matrix.json.
+// It holds only what every run shows, so regenerating it on an unchanged
+// tree changes nothing; when, where and how long go to a Generation.
 type Matrix struct {
-	Generated string       `json:"generated"`
-	Go        string       `json:"go"`
-	OS        string       `json:"os"`
-	Machine   string       `json:"machine"`
-	Command   string       `json:"command"`
-	Cells     []MatrixCell `json:"cells"`
+	Command string       `json:"command"`
+	Cells   []MatrixCell `json:"cells"`
 }
 
 // MatrixCell is one cell's result, as results/matrix.json records it.
 type MatrixCell struct {
-	Pool      string   `json:"pool"`
-	Fault     string   `json:"fault"`
-	Phase     string   `json:"phase"`
-	Verdict   string   `json:"verdict"`
-	Jobs      JobCount `json:"jobs"`
-	Errors    []string `json:"errors"`
-	Diagnosis string   `json:"diagnosis"`
-	Reproduce string   `json:"reproduce"`
-	WallMS    float64  `json:"wall_ms"`
-	VerdictMS float64  `json:"verdict_ms"`
+	Pool    string `json:"pool"`
+	Fault   string `json:"fault"`
+	Phase   string `json:"phase"`
+	Verdict string `json:"verdict"`
+	// Jobs is absent where how many jobs end ok is a race (CountsRace).
+	Jobs   *JobCount `json:"jobs,omitempty"`
+	Errors []string  `json:"errors"`
+	Causes []Cause   `json:"causes"`
+	// Diagnosis is the outcome's Summary: workers named by role.
+	Diagnosis string `json:"diagnosis"`
+	Reproduce string `json:"reproduce"`
 	// Expected is the verdict argued from the mechanism, and Reason why.
 	Expected string `json:"expected"`
 	Reason   string `json:"reason"`
@@ -51,6 +52,26 @@ type JobCount struct {
 	Unresolved int `json:"unresolved"`
 }
 
+// A Generation records when, where and how fast a matrix was generated:
+// results/generated.json, the one file a regeneration always rewrites.
+type Generation struct {
+	Generated string       `json:"generated"`
+	Go        string       `json:"go"`
+	OS        string       `json:"os"`
+	Machine   string       `json:"machine"`
+	Command   string       `json:"command"`
+	Timings   []CellTiming `json:"timings"`
+}
+
+// CellTiming is how long one cell took.
+type CellTiming struct {
+	Cell string `json:"cell"`
+	// WallMS is the whole run; VerdictMS from the last progress of any
+	// party to the verdict.
+	WallMS    float64 `json:"wall_ms"`
+	VerdictMS float64 `json:"verdict_ms"`
+}
+
 // Cell returns the matrix cell for c, if present.
 func (m Matrix) Cell(c Cell) (MatrixCell, bool) {
 	for _, x := range m.Cells {
@@ -61,17 +82,26 @@ func (m Matrix) Cell(c Cell) (MatrixCell, bool) {
 	return MatrixCell{}, false
 }
 
+// Cell is the cell x records.
+func (x MatrixCell) Cell() Cell {
+	return Cell{Pool: pools.Strategy(x.Pool), Kind: x.Fault, Phase: faults.Phase(x.Phase)}
+}
+
 // NewMatrixCell records an outcome as a matrix cell.
 func NewMatrixCell(c Cell, o Outcome) MatrixCell {
-	ok, failed, unres := o.Count()
 	mc := MatrixCell{
 		Pool: string(c.Pool), Fault: c.Kind, Phase: string(c.Phase), Verdict: string(o.Verdict),
-		Jobs: JobCount{ok, failed, unres}, Errors: o.ErrorKinds(), Diagnosis: o.Diagnosis,
-		Reproduce: o.Scenario.Command(),
-		WallMS:    float64(o.Wall.Microseconds()) / 1000, VerdictMS: float64(o.ToVerdict.Microseconds()) / 1000,
+		Errors: o.ErrorKinds(), Causes: o.Causes, Diagnosis: o.Summary, Reproduce: o.Scenario.Command(),
 	}
 	if mc.Errors == nil {
 		mc.Errors = []string{}
+	}
+	if mc.Causes == nil {
+		mc.Causes = []Cause{}
+	}
+	if !CountsRace(mc.Errors, mc.Causes) {
+		ok, failed, unres := o.Count()
+		mc.Jobs = &JobCount{ok, failed, unres}
 	}
 	if e, err := Expect(c); err == nil {
 		mc.Expected, mc.Reason = string(e.Verdict), e.Reason
@@ -79,10 +109,54 @@ func NewMatrixCell(c Cell, o Outcome) MatrixCell {
 	return mc
 }
 
+// Changes lists how fresh differs from x in what a reader cares about:
+// the verdict, the expectation, the error kinds, the job counts where
+// both record them, and the causes. Nil if nothing.
+func (x MatrixCell) Changes(fresh MatrixCell) []string {
+	var out []string
+	diff := func(what, was, now string) {
+		if was != now {
+			out = append(out, fmt.Sprintf("%s %s, was %s", what, now, was))
+		}
+	}
+	diff("verdict", x.Verdict, fresh.Verdict)
+	diff("expected", x.Expected, fresh.Expected)
+	diff("reason", strconv.Quote(x.Reason), strconv.Quote(fresh.Reason))
+	diff("errors", fmt.Sprint(x.Errors), fmt.Sprint(fresh.Errors))
+	diff("causes", fmt.Sprint(x.Causes), fmt.Sprint(fresh.Causes))
+	if x.Jobs != nil && fresh.Jobs != nil {
+		diff("jobs", fmt.Sprint(*x.Jobs), fmt.Sprint(*fresh.Jobs))
+	}
+	return out
+}
+
+// Diff lists, cell by cell, how fresh differs from m; each line names
+// its cell.
+func (m Matrix) Diff(fresh Matrix) []string {
+	var out []string
+	for _, x := range m.Cells {
+		y, ok := fresh.Cell(x.Cell())
+		if !ok {
+			out = append(out, x.Cell().String()+": gone")
+			continue
+		}
+		for _, ch := range x.Changes(y) {
+			out = append(out, x.Cell().String()+": "+ch)
+		}
+	}
+	for _, y := range fresh.Cells {
+		if _, ok := m.Cell(y.Cell()); !ok {
+			out = append(out, y.Cell().String()+": new")
+		}
+	}
+	return out
+}
+
 // RunMatrix runs every cell's standard scenario once, in catalog order,
 // calling progress after each.
-func RunMatrix(ctx context.Context, progress func(i, n int, mc MatrixCell)) (Matrix, error) {
-	m := Matrix{
+func RunMatrix(ctx context.Context, progress func(i, n int, mc MatrixCell, t CellTiming)) (Matrix, Generation, error) {
+	m := Matrix{Command: MatrixCommand}
+	g := Generation{
 		Generated: time.Now().UTC().Format(time.RFC3339),
 		Go:        runtime.Version(),
 		OS:        runtime.GOOS + "/" + runtime.GOARCH,
@@ -93,18 +167,48 @@ func RunMatrix(ctx context.Context, progress func(i, n int, mc MatrixCell)) (Mat
 	for i, c := range cells {
 		o, err := Run(ctx, Standard(c.Pool, c.Kind, c.Phase))
 		if err != nil {
-			return m, fmt.Errorf("%s: %w", c, err)
+			return m, g, fmt.Errorf("%s: %w", c, err)
 		}
 		if len(o.Leftovers) > 0 {
-			return m, fmt.Errorf("%s: teardown left %v", c, o.Leftovers)
+			return m, g, fmt.Errorf("%s: teardown left %v", c, o.Leftovers)
 		}
 		mc := NewMatrixCell(c, o)
+		t := CellTiming{Cell: c.String(), WallMS: ms(o.Wall), VerdictMS: ms(o.ToVerdict)}
 		m.Cells = append(m.Cells, mc)
+		g.Timings = append(g.Timings, t)
 		if progress != nil {
-			progress(i+1, len(cells), mc)
+			progress(i+1, len(cells), mc, t)
 		}
 	}
-	return m, nil
+	return m, g, nil
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// Files are the files a matrix is written to, in a results directory.
+const (
+	MatrixJSON     = "matrix.json"
+	MatrixMarkdown = "matrix.md"
+	GenerationJSON = "generated.json"
+)
+
+// Write writes m and g into dir: matrix.json, matrix.md and
+// generated.json.
+func Write(dir string, m Matrix, g Generation) error {
+	js, err := m.JSON()
+	if err != nil {
+		return err
+	}
+	gs, err := json.MarshalIndent(g, "", "  ")
+	if err != nil {
+		return err
+	}
+	for name, b := range map[string][]byte{MatrixJSON: js, MatrixMarkdown: []byte(m.Markdown()), GenerationJSON: append(gs, '\n')} {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func machine() string {
@@ -157,7 +261,7 @@ func symbol(v string) string {
 func (m Matrix) Markdown() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# poolhang result matrix\n\n")
-	fmt.Fprintf(&b, "Generated %s by `%s` on %s (%s), %s.\n\n", m.Generated, m.Command, m.Machine, m.OS, m.Go)
+	fmt.Fprintf(&b, "Generated by `%s`; when, where and how long each cell took are in %s.\n\n", m.Command, GenerationJSON)
 	b.WriteString("Every cell is one standard scenario run on real processes, shaped like CPython's own deadlock\n" +
 		"tests: 2 worker processes, 6 jobs (`square(i)`) submitted as one map, the fault aimed at job 2; for the\n" +
 		"idle phases, the fault strikes an idle worker before the map is submitted. A hang is proven from the\n" +
@@ -219,14 +323,29 @@ func (m Matrix) Markdown() string {
 				if len(mc.Errors) > 0 {
 					fmt.Fprintf(&b, " (%s)", strings.Join(mc.Errors, ", "))
 				}
-				fmt.Fprintf(&b, "; jobs %d ok, %d error, %d unresolved.\n", mc.Jobs.OK, mc.Jobs.Error, mc.Jobs.Unresolved)
+				if mc.Jobs != nil {
+					fmt.Fprintf(&b, "; jobs %d ok, %d error, %d unresolved.\n", mc.Jobs.OK, mc.Jobs.Error, mc.Jobs.Unresolved)
+				} else {
+					b.WriteString("; how many jobs end ok is a race.\n")
+				}
 				if mc.Reason != "" {
 					fmt.Fprintf(&b, "  - Why: %s.\n", mc.Reason)
 				}
 				fmt.Fprintf(&b, "  - Seen: %s\n", mc.Diagnosis)
+				if len(mc.Causes) > 0 {
+					fmt.Fprintf(&b, "  - Causes: %s\n", joinCauses(mc.Causes))
+				}
 				fmt.Fprintf(&b, "  - Reproduce: `%s`\n", mc.Reproduce)
 			}
 		}
 	}
 	return b.String()
+}
+
+func joinCauses(cs []Cause) string {
+	var b []string
+	for _, c := range cs {
+		b = append(b, "`"+string(c)+"`")
+	}
+	return strings.Join(b, ", ")
 }

@@ -57,7 +57,9 @@ type JobOutcome struct {
 
 // WorkerFate is what became of one worker process.
 type WorkerFate struct {
-	PID    int
+	PID int
+	// Slot is the worker's place in the pool, from 1 in start order.
+	Slot   int
 	Exit   string // "exit code 3", "killed by SIGSEGV"; "" while alive
 	Zombie bool   // ended, not reaped by the pool (ps: <defunct>)
 	Alive  bool
@@ -69,13 +71,18 @@ type WorkerFate struct {
 
 // Outcome is the result of running a scenario.
 type Outcome struct {
-	Scenario  Scenario
-	Verdict   Verdict
-	Jobs      []JobOutcome
-	Workers   []WorkerFate
-	Causes    []Cause
-	Stuck     []string
+	Scenario Scenario
+	Verdict  Verdict
+	Jobs     []JobOutcome
+	Workers  []WorkerFate
+	Causes   []Cause
+	Stuck    []string
+	// Diagnosis is the account of one run: every stuck party, every
+	// worker by its place in the pool (w1, w2). Summary keeps what every
+	// run of the scenario shows, workers named by role; the committed
+	// matrix records it.
 	Diagnosis string
+	Summary   string
 	// Wall is the whole run: starting the pool to the end of teardown.
 	Wall time.Duration
 	// ToVerdict is from the last progress of any party to the verdict.

@@ -2,8 +2,8 @@ package scenarios
 
 import (
 	"fmt"
+	"slices"
 	"sort"
-	"strings"
 
 	"github.com/poolhang/poolhang/pools"
 )
@@ -61,7 +61,7 @@ func prove(s pools.Snapshot) Proof {
 	}
 	sort.Strings(out.Stuck)
 	// The caller is always the first party of a snapshot.
-	if len(s.Parties) > 0 && strings.HasPrefix(s.Parties[0].ID, "caller") {
+	if len(s.Parties) > 0 && s.Parties[0].Role == pools.RoleCaller {
 		out.Hang = stuck[s.Parties[0].ID]
 	}
 	return out
@@ -79,41 +79,34 @@ const (
 	CauseStuckTask      Cause = "task-never-returns"
 )
 
-// causes names why a proven hang cannot end, with a sentence each.
+// causes names why a proven hang cannot end, with a sentence each. The
+// sentences name workers by role ("the worker that took job 2"), never by
+// pid or slot, since which worker took a job is a race.
 func causes(s pools.Snapshot, p Proof) ([]Cause, []string) {
 	var cs []Cause
 	var lines []string
 	add := func(c Cause, line string) {
-		for _, x := range cs {
-			if x == c {
-				lines = append(lines, line)
-				return
-			}
+		if !slices.Contains(cs, c) {
+			cs = append(cs, c)
 		}
-		cs = append(cs, c)
 		lines = append(lines, line)
 	}
 	pending := map[int]bool{}
 	for _, j := range s.Pending {
 		pending[j] = true
 	}
-	dead := map[int]pools.Party{}
 	for _, w := range s.Parties {
-		if !w.Worker {
-			continue
-		}
-		if w.Exit != nil {
-			dead[w.PID] = w
-			if w.Job >= 0 && pending[w.Job] {
-				add(CauseJobLost, fmt.Sprintf("job %d was taken by worker %d, %s in %s", w.Job, w.PID, w.Exit, w.Phase))
-			}
-		} else if w.Wait != nil && strings.HasPrefix(w.Wait.For, "nothing") {
-			add(CauseStuckTask, fmt.Sprintf("job %d never returns in worker %d", w.Job, w.PID))
+		switch {
+		case w.Role != pools.RoleWorker:
+		case w.Exit != nil && w.Job >= 0 && pending[w.Job]:
+			add(CauseJobLost, fmt.Sprintf("job %d was taken by a worker that then ended, %s, in %s", w.Job, w.Exit, w.Phase))
+		case w.Exit == nil && w.Wait != nil && w.Wait.Kind == pools.WaitNeverReturns:
+			add(CauseStuckTask, fmt.Sprintf("job %d never returns in the worker that took it", w.Job))
 		}
 	}
 	for _, l := range s.Locks {
-		if d, ok := dead[l.Holder]; ok {
-			add(CauseDeadLockHolder, fmt.Sprintf("the %s is held by pid %d, which is dead (%s): nothing releases it", l.Name, l.Holder, d.Exit))
+		if d, ok := s.Worker(l.Holder); ok && d.Exit != nil {
+			add(CauseDeadLockHolder, fmt.Sprintf("the %s is held by a worker that is dead (%s): nothing releases it", l.Name, d.Exit))
 		}
 	}
 	for _, g := range s.Parties {
@@ -121,10 +114,10 @@ func causes(s pools.Snapshot, p Proof) ([]Cause, []string) {
 			continue
 		}
 		c := CauseDeadReader
-		if g.ID == "task-handler" || g.ID == "feeder" {
+		if g.Role.WritesTasks() {
 			c = CauseDeadTaskWriter
 		}
-		add(c, fmt.Sprintf("the %s %s", g.ID, g.State))
+		add(c, fmt.Sprintf("the %s %s", g.Role, g.State))
 	}
 	stuck := map[string]bool{}
 	for _, id := range p.Stuck {
@@ -132,7 +125,7 @@ func causes(s pools.Snapshot, p Proof) ([]Cause, []string) {
 	}
 	for _, g := range s.Parties {
 		if stuck[g.ID] && g.Wait != nil && g.Wait.Torn {
-			add(CauseTornFrame, fmt.Sprintf("the %s holds part of a frame (%s) whose writer is gone", g.ID, g.Wait.Detail))
+			add(CauseTornFrame, fmt.Sprintf("the %s holds part of a frame (%s) whose writer is gone", g.Role, g.Wait.Detail))
 		}
 	}
 	return cs, lines
@@ -156,10 +149,10 @@ func evidence(s pools.Snapshot) []string {
 	}
 	for _, p := range s.Parties {
 		switch {
-		case p.Worker && p.Exit != nil && p.Job >= 0 && !abandoned[p.Job]:
-			out = append(out, fmt.Sprintf("worker %d died holding job %d", p.PID, p.Job))
+		case p.Role == pools.RoleWorker && p.Exit != nil && p.Job >= 0 && !abandoned[p.Job]:
+			out = append(out, fmt.Sprintf("the worker that took job %d died holding it", p.Job))
 		case p.Died && len(s.Abandoned) == 0:
-			out = append(out, "the "+p.ID+" died")
+			out = append(out, fmt.Sprintf("the %s died", p.Role))
 		}
 	}
 	return out

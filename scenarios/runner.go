@@ -59,7 +59,7 @@ func RunWith(ctx context.Context, sc Scenario, o RunOptions) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
-	r := &run{sc: sc, p: p, pids: map[int]bool{}, struck: map[int]bool{}}
+	r := &run{sc: sc, p: p, pids: map[int]bool{}, struck: map[int]bool{}, idle: map[int]bool{}}
 	if sc.Payload > 0 {
 		r.payload = pools.Payload(sc.Payload)
 	}
@@ -79,6 +79,7 @@ type run struct {
 	p      pools.Pool
 	pids   map[int]bool // every worker seen, to check reaping
 	struck map[int]bool // faults (by index) that have struck
+	idle   map[int]bool // pids of the workers idle faults struck
 	notes  []string     // faults that could not strike
 	caller chan callerResult
 	stop   context.CancelFunc
@@ -101,7 +102,7 @@ type callerResult struct {
 func (r *run) snapshot() pools.Snapshot {
 	s := r.p.Snapshot()
 	for _, w := range s.Parties {
-		if w.Worker {
+		if w.Role == pools.RoleWorker {
 			r.pids[w.PID] = true
 		}
 	}
@@ -298,9 +299,9 @@ func (r *run) strikeSignals(s pools.Snapshot) {
 		if k.Signal == 0 {
 			continue
 		}
-		at := k.Trigger(f.Phase).At.String()
+		at := k.Trigger(f.Phase).At
 		for _, w := range s.Parties {
-			if w.Worker && w.Exit == nil && w.Stopped == at && w.Job == f.Job {
+			if w.Role == pools.RoleWorker && w.Exit == nil && w.Stop == at && w.Job == f.Job {
 				r.p.Signal(w.PID, k.Signal)
 				r.struck[i] = true
 			}
@@ -337,10 +338,10 @@ func (r *run) strikeIdle(i int, f Fault, wait func() error) error {
 	if err := k.StrikeIdle(r.p, target); err != nil {
 		return fmt.Errorf("fault %s: %w", f, err)
 	}
-	r.struck[i] = true
+	r.struck[i], r.idle[target] = true, true
 	for {
 		s := r.snapshot()
-		if w, ok := s.Party(fmt.Sprintf("worker %d", target)); ok && w.Exit != nil {
+		if w, ok := s.Worker(target); ok && w.Exit != nil {
 			return nil
 		}
 		if err := wait(); err != nil {
@@ -350,13 +351,13 @@ func (r *run) strikeIdle(i int, f Fault, wait func() error) error {
 }
 
 // idleTarget picks the worker an idle fault strikes: the holder of the
-// task read lock, or the lowest-pid idle worker that does not hold it. It
+// task read lock, or the first idle worker (by slot) that does not hold it. It
 // reports whether the pool is settled enough to strike, and why no target
 // can exist, if so.
 func idleTarget(s pools.Snapshot, ph faults.Phase) (pid int, ready bool, none string) {
 	var live []pools.Party
 	for _, w := range s.Parties {
-		if w.Worker && w.Exit == nil {
+		if w.Role == pools.RoleWorker && w.Exit == nil {
 			live = append(live, w)
 		}
 	}
@@ -374,17 +375,11 @@ func idleTarget(s pools.Snapshot, ph faults.Phase) (pid int, ready bool, none st
 		if holder == 0 {
 			return 0, false, ""
 		}
-		holderAlive := false
-		for _, w := range live {
-			holderAlive = holderAlive || w.PID == holder
-		}
-		if !holderAlive {
-			if ph == faults.IdleLockHolder {
-				return 0, false, fmt.Sprintf("the read lock's holder, pid %d, is already dead", holder)
-			}
+		if h, ok := s.Worker(holder); ok && h.Exit != nil && ph == faults.IdleLockHolder {
+			return 0, false, fmt.Sprintf("the read lock's holder, %s, is already dead", workerName(h))
 		}
 	}
-	sort.Slice(live, func(i, j int) bool { return live[i].PID < live[j].PID })
+	sort.Slice(live, func(i, j int) bool { return live[i].Slot < live[j].Slot })
 	for _, w := range live {
 		if (ph == faults.IdleLockHolder) == (w.PID == holder) {
 			return w.PID, true, ""
@@ -411,12 +406,12 @@ func (r *run) finish(out *Outcome, s pools.Snapshot, pr Proof, v Verdict) {
 	out.Verdict = v
 	out.Stuck = pr.Stuck
 	for _, w := range s.Parties {
-		if !w.Worker {
+		if w.Role != pools.RoleWorker {
 			continue
 		}
-		f := WorkerFate{PID: w.PID, Zombie: w.Zombie, Alive: w.Exit == nil, State: w.State, Job: w.Job, Proc: procState(w.PID)}
-		if w.Wait != nil && w.Wait.Detail != "" {
-			f.State += " (" + w.Wait.Detail + ")"
+		f := WorkerFate{PID: w.PID, Slot: w.Slot, Zombie: w.Zombie, Alive: w.Exit == nil, State: w.State, Job: w.Job, Proc: procState(w.PID)}
+		if d := waitDetail(s, w.Wait); d != "" {
+			f.State += " (" + d + ")"
 		}
 		if w.Exit != nil {
 			f.Exit = w.Exit.String()
@@ -447,12 +442,19 @@ func (r *run) finish(out *Outcome, s pools.Snapshot, pr Proof, v Verdict) {
 	}
 	out.Evidence = evidence(s)
 	if v == Hang {
-		out.Causes, out.Diagnosis = diagnoseHang(s, pr)
+		out.Causes, out.Diagnosis, out.Summary = diagnoseHang(s, pr)
 	} else {
-		out.Diagnosis = diagnoseAnswer(*out, s)
+		k := struck{jobs: map[int]faults.Phase{}, pids: r.idle}
+		for _, f := range r.sc.Faults {
+			if f.Job >= 0 {
+				k.jobs[f.Job] = f.Phase
+			}
+		}
+		out.Diagnosis, out.Summary = diagnoseAnswer(*out, s, k)
 	}
 	for _, n := range r.notes {
 		out.Diagnosis += "; " + n
+		out.Summary += "; " + n
 	}
 }
 

@@ -1,7 +1,6 @@
 package scenarios_test
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -16,6 +15,7 @@ import (
 	"github.com/poolhang/poolhang/faults"
 	"github.com/poolhang/poolhang/pools"
 	"github.com/poolhang/poolhang/scenarios"
+	"github.com/poolhang/poolhang/scenarios/scenariotest"
 )
 
 func TestMain(m *testing.M) {
@@ -25,52 +25,23 @@ func TestMain(m *testing.M) {
 
 func run(t testing.TB, sc scenarios.Scenario) scenarios.Outcome {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	o, err := scenarios.Run(ctx, sc)
+	o, err := scenariotest.Run(sc)
 	if err != nil {
-		t.Fatalf("%s: %v", sc, err)
-	}
-	if len(o.Leftovers) > 0 {
-		t.Errorf("%s: teardown left %v", sc, o.Leftovers)
+		t.Fatal(err)
 	}
 	return o
 }
 
-// check compares an outcome with its cell's expectation; the message says
-// what happened and how to reproduce it.
-func check(o scenarios.Outcome, e scenarios.Expectation) error {
-	sc := o.Scenario
-	if o.Verdict != e.Verdict {
-		return fmt.Errorf("%s: verdict %s, expected %s because %s\n  diagnosis: %s\n  reproduce: %s", sc, o.Verdict, e.Verdict, e.Reason, o.Diagnosis, sc.Command())
-	}
-	if e.Verdict == scenarios.Raised {
-		if got := strings.Join(o.ErrorKinds(), ","); got != strings.Join(e.Errors, ",") {
-			return fmt.Errorf("%s: errors %s, expected %v because %s\n  diagnosis: %s\n  reproduce: %s", sc, got, e.Errors, e.Reason, o.Diagnosis, sc.Command())
-		}
-	}
-	if o.Diagnosis == "" {
-		return fmt.Errorf("%s: no diagnosis", sc)
-	}
-	if o.Verdict == scenarios.Hang && len(o.Causes) == 0 {
-		return fmt.Errorf("%s: a hang with no named cause: %s", sc, o.Diagnosis)
-	}
-	return nil
-}
-
+// The table of cells is scenariotest's, the one the harness's Ginkgo
+// suite runs too.
 func TestEveryCellMeetsItsExpectation(t *testing.T) {
-	cells := scenarios.Cells()
-	if len(cells) < 60 {
-		t.Fatalf("only %d cells in the catalog", len(cells))
+	cases := scenariotest.Cases()
+	if len(cases) < 60 {
+		t.Fatalf("only %d cells in the catalog", len(cases))
 	}
-	for _, c := range cells {
-		t.Run(c.String(), func(t *testing.T) {
-			e, err := scenarios.Expect(c)
-			if err != nil {
-				t.Fatal(err)
-			}
-			o := run(t, scenarios.Standard(c.Pool, c.Kind, c.Phase))
-			if err := check(o, e); err != nil {
+	for _, c := range cases {
+		t.Run(c.Cell.String(), func(t *testing.T) {
+			if err := c.Verify(run(t, c.Scenario)); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -112,14 +83,9 @@ func TestVerdictsAreRepeatable(t *testing.T) {
 			if load {
 				defer burnCPU(t)()
 			}
-			for _, c := range scenarios.Cells() {
-				e, err := scenarios.Expect(c)
-				if err != nil {
-					t.Fatal(err)
-				}
+			for _, c := range scenariotest.Cases() {
 				for i := 0; i < runs; i++ {
-					o := run(t, scenarios.Standard(c.Pool, c.Kind, c.Phase))
-					if err := check(o, e); err != nil {
+					if err := c.Verify(run(t, c.Scenario)); err != nil {
 						t.Fatalf("run %d: %v", i+1, err)
 					}
 				}
@@ -159,7 +125,7 @@ func TestSeedCase(t *testing.T) {
 	if crashed != 1 {
 		t.Errorf("%d workers killed by SIGSEGV, want 1", crashed)
 	}
-	for _, want := range []string{"job 2 was taken by worker", "killed by SIGSEGV in task-run", "the result-handler is reading the result pipe until the cache empties", "exited and are zombies"} {
+	for _, want := range []string{"job 2 was taken by a worker that then ended, killed by SIGSEGV, in task-run", "the result handler is reading the result pipe until the cache empties", "exited and are zombies"} {
 		if !strings.Contains(o.Diagnosis, want) {
 			t.Errorf("diagnosis lacks %q:\n%s", want, o.Diagnosis)
 		}

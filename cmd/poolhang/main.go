@@ -12,7 +12,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -89,7 +88,7 @@ func report(scs []scenarios.Scenario) int {
 			if !w.Alive {
 				state = w.Exit
 			}
-			fmt.Printf("  worker %d [%s] %s: %s\n", w.PID, w.Proc, state, w.State)
+			fmt.Printf("  w%d pid %d [%s] %s: %s\n", w.Slot, w.PID, w.Proc, state, w.State)
 		}
 		for _, l := range o.Leftovers {
 			fmt.Println("  LEFTOVER:", l)
@@ -99,10 +98,10 @@ func report(scs []scenarios.Scenario) int {
 }
 
 // matrix runs every cell, shows progress on stderr, prints the table and
-// writes results/matrix.md and results/matrix.json.
+// writes results/matrix.md, results/matrix.json and results/generated.json.
 func matrix(args []string) int {
 	fs := flag.NewFlagSet("matrix", flag.ContinueOnError)
-	out := fs.String("out", "results", "directory for matrix.md and matrix.json")
+	out := fs.String("out", "results", "directory for matrix.md, matrix.json and generated.json")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -116,35 +115,25 @@ func matrix(args []string) int {
 	}
 	start := time.Now()
 	unexpected := 0
-	m, err := scenarios.RunMatrix(context.Background(), func(i, n int, mc scenarios.MatrixCell) {
+	m, g, err := scenarios.RunMatrix(context.Background(), func(i, n int, mc scenarios.MatrixCell, t scenarios.CellTiming) {
 		mark := ""
 		if mc.Expected != "" && mc.Expected != mc.Verdict {
 			mark = "  UNEXPECTED, expected " + mc.Expected
 			unexpected++
 		}
-		fmt.Fprintf(os.Stderr, "[%2d/%d] %-9s %-20s @ %-17s %-10s %6.2fms%s\n", i, n, mc.Pool, mc.Fault, mc.Phase, mc.Verdict, mc.WallMS, mark)
+		fmt.Fprintf(os.Stderr, "[%2d/%d] %-9s %-20s @ %-17s %-10s %6.2fms%s\n", i, n, mc.Pool, mc.Fault, mc.Phase, mc.Verdict, t.WallMS, mark)
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "poolhang matrix:", err)
 		return 1
 	}
 	printTable(m)
-	js, err := m.JSON()
-	if err == nil {
-		err = os.MkdirAll(*out, 0o755)
-	}
-	if err == nil {
-		err = os.WriteFile(filepath.Join(*out, "matrix.json"), js, 0o644)
-	}
-	if err == nil {
-		err = os.WriteFile(filepath.Join(*out, "matrix.md"), []byte(m.Markdown()), 0o644)
-	}
-	if err != nil {
+	if err := scenarios.Write(*out, m, g); err != nil {
 		fmt.Fprintln(os.Stderr, "poolhang matrix:", err)
 		return 1
 	}
-	fmt.Fprintf(os.Stderr, "%d cells in %s; wrote %s and %s\n", len(m.Cells), time.Since(start).Round(time.Millisecond),
-		filepath.Join(*out, "matrix.md"), filepath.Join(*out, "matrix.json"))
+	fmt.Fprintf(os.Stderr, "%d cells in %s; wrote %s, %s and %s in %s\n", len(m.Cells), time.Since(start).Round(time.Millisecond),
+		scenarios.MatrixMarkdown, scenarios.MatrixJSON, scenarios.GenerationJSON, *out)
 	if unexpected > 0 {
 		fmt.Fprintf(os.Stderr, "poolhang matrix: %d cells differ from their expectation\n", unexpected)
 		return 1

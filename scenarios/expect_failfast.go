@@ -1,0 +1,46 @@
+package scenarios
+
+import (
+	"github.com/poolhang/poolhang/faults"
+	"github.com/poolhang/poolhang/pools"
+)
+
+// failfast: CPython 3.11 concurrent.futures.ProcessPoolExecutor.
+func init() {
+	expect(StrategyExpectations{
+		Strategy: pools.FailFast, File: expectFile(pools.FailFast), NeverHangs: failfastNeverHangs,
+		Cells: map[When]Expectation{
+			{raises, faults.TaskEncode}:    raised(ErrKindEncode, "the feeder's encoding error is set on job 2 (_on_queue_feeder_error) and the pool goes on"),
+			{raises, faults.TaskDecode}:    raised(ErrKindBroken, "the task is decoded outside the worker's guard: the worker dies and the pool breaks"),
+			{raises, faults.TaskRun}:       raised(ErrKindTask, "the worker catches BaseException around the call and sends the error as job 2's result"),
+			{raises, faults.ResultEncode}:  raised(ErrKindEncode, "_sendback_result catches the encoding error and sends it as job 2's error"),
+			{raises, faults.ResultDecode}:  raised(ErrKindBroken, brokeRead),
+			{exits, faults.TaskDecode}:     raised(ErrKindBroken, "the task is decoded outside the worker's guard: SystemExit ends the worker and the pool breaks"),
+			{exits, faults.TaskRun}:        raised(ErrKindExit, "the worker catches BaseException: SystemExit becomes job 2's error and the pool goes on"),
+			{exits, faults.ResultEncode}:   raised(ErrKindExit, "_sendback_result catches BaseException: SystemExit becomes job 2's error"),
+			{exits, faults.ResultDecode}:   raised(ErrKindBroken, brokeRead),
+			{dies, faults.TaskDecode}:      raised(ErrKindBroken, brokeDies),
+			{dies, faults.TaskRun}:         raised(ErrKindBroken, brokeDies),
+			{dies, faults.ResultEncode}:    raised(ErrKindBroken, brokeDies+" (the worker dies while it encodes the result, before any byte is written: the result pipe is empty, so the manager's wait sees the sentinel)"),
+			{dies, faults.ResultWrite}:     hang("3.11's manager reads a result itself once the result pipe is readable (_ExecutorManagerThread.wait_result_broken_or_wakeup: result_reader.recv(); 3.6 to 3.13 and main alike): the worker died mid-frame, so recv waits for bytes only the dead worker could write and the manager never looks at the sentinels again; the dead worker stays a zombie"),
+			{dies, faults.IdleLockHolder}:  raised(ErrKindBroken, "an idle worker's death breaks the pool before the map: every submit fails"),
+			{dies, faults.IdleLockWaiter}:  raised(ErrKindBroken, "an idle worker's death breaks the pool before the map: every submit fails"),
+			{readerr, faults.ResultDecode}: raised(ErrKindBroken, brokeRead),
+			{never, faults.TaskRun}:        hang("ProcessPoolExecutor has no per-task deadline: a task that never returns is waited for forever"),
+		},
+	})
+}
+
+const (
+	brokeDies = "a worker died while the pool was in use: the pool breaks and every pending job fails with BrokenProcessPool"
+	brokeRead = "reading a result failed: the manager breaks the pool and every pending job fails"
+)
+
+// failfastNeverHangs: a death breaks the pool, except mid-frame
+// (result-write), where the manager blocks in recv on the torn frame as
+// 3.11's does; and nothing bounds a task that never returns.
+func failfastNeverHangs(sc Scenario) bool {
+	return noFault(sc, func(k faults.Kind, f Fault) bool {
+		return k.Effect == faults.NeverReturns || (k.Effect == faults.Dies && f.Phase == faults.ResultWrite)
+	})
+}

@@ -1,0 +1,41 @@
+package scenarios
+
+import (
+	"github.com/poolhang/poolhang/faults"
+	"github.com/poolhang/poolhang/pools"
+)
+
+// naive: CPython 2.6 multiprocessing.Pool (Lib/multiprocessing/pool.py of 2.6).
+// It may hang on anything: it never answers a lost job.
+func init() {
+	expect(StrategyExpectations{
+		Strategy: pools.Naive, File: expectFile(pools.Naive), NeverHangs: mayHangOnAnything,
+		Cells: map[When]Expectation{
+			{raises, faults.TaskEncode}:    hang("2.6's task handler catches only IOError: the encoding error kills it, and jobs 2 to 5 are never sent"),
+			{raises, faults.TaskDecode}:    hang("the worker catches only EOFError/IOError around get(): the decoding error ends it holding job 2, and 2.6 never answers the job"),
+			{raises, faults.TaskRun}:       raised(ErrKindTask, "the worker catches Exception around the call and sends the error as job 2's result"+mapRaises26),
+			{raises, faults.ResultEncode}:  hang("2.6 does not guard put(): the encoding error ends the worker before job 2's result is sent"),
+			{raises, faults.ResultDecode}:  hang(deadRead),
+			{exits, faults.TaskDecode}:     hang("SystemExit is no Exception: the worker exits with job 2, which nothing answers"),
+			{exits, faults.TaskRun}:        hang("the worker catches only Exception: sys.exit ends it holding job 2, which nothing answers"),
+			{exits, faults.ResultEncode}:   hang("SystemExit escapes put(): the worker exits before job 2's result is sent"),
+			{exits, faults.ResultDecode}:   hang("SystemExit ends the result handler thread silently; no result is read again"),
+			{dies, faults.TaskDecode}:      hang(lostJob + " (2.6 decodes inside the read lock, so that lock dies too)"),
+			{dies, faults.TaskRun}:         hang(lostJob + " (the seed's case)"),
+			{dies, faults.ResultEncode}:    hang("the worker dies while it encodes job 2's result, before any byte is written: " + lostJob),
+			{dies, faults.ResultWrite}:     hang(tornFrame + ", and nothing answers job 2"),
+			{dies, faults.IdleLockHolder}:  hang(deadLock),
+			{dies, faults.IdleLockWaiter}:  done(idleDies),
+			{readerr, faults.ResultDecode}: hang("the MemoryError escapes the result handler's get(): the thread dies silently (the seed's second incident)"),
+			{never, faults.TaskRun}:        hang("nothing bounds a task's time: the caller waits for job 2 forever"),
+		},
+	})
+}
+
+const (
+	lostJob  = "the worker dies holding job 2; nothing answers it, so the cache never empties and the caller waits forever"
+	idleDies = "an idle worker that held nothing dies; the other worker does every job"
+	// naive's map is 2.6's MapResult: ready at the first failed chunk.
+	// Map raises the first error, so every job of the map carries it.
+	mapRaises26 = "; map raises it: 2.6's MapResult._set makes the map ready at its first failed chunk"
+)

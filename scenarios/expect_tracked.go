@@ -1,0 +1,39 @@
+package scenarios
+
+import (
+	"github.com/poolhang/poolhang/faults"
+	"github.com/poolhang/poolhang/pools"
+)
+
+// tracked: private pipes, no shared lock, the parent knows who holds what.
+func init() {
+	expect(StrategyExpectations{
+		Strategy: pools.Tracked, File: expectFile(pools.Tracked), NeverHangs: trackedNeverHangs,
+		Cells: map[When]Expectation{
+			{raises, faults.TaskEncode}:    raised(ErrKindEncode, "the encoding error is set on job 2 before it is assigned"),
+			{raises, faults.TaskDecode}:    raised(ErrKindTask, "the worker guards decoding too and sends the error as job 2's result"),
+			{raises, faults.TaskRun}:       raised(ErrKindTask, "the error is job 2's result; the pool goes on"),
+			{raises, faults.ResultEncode}:  raised(ErrKindEncode, "the encoding error is sent as job 2's result"),
+			{raises, faults.ResultDecode}:  raised(ErrKindRead, "job 2's result cannot be decoded: that worker's stream is untrusted, so it is killed and replaced and job 2 fails"),
+			{exits, faults.TaskDecode}:     raised(ErrKindExit, "the worker catches everything: SystemExit becomes job 2's error"),
+			{exits, faults.TaskRun}:        raised(ErrKindExit, "the worker catches everything: SystemExit becomes job 2's error"),
+			{exits, faults.ResultEncode}:   raised(ErrKindExit, "the worker catches everything: SystemExit becomes job 2's error"),
+			{exits, faults.ResultDecode}:   raised(ErrKindRead, "job 2's result cannot be decoded: that worker is killed and replaced and job 2 fails"),
+			{dies, faults.TaskDecode}:      raised(ErrKindWorkerLost, "the parent knows the dead worker held job 2: exactly that job fails with WorkerLost, the worker is replaced"),
+			{dies, faults.TaskRun}:         raised(ErrKindWorkerLost, "the parent knows the dead worker held job 2: exactly that job fails with WorkerLost, the worker is replaced"),
+			{dies, faults.ResultEncode}:    raised(ErrKindWorkerLost, "the worker died before any byte of job 2's result was written: the parent knows it held job 2, and only job 2 fails"),
+			{dies, faults.ResultWrite}:     raised(ErrKindWorkerLost, "the worker died before job 2's result was whole; its private pipe ends there, and only job 2 fails"),
+			{dies, faults.IdleLockWaiter}:  done("an idle worker held nothing: it is replaced and every job completes"),
+			{readerr, faults.ResultDecode}: raised(ErrKindRead, "the reader of that worker's private pipe fails: the worker is killed and replaced, job 2 fails"),
+			{never, faults.TaskRun}:        raised(ErrKindDeadline, "job 2 runs past its deadline: its worker is killed and replaced, job 2 fails with DeadlineExceeded"),
+		},
+	})
+}
+
+// trackedNeverHangs: the parent answers every job a fault hits; only a
+// task that never returns, with no deadline, is waited for forever.
+func trackedNeverHangs(sc Scenario) bool {
+	return noFault(sc, func(k faults.Kind, _ Fault) bool {
+		return k.Effect == faults.NeverReturns && sc.Deadline <= 0
+	})
+}

@@ -1,0 +1,114 @@
+package scenarios_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/poolhang/poolhang/scenarios"
+)
+
+func runMatrix(t *testing.T, dir string) scenarios.Matrix {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	m, g, err := scenarios.RunMatrix(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := scenarios.Write(dir, m, g); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// Two regenerations in a row write the same matrix.json and matrix.md,
+// byte for byte; only generated.json (when, where, how long) differs.
+func TestRegeneratingTwiceChangesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the whole matrix twice; skipped with -short")
+	}
+	a, b := t.TempDir(), t.TempDir()
+	ma, mb := runMatrix(t, a), runMatrix(t, b)
+	for _, name := range []string{scenarios.MatrixJSON, scenarios.MatrixMarkdown} {
+		x, err := os.ReadFile(filepath.Join(a, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		y, err := os.ReadFile(filepath.Join(b, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(x) != string(y) {
+			t.Errorf("%s differs between two regenerations: %s\n%s", name, strings.Join(ma.Diff(mb), "\n"), firstDiff(string(x), string(y)))
+		}
+	}
+	if _, err := os.Stat(filepath.Join(a, scenarios.GenerationJSON)); err != nil {
+		t.Error(err)
+	}
+}
+
+func firstDiff(x, y string) string {
+	xs, ys := strings.Split(x, "\n"), strings.Split(y, "\n")
+	for i := range min(len(xs), len(ys)) {
+		if xs[i] != ys[i] {
+			return "first differing line:\n- " + xs[i] + "\n+ " + ys[i]
+		}
+	}
+	return "one is a prefix of the other"
+}
+
+// changedLines lists the lines of y that x lacks, by position.
+func changedLines(x, y string) []string {
+	xs, ys := strings.Split(x, "\n"), strings.Split(y, "\n")
+	var out []string
+	for i := range max(len(xs), len(ys)) {
+		if i >= len(xs) || i >= len(ys) || xs[i] != ys[i] {
+			if i < len(ys) {
+				out = append(out, ys[i])
+			}
+		}
+	}
+	return out
+}
+
+// A deliberate change to one expectation shows as a change of that cell
+// alone: one line of matrix.json, one of matrix.md, and Diff names only
+// that cell.
+func TestOneExpectationChangedIsOneCellsDiff(t *testing.T) {
+	var m scenarios.Matrix
+	m.Command = scenarios.MatrixCommand
+	for _, c := range scenarios.Cells() {
+		e, err := scenarios.Expect(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// An outcome as the expectation argues it, so no process runs.
+		o := scenarios.Outcome{Scenario: scenarios.Standard(c.Pool, c.Kind, c.Phase), Verdict: e.Verdict, Summary: string(e.Verdict)}
+		m.Cells = append(m.Cells, scenarios.NewMatrixCell(c, o))
+	}
+	changed := slices.Clone(m.Cells)
+	i := len(changed) / 2
+	changed[i].Reason += ", and one more reason"
+	n := scenarios.Matrix{Command: m.Command, Cells: changed}
+	cell := changed[i].Cell().String()
+
+	if d := m.Diff(n); len(d) != 1 || !strings.HasPrefix(d[0], cell+": reason") {
+		t.Errorf("Diff = %q, want one line about %s's reason", d, cell)
+	}
+	ja, _ := m.JSON()
+	jb, _ := n.JSON()
+	if l := changedLines(string(ja), string(jb)); len(l) != 1 || !strings.Contains(l[0], "one more reason") {
+		t.Errorf("matrix.json: changed lines %q, want the one reason line", l)
+	}
+	if l := changedLines(m.Markdown(), n.Markdown()); len(l) != 1 || !strings.Contains(l[0], "one more reason") {
+		t.Errorf("matrix.md: changed lines %q, want the one Why line", l)
+	}
+	if d := m.Diff(m); d != nil {
+		t.Errorf("a matrix differs from itself: %q", d)
+	}
+}
