@@ -8,12 +8,14 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/poolhang/poolhang/faults"
 	"github.com/poolhang/poolhang/pools"
+	"github.com/poolhang/poolhang/waitgraph"
 )
 
 // MatrixCommand is the command that regenerates the committed matrix.
@@ -25,7 +27,18 @@ const MatrixCommand = "go run ./cmd/poolhang matrix"
 type Matrix struct {
 	Command string       `json:"command"`
 	Cells   []MatrixCell `json:"cells"`
+	// seed is the seed's own hang, drawn as graphs/seed.svg.
+	seed *waitgraph.Graph
 }
+
+// SeedScenario is the seed's program: 2.6's Pool, a worker segfaults
+// holding job 2, and the caller closes the pool and joins it, so that
+// every worker ends <defunct> while the result handler reads on.
+const SeedScenario = "pool=naive workers=2 jobs=6 wait=join fault=segfault@task-run:2"
+
+// SeedGraph is where the seed's wait-for graph is written, in a results
+// directory.
+const SeedGraph = GraphsDir + "/seed.svg"
 
 // MatrixCell is one cell's result, as results/matrix.json records it.
 type MatrixCell struct {
@@ -43,6 +56,11 @@ type MatrixCell struct {
 	// Expected is the verdict argued from the mechanism, and Reason why.
 	Expected string `json:"expected"`
 	Reason   string `json:"reason"`
+	// Graph is the hang's wait-for graph, relative to the results
+	// directory (graphs/POOL_KIND_PHASE.svg); "" for an answer.
+	Graph string `json:"graph,omitempty"`
+	// wait is the graph to draw there.
+	wait *waitgraph.Graph
 }
 
 // JobCount counts a cell's jobs by how they ended.
@@ -105,6 +123,10 @@ func NewMatrixCell(c Cell, o Outcome) MatrixCell {
 	}
 	if e, err := Expect(c); err == nil {
 		mc.Expected, mc.Reason = string(e.Verdict), e.Reason
+	}
+	if g := o.WaitGraph(false); g != nil {
+		mc.wait = g
+		mc.Graph = GraphsDir + "/" + strings.NewReplacer("/", "_", "@", "_").Replace(c.String()) + ".svg"
 	}
 	return mc
 }
@@ -180,6 +202,17 @@ func RunMatrix(ctx context.Context, progress func(i, n int, mc MatrixCell, t Cel
 			progress(i+1, len(cells), mc, t)
 		}
 	}
+	sc, err := Parse(SeedScenario)
+	if err != nil {
+		return m, g, err
+	}
+	o, err := Run(ctx, sc)
+	if err != nil {
+		return m, g, fmt.Errorf("the seed's scenario: %w", err)
+	}
+	if m.seed = o.WaitGraph(false); m.seed == nil {
+		return m, g, fmt.Errorf("the seed's scenario ended %s, not in a hang: %s", o.Verdict, o.Diagnosis)
+	}
 	return m, g, nil
 }
 
@@ -189,12 +222,17 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 const (
 	MatrixJSON     = "matrix.json"
 	MatrixMarkdown = "matrix.md"
+	MatrixSVG      = "matrix.svg"
 	GenerationJSON = "generated.json"
+	// GraphsDir holds one wait-for graph per hang cell.
+	GraphsDir = "graphs"
 )
 
-// Write writes m and g into dir: matrix.json, matrix.md and
-// generated.json.
-func Write(dir string, m Matrix, g Generation) error {
+// Write writes m and g into dir: matrix.json, matrix.md, matrix.svg,
+// generated.json, and graphs/ with one wait-for graph per hang cell of
+// this run (the folder is emptied first, so no picture outlives its
+// cell).
+func Write(ctx context.Context, dir string, m Matrix, g Generation) error {
 	js, err := m.JSON()
 	if err != nil {
 		return err
@@ -203,12 +241,85 @@ func Write(dir string, m Matrix, g Generation) error {
 	if err != nil {
 		return err
 	}
-	for name, b := range map[string][]byte{MatrixJSON: js, MatrixMarkdown: []byte(m.Markdown()), GenerationJSON: append(gs, '\n')} {
+	svg, err := m.Picture().SVG()
+	if err != nil {
+		return err
+	}
+	files := map[string][]byte{MatrixJSON: js, MatrixMarkdown: []byte(m.Markdown()), MatrixSVG: svg, GenerationJSON: append(gs, '\n')}
+	for name, b := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
 			return err
 		}
 	}
-	return nil
+	return writeGraphs(ctx, dir, m)
+}
+
+func writeGraphs(ctx context.Context, dir string, m Matrix) error {
+	gdir := filepath.Join(dir, GraphsDir)
+	if err := os.RemoveAll(gdir); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(gdir, 0o755); err != nil {
+		return err
+	}
+	graphs := map[string]*waitgraph.Graph{}
+	for _, c := range m.Cells {
+		if c.wait != nil {
+			graphs[c.Graph] = c.wait
+		}
+	}
+	if m.seed != nil {
+		graphs[SeedGraph] = m.seed
+	}
+	var dots []string
+	for name, g := range graphs {
+		dot, err := g.DOT()
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		f := filepath.Join(dir, strings.TrimSuffix(name, ".svg")+".dot")
+		if err := os.WriteFile(f, dot, 0o644); err != nil {
+			return err
+		}
+		dots = append(dots, f)
+	}
+	sort.Strings(dots)
+	err := waitgraph.Draw(ctx, dots)
+	for _, f := range dots {
+		os.Remove(f)
+	}
+	return err
+}
+
+// Picture is the matrix at a glance: a column per pool, a row per fault
+// and phase, each cell linking to its details in matrix.md and, for a
+// hang, to its wait-for graph.
+func (m Matrix) Picture() *waitgraph.Matrix {
+	p := &waitgraph.Matrix{Title: "poolhang: what each pool does when a worker dies"}
+	strategies := pools.Strategies()
+	for _, s := range strategies {
+		p.Columns = append(p.Columns, waitgraph.Column{Name: string(s), Group: "models"})
+	}
+	for _, k := range faults.Kinds() {
+		for _, ph := range k.Meaningful() {
+			row := waitgraph.Row{Label: k.Name + " @ " + string(ph)}
+			for _, s := range strategies {
+				cell := waitgraph.Cell{Verdict: waitgraph.NotApplic, Tooltip: "the fault cannot strike there in this pool"}
+				if mc, ok := m.Cell(Cell{s, k.Name, ph}); ok {
+					cell = waitgraph.Cell{Verdict: waitgraph.Verdict(mc.Verdict), Details: MatrixMarkdown + "#" + anchor(mc),
+						Picture: mc.Graph, Tooltip: mc.Reason}
+				}
+				row.Cells = append(row.Cells, cell)
+			}
+			p.Rows = append(p.Rows, row)
+		}
+	}
+	return p
+}
+
+// anchor is a cell's anchor in matrix.md.
+func anchor(mc MatrixCell) string {
+	return strings.NewReplacer("/", "-", "@", "-").Replace(mc.Pool + "-" + mc.Fault + "-" + mc.Phase)
 }
 
 func machine() string {
@@ -262,6 +373,9 @@ func (m Matrix) Markdown() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# poolhang result matrix\n\n")
 	fmt.Fprintf(&b, "Generated by `%s`; when, where and how long each cell took are in %s.\n\n", m.Command, GenerationJSON)
+	fmt.Fprintf(&b, "[![The matrix at a glance: every cell coloured by its verdict](%s)](%s)\n\n", MatrixSVG, MatrixSVG)
+	b.WriteString("Open the picture itself to follow its links: each cell leads to its details below and each hang to its\n" +
+		"wait-for graph; in this table, each hang's verdict links to its graph.\n\n")
 	b.WriteString("Every cell is one standard scenario run on real processes, shaped like CPython's own deadlock\n" +
 		"tests: 2 worker processes, 6 jobs (`square(i)`) submitted as one map, the fault aimed at job 2; for the\n" +
 		"idle phases, the fault strikes an idle worker before the map is submitted. A hang is proven from the\n" +
@@ -298,9 +412,9 @@ func (m Matrix) Markdown() string {
 				case !ok:
 					b.WriteString(" n/a |")
 				case mc.Expected != "" && mc.Expected != mc.Verdict:
-					fmt.Fprintf(&b, " %s %s **UNEXPECTED** |", symbol(mc.Verdict), mc.Verdict)
+					fmt.Fprintf(&b, " %s %s **UNEXPECTED** |", symbol(mc.Verdict), verdictLink(mc))
 				default:
-					fmt.Fprintf(&b, " %s %s |", symbol(mc.Verdict), mc.Verdict)
+					fmt.Fprintf(&b, " %s %s |", symbol(mc.Verdict), verdictLink(mc))
 				}
 			}
 			b.WriteString("\n")
@@ -319,7 +433,7 @@ func (m Matrix) Markdown() string {
 					}
 					continue
 				}
-				fmt.Fprintf(&b, "- %s `%s` @ `%s`: **%s**", symbol(mc.Verdict), k.Name, ph, mc.Verdict)
+				fmt.Fprintf(&b, "- <a id=\"%s\"></a>%s `%s` @ `%s`: **%s**", anchor(mc), symbol(mc.Verdict), k.Name, ph, mc.Verdict)
 				if len(mc.Errors) > 0 {
 					fmt.Fprintf(&b, " (%s)", strings.Join(mc.Errors, ", "))
 				}
@@ -335,11 +449,23 @@ func (m Matrix) Markdown() string {
 				if len(mc.Causes) > 0 {
 					fmt.Fprintf(&b, "  - Causes: %s\n", joinCauses(mc.Causes))
 				}
+				if mc.Graph != "" {
+					fmt.Fprintf(&b, "  - Wait-for graph: [%s](%s)\n", mc.Graph, mc.Graph)
+				}
 				fmt.Fprintf(&b, "  - Reproduce: `%s`\n", mc.Reproduce)
 			}
 		}
 	}
 	return b.String()
+}
+
+// verdictLink is a cell's verdict, linked to its wait-for graph if it
+// has one.
+func verdictLink(mc MatrixCell) string {
+	if mc.Graph == "" {
+		return mc.Verdict
+	}
+	return "[" + mc.Verdict + "](" + mc.Graph + ")"
 }
 
 func joinCauses(cs []Cause) string {

@@ -20,7 +20,7 @@ func runMatrix(t *testing.T, dir string) scenarios.Matrix {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := scenarios.Write(dir, m, g); err != nil {
+	if err := scenarios.Write(ctx, dir, m, g); err != nil {
 		t.Fatal(err)
 	}
 	return m
@@ -34,7 +34,16 @@ func TestRegeneratingTwiceChangesNothing(t *testing.T) {
 	}
 	a, b := t.TempDir(), t.TempDir()
 	ma, mb := runMatrix(t, a), runMatrix(t, b)
-	for _, name := range []string{scenarios.MatrixJSON, scenarios.MatrixMarkdown} {
+	names := []string{scenarios.MatrixJSON, scenarios.MatrixMarkdown, scenarios.MatrixSVG, scenarios.SeedGraph}
+	for _, c := range ma.Cells {
+		if c.Graph != "" {
+			names = append(names, c.Graph)
+		}
+	}
+	if len(names) < 20 {
+		t.Fatalf("only %d files to compare; the matrix has hang cells with graphs", len(names))
+	}
+	for _, name := range names {
 		x, err := os.ReadFile(filepath.Join(a, name))
 		if err != nil {
 			t.Fatal(err)

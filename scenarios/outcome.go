@@ -93,6 +93,10 @@ type Outcome struct {
 	Evidence []string
 	// Leftovers lists anything teardown failed to end (must be empty).
 	Leftovers []string
+	// Final is the pool's last snapshot, and Proof what was proven from
+	// it: the source of the hang's wait-for graph (WaitGraph).
+	Final pools.Snapshot
+	Proof Proof
 }
 
 // Count returns how many jobs are ok, failed and unresolved.

@@ -405,6 +405,7 @@ func sameDead(a, b pools.Snapshot) bool {
 func (r *run) finish(out *Outcome, s pools.Snapshot, pr Proof, v Verdict) {
 	out.Verdict = v
 	out.Stuck = pr.Stuck
+	out.Final, out.Proof = s, pr
 	for _, w := range s.Parties {
 		if w.Role != pools.RoleWorker {
 			continue

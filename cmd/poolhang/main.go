@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -20,6 +21,7 @@ import (
 	"github.com/poolhang/poolhang/faults"
 	"github.com/poolhang/poolhang/pools"
 	"github.com/poolhang/poolhang/scenarios"
+	"github.com/poolhang/poolhang/waitgraph"
 )
 
 func main() {
@@ -34,16 +36,7 @@ func run(args []string) int {
 	}
 	switch args[0] {
 	case "run":
-		if len(args) < 2 {
-			fmt.Fprintln(os.Stderr, "poolhang run: want a scenario, as in: poolhang run 'pool=naive workers=2 jobs=6 wait=map fault=segfault@task-run:2'")
-			return 2
-		}
-		sc, err := scenarios.Parse(strings.Join(args[1:], " "))
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "poolhang:", err)
-			return 2
-		}
-		return report([]scenarios.Scenario{sc})
+		return runOne(args[1:])
 	case "matrix":
 		return matrix(args[1:])
 	case "replay":
@@ -67,19 +60,52 @@ func run(args []string) int {
 			fmt.Fprintf(os.Stderr, "poolhang replay: %s holds no scenario (want one per line; blank lines and # comments are skipped)\n", name)
 			return 2
 		}
-		return report(scs)
+		return report(scs, "")
 	}
 	usage()
 	return 2
 }
 
-func report(scs []scenarios.Scenario) int {
+// runOne runs one scenario: poolhang run [--graph FILE.svg] SCENARIO.
+func runOne(args []string) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	graph := fs.String("graph", "", "write the hang's wait-for graph to this .svg file")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() == 0 {
+		fmt.Fprintln(os.Stderr, "poolhang run: want a scenario, as in: poolhang run [--graph FILE.svg] 'pool=naive workers=2 jobs=6 wait=map fault=segfault@task-run:2'")
+		return 2
+	}
+	if *graph != "" && filepath.Ext(*graph) != ".svg" {
+		fmt.Fprintf(os.Stderr, "poolhang run: --graph %s: want a file name ending in .svg\n", quoteShort(*graph))
+		return 2
+	}
+	sc, err := scenarios.Parse(strings.Join(fs.Args(), " "))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "poolhang:", err)
+		return 2
+	}
+	if *graph != "" {
+		if err := checkOut(filepath.Dir(*graph)); err != nil {
+			fmt.Fprintln(os.Stderr, "poolhang run: --graph:", err)
+			return 2
+		}
+	}
+	return report([]scenarios.Scenario{sc}, *graph)
+}
+
+// report runs each scenario and prints its verdict; with graph set, it
+// draws the (one) scenario's wait-for graph there, pids included, or says
+// why there is none.
+func report(scs []scenarios.Scenario, graph string) int {
 	for _, sc := range scs {
 		o, err := scenarios.Run(context.Background(), sc)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "poolhang:", err)
 			return 1
 		}
+
 		ok, failed, unres := o.Count()
 		fmt.Printf("%s\n  verdict: %s (jobs: %d ok, %d error, %d unresolved; wall %s, verdict %s after the last progress)\n  %s\n",
 			sc, o.Verdict, ok, failed, unres, o.Wall.Round(10_000), o.ToVerdict.Round(10_000), o.Diagnosis)
@@ -93,8 +119,36 @@ func report(scs []scenarios.Scenario) int {
 		for _, l := range o.Leftovers {
 			fmt.Println("  LEFTOVER:", l)
 		}
+		if graph != "" {
+			if err := drawGraph(o, graph); err != nil {
+				fmt.Fprintln(os.Stderr, "poolhang run: --graph:", err)
+				return 1
+			}
+		}
 	}
 	return 0
+}
+
+func drawGraph(o scenarios.Outcome, file string) error {
+	g := o.WaitGraph(true)
+	if g == nil {
+		fmt.Fprintf(os.Stderr, "poolhang run: no graph written: the verdict is %s, and only a proven hang has a wait-for graph\n", o.Verdict)
+		return nil
+	}
+	dot, err := g.DOT()
+	if err != nil {
+		return err
+	}
+	f := strings.TrimSuffix(file, ".svg") + ".dot"
+	if err := os.WriteFile(f, dot, 0o644); err != nil {
+		return err
+	}
+	defer os.Remove(f)
+	if err := waitgraph.Draw(context.Background(), []string{f}); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "poolhang run: wrote the wait-for graph to %s\n", quoteShort(file))
+	return nil
 }
 
 // matrix runs every cell, shows progress on stderr, prints the table and
@@ -128,12 +182,12 @@ func matrix(args []string) int {
 		return 1
 	}
 	printTable(m)
-	if err := scenarios.Write(*out, m, g); err != nil {
+	if err := scenarios.Write(context.Background(), *out, m, g); err != nil {
 		fmt.Fprintln(os.Stderr, "poolhang matrix:", err)
 		return 1
 	}
-	fmt.Fprintf(os.Stderr, "%d cells in %s; wrote %s, %s and %s in %s\n", len(m.Cells), time.Since(start).Round(time.Millisecond),
-		scenarios.MatrixMarkdown, scenarios.MatrixJSON, scenarios.GenerationJSON, *out)
+	fmt.Fprintf(os.Stderr, "%d cells in %s; wrote %s, %s, %s, %s and %s/ in %s\n", len(m.Cells), time.Since(start).Round(time.Millisecond),
+		scenarios.MatrixMarkdown, scenarios.MatrixJSON, scenarios.MatrixSVG, scenarios.GenerationJSON, scenarios.GraphsDir, *out)
 	if unexpected > 0 {
 		fmt.Fprintf(os.Stderr, "poolhang matrix: %d cells differ from their expectation\n", unexpected)
 		return 1
@@ -202,7 +256,9 @@ func printTable(m scenarios.Matrix) {
 
 func usage() {
 	fmt.Fprint(os.Stderr, `usage:
-  poolhang run SCENARIO     run one scenario and print its verdict
+  poolhang run [--graph FILE.svg] SCENARIO
+                            run one scenario and print its verdict; --graph
+                            draws a hang's wait-for graph
   poolhang replay FILE      run every scenario of a replay file
   poolhang matrix           run the result matrix and write results/
 

@@ -18,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/poolhang/poolhang/waitgraph"
 	"github.com/poolhang/poolhang/waitgraph/internal/fixture"
 	"github.com/poolhang/poolhang/waitgraph/layout"
 )
@@ -55,26 +54,31 @@ func TestBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	seed, err := layout.SVG(ctx, fixture.Seed())
-	if err != nil {
-		t.Fatal(err)
-	}
 	observed, err := layout.SVG(ctx, fixture.Observed())
 	if err != nil {
 		t.Fatal(err)
 	}
-	matrix, err := resultsMatrix("../../results/matrix.json").SVG()
-	if err != nil {
-		t.Fatal(err)
+	committed := func(name string) []byte {
+		b, err := os.ReadFile(filepath.Join("../../results", name))
+		if err != nil {
+			t.Fatalf("%v (regenerate results/ with go run ./cmd/poolhang matrix)", err)
+		}
+		return b
 	}
+	// The pictures as committed: the matrix, the seed's own hang and its
+	// standard cell, and the
+	// busiest graph (2.7's respawn behind a dead lock holder: every
+	// thread and worker stuck).
 	pictures := []struct {
 		name     string
 		svg      []byte
 		minTexts int // labels the picture must show at least
 	}{
-		{"seed-graph", seed, 20},
+		{"seed-graph", committed("graphs/seed.svg"), 20},
+		{"seed-cell-graph", committed("graphs/naive_segfault_task-run.svg"), 20},
+		{"busiest-graph", committed("graphs/respawn_sigkill_idle-lock-holder.svg"), 30},
 		{"observed-graph", observed, 20},
-		{"matrix", matrix, 100},
+		{"matrix", committed("matrix.svg"), 100},
 	}
 	// The check itself must see faults: a picture with one of each.
 	t.Run("check-sees-faults", func(t *testing.T) {
@@ -228,47 +232,6 @@ func tail(b []byte, n int) []byte {
 // resultsMatrix reads the committed matrix.json into the matrix at a
 // glance, with the links the matrix command is to write: each cell to its
 // details in matrix.md, each hang cell to its picture.
-func resultsMatrix(path string) *waitgraph.Matrix {
-	m := &waitgraph.Matrix{Title: "poolhang: the matrix at a glance (from results/matrix.json)"}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return m // Validate will say it is empty
-	}
-	var res struct {
-		Cells []struct{ Pool, Fault, Phase, Verdict, Diagnosis string }
-	}
-	if json.Unmarshal(data, &res) != nil {
-		return m
-	}
-	col := map[string]int{}
-	row := map[string]int{}
-	for _, c := range res.Cells {
-		if _, ok := col[c.Pool]; !ok {
-			col[c.Pool] = len(m.Columns)
-			m.Columns = append(m.Columns, waitgraph.Column{Name: c.Pool, Group: "models"})
-		}
-		label := c.Fault + " @ " + c.Phase
-		if _, ok := row[label]; !ok {
-			row[label] = len(m.Rows)
-			m.Rows = append(m.Rows, waitgraph.Row{Label: label})
-		}
-	}
-	for i := range m.Rows {
-		m.Rows[i].Cells = make([]waitgraph.Cell, len(m.Columns))
-		for j := range m.Rows[i].Cells {
-			m.Rows[i].Cells[j].Verdict = waitgraph.NotApplic
-		}
-	}
-	for _, c := range res.Cells {
-		id := c.Pool + "-" + c.Fault + "-" + c.Phase
-		cell := waitgraph.Cell{Verdict: waitgraph.Verdict(c.Verdict), Details: "matrix.md#" + id, Tooltip: c.Diagnosis}
-		if cell.Verdict == waitgraph.Hang {
-			cell.Picture = "graphs/" + id + ".svg"
-		}
-		m.Rows[row[c.Fault+" @ "+c.Phase]].Cells[col[c.Pool]] = cell
-	}
-	return m
-}
 
 func TestMain(m *testing.M) {
 	code := m.Run()
