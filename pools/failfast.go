@@ -8,6 +8,24 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// FailFast follows concurrent.futures.ProcessPoolExecutor: any worker
+// death or unreadable result breaks the pool and fails every pending job.
+const FailFast Strategy = "failfast"
+
+func init() {
+	Define(Definition{
+		Name: FailFast, Order: 3,
+		Models:  "concurrent.futures.ProcessPoolExecutor: a manager thread that breaks the pool at any worker death while it is in use",
+		Follows: "CPython 3.11 concurrent.futures.ProcessPoolExecutor",
+		Functions: []string{"ProcessPoolExecutor.submit", "_ExecutorManagerThread.run", "wait_result_broken_or_wakeup",
+			"add_call_item_to_queue", "process_result_item", "terminate_broken", "join_executor_internals",
+			"_process_worker", "_SafeQueue._on_queue_feeder_error"},
+		SharedQueues: true,
+		Worker:       WorkerMode{CatchAll: true, SendEncodeError: true, SayExiting: true},
+		Start:        startAs(startFailFast),
+	})
+}
+
 // failFast is concurrent.futures.ProcessPoolExecutor as of CPython 3.11
 // (3.6 to 3.13 and main read the result the same way): a manager goroutine
 // (_ExecutorManagerThread) waits on the result pipe, on submits and on
@@ -96,7 +114,7 @@ func (p *failFast) Snapshot() Snapshot {
 
 // Submit follows ProcessPoolExecutor.submit.
 func (p *failFast) Submit(ctx context.Context, t Task) (*Future, error) {
-	return p.submit(t, func(q queued) { p.workIDs = append(p.workIDs, q) })
+	return p.submit(ctx, t, func(q queued) { p.workIDs = append(p.workIDs, q) })
 }
 
 func (p *failFast) Map(ctx context.Context, ts []Task) ([]Result, error) {

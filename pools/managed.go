@@ -31,8 +31,8 @@ func newManaged(c *core, manager string) managed {
 
 // submit admits a job, hands it to enqueue under core.mu, and wakes the
 // manager.
-func (m *managed) submit(t Task, enqueue func(queued)) (*Future, error) {
-	return m.admit(t, func() error {
+func (m *managed) submit(ctx context.Context, t Task, enqueue func(queued)) (*Future, error) {
+	return m.admit(ctx, t, func() error {
 		if m.broken != nil {
 			return m.broken
 		}

@@ -5,68 +5,11 @@ import (
 	"fmt"
 	"os"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 )
-
-// A Strategy names a pool design.
-type Strategy string
-
-const (
-	// Naive follows CPython 2.6 multiprocessing.Pool: shared queues, a task
-	// handler and a result handler, a cache of pending jobs that join waits
-	// to empty, and no replacement of dead workers.
-	Naive Strategy = "naive"
-	// Respawn follows the 2.7/3.x Pool: Naive plus a worker handler that
-	// replaces dead workers while the pool runs or the cache is not empty.
-	Respawn Strategy = "respawn"
-	// FailFast follows concurrent.futures.ProcessPoolExecutor: any worker
-	// death or unreadable result breaks the pool and fails every pending job.
-	FailFast Strategy = "failfast"
-	// Tracked is the design we recommend: private pipes per worker, jobs
-	// assigned by the parent, a death fails exactly the job it held.
-	Tracked Strategy = "tracked"
-)
-
-// Follows names the system the strategy models, with the CPython version
-// whose source it follows where versions differ (see the README).
-func (s Strategy) Follows() string {
-	switch s {
-	case Naive:
-		return "CPython 2.6 multiprocessing.Pool"
-	case Respawn:
-		return "CPython 3.11 multiprocessing.Pool"
-	case FailFast:
-		return "CPython 3.11 concurrent.futures.ProcessPoolExecutor"
-	case Tracked:
-		return "poolhang's own design"
-	}
-	return "unknown"
-}
-
-// Strategies lists every strategy, in the order of the result matrix.
-func Strategies() []Strategy { return []Strategy{Naive, Respawn, FailFast, Tracked} }
-
-// ParseStrategy returns the strategy named s.
-func ParseStrategy(s string) (Strategy, error) {
-	for _, k := range Strategies() {
-		if string(k) == s {
-			return k, nil
-		}
-	}
-	return "", fmt.Errorf("unknown pool strategy %q (allowed: %s)", s, strategyList())
-}
-
-func strategyList() string {
-	var b []string
-	for _, k := range Strategies() {
-		b = append(b, string(k))
-	}
-	return strings.Join(b, ", ")
-}
 
 // MaxWorkers bounds Options.Workers.
 const MaxWorkers = 64
@@ -78,7 +21,8 @@ type Options struct {
 	// Stderr receives the workers' standard error; nil discards it.
 	Stderr *os.File
 
-	// The rest apply to Tracked only.
+	// The rest are strategy-specific (see [Option]): Start refuses one
+	// set for a strategy that does not take it.
 
 	// Retries is how many times a job lost with its worker runs again on
 	// another worker, for tasks declared idempotent (Task.Idempotent).
@@ -95,11 +39,21 @@ type Options struct {
 	MaxTaskFrame int
 }
 
-// A Pool runs tasks on worker processes.
+// A Pool runs tasks on worker processes: what a program calls, and what a
+// harness inspects.
 type Pool interface {
+	User
+	Inspector
+}
+
+// User is what a program using a pool calls.
+type User interface {
 	// Strategy names the pool's design.
 	Strategy() Strategy
-	// Submit queues a task and returns its future (apply_async).
+	// Submit queues a task and returns its future (apply_async). If ctx
+	// has ended before the job is admitted, it returns ctx's error and
+	// nothing is queued; once admitted, the job runs whatever becomes of
+	// ctx (wait for it with [Future.Wait] and a context of its own).
 	Submit(ctx context.Context, t Task) (*Future, error)
 	// Map submits every task and waits for all of them, in order. Each
 	// Result carries that job's value or error; the error is ctx's if ctx
@@ -119,6 +73,11 @@ type Pool interface {
 	// ErrTerminated and ends every goroutine. It works from any state and
 	// does not block on the pool's own locks.
 	Terminate() error
+}
+
+// Inspector is what a harness asks of a pool: what every party is doing,
+// and faults delivered from outside.
+type Inspector interface {
 	// Snapshot reports what every party is doing, for a harness.
 	Snapshot() Snapshot
 	// Interrupt asks live worker pid to run the action of t now, at
@@ -139,22 +98,35 @@ func Start(s Strategy, o Options) (Pool, error) {
 	if o.MaxTaskFrame < 0 || o.MaxTaskFrame > maxBody {
 		return nil, fmt.Errorf("pools: MaxTaskFrame = %d, want 0 (default) to %d", o.MaxTaskFrame, maxBody)
 	}
-	var p Pool
-	var err error
-	switch s {
-	case Naive, Respawn:
-		p, err = startQueue(s, o)
-	case FailFast:
-		p, err = startFailFast(o)
-	case Tracked:
-		p, err = startTracked(o)
-	default:
-		_, err = ParseStrategy(string(s))
+	if o.Retries < 0 || o.RestartBudget < 0 || o.TaskTimeout < 0 {
+		return nil, fmt.Errorf("pools: Retries = %d, RestartBudget = %d, TaskTimeout = %s: none may be negative", o.Retries, o.RestartBudget, o.TaskTimeout)
 	}
+	d, err := Lookup(s)
 	if err != nil {
-		return nil, err // not a typed nil in a non-nil interface
+		return nil, err
 	}
-	return p, nil
+	for _, opt := range o.set() {
+		if !s.Supports(opt) {
+			return nil, fmt.Errorf("pools: Options.%s is set, but the %s pool does not take it (strategies that do: %s)",
+				opt, s, joinStrategies(StrategiesWith(opt)))
+		}
+	}
+	return d.Start(o)
+}
+
+// set lists the strategy-specific options o sets.
+func (o Options) set() []Option {
+	var out []Option
+	if o.Retries != 0 {
+		out = append(out, OptionRetries)
+	}
+	if o.RestartBudget != 0 {
+		out = append(out, OptionRestartBudget)
+	}
+	if o.TaskTimeout != 0 {
+		out = append(out, OptionTaskTimeout)
+	}
+	return out
 }
 
 // A Future is one job's pending result.
@@ -306,13 +278,16 @@ func (c *core) Strategy() Strategy { return c.strategy }
 // admit is every Submit: resolve the task's triggers, ask refuse (under
 // c.mu) whether the pool takes work, register the job in the cache and
 // hand it to enqueue, still under c.mu.
-func (c *core) admit(t Task, refuse func() error, enqueue func(queued)) (*Future, error) {
+func (c *core) admit(ctx context.Context, t Task, refuse func() error, enqueue func(queued)) (*Future, error) {
 	ts, err := resolve(t.Triggers)
 	if err != nil {
 		return nil, err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if err := refuse(); err != nil {
 		return nil, err
 	}
@@ -450,18 +425,22 @@ func (c *core) leaveWait(w *callerWait) {
 func (c *core) mapWait(ctx context.Context, ts []Task, submit func(context.Context, Task) (*Future, error)) ([]Result, error) {
 	fs := make([]*Future, len(ts))
 	out := make([]Result, len(ts))
+	var refused error
 	for i, t := range ts {
 		f, err := submit(ctx, t)
 		if err != nil {
 			for j := i; j < len(ts); j++ {
 				out[j] = Result{Err: err}
 			}
-			ts = ts[:i]
+			ts, refused = ts[:i], err
 			break
 		}
 		fs[i] = f
 	}
 	err := c.waitAll(ctx, fs[:len(ts)], out)
+	if err == nil && refused != nil && refused == ctx.Err() {
+		err = refused // ctx ended before every job was admitted
+	}
 	return out, err
 }
 
@@ -716,7 +695,3 @@ func (c *core) pendingLocked() []int {
 	sort.Ints(jobs)
 	return jobs
 }
-
-// SharedQueues reports whether the strategy's workers share one task pipe
-// and one result pipe, guarded by process-shared locks.
-func (s Strategy) SharedQueues() bool { return s != Tracked }

@@ -10,6 +10,41 @@ import (
 	"sync/atomic"
 )
 
+const (
+	// Naive follows CPython 2.6 multiprocessing.Pool: shared queues, a task
+	// handler and a result handler, a cache of pending jobs that join waits
+	// to empty, and no replacement of dead workers.
+	Naive Strategy = "naive"
+	// Respawn follows the 2.7/3.x Pool: Naive plus a worker handler that
+	// replaces dead workers while the pool runs or the cache is not empty.
+	Respawn Strategy = "respawn"
+)
+
+func init() {
+	Define(Definition{
+		Name: Naive, Order: 1,
+		Models:  "multiprocessing.Pool before workers were replaced: shared queues, a task handler, a result handler, a cache join waits to empty",
+		Follows: "CPython 2.6 multiprocessing.Pool",
+		Functions: []string{"Pool.apply_async", "Pool.map", "Pool._handle_tasks", "Pool._handle_results",
+			"Pool.close", "Pool.join", "worker", "SimpleQueue.get", "MapResult._set"},
+		SharedQueues: true,
+		Worker:       WorkerMode{DecodeInLock: true},
+		Options:      []Option{OptionChunkSize},
+		Start:        startAs(func(o Options) (*queuePool, error) { return startQueue(Naive, o) }),
+	})
+	Define(Definition{
+		Name: Respawn, Order: 2,
+		Models:  "multiprocessing.Pool with a worker handler that replaces dead workers while the pool runs or jobs are pending",
+		Follows: "CPython 3.11 multiprocessing.Pool",
+		Functions: []string{"Pool.apply_async", "Pool.map", "Pool._handle_tasks", "Pool._handle_results",
+			"Pool._handle_workers", "Pool._maintain_pool", "Pool.close", "Pool.join", "worker", "MapResult._set"},
+		SharedQueues: true,
+		Worker:       WorkerMode{SendEncodeError: true},
+		Options:      []Option{OptionChunkSize},
+		Start:        startAs(func(o Options) (*queuePool, error) { return startQueue(Respawn, o) }),
+	})
+}
+
 // Pool states, as in CPython's pool.py.
 const (
 	stateRun = iota
@@ -114,7 +149,7 @@ func (p *queuePool) Snapshot() Snapshot {
 // Submit follows Pool.apply_async: register the job in the cache, put the
 // task on the task queue for the task handler.
 func (p *queuePool) Submit(ctx context.Context, t Task) (*Future, error) {
-	return p.admit(t, func() error {
+	return p.admit(ctx, t, func() error {
 		if p.state != stateRun {
 			return ErrClosed
 		}
