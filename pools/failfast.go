@@ -74,22 +74,10 @@ func startFailFast(o Options) (*failFast, error) {
 		seenDead: map[*proc]bool{}, exiting: map[int]bool{}, feedReady: make(chan struct{}, 1), drained: make(chan struct{}, 1),
 	}
 	c.resolverIDs = func() []string { return []string{gManager} }
-	p.tasks, p.results, p.pipes, err = c.sharedPipes("call queue pipe", "result queue pipe")
-	if err != nil {
-		c.release()
+	if p.tasks, p.results, p.pipes, err = c.startShared("call queue pipe", "result queue pipe"); err != nil {
 		return nil, err
 	}
 	p.reader = c.resultReader(p.results)
-	for i := 0; i < o.Workers; i++ {
-		pr, err := c.spawn(p.pipes)
-		if err != nil {
-			c.killAll()
-			p.closePipes()
-			c.release()
-			return nil, err
-		}
-		c.addProc(pr)
-	}
 	c.startG(gManager, RoleManager)
 	c.startG(gFeeder, RoleFeeder)
 	c.gs.Add(3)

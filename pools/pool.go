@@ -172,9 +172,13 @@ func (f *Future) Wait(ctx context.Context) (Result, error) {
 	}
 }
 
-func (f *Future) isDone() bool {
+func (f *Future) isDone() bool { return isClosed(f.done) }
+
+// isClosed reports whether ch is closed (or, for a channel that carries
+// values, has one ready).
+func isClosed(ch <-chan struct{}) bool {
 	select {
-	case <-f.done:
+	case <-ch:
 		return true
 	default:
 		return false
@@ -215,6 +219,25 @@ type core struct {
 	resolverIDs func() []string
 	released    bool
 	releaseOnce sync.Once
+	termOnce    sync.Once
+}
+
+// terminateOnce runs end once, unless the pool was joined already (then
+// nothing is left to end), and frees what the core holds after it: the
+// prologue and epilogue of every Terminate.
+func (c *core) terminateOnce(end func()) error {
+	c.mu.Lock()
+	released := c.released
+	c.mu.Unlock()
+	if released {
+		return nil
+	}
+	c.termOnce.Do(func() {
+		end()
+		c.gs.Wait()
+		c.release()
+	})
+	return nil
 }
 
 // gstate is one parent goroutine's (or caller's) state.
@@ -490,18 +513,11 @@ func (c *core) waitG(ctx context.Context, name string, ch <-chan struct{}) error
 // ready must tell from recorded state (with c.mu held) that ch is about
 // to close, so a snapshot never sees the caller stuck on a finished party.
 func (c *core) waitDone(ctx context.Context, what string, releasers func() []string, ch <-chan struct{}, ready func() bool) error {
-	select {
-	case <-ch:
+	if isClosed(ch) {
 		return nil
-	default:
 	}
 	w := c.enterWait(waitSpec{kind: WaitGoroutine, what: what, releasers: releasers, ready: func() bool {
-		select {
-		case <-ch:
-			return true
-		default:
-			return ready()
-		}
+		return isClosed(ch) || ready()
 	}})
 	defer c.leaveWait(w)
 	select {
@@ -524,6 +540,28 @@ func (c *core) sharedPipes(taskName, resName string) (task, res *pipe, pipes fun
 		return nil, nil, nil, err
 	}
 	return task, res, func(slot) (*pipe, *pipe, error) { return task, res, nil }, nil
+}
+
+// startShared makes the shared pipes and starts the pool's workers on
+// them. If any step fails it undoes the others (kills and reaps the
+// workers started, closes the pipes, frees the core) and returns the error.
+func (c *core) startShared(taskName, resName string) (task, res *pipe, pipes func(slot) (*pipe, *pipe, error), err error) {
+	if task, res, pipes, err = c.sharedPipes(taskName, resName); err != nil {
+		c.release()
+		return nil, nil, nil, err
+	}
+	for range c.opts.Workers {
+		pr, err := c.spawn(pipes)
+		if err != nil {
+			c.killAll()
+			task.close()
+			res.close()
+			c.release()
+			return nil, nil, nil, err
+		}
+		c.addProc(pr)
+	}
+	return task, res, pipes, nil
 }
 
 // resultReader reads frames from p in the parent.

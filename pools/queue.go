@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sync"
 	"sync/atomic"
 )
 
@@ -70,7 +69,6 @@ type queuePool struct {
 	taskDone   chan struct{}
 	resultDone chan struct{}
 	workerDone chan struct{} // respawn only
-	termOnce   sync.Once
 }
 
 type queued struct {
@@ -102,22 +100,10 @@ func startQueue(s Strategy, o Options) (*queuePool, error) {
 		taskDone: make(chan struct{}), resultDone: make(chan struct{}), workerDone: make(chan struct{}),
 	}
 	c.resolverIDs = func() []string { return []string{gResult} }
-	p.tasks, p.results, p.pipes, err = c.sharedPipes("task pipe", "result pipe")
-	if err != nil {
-		c.release()
+	if p.tasks, p.results, p.pipes, err = c.startShared("task pipe", "result pipe"); err != nil {
 		return nil, err
 	}
 	p.reader = c.resultReader(p.results)
-	for i := 0; i < o.Workers; i++ {
-		pr, err := c.spawn(p.pipes)
-		if err != nil {
-			c.killAll()
-			p.closePipes()
-			c.release()
-			return nil, err
-		}
-		c.addProc(pr)
-	}
 	c.startG(gTask, RoleTaskHandler)
 	c.startG(gResult, RoleResultHandler)
 	c.gs.Add(2)
@@ -160,10 +146,7 @@ func (p *queuePool) Submit(ctx context.Context, t Task) (*Future, error) {
 func (p *queuePool) putLocked(q queued) {
 	p.taskq = append(p.taskq, q)
 	p.reg.bump()
-	select {
-	case p.taskReady <- struct{}{}:
-	default:
-	}
+	notify(p.taskReady)
 }
 
 // Close follows Pool.close: 2.6 puts the sentinel on the task queue at
@@ -220,13 +203,7 @@ func (p *queuePool) Join(ctx context.Context) error {
 // goroutine. Unlike CPython's terminate it never takes the task read lock
 // (_help_stuff_finish), which a dead holder would keep forever.
 func (p *queuePool) Terminate() error {
-	p.mu.Lock()
-	released := p.released
-	p.mu.Unlock()
-	if released {
-		return nil // joined: nothing is left to end
-	}
-	p.termOnce.Do(func() {
+	return p.terminateOnce(func() {
 		p.stopping.Store(true)
 		p.mu.Lock()
 		p.state = stateTerminate
@@ -244,10 +221,7 @@ func (p *queuePool) Terminate() error {
 		p.killAll() // anything the worker handler started meanwhile
 		p.closePipes()
 		futexWake(p.reg.lock(lockResultWrite).w)
-		p.gs.Wait()
-		p.release()
 	})
-	return nil
 }
 
 func (p *queuePool) terminated() bool { return p.stopping.Load() }
