@@ -21,7 +21,7 @@ func init() {
 		Functions: []string{"(none: billiard's and pebble's per-worker job tracking are the nearest peers)"},
 		Worker:    WorkerMode{CatchAll: true, SendEncodeError: true, GuardDecode: true},
 		Options:   []Option{OptionRetries, OptionRestartBudget, OptionTaskTimeout},
-		Start:     startAs(startTracked),
+		Start:     startAs(func(o Options) (*tracked, error) { return startTrackedAs(Tracked, o) }),
 	})
 }
 
@@ -76,8 +76,10 @@ const gSupervisor = "supervisor"
 
 func readerID(pid int) string { return fmt.Sprintf("reader %d", pid) }
 
-func startTracked(o Options) (*tracked, error) {
-	c, err := newCore(Tracked, o)
+// startTrackedAs starts a pool of the tracked design under the name s (a
+// variant registers its own name, so its workers find its definition).
+func startTrackedAs(s Strategy, o Options) (*tracked, error) {
+	c, err := newCore(s, o)
 	if err != nil {
 		return nil, err
 	}
