@@ -34,10 +34,7 @@ func init() {
 // result, breaks the pool.
 type failFast struct {
 	managed
-	tasks   *pipe
-	results *pipe
-	reader  *frameReader
-	pipes   func(slot) (*pipe, *pipe, error)
+	sharedQueues
 
 	// Under core.mu. Everything that wakes the manager is recorded here
 	// until the manager takes it, so a snapshot sees it (factsLocked).
@@ -74,10 +71,9 @@ func startFailFast(o Options) (*failFast, error) {
 		seenDead: map[*proc]bool{}, exiting: map[int]bool{}, feedReady: make(chan struct{}, 1), drained: make(chan struct{}, 1),
 	}
 	c.resolverIDs = func() []string { return []string{gManager} }
-	if p.tasks, p.results, p.pipes, err = c.startShared("call queue pipe", "result queue pipe"); err != nil {
+	if p.sharedQueues, err = c.startShared("call queue pipe", "result queue pipe"); err != nil {
 		return nil, err
 	}
-	p.reader = c.resultReader(p.results)
 	c.startG(gManager, RoleManager)
 	c.startG(gFeeder, RoleFeeder)
 	c.gs.Add(3)
@@ -85,15 +81,6 @@ func startFailFast(o Options) (*failFast, error) {
 	go p.feed()
 	go p.pollResults()
 	return p, nil
-}
-
-func (p *failFast) closePipes() {
-	if p.tasks != nil {
-		p.tasks.close()
-	}
-	if p.results != nil {
-		p.results.close()
-	}
 }
 
 func (p *failFast) Snapshot() Snapshot {

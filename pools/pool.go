@@ -542,26 +542,43 @@ func (c *core) sharedPipes(taskName, resName string) (task, res *pipe, pipes fun
 	return task, res, func(slot) (*pipe, *pipe, error) { return task, res, nil }, nil
 }
 
+// sharedQueues are the pipes every worker of a shared-queue pool uses:
+// the parent writes tasks and workers read them under the task read
+// lock; workers write results under the result write lock and the parent
+// reads them.
+type sharedQueues struct {
+	tasks, results *pipe
+	reader         *frameReader // the parent's reader of results
+	pipes          func(slot) (*pipe, *pipe, error)
+}
+
+func (q *sharedQueues) closePipes() {
+	q.tasks.close()
+	q.results.close()
+}
+
 // startShared makes the shared pipes and starts the pool's workers on
 // them. If any step fails it undoes the others (kills and reaps the
 // workers started, closes the pipes, frees the core) and returns the error.
-func (c *core) startShared(taskName, resName string) (task, res *pipe, pipes func(slot) (*pipe, *pipe, error), err error) {
-	if task, res, pipes, err = c.sharedPipes(taskName, resName); err != nil {
+func (c *core) startShared(taskName, resName string) (sharedQueues, error) {
+	var q sharedQueues
+	var err error
+	if q.tasks, q.results, q.pipes, err = c.sharedPipes(taskName, resName); err != nil {
 		c.release()
-		return nil, nil, nil, err
+		return q, err
 	}
 	for range c.opts.Workers {
-		pr, err := c.spawn(pipes)
+		pr, err := c.spawn(q.pipes)
 		if err != nil {
 			c.killAll()
-			task.close()
-			res.close()
+			q.closePipes()
 			c.release()
-			return nil, nil, nil, err
+			return sharedQueues{}, err
 		}
 		c.addProc(pr)
 	}
-	return task, res, pipes, nil
+	q.reader = c.resultReader(q.results)
+	return q, nil
 }
 
 // resultReader reads frames from p in the parent.

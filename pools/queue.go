@@ -56,10 +56,7 @@ const (
 type queuePool struct {
 	*core
 	respawn bool
-	tasks   *pipe // parent writes; workers read under the task read lock
-	results *pipe // workers write under the result write lock; parent reads
-	reader  *frameReader
-	pipes   func(slot) (*pipe, *pipe, error)
+	sharedQueues
 
 	state      int // under core.mu
 	taskq      []queued
@@ -100,10 +97,9 @@ func startQueue(s Strategy, o Options) (*queuePool, error) {
 		taskDone: make(chan struct{}), resultDone: make(chan struct{}), workerDone: make(chan struct{}),
 	}
 	c.resolverIDs = func() []string { return []string{gResult} }
-	if p.tasks, p.results, p.pipes, err = c.startShared("task pipe", "result pipe"); err != nil {
+	if p.sharedQueues, err = c.startShared("task pipe", "result pipe"); err != nil {
 		return nil, err
 	}
-	p.reader = c.resultReader(p.results)
 	c.startG(gTask, RoleTaskHandler)
 	c.startG(gResult, RoleResultHandler)
 	c.gs.Add(2)
@@ -117,15 +113,6 @@ func startQueue(s Strategy, o Options) (*queuePool, error) {
 		close(p.workerDone)
 	}
 	return p, nil
-}
-
-func (p *queuePool) closePipes() {
-	if p.tasks != nil {
-		p.tasks.close()
-	}
-	if p.results != nil {
-		p.results.close()
-	}
 }
 
 func (p *queuePool) Snapshot() Snapshot {
