@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 )
 
 // A Point is a named place in a pool's code where a [Trigger] can act.
@@ -100,12 +101,13 @@ func (s *Strike) Await() {
 var actions struct {
 	sync.RWMutex
 	byName map[string]uint16
-	list   []actionEntry
+	list   []*actionEntry
 }
 
 type actionEntry struct {
 	name string
 	fn   Action
+	used atomic.Bool // a trigger named it (for the test that every action is used)
 }
 
 // RegisterAction makes an action available to triggers, in the parent and
@@ -120,7 +122,7 @@ func RegisterAction(name string, fn Action) {
 	if _, dup := actions.byName[name]; dup {
 		panic("pools: action registered twice: " + name)
 	}
-	actions.list = append(actions.list, actionEntry{name, fn})
+	actions.list = append(actions.list, &actionEntry{name: name, fn: fn})
 	actions.byName[name] = uint16(len(actions.list)) // 0 means none
 }
 
@@ -154,11 +156,11 @@ func actionNamesLocked() []string {
 	return names
 }
 
-func actionByID(id uint16) (actionEntry, bool) {
+func actionByID(id uint16) (*actionEntry, bool) {
 	actions.RLock()
 	defer actions.RUnlock()
 	if id == 0 || int(id) > len(actions.list) {
-		return actionEntry{}, false
+		return nil, false
 	}
 	return actions.list[id-1], true
 }
@@ -217,6 +219,9 @@ func resolve(ts []Trigger) ([]trig, error) {
 			return nil, fmt.Errorf("pools: trigger %q has invalid point %d", t.Action, t.At)
 		}
 		out[i] = trig{id: id, at: t.At, arg: t.Arg, job: -1}
+		if a, ok := actionByID(id); ok {
+			a.used.Store(true)
+		}
 	}
 	return out, nil
 }

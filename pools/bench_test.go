@@ -53,6 +53,7 @@ func benchThroughput(b *testing.B, s pools.Strategy, workers int, tasks []pools.
 	}
 	if elapsed := b.Elapsed(); batches > 0 && elapsed > 0 {
 		b.ReportMetric(float64(batches*len(tasks))/elapsed.Seconds(), "tasks/s")
+		b.ReportMetric(float64(len(tasks)), "tasks/op") // read by bench/perf
 	}
 }
 

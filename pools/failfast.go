@@ -8,6 +8,24 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// FailFast follows concurrent.futures.ProcessPoolExecutor: any worker
+// death or unreadable result breaks the pool and fails every pending job.
+const FailFast Strategy = "failfast"
+
+func init() {
+	Define(Definition{
+		Name: FailFast, Order: 3,
+		Models:  "concurrent.futures.ProcessPoolExecutor: a manager thread that breaks the pool at any worker death while it is in use",
+		Follows: "CPython 3.11 concurrent.futures.ProcessPoolExecutor",
+		Functions: []string{"ProcessPoolExecutor.submit", "_ExecutorManagerThread.run", "wait_result_broken_or_wakeup",
+			"add_call_item_to_queue", "process_result_item", "terminate_broken", "join_executor_internals",
+			"_process_worker", "_SafeQueue._on_queue_feeder_error"},
+		SharedQueues: true,
+		Worker:       WorkerMode{CatchAll: true, SendEncodeError: true, SayExiting: true},
+		Start:        startAs(startFailFast),
+	})
+}
+
 // failFast is concurrent.futures.ProcessPoolExecutor as of CPython 3.11
 // (3.6 to 3.13 and main read the result the same way): a manager goroutine
 // (_ExecutorManagerThread) waits on the result pipe, on submits and on
@@ -16,10 +34,7 @@ import (
 // result, breaks the pool.
 type failFast struct {
 	managed
-	tasks   *pipe
-	results *pipe
-	reader  *frameReader
-	pipes   func(slot) (*pipe, *pipe, error)
+	sharedQueues
 
 	// Under core.mu. Everything that wakes the manager is recorded here
 	// until the manager takes it, so a snapshot sees it (factsLocked).
@@ -56,21 +71,8 @@ func startFailFast(o Options) (*failFast, error) {
 		seenDead: map[*proc]bool{}, exiting: map[int]bool{}, feedReady: make(chan struct{}, 1), drained: make(chan struct{}, 1),
 	}
 	c.resolverIDs = func() []string { return []string{gManager} }
-	p.tasks, p.results, p.pipes, err = c.sharedPipes("call queue pipe", "result queue pipe")
-	if err != nil {
-		c.release()
+	if p.sharedQueues, err = c.startShared("call queue pipe", "result queue pipe"); err != nil {
 		return nil, err
-	}
-	p.reader = c.resultReader(p.results)
-	for i := 0; i < o.Workers; i++ {
-		pr, err := c.spawn(p.pipes)
-		if err != nil {
-			c.killAll()
-			p.closePipes()
-			c.release()
-			return nil, err
-		}
-		c.addProc(pr)
 	}
 	c.startG(gManager, RoleManager)
 	c.startG(gFeeder, RoleFeeder)
@@ -81,22 +83,13 @@ func startFailFast(o Options) (*failFast, error) {
 	return p, nil
 }
 
-func (p *failFast) closePipes() {
-	if p.tasks != nil {
-		p.tasks.close()
-	}
-	if p.results != nil {
-		p.results.close()
-	}
-}
-
 func (p *failFast) Snapshot() Snapshot {
 	return p.snapshot(roles{taskWriter: gFeeder, resultReader: gManager, locks: true, pipes: []*pipe{p.tasks, p.results}})
 }
 
 // Submit follows ProcessPoolExecutor.submit.
 func (p *failFast) Submit(ctx context.Context, t Task) (*Future, error) {
-	return p.submit(t, func(q queued) { p.workIDs = append(p.workIDs, q) })
+	return p.submit(ctx, t, func(q queued) { p.workIDs = append(p.workIDs, q) })
 }
 
 func (p *failFast) Map(ctx context.Context, ts []Task) ([]Result, error) {
@@ -127,54 +120,56 @@ func (p *failFast) manage() {
 		kind:      WaitEvents,
 		what:      "a result, a worker's death or a submit",
 		releasers: func() []string { return append(p.liveWorkerIDsLocked(), gCaller) },
-		ready:     func() bool { return p.results.buffered() > 0 || p.factsLocked() },
+		ready:     func() bool { st, _ := p.managerStateLocked(); return planManager(st).acts() },
 	}
 	for {
 		p.mu.Lock()
-		p.addCallItemsLocked()
-		if p.closing && len(p.cache) == 0 && !p.sentSentinels {
+		st, unseen := p.managerStateLocked()
+		pl := planManager(st)
+		switch {
+		case pl.feed:
+			p.addCallItemsLocked()
+			p.mu.Unlock()
+			continue
+		case pl.sentinels:
 			// join_executor_internals: one None per worker.
-			for range p.liveProcsLocked() {
+			for range st.live {
 				p.feedq = append(p.feedq, appendFrame(nil, jobSentinel, trig{}, nil))
 			}
 			notify(p.feedReady)
 			p.sentSentinels = true
-		}
-		if p.sentSentinels && len(p.liveProcsLocked()) == 0 {
+			p.reg.bump()
+			p.mu.Unlock()
+			continue
+		case pl.finish:
 			p.mu.Unlock()
 			p.doneG(gManager, "finished")
 			p.stopAll() // ends the feeder and the poller; reaps
 			return
-		}
-		if p.results.buffered() > 0 {
+		case pl.recv:
 			// `if result_reader in ready: result_item = result_reader.recv()`
 			p.mu.Unlock()
 			if !p.recv() {
 				return
 			}
 			continue
-		}
-		var abrupt *proc
-		for _, pr := range p.procs {
-			if _, d, _ := pr.exit(); d && !p.seenDead[pr] {
+		case pl.seeDeaths:
+			for _, pr := range unseen {
 				p.seenDead[pr] = true
-				if !p.exiting[pr.pid] && abrupt == nil {
-					abrupt = pr
-				}
 			}
-		}
-		if abrupt != nil {
+			if pl.abrupt < 0 {
+				p.reg.bump()
+				p.mu.Unlock()
+				continue
+			}
 			// Taken: record it before letting go of the lock, or a
 			// snapshot would see the old wait with nothing left to wake it.
 			p.setGLocked(gManager, "handling a worker's death", nil)
 			p.mu.Unlock()
+			abrupt := unseen[pl.abrupt]
 			st, _, _ := abrupt.exit()
 			p.breakPool(fmt.Sprintf("a child process terminated abruptly: pid %d %s", abrupt.pid, st))
 			return
-		}
-		if p.factsLocked() {
-			p.mu.Unlock()
-			continue
 		}
 		p.setGLocked(gManager, "waiting for a result, a worker's death or a submit", wait)
 		p.mu.Unlock()
@@ -186,6 +181,83 @@ func (p *failFast) manage() {
 		case <-p.died:
 		}
 	}
+}
+
+// managerState is what the manager decides from, read under core.mu.
+type managerState struct {
+	queued      int  // submitted, not yet on the call queue
+	room        bool // the call queue takes another call
+	closing     bool
+	pending     int // jobs in the cache
+	sentinels   bool
+	live        int  // workers not known to have ended
+	resultBytes bool // the result pipe has bytes
+	// deaths are the ended workers the manager has not taken yet, in the
+	// pool's order: true for one that said it was exiting.
+	deaths []bool
+}
+
+// A managerPlan is the manager's next step; at most one field is set.
+type managerPlan struct {
+	feed      bool // move submitted calls to the call queue
+	sentinels bool // join_executor_internals: a None per live worker
+	finish    bool // every worker has ended after its sentinel
+	recv      bool // read a result
+	seeDeaths bool // take the unseen deaths
+	abrupt    int  // with seeDeaths: the first abrupt death, which breaks the pool; -1 if none
+}
+
+// acts reports whether the plan does anything: whether the manager has
+// something to do. A snapshot reads it as the manager's wait being ready.
+func (pl managerPlan) acts() bool {
+	return pl.feed || pl.sentinels || pl.finish || pl.recv || pl.seeDeaths
+}
+
+// planManager is the decision of _ExecutorManagerThread.run and
+// wait_result_broken_or_wakeup, in their order: add call items, shut down
+// once closed and idle, finish once every worker is gone, read a
+// readable result pipe before looking at any sentinel, and only with the
+// pipe empty take a death, which breaks the pool unless the worker said it
+// was exiting.
+func planManager(st managerState) managerPlan {
+	pl := managerPlan{abrupt: -1}
+	switch {
+	case st.queued > 0 && st.room:
+		pl.feed = true
+	case st.closing && st.pending == 0 && !st.sentinels:
+		pl.sentinels = true
+	case st.sentinels && st.live == 0:
+		pl.finish = true
+	case st.resultBytes:
+		pl.recv = true
+	case len(st.deaths) > 0:
+		pl.seeDeaths = true
+		for i, exiting := range st.deaths {
+			if !exiting {
+				pl.abrupt = i
+				break
+			}
+		}
+	}
+	return pl
+}
+
+// managerStateLocked reads the manager's state, and the workers whose
+// deaths it has not taken, in the order of st.deaths.
+func (p *failFast) managerStateLocked() (managerState, []*proc) {
+	st := managerState{
+		queued: len(p.workIDs), room: p.inFlight < p.opts.Workers+extraQueuedCalls,
+		closing: p.closing, pending: len(p.cache), sentinels: p.sentSentinels,
+		live: len(p.liveProcsLocked()), resultBytes: p.results.buffered() > 0,
+	}
+	var unseen []*proc
+	for _, pr := range p.procs {
+		if _, d, _ := pr.exit(); d && !p.seenDead[pr] {
+			unseen = append(unseen, pr)
+			st.deaths = append(st.deaths, p.exiting[pr.pid])
+		}
+	}
+	return st, unseen
 }
 
 // recv reads one result frame and hands it on, as the manager does inside
@@ -270,30 +342,6 @@ func (p *failFast) pollResults() {
 			return
 		}
 	}
-}
-
-func (p *failFast) unseenDeathLocked() bool {
-	for _, pr := range p.procs {
-		if _, d, _ := pr.exit(); d && !p.seenDead[pr] {
-			return true
-		}
-	}
-	return false
-}
-
-// factsLocked reports whether something waits for the manager, other than
-// bytes in the result pipe.
-func (p *failFast) factsLocked() bool {
-	if len(p.workIDs) > 0 && p.inFlight < p.opts.Workers+extraQueuedCalls {
-		return true
-	}
-	if p.closing && len(p.cache) == 0 && !p.sentSentinels {
-		return true
-	}
-	if p.unseenDeathLocked() {
-		return true
-	}
-	return p.sentSentinels && len(p.liveProcsLocked()) == 0
 }
 
 // addCallItems follows add_call_item_to_queue and the queue feeder's

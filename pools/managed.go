@@ -22,7 +22,6 @@ type managed struct {
 	stop        chan struct{}
 	stopOnce    sync.Once
 	managerDone chan struct{}
-	termOnce    sync.Once
 }
 
 func newManaged(c *core, manager string) managed {
@@ -31,8 +30,8 @@ func newManaged(c *core, manager string) managed {
 
 // submit admits a job, hands it to enqueue under core.mu, and wakes the
 // manager.
-func (m *managed) submit(t Task, enqueue func(queued)) (*Future, error) {
-	return m.admit(t, func() error {
+func (m *managed) submit(ctx context.Context, t Task, enqueue func(queued)) (*Future, error) {
+	return m.admit(ctx, t, func() error {
 		if m.broken != nil {
 			return m.broken
 		}
@@ -76,31 +75,15 @@ func (m *managed) Join(ctx context.Context) error {
 // pending job fails with ErrTerminated, the manager is stopped, and end
 // kills and closes what the strategy holds.
 func (m *managed) terminate(end func()) error {
-	m.mu.Lock()
-	released := m.released
-	m.mu.Unlock()
-	if released {
-		return nil // joined: nothing is left to end
-	}
-	m.termOnce.Do(func() {
+	return m.terminateOnce(func() {
 		m.mu.Lock()
 		m.closing = true
 		m.failAllLocked(ErrTerminated)
 		m.mu.Unlock()
 		end()
-		m.gs.Wait()
-		m.release()
 	})
-	return nil
 }
 
-func (m *managed) stopped() bool {
-	select {
-	case <-m.stop:
-		return true
-	default:
-		return false
-	}
-}
+func (m *managed) stopped() bool { return isClosed(m.stop) }
 
 func (m *managed) stopManager() { m.stopOnce.Do(func() { close(m.stop) }) }

@@ -74,6 +74,13 @@ func (p *queuePool) MapChunks(ctx context.Context, ts []Task, chunksize int) ([]
 	}
 	g := &mapGroup{chunksize: chunksize}
 	p.mu.Lock()
+	if err := ctx.Err(); err != nil {
+		p.mu.Unlock()
+		for i := range out {
+			out[i] = Result{Err: err}
+		}
+		return out, err
+	}
 	if p.state != stateRun {
 		p.mu.Unlock()
 		for i := range out {

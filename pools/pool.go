@@ -5,68 +5,11 @@ import (
 	"fmt"
 	"os"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 )
-
-// A Strategy names a pool design.
-type Strategy string
-
-const (
-	// Naive follows CPython 2.6 multiprocessing.Pool: shared queues, a task
-	// handler and a result handler, a cache of pending jobs that join waits
-	// to empty, and no replacement of dead workers.
-	Naive Strategy = "naive"
-	// Respawn follows the 2.7/3.x Pool: Naive plus a worker handler that
-	// replaces dead workers while the pool runs or the cache is not empty.
-	Respawn Strategy = "respawn"
-	// FailFast follows concurrent.futures.ProcessPoolExecutor: any worker
-	// death or unreadable result breaks the pool and fails every pending job.
-	FailFast Strategy = "failfast"
-	// Tracked is the design we recommend: private pipes per worker, jobs
-	// assigned by the parent, a death fails exactly the job it held.
-	Tracked Strategy = "tracked"
-)
-
-// Follows names the system the strategy models, with the CPython version
-// whose source it follows where versions differ (see the README).
-func (s Strategy) Follows() string {
-	switch s {
-	case Naive:
-		return "CPython 2.6 multiprocessing.Pool"
-	case Respawn:
-		return "CPython 3.11 multiprocessing.Pool"
-	case FailFast:
-		return "CPython 3.11 concurrent.futures.ProcessPoolExecutor"
-	case Tracked:
-		return "poolhang's own design"
-	}
-	return "unknown"
-}
-
-// Strategies lists every strategy, in the order of the result matrix.
-func Strategies() []Strategy { return []Strategy{Naive, Respawn, FailFast, Tracked} }
-
-// ParseStrategy returns the strategy named s.
-func ParseStrategy(s string) (Strategy, error) {
-	for _, k := range Strategies() {
-		if string(k) == s {
-			return k, nil
-		}
-	}
-	return "", fmt.Errorf("unknown pool strategy %q (allowed: %s)", s, strategyList())
-}
-
-func strategyList() string {
-	var b []string
-	for _, k := range Strategies() {
-		b = append(b, string(k))
-	}
-	return strings.Join(b, ", ")
-}
 
 // MaxWorkers bounds Options.Workers.
 const MaxWorkers = 64
@@ -78,7 +21,8 @@ type Options struct {
 	// Stderr receives the workers' standard error; nil discards it.
 	Stderr *os.File
 
-	// The rest apply to Tracked only.
+	// The rest are strategy-specific (see [Option]): Start refuses one
+	// set for a strategy that does not take it.
 
 	// Retries is how many times a job lost with its worker runs again on
 	// another worker, for tasks declared idempotent (Task.Idempotent).
@@ -95,11 +39,21 @@ type Options struct {
 	MaxTaskFrame int
 }
 
-// A Pool runs tasks on worker processes.
+// A Pool runs tasks on worker processes: what a program calls, and what a
+// harness inspects.
 type Pool interface {
+	User
+	Inspector
+}
+
+// User is what a program using a pool calls.
+type User interface {
 	// Strategy names the pool's design.
 	Strategy() Strategy
-	// Submit queues a task and returns its future (apply_async).
+	// Submit queues a task and returns its future (apply_async). If ctx
+	// has ended before the job is admitted, it returns ctx's error and
+	// nothing is queued; once admitted, the job runs whatever becomes of
+	// ctx (wait for it with [Future.Wait] and a context of its own).
 	Submit(ctx context.Context, t Task) (*Future, error)
 	// Map submits every task and waits for all of them, in order. Each
 	// Result carries that job's value or error; the error is ctx's if ctx
@@ -119,6 +73,11 @@ type Pool interface {
 	// ErrTerminated and ends every goroutine. It works from any state and
 	// does not block on the pool's own locks.
 	Terminate() error
+}
+
+// Inspector is what a harness asks of a pool: what every party is doing,
+// and faults delivered from outside.
+type Inspector interface {
 	// Snapshot reports what every party is doing, for a harness.
 	Snapshot() Snapshot
 	// Interrupt asks live worker pid to run the action of t now, at
@@ -139,22 +98,35 @@ func Start(s Strategy, o Options) (Pool, error) {
 	if o.MaxTaskFrame < 0 || o.MaxTaskFrame > maxBody {
 		return nil, fmt.Errorf("pools: MaxTaskFrame = %d, want 0 (default) to %d", o.MaxTaskFrame, maxBody)
 	}
-	var p Pool
-	var err error
-	switch s {
-	case Naive, Respawn:
-		p, err = startQueue(s, o)
-	case FailFast:
-		p, err = startFailFast(o)
-	case Tracked:
-		p, err = startTracked(o)
-	default:
-		_, err = ParseStrategy(string(s))
+	if o.Retries < 0 || o.RestartBudget < 0 || o.TaskTimeout < 0 {
+		return nil, fmt.Errorf("pools: Retries = %d, RestartBudget = %d, TaskTimeout = %s: none may be negative", o.Retries, o.RestartBudget, o.TaskTimeout)
 	}
+	d, err := Lookup(s)
 	if err != nil {
-		return nil, err // not a typed nil in a non-nil interface
+		return nil, err
 	}
-	return p, nil
+	for _, opt := range o.set() {
+		if !s.Supports(opt) {
+			return nil, fmt.Errorf("pools: Options.%s is set, but the %s pool does not take it (strategies that do: %s)",
+				opt, s, joinStrategies(StrategiesWith(opt)))
+		}
+	}
+	return d.Start(o)
+}
+
+// set lists the strategy-specific options o sets.
+func (o Options) set() []Option {
+	var out []Option
+	if o.Retries != 0 {
+		out = append(out, OptionRetries)
+	}
+	if o.RestartBudget != 0 {
+		out = append(out, OptionRestartBudget)
+	}
+	if o.TaskTimeout != 0 {
+		out = append(out, OptionTaskTimeout)
+	}
+	return out
 }
 
 // A Future is one job's pending result.
@@ -200,9 +172,13 @@ func (f *Future) Wait(ctx context.Context) (Result, error) {
 	}
 }
 
-func (f *Future) isDone() bool {
+func (f *Future) isDone() bool { return isClosed(f.done) }
+
+// isClosed reports whether ch is closed (or, for a channel that carries
+// values, has one ready).
+func isClosed(ch <-chan struct{}) bool {
 	select {
-	case <-f.done:
+	case <-ch:
 		return true
 	default:
 		return false
@@ -243,6 +219,25 @@ type core struct {
 	resolverIDs func() []string
 	released    bool
 	releaseOnce sync.Once
+	termOnce    sync.Once
+}
+
+// terminateOnce runs end once, unless the pool was joined already (then
+// nothing is left to end), and frees what the core holds after it: the
+// prologue and epilogue of every Terminate.
+func (c *core) terminateOnce(end func()) error {
+	c.mu.Lock()
+	released := c.released
+	c.mu.Unlock()
+	if released {
+		return nil
+	}
+	c.termOnce.Do(func() {
+		end()
+		c.gs.Wait()
+		c.release()
+	})
+	return nil
 }
 
 // gstate is one parent goroutine's (or caller's) state.
@@ -306,13 +301,16 @@ func (c *core) Strategy() Strategy { return c.strategy }
 // admit is every Submit: resolve the task's triggers, ask refuse (under
 // c.mu) whether the pool takes work, register the job in the cache and
 // hand it to enqueue, still under c.mu.
-func (c *core) admit(t Task, refuse func() error, enqueue func(queued)) (*Future, error) {
+func (c *core) admit(ctx context.Context, t Task, refuse func() error, enqueue func(queued)) (*Future, error) {
 	ts, err := resolve(t.Triggers)
 	if err != nil {
 		return nil, err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if err := refuse(); err != nil {
 		return nil, err
 	}
@@ -450,18 +448,22 @@ func (c *core) leaveWait(w *callerWait) {
 func (c *core) mapWait(ctx context.Context, ts []Task, submit func(context.Context, Task) (*Future, error)) ([]Result, error) {
 	fs := make([]*Future, len(ts))
 	out := make([]Result, len(ts))
+	var refused error
 	for i, t := range ts {
 		f, err := submit(ctx, t)
 		if err != nil {
 			for j := i; j < len(ts); j++ {
 				out[j] = Result{Err: err}
 			}
-			ts = ts[:i]
+			ts, refused = ts[:i], err
 			break
 		}
 		fs[i] = f
 	}
 	err := c.waitAll(ctx, fs[:len(ts)], out)
+	if err == nil && refused != nil && refused == ctx.Err() {
+		err = refused // ctx ended before every job was admitted
+	}
 	return out, err
 }
 
@@ -511,18 +513,11 @@ func (c *core) waitG(ctx context.Context, name string, ch <-chan struct{}) error
 // ready must tell from recorded state (with c.mu held) that ch is about
 // to close, so a snapshot never sees the caller stuck on a finished party.
 func (c *core) waitDone(ctx context.Context, what string, releasers func() []string, ch <-chan struct{}, ready func() bool) error {
-	select {
-	case <-ch:
+	if isClosed(ch) {
 		return nil
-	default:
 	}
 	w := c.enterWait(waitSpec{kind: WaitGoroutine, what: what, releasers: releasers, ready: func() bool {
-		select {
-		case <-ch:
-			return true
-		default:
-			return ready()
-		}
+		return isClosed(ch) || ready()
 	}})
 	defer c.leaveWait(w)
 	select {
@@ -545,6 +540,45 @@ func (c *core) sharedPipes(taskName, resName string) (task, res *pipe, pipes fun
 		return nil, nil, nil, err
 	}
 	return task, res, func(slot) (*pipe, *pipe, error) { return task, res, nil }, nil
+}
+
+// sharedQueues are the pipes every worker of a shared-queue pool uses:
+// the parent writes tasks and workers read them under the task read
+// lock; workers write results under the result write lock and the parent
+// reads them.
+type sharedQueues struct {
+	tasks, results *pipe
+	reader         *frameReader // the parent's reader of results
+	pipes          func(slot) (*pipe, *pipe, error)
+}
+
+func (q *sharedQueues) closePipes() {
+	q.tasks.close()
+	q.results.close()
+}
+
+// startShared makes the shared pipes and starts the pool's workers on
+// them. If any step fails it undoes the others (kills and reaps the
+// workers started, closes the pipes, frees the core) and returns the error.
+func (c *core) startShared(taskName, resName string) (sharedQueues, error) {
+	var q sharedQueues
+	var err error
+	if q.tasks, q.results, q.pipes, err = c.sharedPipes(taskName, resName); err != nil {
+		c.release()
+		return q, err
+	}
+	for range c.opts.Workers {
+		pr, err := c.spawn(q.pipes)
+		if err != nil {
+			c.killAll()
+			q.closePipes()
+			c.release()
+			return sharedQueues{}, err
+		}
+		c.addProc(pr)
+	}
+	q.reader = c.resultReader(q.results)
+	return q, nil
 }
 
 // resultReader reads frames from p in the parent.
@@ -716,7 +750,3 @@ func (c *core) pendingLocked() []int {
 	sort.Ints(jobs)
 	return jobs
 }
-
-// SharedQueues reports whether the strategy's workers share one task pipe
-// and one result pipe, guarded by process-shared locks.
-func (s Strategy) SharedQueues() bool { return s != Tracked }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -18,6 +19,7 @@ import (
 	"go.uber.org/goleak"
 	"golang.org/x/sys/unix"
 
+	"github.com/poolhang/poolhang/faults"
 	"github.com/poolhang/poolhang/pools"
 )
 
@@ -28,7 +30,31 @@ func TestMain(m *testing.M) {
 	if s := os.Getenv("POOLS_HELPER_HOLD"); s != "" {
 		holdPool(pools.Strategy(s))
 	}
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(actionsCovered{m})
+}
+
+// actionsCovered runs the tests and then, on a full run, fails if some
+// registered action was named by no trigger and is no fault kind's: an
+// action nothing uses is untested (os/exec checks its helper commands the
+// same way).
+type actionsCovered struct{ m *testing.M }
+
+func (a actionsCovered) Run() int {
+	code := a.m.Run()
+	if code != 0 || flag.Lookup("test.run").Value.String() != "" || testing.Short() {
+		return code
+	}
+	kinds := map[string]bool{}
+	for _, k := range faults.Kinds() {
+		kinds[k.Action] = true
+	}
+	for _, name := range pools.Actions() {
+		if !kinds[name] && !pools.ActionUsed(name) {
+			fmt.Fprintf(os.Stderr, "action %q is registered but no test and no fault kind uses it\n", name)
+			code = 1
+		}
+	}
+	return code
 }
 
 // holdPool is a helper process: it starts a pool, keeps every worker
@@ -77,19 +103,23 @@ func ctx(t *testing.T) context.Context {
 	return c
 }
 
-// strategies are the pools this file runs; Tracked joins once it exists.
+// strategies are the pools the tests run: every registered strategy. One
+// that fails to start fails the test, so no test passes having tested
+// nothing.
 func strategies(t *testing.T) []pools.Strategy {
-	var out []pools.Strategy
-	for _, s := range pools.Strategies() {
+	t.Helper()
+	all := pools.Strategies()
+	if len(all) == 0 {
+		t.Fatal("no strategy is registered")
+	}
+	for _, s := range all {
 		p, err := pools.Start(s, pools.Options{Workers: 1})
 		if err != nil {
-			t.Logf("%s: %v", s, err)
-			continue
+			t.Fatalf("%s does not start: %v", s, err)
 		}
 		p.Terminate()
-		out = append(out, s)
 	}
-	return out
+	return all
 }
 
 func TestMapCloseJoin(t *testing.T) {

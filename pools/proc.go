@@ -112,10 +112,7 @@ func (c *core) watchProc(pr *proc, pidfd int) {
 	pr.mu.Unlock()
 	close(pr.exited)
 	c.reg.bump()
-	select {
-	case c.died <- struct{}{}:
-	default:
-	}
+	notify(c.died)
 }
 
 // waitExit waits, without reaping, for the process to end. It parks on
@@ -203,14 +200,7 @@ func (c *core) kill(pr *proc) {
 	pr.os.Kill()
 }
 
-func (pr *proc) isDead() bool {
-	select {
-	case <-pr.exited:
-		return true
-	default:
-		return false
-	}
-}
+func (pr *proc) isDead() bool { return isClosed(pr.exited) }
 
 func (pr *proc) exit() (Exit, bool, bool) {
 	pr.mu.Lock()

@@ -6,9 +6,43 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sync"
 	"sync/atomic"
 )
+
+const (
+	// Naive follows CPython 2.6 multiprocessing.Pool: shared queues, a task
+	// handler and a result handler, a cache of pending jobs that join waits
+	// to empty, and no replacement of dead workers.
+	Naive Strategy = "naive"
+	// Respawn follows the 2.7/3.x Pool: Naive plus a worker handler that
+	// replaces dead workers while the pool runs or the cache is not empty.
+	Respawn Strategy = "respawn"
+)
+
+func init() {
+	Define(Definition{
+		Name: Naive, Order: 1,
+		Models:  "multiprocessing.Pool before workers were replaced: shared queues, a task handler, a result handler, a cache join waits to empty",
+		Follows: "CPython 2.6 multiprocessing.Pool",
+		Functions: []string{"Pool.apply_async", "Pool.map", "Pool._handle_tasks", "Pool._handle_results",
+			"Pool.close", "Pool.join", "worker", "SimpleQueue.get", "MapResult._set"},
+		SharedQueues: true,
+		Worker:       WorkerMode{DecodeInLock: true},
+		Options:      []Option{OptionChunkSize},
+		Start:        startAs(func(o Options) (*queuePool, error) { return startQueue(Naive, o) }),
+	})
+	Define(Definition{
+		Name: Respawn, Order: 2,
+		Models:  "multiprocessing.Pool with a worker handler that replaces dead workers while the pool runs or jobs are pending",
+		Follows: "CPython 3.11 multiprocessing.Pool",
+		Functions: []string{"Pool.apply_async", "Pool.map", "Pool._handle_tasks", "Pool._handle_results",
+			"Pool._handle_workers", "Pool._maintain_pool", "Pool.close", "Pool.join", "worker", "MapResult._set"},
+		SharedQueues: true,
+		Worker:       WorkerMode{SendEncodeError: true},
+		Options:      []Option{OptionChunkSize},
+		Start:        startAs(func(o Options) (*queuePool, error) { return startQueue(Respawn, o) }),
+	})
+}
 
 // Pool states, as in CPython's pool.py.
 const (
@@ -22,10 +56,7 @@ const (
 type queuePool struct {
 	*core
 	respawn bool
-	tasks   *pipe // parent writes; workers read under the task read lock
-	results *pipe // workers write under the result write lock; parent reads
-	reader  *frameReader
-	pipes   func(slot) (*pipe, *pipe, error)
+	sharedQueues
 
 	state      int // under core.mu
 	taskq      []queued
@@ -35,7 +66,6 @@ type queuePool struct {
 	taskDone   chan struct{}
 	resultDone chan struct{}
 	workerDone chan struct{} // respawn only
-	termOnce   sync.Once
 }
 
 type queued struct {
@@ -67,21 +97,8 @@ func startQueue(s Strategy, o Options) (*queuePool, error) {
 		taskDone: make(chan struct{}), resultDone: make(chan struct{}), workerDone: make(chan struct{}),
 	}
 	c.resolverIDs = func() []string { return []string{gResult} }
-	p.tasks, p.results, p.pipes, err = c.sharedPipes("task pipe", "result pipe")
-	if err != nil {
-		c.release()
+	if p.sharedQueues, err = c.startShared("task pipe", "result pipe"); err != nil {
 		return nil, err
-	}
-	p.reader = c.resultReader(p.results)
-	for i := 0; i < o.Workers; i++ {
-		pr, err := c.spawn(p.pipes)
-		if err != nil {
-			c.killAll()
-			p.closePipes()
-			c.release()
-			return nil, err
-		}
-		c.addProc(pr)
 	}
 	c.startG(gTask, RoleTaskHandler)
 	c.startG(gResult, RoleResultHandler)
@@ -98,15 +115,6 @@ func startQueue(s Strategy, o Options) (*queuePool, error) {
 	return p, nil
 }
 
-func (p *queuePool) closePipes() {
-	if p.tasks != nil {
-		p.tasks.close()
-	}
-	if p.results != nil {
-		p.results.close()
-	}
-}
-
 func (p *queuePool) Snapshot() Snapshot {
 	return p.snapshot(roles{taskWriter: gTask, resultReader: gResult, locks: true, pipes: []*pipe{p.tasks, p.results}})
 }
@@ -114,7 +122,7 @@ func (p *queuePool) Snapshot() Snapshot {
 // Submit follows Pool.apply_async: register the job in the cache, put the
 // task on the task queue for the task handler.
 func (p *queuePool) Submit(ctx context.Context, t Task) (*Future, error) {
-	return p.admit(t, func() error {
+	return p.admit(ctx, t, func() error {
 		if p.state != stateRun {
 			return ErrClosed
 		}
@@ -125,10 +133,7 @@ func (p *queuePool) Submit(ctx context.Context, t Task) (*Future, error) {
 func (p *queuePool) putLocked(q queued) {
 	p.taskq = append(p.taskq, q)
 	p.reg.bump()
-	select {
-	case p.taskReady <- struct{}{}:
-	default:
-	}
+	notify(p.taskReady)
 }
 
 // Close follows Pool.close: 2.6 puts the sentinel on the task queue at
@@ -185,13 +190,7 @@ func (p *queuePool) Join(ctx context.Context) error {
 // goroutine. Unlike CPython's terminate it never takes the task read lock
 // (_help_stuff_finish), which a dead holder would keep forever.
 func (p *queuePool) Terminate() error {
-	p.mu.Lock()
-	released := p.released
-	p.mu.Unlock()
-	if released {
-		return nil // joined: nothing is left to end
-	}
-	p.termOnce.Do(func() {
+	return p.terminateOnce(func() {
 		p.stopping.Store(true)
 		p.mu.Lock()
 		p.state = stateTerminate
@@ -209,10 +208,7 @@ func (p *queuePool) Terminate() error {
 		p.killAll() // anything the worker handler started meanwhile
 		p.closePipes()
 		futexWake(p.reg.lock(lockResultWrite).w)
-		p.gs.Wait()
-		p.release()
 	})
-	return nil
 }
 
 func (p *queuePool) terminated() bool { return p.stopping.Load() }

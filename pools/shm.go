@@ -23,7 +23,6 @@ const (
 	offCounters = 64 // shared pipes: task written, task read, result written, result read
 	offSecret   = 96 // the worker handshake's secret (secretLen bytes)
 	offMaxFrame = 112
-	numLocks    = 8
 	headerSize  = 128
 	slotSize    = 128
 	maxSlots    = 512
@@ -37,6 +36,9 @@ const (
 )
 
 var lockNames = [...]string{lockTaskRead: "task-queue read lock", lockResultWrite: "result-queue write lock"}
+
+// numLocks is how many locks the region's header holds in use.
+const numLocks = len(lockNames)
 
 type region struct {
 	file *os.File

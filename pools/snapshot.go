@@ -162,7 +162,7 @@ func (c *core) snapshotOnce(r roles) Snapshot {
 	}
 	sort.Ints(s.Abandoned)
 	if r.locks {
-		for i := 0; i < 2; i++ {
+		for i := range numLocks {
 			s.Locks = append(s.Locks, LockState{Name: lockNames[i], Holder: c.reg.lock(i).holder()})
 		}
 	}
@@ -237,7 +237,7 @@ func (c *core) workerPartyLocked(pr *proc, r roles) Party {
 	p.State, p.Job, p.Phase = state.String(), int(sl.job().Load()), state.phase()
 	p.Idle = (state == wWaitTaskLock || state == wReadTask) && p.Job < 0
 	if r.locks {
-		for i := 0; i < 2; i++ {
+		for i := range numLocks {
 			if c.reg.lock(i).holder() == pr.pid {
 				p.Holds = append(p.Holds, lockNames[i])
 			}

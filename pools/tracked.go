@@ -9,6 +9,22 @@ import (
 	"time"
 )
 
+// Tracked is the design we recommend: private pipes per worker, jobs
+// assigned by the parent, a death fails exactly the job it held.
+const Tracked Strategy = "tracked"
+
+func init() {
+	Define(Definition{
+		Name: Tracked, Order: 4,
+		Models:    "private pipes per worker, jobs assigned by the parent, a death fails exactly the job it held",
+		Follows:   "poolhang's own design",
+		Functions: []string{"(none: billiard's and pebble's per-worker job tracking are the nearest peers)"},
+		Worker:    WorkerMode{CatchAll: true, SendEncodeError: true, GuardDecode: true},
+		Options:   []Option{OptionRetries, OptionRestartBudget, OptionTaskTimeout},
+		Start:     startAs(func(o Options) (*tracked, error) { return startTrackedAs(Tracked, o) }),
+	})
+}
+
 // tracked is the design we recommend. Every worker has a private task
 // pipe and result pipe and no lock is shared, so no death can poison
 // another worker. The parent assigns jobs to workers and knows at every
@@ -60,8 +76,10 @@ const gSupervisor = "supervisor"
 
 func readerID(pid int) string { return fmt.Sprintf("reader %d", pid) }
 
-func startTracked(o Options) (*tracked, error) {
-	c, err := newCore(Tracked, o)
+// startTrackedAs starts a pool of the tracked design under the name s (a
+// variant registers its own name, so its workers find its definition).
+func startTrackedAs(s Strategy, o Options) (*tracked, error) {
+	c, err := newCore(s, o)
 	if err != nil {
 		return nil, err
 	}
@@ -150,7 +168,7 @@ func (p *tracked) Snapshot() Snapshot {
 }
 
 func (p *tracked) Submit(ctx context.Context, t Task) (*Future, error) {
-	return p.submit(t, func(q queued) { p.queue = append(p.queue, q) })
+	return p.submit(ctx, t, func(q queued) { p.queue = append(p.queue, q) })
 }
 
 func (p *tracked) Map(ctx context.Context, ts []Task) ([]Result, error) {
@@ -507,7 +525,6 @@ func (p *tracked) shutdownLocked(sends *[]func()) bool {
 		all = false
 		if len(tw.fifo) == 0 && !tw.pr.isDead() && tw.killed == nil {
 			tw.killed = errors.New("exit requested")
-			tw := tw
 			*sends = append(*sends, func() {
 				tw.wmu.Lock()
 				tw.task.send(appendFrame(nil, jobSentinel, trig{}, nil))

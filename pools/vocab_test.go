@@ -53,7 +53,7 @@ func TestSnapshotVocabulary(t *testing.T) {
 			go func() { p.Map(ctx, ts); close(mapped) }()
 			deadline := time.Now().Add(20 * time.Second)
 			// FailFast breaks at the first death: its map returns.
-			for !seen[pools.WaitJobResult] || !seen[pools.WaitNeverReturns] && !isClosed(mapped) {
+			for !(seen[pools.WaitJobResult] && seen[pools.WaitNeverReturns]) && !isClosed(mapped) {
 				if time.Now().After(deadline) {
 					t.Fatalf("no caller waiting on a task that never returns; saw %v", seen)
 				}

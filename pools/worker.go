@@ -25,36 +25,6 @@ const (
 	fdResults = 5
 )
 
-// workerMode is the part of a strategy that runs inside its workers.
-type workerMode struct {
-	// locks: tasks and results travel on pipes shared by all workers,
-	// guarded by the process-shared task read lock and result write lock.
-	locks bool
-	// decodeInLock: the task is decoded while the read lock is held
-	// (2.6 SimpleQueue.get unpickles inside recv, under the lock).
-	decodeInLock bool
-	// catchAll: the call and the sending of its result are guarded by
-	// `except BaseException`, so an exit request becomes the job's error.
-	// Otherwise only ordinary errors are caught (`except Exception`).
-	catchAll bool
-	// sendEncodeError: a result that fails to encode is sent as that job's
-	// error (3.x MaybeEncodingError); otherwise the error escapes the loop.
-	sendEncodeError bool
-	// sayExiting: on the sentinel the worker writes its pid to the result
-	// pipe before it exits (3.x concurrent.futures.process._process_worker).
-	sayExiting bool
-	// guardDecode: an error decoding a task becomes that job's error, and
-	// the worker goes on (Tracked: the job id travels in the envelope).
-	guardDecode bool
-}
-
-var workerModes = map[Strategy]workerMode{
-	Naive:    {locks: true, decodeInLock: true},
-	Respawn:  {locks: true, sendEncodeError: true},
-	FailFast: {locks: true, catchAll: true, sendEncodeError: true, sayExiting: true},
-	Tracked:  {catchAll: true, sendEncodeError: true, guardDecode: true},
-}
-
 // MaybeServeWorker turns this process into a pool worker if a pool started
 // it as one, and never returns then; otherwise it returns at once. Call it
 // first thing in main and in TestMain, after every package's init has
@@ -115,7 +85,7 @@ func provenWorker(spec string) bool {
 
 func serveWorker(spec string) int {
 	fields := strings.Fields(spec)
-	mode, ok := workerModes[Strategy(fields[0])]
+	def, ok := lookup(Strategy(fields[0]))
 	idx, err := strconv.Atoi(fields[1])
 	if !ok || err != nil || idx < 0 || idx >= maxSlots {
 		fmt.Fprintf(os.Stderr, "poolhang worker: bad %s=%q\n", workerEnv, spec)
@@ -129,11 +99,12 @@ func serveWorker(spec string) int {
 	}
 	sl := reg.slot(idx)
 	cnt := reg.sharedCounters()
-	if !mode.locks {
+	if !def.SharedQueues {
 		cnt = sl.counters() // private pipes
 	}
 	w := &worker{
-		mode:    mode,
+		mode:    def.Worker,
+		locks:   def.SharedQueues,
 		reg:     reg,
 		slot:    sl,
 		pid:     uint32(os.Getpid()),
@@ -162,7 +133,8 @@ func serveWorker(spec string) int {
 }
 
 type worker struct {
-	mode    workerMode
+	mode    WorkerMode
+	locks   bool // the strategy's SharedQueues
 	reg     *region
 	slot    slot
 	pid     uint32
@@ -215,7 +187,7 @@ func (w *worker) mailbox() {
 func (w *worker) loop() error {
 	for {
 		job, calls, err := w.get()
-		if err != nil && w.mode.guardDecode && job >= 0 {
+		if err != nil && w.mode.GuardDecode && job >= 0 {
 			if err := w.put(job, resultOf(nil, err, nil)); err != nil {
 				return err
 			}
@@ -228,19 +200,19 @@ func (w *worker) loop() error {
 			return err
 		}
 		if job == jobSentinel {
-			if w.mode.sayExiting {
+			if w.mode.SayExiting {
 				return w.put(jobExiting, wireResult{value: []byte(strconv.Itoa(int(w.pid)))})
 			}
 			return nil
 		}
 		values, ran, err := w.run(job, calls)
-		if err != nil && !w.mode.catchAll && IsExitRequest(err) {
+		if err != nil && !w.mode.CatchAll && IsExitRequest(err) {
 			return err // SystemExit is not an Exception
 		}
 		r := resultOf(values, err, resultTrigs(ran))
 		if err := w.put(job, r); err != nil {
 			switch {
-			case w.mode.catchAll, w.mode.sendEncodeError && !IsExitRequest(err):
+			case w.mode.CatchAll, w.mode.SendEncodeError && !IsExitRequest(err):
 				r = resultOf(nil, &EncodeError{What: "result", Err: err}, nil)
 				if err := w.put(job, r); err != nil {
 					return err
@@ -291,7 +263,7 @@ func resultTrigs(calls []wireTask) []trig {
 // get takes the next task off the queue.
 func (w *worker) get() (int, []wireTask, error) {
 	var t []wireTask
-	if w.mode.locks {
+	if w.locks {
 		w.slot.set(wWaitTaskLock, -1)
 		w.slot.setWaitLock(lockTaskRead)
 		w.reg.lock(lockTaskRead).acquire(w.pid)
@@ -299,7 +271,7 @@ func (w *worker) get() (int, []wireTask, error) {
 	}
 	w.slot.set(wReadTask, -1)
 	f, err := w.tasks.next(nil)
-	if errors.Is(err, ErrAllocation) && w.mode.guardDecode {
+	if errors.Is(err, ErrAllocation) && w.mode.GuardDecode {
 		// Refused, the body is still in the pipe: skip it, or its
 		// middle would be read as the next frame (and could forge one).
 		if derr := w.tasks.discard(); derr != nil {
@@ -309,14 +281,14 @@ func (w *worker) get() (int, []wireTask, error) {
 	if errors.Is(err, ErrCorruptFrame) {
 		f.job = jobSentinel // out of step for good: no job to answer
 	}
-	if err == nil && f.job != jobSentinel && w.mode.decodeInLock {
+	if err == nil && f.job != jobSentinel && w.mode.DecodeInLock {
 		w.slot.set(wDecodeTask, int64(f.job))
 		t, err = decodeTask(f.job, f.body, true, w.await)
 	}
-	if w.mode.locks {
+	if w.locks {
 		w.reg.lock(lockTaskRead).release()
 	}
-	if err != nil || f.job == jobSentinel || w.mode.decodeInLock {
+	if err != nil || f.job == jobSentinel || w.mode.DecodeInLock {
 		return f.job, t, err
 	}
 	w.slot.set(wDecodeTask, int64(f.job))
@@ -332,7 +304,7 @@ func (w *worker) put(job int, r wireResult) error {
 	if err != nil {
 		return err
 	}
-	if w.mode.locks {
+	if w.locks {
 		w.slot.set(wWaitResultLock, int64(job))
 		w.slot.setWaitLock(lockResultWrite)
 		w.reg.lock(lockResultWrite).acquire(w.pid)
