@@ -59,6 +59,27 @@ func descendants(pid int) []int {
 	return out
 }
 
+func cmdline(pid int) []string {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	return strings.Split(string(b), "\x00")
+}
+
+// runningDriver lists the live processes whose command runs driver.
+func runningDriver(driver string) []int {
+	var out []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || !alive(pid) {
+			continue
+		}
+		if a := cmdline(pid); len(a) > 1 && a[1] == driver {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
 func alive(pid int) bool {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
@@ -86,7 +107,8 @@ func TestEveryProcessDiesWithAKilledParent(t *testing.T) {
 				t.Fatal(err)
 			}
 			// The run is in place when the helper's reaper has a Python
-			// parent with both workers below it.
+			// parent with both workers below it. Every process of the run
+			// has the run's own driver path in its command line.
 			deadline := time.Now().Add(30 * time.Second)
 			var run []int
 			for {
@@ -101,17 +123,40 @@ func TestEveryProcessDiesWithAKilledParent(t *testing.T) {
 				}
 				time.Sleep(10 * time.Millisecond)
 			}
+			driver := ""
+			for _, pid := range run {
+				if a := cmdline(pid); len(a) > 1 && strings.HasSuffix(a[1], "poolhang_driver.py") {
+					driver = a[1]
+				}
+			}
+			if driver == "" {
+				t.Fatalf("no driver among %v", run)
+			}
 			cmd.Process.Kill()
 			cmd.Wait()
 			// We are a subreaper: the orphaned reaper is our child now.
 			deadline = time.Now().Add(20 * time.Second)
-			for _, pid := range run {
-				for alive(pid) {
-					if time.Now().After(deadline) {
-						t.Fatalf("process %d of the run outlived the killed parent (run: %v)", pid, run)
-					}
-					time.Sleep(5 * time.Millisecond)
+			for {
+				left := runningDriver(driver)
+				if len(left) == 0 {
+					break
 				}
+				if time.Now().After(deadline) {
+					for _, p := range left {
+						syscall.Kill(p, syscall.SIGKILL)
+					}
+					t.Fatalf("processes %v of the run outlived the killed parent", left)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			for {
+				if _, err := os.Stat(filepath.Dir(driver)); errors.Is(err, os.ErrNotExist) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the run's driver directory %s outlived it", filepath.Dir(driver))
+				}
+				time.Sleep(5 * time.Millisecond)
 			}
 			for {
 				var ws syscall.WaitStatus

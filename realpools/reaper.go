@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"runtime"
 	"strconv"
 	"strings"
@@ -108,6 +109,10 @@ func serveReaper(specText string) int {
 		st.Signal = unix.SignalName(ws.Signal())
 	}
 	st.Reaped = sweep(pgid)
+	os.RemoveAll(spec.Dir)
+	// The Go side may be gone: a write to its pipe must not kill us
+	// with SIGPIPE (nothing is left to clean up by now anyway).
+	signal.Ignore(syscall.SIGPIPE)
 	b, _ := json.Marshal(map[string]reaperStatus{"reaper": st})
 	os.Stdout.Write(append([]byte("\n"), append(b, '\n')...))
 	return 0
