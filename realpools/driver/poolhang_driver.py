@@ -576,6 +576,7 @@ class Run:
     # The events listener: every worker event is progress; a sigkill strike is
     # answered with a real SIGKILL.
     def listen(self, fd):
+        _driver_tids.add(threading.get_native_id())
         buf = b""
         while True:
             chunk = os.read(fd, 65536)
@@ -634,21 +635,70 @@ def in_parent_pid(pid):
 
 def signature(run):
     """What counts as progress: an event, an answer, a worker started or
-    ended, or CPU time burnt by a worker (a worker importing its modules
-    on a loaded machine is slow, not stuck). Parent threads' CPU does not
-    count: some pools' parent threads poll on timers forever."""
+    ended, CPU time burnt by a worker (a worker importing its modules on a
+    loaded machine is slow, not stuck), or a worker or pool thread found
+    starved (runnable, and waiting for a CPU more than running). Parent threads' CPU time does
+    not count: some pools' parent threads poll on timers forever."""
     with _procs_lock:
         ps = list(_procs)
     states = []
     cpu = 0
+    runnable = False
     for p in ps:
         st = proc_stat(p.pid)
         live = st is not None and st[0] != "Z"
         states.append((p.pid, live))
         if live:
             cpu += int(st[11]) + int(st[12])  # utime, stime (fields 14, 15)
+            runnable = runnable or any_runnable(p.pid, ())
+    # A starved pool thread in the parent is one the machine has not
+    # served yet: load, not a hang.
+    runnable = runnable or any_runnable(os.getpid(), _driver_tids)
     with run.lock:
-        return (run.events, len(run.answers), tuple(states)), cpu
+        return (run.events, len(run.answers), tuple(states)), cpu, runnable
+
+
+_driver_tids = set()  # the driver's own threads: the monitor and the listener
+
+
+_sched = {}  # tid -> (run ns, wait ns) at the last sample
+
+
+def any_runnable(pid, skip):
+    """Whether a thread of pid is starved: runnable (state R) and, since the
+    last sample, it waited for a CPU longer than it ran. A thread that
+    spins (mp.Pool's worker handler does, once its result handler died
+    with bytes left in the result pipe) runs more than it waits on a quiet
+    machine, so it does not count as progress."""
+    try:
+        tids = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return False
+    starved = False
+    for tid in tids:
+        if int(tid) in skip:
+            continue
+        base = "/proc/%d/task/%s/" % (pid, tid)
+        st = proc_stat_path(base + "stat")
+        try:
+            with open(base + "schedstat") as f:
+                run, wait = (int(x) for x in f.read().split()[:2])
+        except (OSError, ValueError):
+            continue
+        prev = _sched.get(tid)
+        _sched[tid] = (run, wait)
+        if st is not None and st[0] == "R" and prev is not None and wait - prev[1] > run - prev[0]:
+            starved = True
+    return starved
+
+
+def proc_stat_path(path):
+    try:
+        with open(path) as f:
+            s = f.read()
+    except OSError:
+        return None
+    return s[s.rindex(")") + 2:].split()
 
 
 def workers_alive():
@@ -817,10 +867,11 @@ def execute(sc, stall):
     caller = threading.Thread(target=run.call, args=(pool, args), name="poolhang-caller", daemon=True)
     t_call = time.monotonic()
     caller.start()
-    last, cpu = signature(run)
+    _driver_tids.add(threading.get_native_id())
+    last, cpu, _ = signature(run)
     while not run.done.wait(0.05):
-        sig, now_cpu = signature(run)
-        if sig != last or now_cpu >= cpu + 2:
+        sig, now_cpu, runnable = signature(run)
+        if sig != last or now_cpu >= cpu + 2 or runnable:
             last, cpu = sig, now_cpu
             with run.lock:
                 run.progress = time.monotonic()
