@@ -637,7 +637,7 @@ def signature(run):
     """What counts as progress: an event, an answer, a worker started or
     ended, CPU time burnt by a worker (a worker importing its modules on a
     loaded machine is slow, not stuck), or a worker or pool thread found
-    starved (runnable, and waiting for a CPU more than running). Parent threads' CPU time does
+    starved (runnable, and given no CPU since the last sample). Parent threads' CPU time does
     not count: some pools' parent threads poll on timers forever."""
     with _procs_lock:
         ps = list(_procs)
@@ -665,11 +665,11 @@ _sched = {}  # tid -> (run ns, wait ns) at the last sample
 
 
 def any_runnable(pid, skip):
-    """Whether a thread of pid is starved: runnable (state R) and, since the
-    last sample, it waited for a CPU longer than it ran. A thread that
+    """Whether a thread of pid is starved: runnable (state R), and since the
+    last sample it waited for a CPU and did not run at all. A thread that
     spins (mp.Pool's worker handler does, once its result handler died
-    with bytes left in the result pipe) runs more than it waits on a quiet
-    machine, so it does not count as progress."""
+    with bytes left in the result pipe) gets some CPU in every sample
+    unless the machine is overloaded, so it does not count as progress."""
     try:
         tids = os.listdir("/proc/%d/task" % pid)
     except OSError:
@@ -687,7 +687,7 @@ def any_runnable(pid, skip):
             continue
         prev = _sched.get(tid)
         _sched[tid] = (run, wait)
-        if st is not None and st[0] == "R" and prev is not None and wait - prev[1] > run - prev[0]:
+        if st is not None and st[0] == "R" and prev is not None and run == prev[0] and wait > prev[1]:
             starved = True
     return starved
 
