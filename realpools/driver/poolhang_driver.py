@@ -38,6 +38,7 @@ no point for.
 
 import json
 import os
+import select
 import signal
 import sys
 import threading
@@ -572,20 +573,34 @@ class Run:
         self.call_error = None
         self.done = threading.Event()
         self.t0 = time.monotonic()
+        self.efd, self.ebuf, self.elock = None, b"", threading.Lock()
 
     # The events listener: every worker event is progress; a sigkill strike is
     # answered with a real SIGKILL.
     def listen(self, fd):
         _driver_tids.add(threading.get_native_id())
-        buf = b""
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
         while True:
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                return
-            buf += chunk
-            while b"\n" in buf:
-                line, buf = buf.split(b"\n", 1)
-                self.on_event(line.decode().split())
+            poller.poll()
+            self.drain()
+
+    def drain(self):
+        """Read and handle every event in the pipe. Called by the listener
+        and, before the outcome is written, by the main thread: a worker
+        reports before it answers, so its report is in the pipe by then."""
+        with self.elock:
+            while True:
+                try:
+                    chunk = os.read(self.efd, 65536)
+                except BlockingIOError:
+                    return
+                if not chunk:
+                    return
+                self.ebuf += chunk
+                while b"\n" in self.ebuf:
+                    line, self.ebuf = self.ebuf.split(b"\n", 1)
+                    self.on_event(line.decode().split())
 
     def on_event(self, f):
         with self.lock:
@@ -809,6 +824,8 @@ def execute(sc, stall):
         os.environ["POOLHANG_IDLE_KIND"] = idle[0][0]
 
     run = Run(sc, stall)
+    os.set_blocking(efd, False)
+    run.efd = efd
     threading.Thread(target=run.listen, args=(efd,), name="poolhang-listener", daemon=True).start()
     track_processes()
     patch_connections()
@@ -881,6 +898,7 @@ def execute(sc, stall):
             break
     t_end = time.monotonic()
     answered = run.done.is_set()
+    run.drain()
     out["wall_ms"] = round((t_end - run.t0) * 1000, 1)
     if answered:
         out["answer_ms"] = round((t_end - t_call) * 1000, 1)
