@@ -1,0 +1,1012 @@
+#!/usr/bin/env python3
+"""Run one poolhang scenario on a real Python pool and print a JSON outcome.
+
+    poolhang_driver.py [--stall SECONDS] 'pool=py:mp.Pool workers=2 jobs=6 wait=map fault=sigkill@task-run:2'
+    poolhang_driver.py --probe
+
+The scenario text is poolhang's (scenarios/scenario.go), with the real pools
+named py:mp.Pool, py:ProcessPoolExecutor, py:billiard, py:loky, py:pebble.
+Standard library only for CPython's pools; billiard, joblib (loky) and
+pebble are imported only when their pool is asked for.
+
+Faults strike at named points, never after sleeps:
+  task-encode    an argument whose __reduce__ raises in the parent
+  task-decode    an argument whose unpickling (in the worker) strikes
+  task-run       inside the task function
+  result-encode  a result whose __reduce__ strikes in the worker, before
+                 any byte is written (raise, sys-exit, os-exit); for sigkill
+                 and segfault, mid-frame as poolhang's catalog defines it
+  result-write   mid-frame: the worker's Connection._send writes half of a
+                 result larger than the pipe buffer, then strikes
+  result-decode  a result whose unpickling strikes in the parent
+  reader-memory-error@result-decode
+                 the parent's Connection._recv raises MemoryError after it
+                 read the frame header of the (large) targeted result, so
+                 the body stays in the pipe
+  idle-lock-*    the parent finds, from /proc/PID/syscall, the idle worker
+                 blocked reading the task queue (it holds the read lock)
+                 and those blocked on the lock's futex, then strikes one
+Every worker reports what it reached on a pipe (POOLHANG_EVENTS, opened through /proc); a sigkill
+is sent by the parent when the worker reports that it stopped at its point.
+
+The verdict is completed, raised, or no-answer: the caller got nothing and
+nothing moved (no event, no result, no worker started or ended) for the
+stall limit. Exit status 0 with a JSON outcome; 2 with {"error": ...} for
+input the driver cannot run; 3 with {"na": ...} for a fault the pool has
+no point for.
+"""
+
+import json
+import os
+import select
+import signal
+import sys
+import threading
+import time
+import traceback
+
+POOLS = {
+    "py:mp.Pool": "multiprocessing.Pool (CPython); the model is respawn",
+    "py:ProcessPoolExecutor": "concurrent.futures.ProcessPoolExecutor (CPython); the model is failfast",
+    "py:billiard": "billiard.Pool (Celery's fork of multiprocessing.Pool)",
+    "py:loky": "loky's reusable executor (joblib.externals.loky)",
+    "py:pebble": "pebble.ProcessPool",
+}
+MODULES = {"py:billiard": "billiard", "py:loky": "joblib.externals.loky", "py:pebble": "pebble"}
+KINDS = ("raise", "sys-exit", "os-exit", "sigkill", "segfault", "reader-memory-error", "stuck")
+JOB_PHASES = ("task-encode", "task-decode", "task-run", "result-encode", "result-write", "result-decode")
+IDLE_PHASES = ("idle-lock-holder", "idle-lock-waiter")
+PARENT_PHASES = ("task-encode", "result-decode")
+DYING = ("os-exit", "sigkill", "segfault")
+# In poolhang's catalog today, sigkill and segfault at result-encode strike
+# mid-frame (PointResultWrite). If the catalog splits that point off as
+# result-write, drop them from here.
+MIDFRAME_AT_RESULT_ENCODE = ("sigkill", "segfault")
+SYS_EXIT_CODE = 2
+OS_EXIT_CODE = 3
+MAX_JOBS = 4096
+MAX_PAYLOAD = 64 << 20
+BIG = 1 << 20  # extra result bytes for mid-frame strikes: far above the 64 KiB pipe buffer
+IDLE_SIGNAL = signal.SIGRTMIN + 5  # in no pool's reset list (billiard resets SIGUSR1/2)
+
+
+class BadInput(Exception):
+    pass
+
+
+class NotApplicable(Exception):
+    pass
+
+
+class InjectedError(Exception):
+    """The ordinary error of fault kind raise."""
+
+
+# ---------------------------------------------------------------- events
+
+_events_fd = {}
+
+
+def emit(*fields):
+    """Tell the parent (one line on the events pipe, atomic below PIPE_BUF)."""
+    path = os.environ.get("POOLHANG_EVENTS")
+    if not path:
+        return
+    pid = os.getpid()
+    fd = _events_fd.get(pid)
+    try:
+        if fd is None:
+            fd = os.open(path, os.O_WRONLY)
+            _events_fd[pid] = fd
+        os.write(fd, (" ".join(str(f) for f in fields) + "\n").encode())
+    except OSError:
+        pass  # a worker must not die of its report
+
+
+def in_parent():
+    return str(os.getpid()) == os.environ.get("POOLHANG_PARENT")
+
+
+def strike(kind, phase, job):
+    """Make fault kind happen here and now."""
+    emit("strike", job, phase, kind, os.getpid())
+    if kind == "raise":
+        raise InjectedError("raise at %s of job %s" % (phase, job))
+    if kind == "sys-exit":
+        sys.exit(SYS_EXIT_CODE)
+    if in_parent():
+        raise RuntimeError("poolhang driver: %s refused in the parent" % kind)
+    if kind == "os-exit":
+        os._exit(OS_EXIT_CODE)
+    if kind == "segfault":
+        import ctypes
+        import resource
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        signal.signal(signal.SIGSEGV, signal.SIG_DFL)
+        ctypes.string_at(0)
+        os._exit(99)  # not reached
+    if kind == "sigkill":
+        # The parent sends SIGKILL when it reads the strike line.
+        while True:
+            signal.pause()
+    if kind == "stuck":
+        threading.Event().wait()
+    raise RuntimeError("poolhang driver: no action for %s" % kind)
+
+
+def _task_decode(kind, job):
+    strike(kind, "task-decode", job)
+
+
+def _result_decode(kind, job, value):
+    strike(kind, "result-decode", job)
+
+
+def _result(job, value, filler=b""):
+    if in_parent():
+        emit("result", job, os.getpid())
+    return ("res", job, value)
+
+
+class Trap:
+    """An argument that strikes when pickled (parent) or unpickled (worker)."""
+
+    def __init__(self, kind, phase, job):
+        self.kind, self.phase, self.job = kind, phase, job
+
+    def __reduce__(self):
+        if self.phase == "task-encode":
+            strike(self.kind, self.phase, self.job)
+        return (_task_decode, (self.kind, self.job))
+
+
+class ResultTrap:
+    """A result that strikes when pickled (worker) or unpickled (parent)."""
+
+    def __init__(self, kind, phase, job, value):
+        self.kind, self.phase, self.job, self.value = kind, phase, job, value
+
+    def __reduce__(self):
+        if self.phase == "result-encode":
+            strike(self.kind, self.phase, self.job)
+        if self.phase == "result-write":
+            _midframe.update(kind=self.kind, job=self.job)
+            return (_result, (self.job, self.value, b"w" * BIG))
+        if self.phase == "reader-memory":
+            return (_result, (self.job, self.value, b"m" * (2 * BIG)))
+        return (_result_decode, (self.kind, self.job, self.value))
+
+
+# ------------------------------------------- points inside the connections
+
+_midframe = {}
+_reader_fault = {}
+
+
+def _patch_connections(cls):
+    send, recv = cls._send, cls._recv
+
+    def _send(self, buf, *a):
+        if _midframe and len(buf) >= BIG:
+            kind, job = _midframe.pop("kind"), _midframe.pop("job")
+            half = memoryview(buf)[: len(buf) // 2]
+            while half:
+                n = os.write(self._handle, half)
+                half = half[n:]
+            strike(kind, "result-write", job)
+        return send(self, buf, *a)
+
+    def _recv(self, size, *a):
+        if _reader_fault and size >= _reader_fault["min"] and in_parent():
+            job = _reader_fault.pop("job")
+            _reader_fault.clear()
+            emit("strike", job, "result-decode", "reader-memory-error", os.getpid())
+            raise MemoryError("reader-memory-error: cannot allocate %d bytes for the result of job %s" % (size, job))
+        return recv(self, size, *a)
+
+    cls._send, cls._recv = _send, _recv
+
+
+def patch_connections():
+    import multiprocessing.connection
+    _patch_connections(multiprocessing.connection.Connection)
+    try:
+        import billiard.connection
+    except ImportError:
+        return
+    _patch_connections(billiard.connection.Connection)
+
+
+# -------------------------------------------------------------- the task
+
+def worker_init():
+    patch_connections()
+    signal.signal(IDLE_SIGNAL, _idle_strike)
+    emit("hello", os.getpid())
+
+
+def _idle_strike(signum, frame):
+    strike(os.environ.get("POOLHANG_IDLE_KIND", "?"), "idle", -1)
+
+
+def run_job(arg):
+    job, payload, faults = arg[0], arg[1], arg[2]
+    emit("run", job, os.getpid())
+    value = payload if payload is not None else job * job
+    for kind, phase in faults:
+        if phase == "task-run":
+            strike(kind, phase, job)
+    for kind, phase in faults:
+        if phase in ("result-encode", "result-write", "result-decode", "reader-memory"):
+            return ResultTrap(kind, phase, job, value)
+    return _Res(job, value)
+
+
+class _Res:
+    def __init__(self, job, value):
+        self.job, self.value = job, value
+
+    def __reduce__(self):
+        return (_result, (self.job, self.value))
+
+
+def noop(x):
+    return x
+
+
+# -------------------------------------------------------------- scenario
+
+def parse(text):
+    sc = {"wait": "map", "payload": 0, "faults": []}
+    seen = set()
+    keys = "pool, workers, jobs, payload, wait, fault"
+    for field in text.split():
+        key, eq, val = field.partition("=")
+        if not eq:
+            raise BadInput("%r is not key=value (keys: %s)" % (field, keys))
+        if key in seen and key != "fault":
+            raise BadInput("%s given twice" % key)
+        seen.add(key)
+        if key == "pool":
+            if val not in POOLS:
+                raise BadInput("unknown real pool %r (allowed: %s)" % (val, ", ".join(POOLS)))
+            sc["pool"] = val
+        elif key in ("workers", "jobs", "payload"):
+            try:
+                sc[key] = int(val)
+            except ValueError:
+                raise BadInput("%s=%r is not a whole number" % (key, val))
+        elif key == "wait":
+            if val not in ("map", "get", "join"):
+                raise BadInput("unknown wait style %r (allowed: map, get, join)" % val)
+            sc["wait"] = val
+        elif key == "deadline":
+            raise BadInput("deadline=%s: only poolhang's tracked model has per-task deadlines; no real pool takes one here" % val)
+        elif key == "fault":
+            sc["faults"].append(parse_fault(val))
+        else:
+            raise BadInput("unknown key %r (keys: %s)" % (key, keys))
+    for k in ("pool", "workers", "jobs"):
+        if k not in sc:
+            raise BadInput("missing %s= (need pool, workers and jobs)" % k)
+    if not 1 <= sc["workers"] <= 64:
+        raise BadInput("workers=%d, allowed 1 to 64" % sc["workers"])
+    if not 0 <= sc["jobs"] <= MAX_JOBS:
+        raise BadInput("jobs=%d, allowed 0 to %d" % (sc["jobs"], MAX_JOBS))
+    if not 0 <= sc["payload"] <= MAX_PAYLOAD:
+        raise BadInput("payload=%d, allowed 0 to %d bytes" % (sc["payload"], MAX_PAYLOAD))
+    for kind, phase, job in sc["faults"]:
+        if job is not None and job >= sc["jobs"]:
+            raise BadInput("fault %s@%s:%d targets job %d, but the scenario has %d jobs" % (kind, phase, job, job, sc["jobs"]))
+        check_fault(sc, kind, phase)
+    return sc
+
+
+def parse_fault(val):
+    kind, at, rest = val.partition("@")
+    if not at:
+        raise BadInput("fault %r: want KIND@PHASE:JOB (or KIND@PHASE for idle phases)" % val)
+    if kind not in KINDS:
+        raise BadInput("fault %r: unknown fault kind %r (allowed: %s)" % (val, kind, ", ".join(KINDS)))
+    phase, colon, job = rest.partition(":")
+    if phase not in JOB_PHASES + IDLE_PHASES:
+        raise BadInput("fault %r: unknown phase %r (allowed: %s)" % (val, phase, ", ".join(JOB_PHASES + IDLE_PHASES)))
+    if phase in IDLE_PHASES:
+        if colon:
+            raise BadInput("fault %r: %s strikes an idle worker before any job exists; drop the :%s" % (val, phase, job))
+        return kind, phase, None
+    if not colon:
+        raise BadInput("fault %r: %s needs a target job, as in %s@%s:2" % (val, phase, kind, phase))
+    try:
+        n = int(job)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise BadInput("fault %r: target job %r is not a job number (0, 1, ...)" % (val, job))
+    return kind, phase, n
+
+
+def check_fault(sc, kind, phase):
+    """BadInput for pairs no pool has (poolhang's catalog); NotApplicable
+    for a point this real pool lacks."""
+    allowed = {
+        "raise": ("task-encode", "task-decode", "task-run", "result-encode", "result-decode"),
+        "sys-exit": ("task-decode", "task-run", "result-encode", "result-decode"),
+        "os-exit": ("task-decode", "task-run", "result-encode", "result-write") + IDLE_PHASES,
+        "sigkill": ("task-decode", "task-run", "result-encode", "result-write") + IDLE_PHASES,
+        "segfault": ("task-decode", "task-run", "result-encode", "result-write") + IDLE_PHASES,
+        "reader-memory-error": ("result-decode",),
+        "stuck": ("task-run",),
+    }[kind]
+    if phase not in allowed:
+        raise BadInput("impossible fault: %s at %s (%s strikes at: %s)" % (kind, phase, kind, ", ".join(allowed)))
+    pool = sc["pool"]
+    if phase == "idle-lock-holder" and pool == "py:pebble":
+        why = ("pebble's idle workers wait in channel.poll() without the channel lock and take it only "
+               "to receive and acknowledge a ready task (pebble/pool/process.py fetch_task, task_transaction)")
+        raise NotApplicable("%s at idle-lock-holder: %s" % (kind, why))
+    if phase == "idle-lock-waiter" and sc["workers"] < 2 and pool != "py:pebble":
+        raise NotApplicable("%s at idle-lock-waiter: with one worker, that worker holds the read lock; a waiter needs at least 2 workers" % kind)
+
+
+# ----------------------------------------------------------------- pools
+
+class Adapter:
+    executor = False
+
+    def __init__(self, pool, workers):
+        self.name = pool
+        self.workers = workers
+        self.p = self.make(workers)
+
+    def map(self, args, answer):
+        for i, r in enumerate(self.p.map(run_job, args, chunksize=1)):
+            answer(i, r)
+
+    def submit(self, arg):
+        return self.p.apply_async(run_job, (arg,))
+
+    def get(self, h):
+        return h.get()
+
+    def join(self):
+        self.p.close()
+        self.p.join()
+
+    def warm(self):
+        self.get(self.submit_noop())
+
+    def submit_noop(self):
+        return self.p.apply_async(noop, (0,))
+
+
+class MPPool(Adapter):
+    def make(self, n):
+        import multiprocessing
+        return multiprocessing.Pool(n, initializer=worker_init)
+
+
+class Billiard(Adapter):
+    def make(self, n):
+        import billiard
+        import billiard.pool
+        self.lost_worker_timeout = billiard.pool.LOST_WORKER_TIMEOUT
+        return billiard.Pool(n, initializer=worker_init)
+
+
+class Executor(Adapter):
+    def map(self, args, answer):
+        for i, r in enumerate(self.p.map(run_job, args, chunksize=1)):
+            answer(i, r)
+
+    def submit(self, arg):
+        return self.p.submit(run_job, arg)
+
+    def get(self, h):
+        return h.result()
+
+    def join(self):
+        self.p.shutdown(wait=True)
+
+    def submit_noop(self):
+        return self.p.submit(noop, 0)
+
+
+class PPE(Executor):
+    def make(self, n):
+        from concurrent.futures import ProcessPoolExecutor
+        return ProcessPoolExecutor(n, initializer=worker_init)
+
+
+class Loky(Executor):
+    def make(self, n):
+        from joblib.externals.loky import get_reusable_executor
+        return get_reusable_executor(max_workers=n, initializer=worker_init)
+
+
+class Pebble(Executor):
+    def make(self, n):
+        import pebble
+        return pebble.ProcessPool(max_workers=n, initializer=worker_init)
+
+    def map(self, args, answer):
+        for i, r in enumerate(self.p.map(run_job, args, chunksize=1).result()):
+            answer(i, r)
+
+    def submit(self, arg):
+        return self.p.schedule(run_job, args=(arg,))
+
+    def submit_noop(self):
+        return self.p.schedule(noop, args=(0,))
+
+    def join(self):
+        self.p.close()
+        self.p.join()
+
+
+ADAPTERS = {"py:mp.Pool": MPPool, "py:ProcessPoolExecutor": PPE, "py:billiard": Billiard, "py:loky": Loky, "py:pebble": Pebble}
+
+
+# ------------------------------------------------------ process tracking
+
+_procs = []
+_procs_lock = threading.Lock()
+_closing = []  # set at teardown: no worker starts after it
+
+
+def track_processes():
+    """Record every process any pool starts (pid and Process object), so
+    fates can be read after the pool reaped them."""
+    import multiprocessing.process as mpp
+    mods = [mpp]
+    try:
+        import billiard.process as bp
+        mods.append(bp)
+    except ImportError:
+        pass
+    for m in mods:
+        start = m.BaseProcess.start
+
+        # Under the lock, so that teardown never races a fork in flight.
+        def tracked(self, _start=start):
+            with _procs_lock:
+                if _closing:
+                    raise RuntimeError("poolhang driver: tearing down, no new workers")
+                _start(self)
+                _procs.append(self)
+        m.BaseProcess.start = tracked
+
+
+def proc_stat(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            s = f.read()
+    except OSError:
+        return None
+    return s[s.rindex(")") + 2:].split()
+
+
+def read_proc(pid, name):
+    try:
+        with open("/proc/%d/%s" % (pid, name)) as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+SYSCALLS = {"0": "read", "1": "write", "7": "poll", "23": "select", "202": "futex", "232": "epoll_wait",
+            "270": "pselect6", "271": "ppoll", "281": "epoll_pwait", "34": "pause", "61": "wait4",
+            "247": "waitid", "230": "clock_nanosleep", "35": "nanosleep", "130": "rt_sigsuspend"}
+
+
+def syscall_of(pid):
+    """(name, first argument) of the call PID's main thread is blocked in."""
+    f = read_proc(pid, "syscall").split()
+    if not f or f[0] == "running":
+        return ("running", None)
+    if f[0] == "-1":
+        return ("none", None)
+    arg0 = int(f[1], 16) if len(f) > 1 else None
+    return (SYSCALLS.get(f[0], "syscall " + f[0]), arg0)
+
+
+def fd_target(pid, fd):
+    try:
+        return os.readlink("/proc/%d/fd/%d" % (pid, fd))
+    except (OSError, TypeError):
+        return ""
+
+
+def fate(p):
+    """A worker's fate, read without reaping it."""
+    pid = p.pid
+    out = {"pid": pid}
+    st = proc_stat(pid)
+    if st is not None and st[0] != "Z":
+        out["fate"] = "alive"
+        out["state"] = st[0]
+        out["wchan"] = read_proc(pid, "wchan")
+        name, arg = syscall_of(pid)
+        out["syscall"] = name
+        if name in ("read", "poll", "ppoll", "select", "write") and arg is not None:
+            out["fd"] = "%d -> %s" % (arg, fd_target(pid, arg))
+        return out
+    if st is not None:
+        out["state"] = "Z"
+        out["zombie"] = True
+        try:
+            r = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT | os.WNOHANG)
+        except ChildProcessError:
+            r = None
+        if r is not None:
+            if r.si_code == os.CLD_EXITED:
+                out.update(fate="exited", exit_code=r.si_status)
+            else:
+                out.update(fate="killed", signal=signal.Signals(r.si_status).name)
+            return out
+    popen = getattr(p, "_popen", None)
+    rc = getattr(popen, "returncode", None)
+    out["zombie"] = False
+    if rc is None:
+        out["fate"] = "gone"  # reaped by someone who did not record it
+    elif rc < 0:
+        out.update(fate="killed", signal=signal.Signals(-rc).name)
+    else:
+        out.update(fate="exited", exit_code=rc)
+    return out
+
+
+# --------------------------------------------------------------- the run
+
+class Run:
+    def __init__(self, sc, stall):
+        self.sc = sc
+        self.stall = stall
+        self.lock = threading.Lock()
+        self.events = 0
+        self.progress = time.monotonic()
+        self.log = []  # (t, event line)
+        self.taken = {}  # job -> pids that decoded or ran it
+        self.results_seen = set()
+        self.struck = []
+        self.answers = {}
+        self.call_error = None
+        self.done = threading.Event()
+        self.t0 = time.monotonic()
+        self.efd, self.ebuf, self.elock = None, b"", threading.Lock()
+
+    # The events listener: every worker event is progress; a sigkill strike is
+    # answered with a real SIGKILL.
+    def listen(self, fd):
+        _driver_tids.add(threading.get_native_id())
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        while True:
+            poller.poll()
+            self.drain()
+
+    def drain(self):
+        """Read and handle every event in the pipe. Called by the listener
+        and, before the outcome is written, by the main thread: a worker
+        reports before it answers, so its report is in the pipe by then."""
+        with self.elock:
+            while True:
+                try:
+                    chunk = os.read(self.efd, 65536)
+                except BlockingIOError:
+                    return
+                if not chunk:
+                    return
+                self.ebuf += chunk
+                while b"\n" in self.ebuf:
+                    line, self.ebuf = self.ebuf.split(b"\n", 1)
+                    self.on_event(line.decode().split())
+
+    def on_event(self, f):
+        with self.lock:
+            self.events += 1
+            self.progress = time.monotonic()
+            self.log.append((round((self.progress - self.t0) * 1000, 1), " ".join(f)))
+        if f[0] in ("run",):
+            self.taken.setdefault(int(f[1]), []).append(int(f[2]))
+        elif f[0] == "result":
+            self.results_seen.add(int(f[1]))
+        elif f[0] == "strike":
+            job, phase, kind, pid = int(f[1]), f[2], f[3], int(f[4])
+            self.struck.append({"job": job, "phase": phase, "kind": kind, "pid": pid})
+            if job >= 0 and phase != "result-decode":
+                self.taken.setdefault(job, []).append(pid)
+            if kind == "sigkill" and not in_parent_pid(pid):
+                os.kill(pid, signal.SIGKILL)
+
+    def answer(self, i, r):
+        with self.lock:
+            self.answers[i] = r
+            self.progress = time.monotonic()
+
+    def call(self, pool, args):
+        try:
+            w = self.sc["wait"]
+            if w == "map":
+                pool.map(args, self.answer)
+            else:
+                hs = [pool.submit(a) for a in args]
+                if w == "join":
+                    pool.join()
+                for i, h in enumerate(hs):
+                    try:
+                        self.answer(i, pool.get(h))
+                    except BaseException as e:
+                        self.answer(i, e)
+        except BaseException as e:
+            self.call_error = e
+        finally:
+            self.done.set()
+
+
+def in_parent_pid(pid):
+    return pid == os.getpid()
+
+
+def signature(run):
+    """What counts as progress: an event, an answer, a worker started or
+    ended, CPU time burnt by a worker (a worker importing its modules on a
+    loaded machine is slow, not stuck), or a worker or pool thread found
+    starved (runnable, and given no CPU since the last sample). Parent threads' CPU time does
+    not count: some pools' parent threads poll on timers forever."""
+    with _procs_lock:
+        ps = list(_procs)
+    states = []
+    cpu = 0
+    runnable = False
+    for p in ps:
+        st = proc_stat(p.pid)
+        live = st is not None and st[0] != "Z"
+        states.append((p.pid, live))
+        if live:
+            cpu += int(st[11]) + int(st[12])  # utime, stime (fields 14, 15)
+            runnable = runnable or any_runnable(p.pid, ())
+    # A starved pool thread in the parent is one the machine has not
+    # served yet: load, not a hang.
+    runnable = runnable or any_runnable(os.getpid(), _driver_tids)
+    with run.lock:
+        return (run.events, len(run.answers), tuple(states)), cpu, runnable
+
+
+_driver_tids = set()  # the driver's own threads: the monitor and the listener
+
+
+_sched = {}  # tid -> (run ns, wait ns) at the last sample
+
+
+def any_runnable(pid, skip):
+    """Whether a thread of pid is starved: runnable (state R), and since the
+    last sample it waited for a CPU and did not run at all. A thread that
+    spins (mp.Pool's worker handler does, once its result handler died
+    with bytes left in the result pipe) gets some CPU in every sample
+    unless the machine is overloaded, so it does not count as progress."""
+    try:
+        tids = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return False
+    starved = False
+    for tid in tids:
+        if int(tid) in skip:
+            continue
+        base = "/proc/%d/task/%s/" % (pid, tid)
+        st = proc_stat_path(base + "stat")
+        try:
+            with open(base + "schedstat") as f:
+                run, wait = (int(x) for x in f.read().split()[:2])
+        except (OSError, ValueError):
+            continue
+        prev = _sched.get(tid)
+        _sched[tid] = (run, wait)
+        if st is not None and st[0] == "R" and prev is not None and run == prev[0] and wait > prev[1]:
+            starved = True
+    return starved
+
+
+def proc_stat_path(path):
+    try:
+        with open(path) as f:
+            s = f.read()
+    except OSError:
+        return None
+    return s[s.rindex(")") + 2:].split()
+
+
+def workers_alive():
+    with _procs_lock:
+        ps = list(_procs)
+    return [p.pid for p in ps if (proc_stat(p.pid) or ["Z"])[0] != "Z"]
+
+
+def find_idle(pool, phase, deadline):
+    """The idle worker to strike: for idle-lock-holder the one blocked in
+    read/poll on the task queue (SimpleQueue.get and Queue.get hold the
+    read lock around that call), for idle-lock-waiter one blocked on the
+    lock's futex (or, where idle workers hold no lock, any idle one). Found
+    from /proc/PID/syscall once every worker is blocked, twice in a row."""
+    last = None
+    while time.monotonic() < deadline:
+        pids = workers_alive()
+        calls = {pid: syscall_of(pid) for pid in pids}
+        holders = [p for p, (c, _) in calls.items() if c in ("read", "poll", "ppoll", "select", "pselect6")]
+        waiters = [p for p, (c, _) in calls.items() if c == "futex"]
+        no_lock = pool == "py:pebble"
+        ready = len(pids) == pool_workers(pool) and len(holders) + len(waiters) == len(pids)
+        if ready and not no_lock:
+            ready = len(holders) == 1
+        state = (tuple(sorted(pids)), tuple(sorted(holders)))
+        if ready and state == last:
+            if phase == "idle-lock-holder":
+                return holders[0], calls
+            pick = sorted(waiters if not no_lock else holders + waiters)
+            if pick:
+                return pick[0], calls
+        last = state if ready else None
+        time.sleep(0.005)
+    raise RuntimeError("idle workers did not settle: %s" % {p: syscall_of(p) for p in workers_alive()})
+
+
+_nworkers = {}
+
+
+def pool_workers(pool):
+    return _nworkers[pool]
+
+
+def main(argv):
+    stall = 2.0
+    args = argv[1:]
+    if args and args[0] == "--probe":
+        print(json.dumps(probe()))
+        return 0
+    if len(args) >= 2 and args[0] == "--stall":
+        try:
+            stall = max(2.0, float(args[1]))
+        except ValueError:
+            return fail(2, "error", "--stall %r is not a number of seconds" % args[1])
+        args = args[2:]
+    if len(args) != 1:
+        return fail(2, "error", "usage: poolhang_driver.py [--stall SECONDS] 'SCENARIO' | --probe")
+    try:
+        sc = parse(args[0])
+    except BadInput as e:
+        return fail(2, "error", "scenario: %s" % e)
+    except NotApplicable as e:
+        return fail(3, "na", str(e))
+    mod = MODULES.get(sc["pool"])
+    if mod:
+        try:
+            __import__(mod)
+        except ImportError as e:
+            return fail(2, "error", "%s needs the Python module %s, which does not import in %s (%s); install it with apt-get install python3-billiard python3-joblib python3-pebble" % (sc["pool"], mod, sys.executable, e))
+    try:
+        return execute(sc, stall)
+    except Exception:
+        # A driver bug, not a pool's outcome: say so, and leave no worker.
+        print(json.dumps({"error": "driver failed: " + traceback.format_exc()[-2000:]}))
+        sys.stdout.flush()
+        teardown()
+        return 4
+
+
+def fail(code, key, msg):
+    print(json.dumps({key: msg}))
+    return code
+
+
+def probe():
+    out = {"python": sys.version.split()[0], "executable": sys.executable, "pools": {}}
+    for name in POOLS:
+        mod = MODULES.get(name)
+        if not mod:
+            out["pools"][name] = {"ok": True, "version": sys.version.split()[0]}
+            continue
+        try:
+            m = __import__(mod, fromlist=["__version__"])
+            out["pools"][name] = {"ok": True, "version": getattr(m, "__version__", "")}
+        except Exception as e:
+            out["pools"][name] = {"ok": False, "error": "%s: %s" % (type(e).__name__, e)}
+    return out
+
+
+def execute(sc, stall):
+    # Workers open the pipe through /proc, so a spawned worker (loky) finds
+    # it too, and nothing is left on disk.
+    efd, wfd = os.pipe()
+    os.environ["POOLHANG_EVENTS"] = "/proc/%d/fd/%d" % (os.getpid(), wfd)
+    os.environ["POOLHANG_PARENT"] = str(os.getpid())
+    idle = [(k, ph) for k, ph, j in sc["faults"] if j is None]
+    if idle:
+        os.environ["POOLHANG_IDLE_KIND"] = idle[0][0]
+
+    run = Run(sc, stall)
+    os.set_blocking(efd, False)
+    run.efd = efd
+    threading.Thread(target=run.listen, args=(efd,), name="poolhang-listener", daemon=True).start()
+    track_processes()
+    patch_connections()
+    for kind, phase, job in sc["faults"]:
+        if kind == "reader-memory-error":
+            _reader_fault.update(job=job, min=sc["payload"] + BIG + BIG // 2)
+
+    jobfaults = {}
+    for kind, phase, job in sc["faults"]:
+        if job is None:
+            continue
+        if kind == "reader-memory-error":
+            phase = "reader-memory"
+        elif phase == "result-encode" and kind in MIDFRAME_AT_RESULT_ENCODE:
+            phase = "result-write"
+        jobfaults.setdefault(job, []).append((kind, phase))
+    args = []
+    for i in range(sc["jobs"]):
+        fs = jobfaults.get(i, [])
+        payload = b"p" * sc["payload"] if sc["payload"] else None
+        arg = [i, payload, tuple((k, p) for k, p in fs if p not in ("task-encode", "task-decode"))]
+        for k, p in fs:
+            if p in ("task-encode", "task-decode"):
+                arg.append(Trap(k, p, i))
+        args.append(tuple(arg))
+
+    _nworkers[sc["pool"]] = sc["workers"]
+    out = {"scenario": scenario_text(sc), "pool": sc["pool"], "models": POOLS[sc["pool"]],
+           "python": sys.version.split()[0], "stall_s": stall}
+    pool = ADAPTERS[sc["pool"]](sc["pool"], sc["workers"])
+    limit = stall + getattr(pool, "lost_worker_timeout", 0.0)
+    if hasattr(pool, "lost_worker_timeout"):
+        out["grace_s"] = pool.lost_worker_timeout
+        out["grace_why"] = "billiard fails a job whose worker was lost only after lost_worker_timeout (billiard/pool.py LOST_WORKER_TIMEOUT), in case its result is still in the pipe"
+    out["limit_s"] = limit
+    if idle:
+        kind, phase = idle[0]
+        if sc["pool"] in ("py:ProcessPoolExecutor", "py:loky", "py:pebble"):
+            pool.warm()  # these start their workers on the first submit
+        pid, calls = find_idle(sc["pool"], phase, time.monotonic() + 10)
+        out["idle_strike"] = {"pid": pid, "phase": phase, "kind": kind,
+                              "workers": {str(p): c[0] for p, c in calls.items()}}
+        run.progress = time.monotonic()
+        if kind == "sigkill":
+            run.on_event(["strike", "-1", phase, kind, str(pid)])
+        else:
+            os.kill(pid, IDLE_SIGNAL)
+        # The fault has struck when the worker is dead (a zombie, or reaped
+        # by its pool); only then is the map submitted.
+        deadline = time.monotonic() + 10
+        while (proc_stat(pid) or ["Z"])[0] != "Z":
+            if time.monotonic() > deadline:
+                raise RuntimeError("idle worker %d did not die of %s" % (pid, kind))
+            time.sleep(0.001)
+
+    caller = threading.Thread(target=run.call, args=(pool, args), name="poolhang-caller", daemon=True)
+    t_call = time.monotonic()
+    caller.start()
+    _driver_tids.add(threading.get_native_id())
+    last, cpu, _ = signature(run)
+    while not run.done.wait(0.05):
+        sig, now_cpu, runnable = signature(run)
+        if sig != last or now_cpu >= cpu + 2 or runnable:
+            last, cpu = sig, now_cpu
+            with run.lock:
+                run.progress = time.monotonic()
+        with run.lock:
+            quiet = time.monotonic() - run.progress
+        if quiet >= limit:
+            break
+    t_end = time.monotonic()
+    answered = run.done.is_set()
+    run.drain()
+    out["wall_ms"] = round((t_end - run.t0) * 1000, 1)
+    if answered:
+        out["answer_ms"] = round((t_end - t_call) * 1000, 1)
+    else:
+        out["no_progress_ms"] = round(quiet * 1000, 1)
+        out["threads"] = thread_stacks(caller)
+    out["jobs"] = job_outcomes(run, sc, answered)
+    if run.call_error is not None:
+        out["call_error"] = error_of(run.call_error)
+    out["verdict"] = verdict(out["jobs"], answered, run.call_error)
+    out["struck"] = run.struck
+    with _procs_lock:
+        ps = list(_procs)
+    out["workers"] = [fate(p) for p in ps]
+    with run.lock:
+        out["events"] = ["%sms %s" % e for e in run.log[:200]]
+    lost = [j for j in out["jobs"] if j["outcome"] == "unanswered" and j.get("taken_by")]
+    if not answered:
+        out["lost"] = [{"job": j["job"], "taken_by": j["taken_by"]} for j in lost]
+    sys.stdout.write(json.dumps(out) + "\n")
+    sys.stdout.flush()
+    teardown()
+    os._exit(0)
+
+
+def scenario_text(sc):
+    s = "pool=%s workers=%d jobs=%d" % (sc["pool"], sc["workers"], sc["jobs"])
+    if sc["payload"]:
+        s += " payload=%d" % sc["payload"]
+    s += " wait=" + sc["wait"]
+    for k, ph, j in sc["faults"]:
+        s += " fault=%s@%s" % (k, ph) + ("" if j is None else ":%d" % j)
+    return s
+
+
+def error_of(e):
+    return {"class": type(e).__module__ + "." + type(e).__qualname__ if type(e).__module__ != "builtins" else type(e).__qualname__,
+            "message": str(e)[:500]}
+
+
+def job_outcomes(run, sc, answered):
+    out = []
+    for i in range(sc["jobs"]):
+        j = {"job": i}
+        r = run.answers.get(i)
+        want = b"p" * sc["payload"] if sc["payload"] else i * i
+        if i in run.answers and isinstance(r, BaseException):
+            j["outcome"] = "error"
+            j.update(error_of(r))
+        elif i in run.answers:
+            if isinstance(r, list) and len(r) == 1:
+                r = r[0]  # pebble's map runs chunks
+            ok = isinstance(r, tuple) and len(r) == 3 and r[0] == "res" and r[1] == i and r[2] == want
+            j["outcome"] = "value" if ok else "wrong"
+            j["value"] = r[2] if ok and not sc["payload"] else ("%d bytes" % len(r[2]) if ok else repr(r)[:200])
+        elif answered and run.call_error is not None:
+            j["outcome"] = "call-raised"  # the caller's one call raised before delivering this job
+        else:
+            j["outcome"] = "unanswered"
+        j["result_seen"] = i in run.results_seen
+        if i in run.taken:
+            j["taken_by"] = sorted(set(run.taken[i]))
+        out.append(j)
+    return out
+
+
+def verdict(jobs, answered, call_error):
+    if not answered:
+        return "no-answer"
+    if call_error is None and all(j["outcome"] == "value" for j in jobs):
+        return "completed"
+    if call_error is None and any(j["outcome"] == "wrong" for j in jobs):
+        return "wrong-value"
+    return "raised"
+
+
+def thread_stacks(caller):
+    names = {t.ident: t.name for t in threading.enumerate()}
+    me = threading.get_ident()
+    out = []
+    for ident, frame in sys._current_frames().items():
+        if ident == me:
+            continue
+        out.append({"thread": names.get(ident, "?"), "stack": [l.rstrip() for l in traceback.format_stack(frame)][-8:]})
+    return out
+
+
+def teardown():
+    """Kill and reap every worker this run started. A pool may replace a
+    killed worker meanwhile (mp.Pool's worker handler does), so new ones are
+    killed as they start. The Go side still kills the whole process group
+    and reaps whatever is left."""
+    with _procs_lock:
+        _closing.append(True)
+        ps = list(_procs)
+    for p in ps:
+        try:
+            os.kill(p.pid, signal.SIGKILL)
+        except OSError:
+            pass
+    for p in ps:
+        try:
+            os.waitpid(p.pid, 0)
+        except OSError:
+            pass
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import poolhang_driver
+    sys.exit(poolhang_driver.main(sys.argv))

@@ -1,0 +1,107 @@
+package realpools
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/poolhang/poolhang/faults"
+)
+
+// A Cell is one standard scenario on one real pool and what became of it.
+type Cell struct {
+	Pool  string
+	Fault string // KIND@PHASE[:JOB]
+	// Outcome is the run's; Err is set instead for n/a (ErrNotApplicable)
+	// and for runs that failed.
+	Outcome Outcome
+	Err     error
+}
+
+// Standard is a matrix cell's scenario on a real pool, the same shape as
+// scenarios.Standard: 2 workers, 6 jobs as one map, the fault on job 2
+// (or, for idle phases, on an idle worker before the map).
+func Standard(pool string, kind string, phase faults.Phase) string {
+	f := fmt.Sprintf("%s@%s:2", kind, phase)
+	if info, err := faults.ParsePhase(string(phase)); err == nil && info.Where == faults.InIdle {
+		f = fmt.Sprintf("%s@%s", kind, phase)
+	}
+	return fmt.Sprintf("pool=%s workers=2 jobs=6 wait=map fault=%s", pool, f)
+}
+
+// StandardFaults lists every kind@phase of the fault catalog.
+func StandardFaults() [][2]string {
+	var out [][2]string
+	for _, k := range faults.Kinds() {
+		for _, ph := range k.Meaningful() {
+			out = append(out, [2]string{k.Name, string(ph)})
+		}
+	}
+	return out
+}
+
+// Matrix runs every standard fault on every given pool, up to parallel
+// runs at once (a run mostly waits), after calibrating each pool alone.
+// progress, if not nil, is called after each cell.
+func Matrix(ctx context.Context, poolNames []string, opts Options, parallel int, progress func(Cell)) ([]Cell, error) {
+	py, err := opts.python()
+	if err != nil {
+		return nil, err
+	}
+	opts.Python = py
+	stalls := map[string]time.Duration{}
+	for _, name := range poolNames {
+		p, err := Lookup(name)
+		if err != nil {
+			return nil, err
+		}
+		if opts.Stall != 0 {
+			stalls[name] = opts.Stall
+			continue
+		}
+		d, err := calibrate(ctx, py, p, fmt.Sprintf("pool=%s workers=2 jobs=6 wait=map", name))
+		if err != nil {
+			return nil, err
+		}
+		stalls[name] = d
+	}
+	var cells []Cell
+	for _, name := range poolNames {
+		for _, kp := range StandardFaults() {
+			cells = append(cells, Cell{Pool: name, Fault: kp[0] + "@" + kp[1]})
+		}
+	}
+	sem := make(chan struct{}, max(parallel, 1))
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for i := range cells {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			c := &cells[i]
+			kind, phase, _ := cut(c.Fault)
+			o := opts
+			o.Stall = stalls[c.Pool]
+			c.Outcome, c.Err = Run(ctx, Standard(c.Pool, kind, faults.Phase(phase)), o)
+			if progress != nil {
+				mu.Lock()
+				progress(*c)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return cells, ctx.Err()
+}
+
+func cut(fault string) (kind, phase string, ok bool) {
+	for i := 0; i < len(fault); i++ {
+		if fault[i] == '@' {
+			return fault[:i], fault[i+1:], true
+		}
+	}
+	return fault, "", false
+}
