@@ -65,8 +65,10 @@ var cpythonCells = []cell{
 		"wait_result_broken_or_wakeup: an error unpickling a result breaks the pool"},
 	{"py:ProcessPoolExecutor", "sigkill@idle-lock-holder", realpools.Raised, "concurrent.futures.process.BrokenProcessPool",
 		"any death while the executor is in use breaks it; the dead lock holder blocks nobody because the pool terminates its workers"},
-	{"py:ProcessPoolExecutor", "sigkill@result-encode:2", realpools.NoAnswer, "",
-		"mid-frame: wait_result_broken_or_wakeup reads the result pipe first; once part of a frame is in, result_reader.recv() blocks for the rest, which never comes, and the manager never looks at the sentinels again (the model, failfast, says raised)"},
+	{"py:ProcessPoolExecutor", "sigkill@result-encode:2", realpools.Raised, "concurrent.futures.process.BrokenProcessPool",
+		"killed while pickling the result, before any byte is on the pipe: the manager sees the sentinel and breaks the pool"},
+	{"py:ProcessPoolExecutor", "sigkill@result-write:2", realpools.NoAnswer, "",
+		"mid-frame: wait_result_broken_or_wakeup reads the result pipe first; once part of a frame is in, result_reader.recv() blocks for the rest, which never comes, and the manager never looks at the sentinels again"},
 	{"py:ProcessPoolExecutor", "stuck@task-run:2", realpools.NoAnswer, "", "the task never returns and the executor has no deadline"},
 }
 

@@ -58,10 +58,10 @@ JOB_PHASES = ("task-encode", "task-decode", "task-run", "result-encode", "result
 IDLE_PHASES = ("idle-lock-holder", "idle-lock-waiter")
 PARENT_PHASES = ("task-encode", "result-decode")
 DYING = ("os-exit", "sigkill", "segfault")
-# In poolhang's catalog today, sigkill and segfault at result-encode strike
-# mid-frame (PointResultWrite). If the catalog splits that point off as
-# result-write, drop them from here.
-MIDFRAME_AT_RESULT_ENCODE = ("sigkill", "segfault")
+# The catalog splits a death while the result is encoded (result-encode,
+# before any byte is written) from one mid-frame (result-write): nothing
+# at result-encode is moved to result-write any more.
+MIDFRAME_AT_RESULT_ENCODE = ()
 SYS_EXIT_CODE = 2
 OS_EXIT_CODE = 3
 MAX_JOBS = 4096
