@@ -37,7 +37,7 @@ type failFast struct {
 	sharedQueues
 
 	// Under core.mu. Everything that wakes the manager is recorded here
-	// until the manager takes it, so a snapshot sees it (factsLocked).
+	// until the manager takes it, so a snapshot sees it (planManager).
 	workIDs       []queued // submitted, not yet on the call queue
 	inFlight      int      // on the call queue or in a worker
 	sentSentinels bool
