@@ -143,9 +143,9 @@ type roles struct {
 
 func (c *core) snapshot(r roles) Snapshot {
 	for try := 0; ; try++ {
-		before := c.reg.progress().Load()
+		before := c.reg.Progress().Load()
 		s := c.snapshotOnce(r)
-		after := c.reg.progress().Load()
+		after := c.reg.Progress().Load()
 		s.Progress, s.Consistent = before, before == after
 		if s.Consistent || try == 8 {
 			return s
@@ -163,7 +163,7 @@ func (c *core) snapshotOnce(r roles) Snapshot {
 	sort.Ints(s.Abandoned)
 	if r.locks {
 		for i := range numLocks {
-			s.Locks = append(s.Locks, LockState{Name: lockNames[i], Holder: c.reg.lock(i).holder()})
+			s.Locks = append(s.Locks, LockState{Name: lockNames[i], Holder: c.reg.Lock(i).Holder()})
 		}
 	}
 	for _, p := range r.pipes {
@@ -232,18 +232,18 @@ func (c *core) workerPartyLocked(pr *proc, r roles) Party {
 		}
 		return p
 	}
-	sl := c.reg.slot(pr.idx)
-	state := wstate(sl.state().Load())
-	p.State, p.Job, p.Phase = state.String(), int(sl.job().Load()), state.phase()
+	sl := slotOf(c.reg, pr.idx)
+	state := sl.state()
+	p.State, p.Job, p.Phase = state.String(), int(sl.Job().Load()), state.phase()
 	p.Idle = (state == wWaitTaskLock || state == wReadTask) && p.Job < 0
 	if r.locks {
 		for i := range numLocks {
-			if c.reg.lock(i).holder() == pr.pid {
+			if c.reg.Lock(i).Holder() == pr.pid {
 				p.Holds = append(p.Holds, lockNames[i])
 			}
 		}
 	}
-	if stop := Point(sl.point().Load()); stop&pointHangs != 0 {
+	if stop := Point(sl.Point().Load()); stop&pointHangs != 0 {
 		at := stop &^ pointHangs
 		p.Stop, p.Stopped = at, at.String()
 		p.Wait = &Wait{Kind: WaitNeverReturns, For: "nothing: the task never returns, stopped at " + at.String(), Job: p.Job}
@@ -258,11 +258,11 @@ func (c *core) workerPartyLocked(pr *proc, r roles) Party {
 	}
 	switch state {
 	case wWaitTaskLock, wWaitResultLock:
-		l := int(sl.waitLock().Load()) - 1
+		l := int(sl.WaitLock().Load()) - 1
 		if l < 0 {
 			break // about to declare which lock: still running
 		}
-		h := c.reg.lock(l).holder()
+		h := c.reg.Lock(l).Holder()
 		p.Wait = &Wait{Kind: WaitLock, For: "the " + lockNames[l], Job: -1, Lock: lockNames[l], Holder: h, Ready: h == 0 || h == pr.pid}
 		if h != 0 {
 			p.Wait.Releasers = []string{holderID(h)}
@@ -274,7 +274,7 @@ func (c *core) workerPartyLocked(pr *proc, r roles) Party {
 		if r.taskWriters != nil {
 			rel = r.taskWriters(pr.pid)
 		}
-		p.Wait = &Wait{Kind: WaitTaskPipe, Job: -1, For: "a task on the " + pr.task.name, Releasers: rel, Ready: pr.task.readReady(sl.have(), sl.need()),
+		p.Wait = &Wait{Kind: WaitTaskPipe, Job: -1, For: "a task on the " + pr.task.name, Releasers: rel, Ready: pr.task.readReady(sl.Have(), sl.Need()),
 			Detail: fmt.Sprintf("%d bytes buffered", n)}
 	case wWriteResult:
 		n, capa := pr.res.buffered(), pr.res.capacity()

@@ -114,12 +114,12 @@ func startTrackedAs(s Strategy, o Options) (*tracked, error) {
 func (p *tracked) startWorker() error {
 	tw := &tworker{}
 	pr, err := p.spawn(func(s slot) (*pipe, *pipe, error) {
-		cnt := s.counters()
-		task, err := newPipe("task pipe", false, true, cnt.taskW, cnt.taskR, p.reg.bump)
+		cnt := s.Counters()
+		task, err := newPipe("task pipe", false, true, cnt.TaskW, cnt.TaskR, p.reg.Bump)
 		if err != nil {
 			return nil, nil, err
 		}
-		res, err := newPipe("result pipe", true, false, cnt.resW, cnt.resR, p.reg.bump)
+		res, err := newPipe("result pipe", true, false, cnt.ResW, cnt.ResR, p.reg.Bump)
 		if err != nil {
 			task.close()
 			return nil, nil, err
@@ -138,7 +138,7 @@ func (p *tracked) startWorker() error {
 	tw.task.r.Close()
 	tw.res.w.Close()
 	tw.pr = pr
-	tw.reader = newFrameReader(tw.res.r, new(atomic.Int64), new(atomic.Int64), tw.res.read, p.reg.bump)
+	tw.reader = newFrameReader(tw.res.r, new(atomic.Int64), new(atomic.Int64), tw.res.read, p.reg.Bump)
 	p.mu.Lock()
 	if p.released || p.stopped() {
 		p.mu.Unlock()
@@ -291,7 +291,7 @@ func (p *tracked) fill(tw *tworker) {
 			tw.since = time.Now()
 		}
 		tw.fifo = append(tw.fifo, a)
-		p.reg.bump()
+		p.reg.Bump()
 		p.mu.Unlock()
 
 		b, err := encodeTask(a.q.job, a.q.t)
