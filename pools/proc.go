@@ -296,6 +296,18 @@ func (p *pipe) buffered() int {
 	return n
 }
 
+// unread is how many bytes were written to p and not yet read: what
+// FIONREAD says while the parent holds the read end, else (a private pipe
+// whose read end only its worker keeps) the difference of the pipe's
+// counters, which also counts bytes a reader has taken and not yet
+// counted.
+func (p *pipe) unread() int64 {
+	if n := p.buffered(); n >= 0 {
+		return int64(n)
+	}
+	return p.written.Load() - p.read.Load()
+}
+
 func (p *pipe) capacity() int {
 	n := 65536
 	if rc, err := p.r.SyscallConn(); err == nil {

@@ -269,7 +269,7 @@ func (c *core) workerPartyLocked(pr *proc, r roles) Party {
 			p.Wait.Detail = fmt.Sprintf("held by pid %d", h)
 		}
 	case wReadTask:
-		n := pr.task.buffered()
+		n := pr.task.unread()
 		rel := []string{r.taskWriter}
 		if r.taskWriters != nil {
 			rel = r.taskWriters(pr.pid)
