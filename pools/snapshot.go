@@ -216,20 +216,8 @@ func (w *waitSpec) eval() *Wait {
 func (c *core) workerPartyLocked(pr *proc, r roles) Party {
 	id := workerID(pr.pid)
 	p := Party{ID: id, Role: RoleWorker, PID: pr.pid, Slot: pr.seq, Worker: true, Job: -1}
-	st, dead, reaped := pr.exit()
-	if dead {
-		x := st
-		p.Exit, p.Zombie, p.Job, p.Phase = &x, !reaped, int(pr.lastJob), pr.last.phase()
-		p.State = "exited: " + st.String()
-		if pr.watchErr != nil {
-			p.State = "ended, as far as waitid says (" + pr.watchErr.Error() + ")"
-		}
-		if !reaped {
-			p.State += " (zombie: not reaped)"
-		}
-		if pr.last != wStarting && pr.last != wExiting {
-			p.State += fmt.Sprintf(", was %s", pr.last)
-		}
+	if st, dead, reaped := pr.exit(); dead {
+		deadWorker(&p, pr, st, reaped)
 		return p
 	}
 	sl := slotOf(c.reg, pr.idx)
@@ -243,17 +231,7 @@ func (c *core) workerPartyLocked(pr *proc, r roles) Party {
 			}
 		}
 	}
-	if stop := Point(sl.Point().Load()); stop&pointHangs != 0 {
-		at := stop &^ pointHangs
-		p.Stop, p.Stopped = at, at.String()
-		p.Wait = &Wait{Kind: WaitNeverReturns, For: "nothing: the task never returns, stopped at " + at.String(), Job: p.Job}
-		if r.deadline != "" {
-			p.Wait.Releasers = []string{r.deadline}
-		}
-		return p
-	} else if stop != 0 {
-		p.Stop, p.Stopped = stop, stop.String()
-		p.Wait = &Wait{Kind: WaitSignal, For: "a signal, stopped at " + stop.String(), Job: -1, Releasers: []string{Outside}}
+	if stopped(&p, Point(sl.Point().Load()), r) {
 		return p
 	}
 	switch state {
@@ -286,6 +264,44 @@ func (c *core) workerPartyLocked(pr *proc, r roles) Party {
 			Detail: fmt.Sprintf("%d of %d bytes buffered", n, capa)}
 	}
 	return p
+}
+
+// deadWorker fills in a dead worker's party: how it ended, and the job
+// and state it died in.
+func deadWorker(p *Party, pr *proc, st Exit, reaped bool) {
+	x := st
+	p.Exit, p.Zombie, p.Job, p.Phase = &x, !reaped, int(pr.lastJob), pr.last.phase()
+	p.State = "exited: " + st.String()
+	if pr.watchErr != nil {
+		p.State = "ended, as far as waitid says (" + pr.watchErr.Error() + ")"
+	}
+	if !reaped {
+		p.State += " (zombie: not reaped)"
+	}
+	if pr.last != wStarting && pr.last != wExiting {
+		p.State += fmt.Sprintf(", was %s", pr.last)
+	}
+}
+
+// stopped fills in the wait of a worker stopped at a point, and reports
+// whether it is: a task that never returns (released only by a deadline,
+// if the pool has one), or a stop that waits for a signal from outside.
+func stopped(p *Party, stop Point, r roles) bool {
+	switch {
+	case stop == 0:
+		return false
+	case stop&pointHangs != 0:
+		at := stop &^ pointHangs
+		p.Stop, p.Stopped = at, at.String()
+		p.Wait = &Wait{Kind: WaitNeverReturns, For: "nothing: the task never returns, stopped at " + at.String(), Job: p.Job}
+		if r.deadline != "" {
+			p.Wait.Releasers = []string{r.deadline}
+		}
+	default:
+		p.Stop, p.Stopped = stop, stop.String()
+		p.Wait = &Wait{Kind: WaitSignal, For: "a signal, stopped at " + stop.String(), Job: -1, Releasers: []string{Outside}}
+	}
+	return true
 }
 
 // holderID names the party holding a lock: a worker, or the parent's task

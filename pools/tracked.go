@@ -213,25 +213,7 @@ func (p *tracked) readLoop(tw *tworker) {
 	}
 	for {
 		p.setG(id, "reading the result pipe of worker "+fmt.Sprint(tw.pr.pid), wait)
-		var res Result
-		f, err := tw.reader.next(func(job int, t trig) error {
-			if t.id == 0 {
-				return nil
-			}
-			return fire([]trig{t}, PointResultAlloc, job, false, nil)
-		})
-		if err != nil && f.job >= 0 && tw.reader.need.Load() > 0 && !isEOFOrIO(err) {
-			// The header is in: skip the body and fail this job alone.
-			res.Err = &ReadError{Job: f.job, Err: err}
-			err = tw.reader.discard()
-		} else if err == nil {
-			var r wireResult
-			if r, err = decodeResult(f.job, f.body); err == nil {
-				res = Result{Value: r.value, Err: r.err()}
-			} else {
-				res.Err, err = &ReadError{Job: f.job, Err: err}, nil
-			}
-		}
+		job, res, err := readResult(tw.reader)
 		p.mu.Lock()
 		if err != nil {
 			// End of file (even inside a frame) means the worker died:
@@ -246,11 +228,11 @@ func (p *tracked) readLoop(tw *tworker) {
 			notify(p.wake)
 			return
 		}
-		if len(tw.fifo) > 0 && tw.fifo[0].q.job == f.job {
+		if len(tw.fifo) > 0 && tw.fifo[0].q.job == job {
 			tw.fifo = tw.fifo[1:]
 			tw.since = time.Now()
 		}
-		p.resolveLocked(f.job, res)
+		p.resolveLocked(job, res)
 		if res.Err != nil && errors.As(res.Err, new(*ReadError)) {
 			tw.retire = true
 		}
@@ -261,6 +243,31 @@ func (p *tracked) readLoop(tw *tworker) {
 			notify(p.wake)
 		}
 	}
+}
+
+// readResult reads one result frame and decodes it. A frame whose body
+// cannot be allocated or decoded is that job's ReadError, and the reader
+// stays in step (it skips the rest of the body); err is for a stream that
+// ended or is out of step.
+func readResult(rd *frameReader) (job int, res Result, err error) {
+	f, err := rd.next(func(job int, t trig) error {
+		if t.id == 0 {
+			return nil
+		}
+		return fire([]trig{t}, PointResultAlloc, job, false, nil)
+	})
+	switch {
+	case err != nil && f.job >= 0 && rd.need.Load() > 0 && !isEOFOrIO(err):
+		// The header is in: skip the body and fail this job alone.
+		return f.job, Result{Err: &ReadError{Job: f.job, Err: err}}, rd.discard()
+	case err != nil:
+		return f.job, Result{}, err
+	}
+	r, err := decodeResult(f.job, f.body)
+	if err != nil {
+		return f.job, Result{Err: &ReadError{Job: f.job, Err: err}}, nil
+	}
+	return f.job, Result{Value: r.value, Err: r.err()}, nil
 }
 
 func errString(err error) string {
