@@ -248,7 +248,7 @@ func (s Scenario) Validate() error {
 		return fmt.Errorf("scenario: payload=%d, allowed 0 to %d bytes", s.Payload, MaxPayload)
 	}
 	if s.Deadline < 0 || (s.Deadline > 0 && !s.Pool.Supports(pools.OptionTaskTimeout)) {
-		return fmt.Errorf("scenario: deadline=%s: per-task deadlines are positive, and only for %s", s.Deadline, poolsWith(pools.OptionTaskTimeout))
+		return fmt.Errorf("scenario: deadline=%s: only %s per-task deadlines, and they are positive", s.Deadline, poolsWith(pools.OptionTaskTimeout, "has", "have"))
 	}
 	if s.Deadline > MaxDeadline {
 		return fmt.Errorf("scenario: deadline=%s, allowed up to %s (so that %d stuck tasks in a row are answered before the 20s backstop)", s.Deadline, MaxDeadline, MaxFaults+1)
@@ -298,7 +298,7 @@ func (s Scenario) validChunkSize() error {
 	case s.ChunkSize < 0 || s.ChunkSize > MaxJobs:
 		return fmt.Errorf("chunksize=%d, allowed 1 to %d (leave it out for Pool.map's default)", s.ChunkSize, MaxJobs)
 	case !s.Pool.Supports(pools.OptionChunkSize):
-		return fmt.Errorf("chunksize=%d: a chunk size (multiprocessing.Pool.map's) is only for %s, not %s", s.ChunkSize, poolsWith(pools.OptionChunkSize), s.Pool)
+		return fmt.Errorf("chunksize=%d: only %s a chunk size, not %s", s.ChunkSize, poolsWith(pools.OptionChunkSize, "(multiprocessing.Pool.map) takes", "(multiprocessing.Pool.map) take"), s.Pool)
 	case s.Wait != WaitMap:
 		return fmt.Errorf("chunksize=%d: a chunk size is map's argument; wait=%s submits each job alone (apply_async)", s.ChunkSize, s.Wait)
 	}
@@ -321,20 +321,21 @@ func Standard(pool pools.Strategy, kind string, phase faults.Phase) Scenario {
 	return sc
 }
 
-// poolsWith names the strategies that take option o, for an error: "the
-// tracked pool", "the naive and respawn pools".
-func poolsWith(o pools.Option) string {
+// poolsWith names the strategies that take option o, for an error,
+// followed by verb in the singular or the plural: "the tracked pool has",
+// "the naive and respawn pools have".
+func poolsWith(o pools.Option, singular, plural string) string {
 	var names []string
 	for _, p := range pools.StrategiesWith(o) {
 		names = append(names, string(p))
 	}
 	switch n := len(names); n {
 	case 0:
-		return "no pool"
+		return "no pool " + singular
 	case 1:
-		return "the " + names[0] + " pool"
+		return "the " + names[0] + " pool " + singular
 	default:
-		return "the " + strings.Join(names[:n-1], ", ") + " and " + names[n-1] + " pools"
+		return "the " + strings.Join(names[:n-1], ", ") + " and " + names[n-1] + " pools " + plural
 	}
 }
 

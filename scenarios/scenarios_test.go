@@ -240,8 +240,7 @@ func TestBadInput(t *testing.T) {
 		{"pool=naive workers=2 jobs=6 chunksize=0", "chunksize=0, allowed 1 to 4096"},
 		{"pool=naive workers=2 jobs=6 chunksize=-3", "chunksize=-3, allowed 1 to 4096"},
 		{"pool=naive workers=2 jobs=6 chunksize=big", `chunksize="big" is not a whole number`},
-		{"pool=failfast workers=2 jobs=6 chunksize=2", "is only for the naive and respawn pools, not failfast"},
-		{"pool=naive workers=2 jobs=6 deadline=1s", "deadline=1s: per-task deadlines are positive, and only for the tracked pool"},
+		{"pool=failfast workers=2 jobs=6 chunksize=2", "only the naive and respawn pools (multiprocessing.Pool.map) take a chunk size, not failfast"},
 		{"pool=tracked workers=2 jobs=6 chunksize=2", "not tracked"},
 		{"pool=respawn workers=2 jobs=6 wait=get chunksize=2", "wait=get submits each job alone"},
 	} {
