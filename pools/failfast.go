@@ -37,7 +37,7 @@ type failFast struct {
 	sharedQueues
 
 	// Under core.mu. Everything that wakes the manager is recorded here
-	// until the manager takes it, so a snapshot sees it (factsLocked).
+	// until the manager takes it, so a snapshot sees it (planManager).
 	workIDs       []queued // submitted, not yet on the call queue
 	inFlight      int      // on the call queue or in a worker
 	sentSentinels bool
@@ -138,7 +138,7 @@ func (p *failFast) manage() {
 			}
 			notify(p.feedReady)
 			p.sentSentinels = true
-			p.reg.bump()
+			p.reg.Bump()
 			p.mu.Unlock()
 			continue
 		case pl.finish:
@@ -158,7 +158,7 @@ func (p *failFast) manage() {
 				p.seenDead[pr] = true
 			}
 			if pl.abrupt < 0 {
-				p.reg.bump()
+				p.reg.Bump()
 				p.mu.Unlock()
 				continue
 			}
@@ -312,7 +312,7 @@ func (p *failFast) recv() bool {
 // holder of the result write lock (a frame is written under it), else any
 // live worker.
 func (p *failFast) resultWritersLocked() []string {
-	if h := p.reg.lock(lockResultWrite).holder(); h != 0 {
+	if h := p.reg.Lock(lockResultWrite).Holder(); h != 0 {
 		return []string{holderID(h)}
 	}
 	return p.liveWorkerIDsLocked()

@@ -50,7 +50,7 @@ func (m *managed) submit(ctx context.Context, t Task, enqueue func(queued)) (*Fu
 func (m *managed) Close() error {
 	m.mu.Lock()
 	m.closing = true
-	m.reg.bump()
+	m.reg.Bump()
 	m.mu.Unlock()
 	notify(m.wake)
 	return nil

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/poolhang/poolhang/pools/internal/shm"
 )
 
 // MaxWorkers bounds Options.Workers.
@@ -190,14 +192,14 @@ func isClosed(ch <-chan struct{}) bool {
 type core struct {
 	strategy Strategy
 	opts     Options
-	reg      *region
+	reg      *shm.Region
 	exe      string
 	devnull  *os.File
 	stderr   *os.File
 	secret   string // the workers' handshake (see MaybeServeWorker)
 
 	slotMu   sync.Mutex
-	slotUsed [maxSlots]bool
+	slotUsed [shm.MaxSlots]bool
 
 	watch sync.WaitGroup // watchProc goroutines
 	gs    sync.WaitGroup // the strategy's goroutines
@@ -275,14 +277,14 @@ func newCore(s Strategy, o Options) (*core, error) {
 	if err != nil {
 		return nil, err
 	}
-	reg, err := newRegion()
+	reg, err := shm.New()
 	if err != nil {
 		devnull.Close()
 		return nil, err
 	}
-	secret, err := reg.handshake(o.MaxTaskFrame)
+	secret, err := reg.Handshake(o.MaxTaskFrame)
 	if err != nil {
-		reg.close()
+		reg.Close()
 		devnull.Close()
 		return nil, err
 	}
@@ -324,7 +326,7 @@ func (c *core) newFutureLocked() *Future {
 	f := &Future{job: c.nextJob, c: c, done: make(chan struct{})}
 	c.nextJob++
 	c.cache[f.job] = f
-	c.reg.bump()
+	c.reg.Bump()
 	return f
 }
 
@@ -338,7 +340,7 @@ func (c *core) resolveLocked(job int, r Result) bool {
 	delete(c.cache, job)
 	f.res = r
 	close(f.done)
-	c.reg.bump()
+	c.reg.Bump()
 	return true
 }
 
@@ -377,7 +379,7 @@ func (c *core) setGLocked(name, state string, wait *waitSpec) {
 		c.order = append(c.order, name)
 	}
 	g.state, g.wait, g.done, g.died = state, wait, false, false
-	c.reg.bump()
+	c.reg.Bump()
 }
 
 func (c *core) doneG(name, state string) { c.endG(name, state, false) }
@@ -390,7 +392,7 @@ func (c *core) endG(name, state string, died bool) {
 	if g, ok := c.parties[name]; ok {
 		g.state, g.wait, g.done, g.died = state, nil, true, died
 	}
-	c.reg.bump()
+	c.reg.Bump()
 	c.mu.Unlock()
 }
 
@@ -399,7 +401,7 @@ func (c *core) endGLockedDone(name, state string) {
 	if g, ok := c.parties[name]; ok {
 		g.state, g.wait, g.done = state, nil, true
 	}
-	c.reg.bump()
+	c.reg.Bump()
 }
 
 // dropGLocked forgets a finished goroutine, so a crash loop does not grow
@@ -412,7 +414,7 @@ func (c *core) dropGLocked(name string) {
 			break
 		}
 	}
-	c.reg.bump()
+	c.reg.Bump()
 }
 
 func (c *core) enterWait(spec waitSpec) *callerWait {
@@ -425,7 +427,7 @@ func (c *core) enterWait(spec waitSpec) *callerWait {
 	}
 	w := &callerWait{id: id, spec: spec}
 	c.callers = append(c.callers, w)
-	c.reg.bump()
+	c.reg.Bump()
 	return w
 }
 
@@ -441,7 +443,7 @@ func (c *core) leaveWait(w *callerWait) {
 	if len(c.callers) == 0 {
 		c.ncall = 0
 	}
-	c.reg.bump()
+	c.reg.Bump()
 }
 
 // mapWait submits ts through submit and waits for every job in order.
@@ -531,11 +533,11 @@ func (c *core) waitDone(ctx context.Context, what string, releasers func() []str
 // sharedPipes makes the task and result pipes all workers share, counted
 // in the region's header, and the spawn function that hands them out.
 func (c *core) sharedPipes(taskName, resName string) (task, res *pipe, pipes func(slot) (*pipe, *pipe, error), err error) {
-	cnt := c.reg.sharedCounters()
-	if task, err = newPipe(taskName, false, true, cnt.taskW, cnt.taskR, c.reg.bump); err != nil {
+	cnt := c.reg.SharedCounters()
+	if task, err = newPipe(taskName, false, true, cnt.TaskW, cnt.TaskR, c.reg.Bump); err != nil {
 		return nil, nil, nil, err
 	}
-	if res, err = newPipe(resName, true, false, cnt.resW, cnt.resR, c.reg.bump); err != nil {
+	if res, err = newPipe(resName, true, false, cnt.ResW, cnt.ResR, c.reg.Bump); err != nil {
 		task.close()
 		return nil, nil, nil, err
 	}
@@ -583,7 +585,7 @@ func (c *core) startShared(taskName, resName string) (sharedQueues, error) {
 
 // resultReader reads frames from p in the parent.
 func (c *core) resultReader(p *pipe) *frameReader {
-	return newFrameReader(p.r, new(atomic.Int64), new(atomic.Int64), p.read, c.reg.bump)
+	return newFrameReader(p.r, new(atomic.Int64), new(atomic.Int64), p.read, c.reg.Bump)
 }
 
 // joinWorkers reaps every worker in order, waiting for each to exit
@@ -703,7 +705,7 @@ func (c *core) releaseNow() {
 	c.mu.Lock()
 	c.released = true
 	c.mu.Unlock()
-	c.reg.close()
+	c.reg.Close()
 	c.devnull.Close()
 }
 
@@ -732,10 +734,7 @@ func (c *core) Interrupt(pid int, t Trigger) error {
 	}
 	for _, pr := range c.liveProcsLocked() {
 		if pr.pid == pid {
-			s := c.reg.slot(pr.idx)
-			s.mailArg().Store(ts[0].arg)
-			s.mail().Store(uint32(ts[0].id))
-			futexWake(s.mail())
+			slotOf(c.reg, pr.idx).Post(uint32(ts[0].id), ts[0].arg)
 			return nil
 		}
 	}

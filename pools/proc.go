@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"unsafe"
 
+	"github.com/poolhang/poolhang/pools/internal/shm"
 	"golang.org/x/sys/unix"
 )
 
@@ -41,10 +42,10 @@ type proc struct {
 func (c *core) spawn(pipes func(s slot) (task, res *pipe, err error)) (*proc, error) {
 	idx, ok := c.takeSlot()
 	if !ok {
-		return nil, fmt.Errorf("pools: more than %d live workers", maxSlots)
+		return nil, fmt.Errorf("pools: more than %d live workers", shm.MaxSlots)
 	}
-	s := c.reg.slot(idx)
-	s.reset(0)
+	s := slotOf(c.reg, idx)
+	s.Reset(0)
 	task, res, err := pipes(s)
 	if err != nil {
 		c.freeSlot(idx)
@@ -53,7 +54,7 @@ func (c *core) spawn(pipes func(s slot) (task, res *pipe, err error)) (*proc, er
 	pidfd := -1
 	attr := &os.ProcAttr{
 		Env:   append(environWithout(workerEnv), fmt.Sprintf("%s=%s %d %s", workerEnv, c.strategy, idx, c.secret)),
-		Files: []*os.File{c.devnull, c.devnull, c.stderr, c.reg.file, task.r, res.w},
+		Files: []*os.File{c.devnull, c.devnull, c.stderr, c.reg.File(), task.r, res.w},
 		Sys: &syscall.SysProcAttr{
 			// Workers die with their parent, so a killed test run
 			// leaves no orphans.
@@ -71,8 +72,8 @@ func (c *core) spawn(pipes func(s slot) (task, res *pipe, err error)) (*proc, er
 		return nil, fmt.Errorf("pools: start worker: %w", err)
 	}
 	pr := &proc{idx: idx, pid: p.Pid, os: p, task: task, res: res, exited: make(chan struct{}), lastJob: -1}
-	s.pid().Store(uint32(p.Pid))
-	c.reg.bump()
+	s.PID().Store(uint32(p.Pid))
+	c.reg.Bump()
 	c.watch.Add(1)
 	go c.watchProc(pr, pidfd)
 	return pr, nil
@@ -105,13 +106,13 @@ func (c *core) watchProc(pr *proc, pidfd int) {
 			pr.watchErr = err // should not happen: say so in snapshots
 		}
 		pr.dead = true
-		s := c.reg.slot(pr.idx)
-		pr.last = wstate(s.state().Load())
-		pr.lastJob = s.job().Load()
+		s := slotOf(c.reg, pr.idx)
+		pr.last = s.state()
+		pr.lastJob = s.Job().Load()
 	}
 	pr.mu.Unlock()
 	close(pr.exited)
-	c.reg.bump()
+	c.reg.Bump()
 	notify(c.died)
 }
 
@@ -191,7 +192,7 @@ func (c *core) reap(pr *proc) Exit {
 	}
 	pr.reaped = true
 	c.freeSlot(pr.idx)
-	c.reg.bump()
+	c.reg.Bump()
 	return pr.status
 }
 
@@ -293,6 +294,18 @@ func (p *pipe) buffered() int {
 		})
 	}
 	return n
+}
+
+// unread is how many bytes were written to p and not yet read: what
+// FIONREAD says while the parent holds the read end, else (a private pipe
+// whose read end only its worker keeps) the difference of the pipe's
+// counters, which also counts bytes a reader has taken and not yet
+// counted.
+func (p *pipe) unread() int64 {
+	if n := p.buffered(); n >= 0 {
+		return int64(n)
+	}
+	return p.written.Load() - p.read.Load()
 }
 
 func (p *pipe) capacity() int {

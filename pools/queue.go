@@ -132,7 +132,7 @@ func (p *queuePool) Submit(ctx context.Context, t Task) (*Future, error) {
 
 func (p *queuePool) putLocked(q queued) {
 	p.taskq = append(p.taskq, q)
-	p.reg.bump()
+	p.reg.Bump()
 	notify(p.taskReady)
 }
 
@@ -146,7 +146,7 @@ func (p *queuePool) Close() error {
 		return nil
 	}
 	p.state = stateClose
-	p.reg.bump()
+	p.reg.Bump()
 	if p.respawn {
 		notify(p.change)
 	} else {
@@ -207,7 +207,7 @@ func (p *queuePool) Terminate() error {
 		<-p.workerDone
 		p.killAll() // anything the worker handler started meanwhile
 		p.closePipes()
-		futexWake(p.reg.lock(lockResultWrite).w)
+		p.reg.Lock(lockResultWrite).Wake()
 	})
 }
 
@@ -273,22 +273,22 @@ func (p *queuePool) handleTasks() {
 	}
 	// outqueue.put(None): the parent writes the result handler's sentinel
 	// to the result pipe, under the result write lock like any writer.
-	lock := p.reg.lock(lockResultWrite)
+	lock := p.reg.Lock(lockResultWrite)
 	p.setG(gTask, "sending the sentinel to the result handler", &waitSpec{
 		kind: WaitLock, what: "the " + lockNames[lockResultWrite],
-		lock: lockNames[lockResultWrite], holder: lock.holder,
+		lock: lockNames[lockResultWrite], holder: lock.Holder,
 		releasers: func() []string {
-			if h := lock.holder(); h != 0 {
+			if h := lock.Holder(); h != 0 {
 				return []string{holderID(h)}
 			}
 			return nil
 		},
 		// Held by this process means the handler has taken it and
 		// has yet to record so.
-		ready:  func() bool { h := lock.holder(); return h == 0 || h == os.Getpid() },
-		detail: func() string { return fmt.Sprintf("held by pid %d", lock.holder()) },
+		ready:  func() bool { h := lock.Holder(); return h == 0 || h == os.Getpid() },
+		detail: func() string { return fmt.Sprintf("held by pid %d", lock.Holder()) },
 	})
-	if !lock.acquireParent(uint32(os.Getpid()), p.terminated) {
+	if !lock.AcquireParent(uint32(os.Getpid()), p.terminated) {
 		p.doneG(gTask, "stopped by terminate")
 		return
 	}
@@ -297,7 +297,7 @@ func (p *queuePool) handleTasks() {
 		ready: func() bool { return p.results.buffered() < p.results.capacity() },
 	})
 	err := p.results.send(appendFrame(nil, jobSentinel, trig{}, nil))
-	lock.release()
+	lock.Release()
 	if err != nil {
 		p.doneG(gTask, "stopped: IOError writing the result pipe")
 		return

@@ -143,9 +143,9 @@ type roles struct {
 
 func (c *core) snapshot(r roles) Snapshot {
 	for try := 0; ; try++ {
-		before := c.reg.progress().Load()
+		before := c.reg.Progress().Load()
 		s := c.snapshotOnce(r)
-		after := c.reg.progress().Load()
+		after := c.reg.Progress().Load()
 		s.Progress, s.Consistent = before, before == after
 		if s.Consistent || try == 8 {
 			return s
@@ -163,7 +163,7 @@ func (c *core) snapshotOnce(r roles) Snapshot {
 	sort.Ints(s.Abandoned)
 	if r.locks {
 		for i := range numLocks {
-			s.Locks = append(s.Locks, LockState{Name: lockNames[i], Holder: c.reg.lock(i).holder()})
+			s.Locks = append(s.Locks, LockState{Name: lockNames[i], Holder: c.reg.Lock(i).Holder()})
 		}
 	}
 	for _, p := range r.pipes {
@@ -216,65 +216,43 @@ func (w *waitSpec) eval() *Wait {
 func (c *core) workerPartyLocked(pr *proc, r roles) Party {
 	id := workerID(pr.pid)
 	p := Party{ID: id, Role: RoleWorker, PID: pr.pid, Slot: pr.seq, Worker: true, Job: -1}
-	st, dead, reaped := pr.exit()
-	if dead {
-		x := st
-		p.Exit, p.Zombie, p.Job, p.Phase = &x, !reaped, int(pr.lastJob), pr.last.phase()
-		p.State = "exited: " + st.String()
-		if pr.watchErr != nil {
-			p.State = "ended, as far as waitid says (" + pr.watchErr.Error() + ")"
-		}
-		if !reaped {
-			p.State += " (zombie: not reaped)"
-		}
-		if pr.last != wStarting && pr.last != wExiting {
-			p.State += fmt.Sprintf(", was %s", pr.last)
-		}
+	if st, dead, reaped := pr.exit(); dead {
+		deadWorker(&p, pr, st, reaped)
 		return p
 	}
-	sl := c.reg.slot(pr.idx)
-	state := wstate(sl.state().Load())
-	p.State, p.Job, p.Phase = state.String(), int(sl.job().Load()), state.phase()
+	sl := slotOf(c.reg, pr.idx)
+	state := sl.state()
+	p.State, p.Job, p.Phase = state.String(), int(sl.Job().Load()), state.phase()
 	p.Idle = (state == wWaitTaskLock || state == wReadTask) && p.Job < 0
 	if r.locks {
 		for i := range numLocks {
-			if c.reg.lock(i).holder() == pr.pid {
+			if c.reg.Lock(i).Holder() == pr.pid {
 				p.Holds = append(p.Holds, lockNames[i])
 			}
 		}
 	}
-	if stop := Point(sl.point().Load()); stop&pointHangs != 0 {
-		at := stop &^ pointHangs
-		p.Stop, p.Stopped = at, at.String()
-		p.Wait = &Wait{Kind: WaitNeverReturns, For: "nothing: the task never returns, stopped at " + at.String(), Job: p.Job}
-		if r.deadline != "" {
-			p.Wait.Releasers = []string{r.deadline}
-		}
-		return p
-	} else if stop != 0 {
-		p.Stop, p.Stopped = stop, stop.String()
-		p.Wait = &Wait{Kind: WaitSignal, For: "a signal, stopped at " + stop.String(), Job: -1, Releasers: []string{Outside}}
+	if stopped(&p, Point(sl.Point().Load()), r) {
 		return p
 	}
 	switch state {
 	case wWaitTaskLock, wWaitResultLock:
-		l := int(sl.waitLock().Load()) - 1
+		l := int(sl.WaitLock().Load()) - 1
 		if l < 0 {
 			break // about to declare which lock: still running
 		}
-		h := c.reg.lock(l).holder()
+		h := c.reg.Lock(l).Holder()
 		p.Wait = &Wait{Kind: WaitLock, For: "the " + lockNames[l], Job: -1, Lock: lockNames[l], Holder: h, Ready: h == 0 || h == pr.pid}
 		if h != 0 {
 			p.Wait.Releasers = []string{holderID(h)}
 			p.Wait.Detail = fmt.Sprintf("held by pid %d", h)
 		}
 	case wReadTask:
-		n := pr.task.buffered()
+		n := pr.task.unread()
 		rel := []string{r.taskWriter}
 		if r.taskWriters != nil {
 			rel = r.taskWriters(pr.pid)
 		}
-		p.Wait = &Wait{Kind: WaitTaskPipe, Job: -1, For: "a task on the " + pr.task.name, Releasers: rel, Ready: pr.task.readReady(sl.have(), sl.need()),
+		p.Wait = &Wait{Kind: WaitTaskPipe, Job: -1, For: "a task on the " + pr.task.name, Releasers: rel, Ready: pr.task.readReady(sl.Have(), sl.Need()),
 			Detail: fmt.Sprintf("%d bytes buffered", n)}
 	case wWriteResult:
 		n, capa := pr.res.buffered(), pr.res.capacity()
@@ -286,6 +264,44 @@ func (c *core) workerPartyLocked(pr *proc, r roles) Party {
 			Detail: fmt.Sprintf("%d of %d bytes buffered", n, capa)}
 	}
 	return p
+}
+
+// deadWorker fills in a dead worker's party: how it ended, and the job
+// and state it died in.
+func deadWorker(p *Party, pr *proc, st Exit, reaped bool) {
+	x := st
+	p.Exit, p.Zombie, p.Job, p.Phase = &x, !reaped, int(pr.lastJob), pr.last.phase()
+	p.State = "exited: " + st.String()
+	if pr.watchErr != nil {
+		p.State = "ended, as far as waitid says (" + pr.watchErr.Error() + ")"
+	}
+	if !reaped {
+		p.State += " (zombie: not reaped)"
+	}
+	if pr.last != wStarting && pr.last != wExiting {
+		p.State += fmt.Sprintf(", was %s", pr.last)
+	}
+}
+
+// stopped fills in the wait of a worker stopped at a point, and reports
+// whether it is: a task that never returns (released only by a deadline,
+// if the pool has one), or a stop that waits for a signal from outside.
+func stopped(p *Party, stop Point, r roles) bool {
+	switch {
+	case stop == 0:
+		return false
+	case stop&pointHangs != 0:
+		at := stop &^ pointHangs
+		p.Stop, p.Stopped = at, at.String()
+		p.Wait = &Wait{Kind: WaitNeverReturns, For: "nothing: the task never returns, stopped at " + at.String(), Job: p.Job}
+		if r.deadline != "" {
+			p.Wait.Releasers = []string{r.deadline}
+		}
+	default:
+		p.Stop, p.Stopped = stop, stop.String()
+		p.Wait = &Wait{Kind: WaitSignal, For: "a signal, stopped at " + stop.String(), Job: -1, Releasers: []string{Outside}}
+	}
+	return true
 }
 
 // holderID names the party holding a lock: a worker, or the parent's task

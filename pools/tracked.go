@@ -37,7 +37,8 @@ type tracked struct {
 	// Under core.mu.
 	queue    []queued // submitted, not assigned
 	ws       []*tworker
-	restarts int
+	restarts int // replacements started
+	owed     int // replacements owed to settled deaths, not started yet
 
 	budget int
 }
@@ -113,12 +114,12 @@ func startTrackedAs(s Strategy, o Options) (*tracked, error) {
 func (p *tracked) startWorker() error {
 	tw := &tworker{}
 	pr, err := p.spawn(func(s slot) (*pipe, *pipe, error) {
-		cnt := s.counters()
-		task, err := newPipe("task pipe", false, true, cnt.taskW, cnt.taskR, p.reg.bump)
+		cnt := s.Counters()
+		task, err := newPipe("task pipe", false, true, cnt.TaskW, cnt.TaskR, p.reg.Bump)
 		if err != nil {
 			return nil, nil, err
 		}
-		res, err := newPipe("result pipe", true, false, cnt.resW, cnt.resR, p.reg.bump)
+		res, err := newPipe("result pipe", true, false, cnt.ResW, cnt.ResR, p.reg.Bump)
 		if err != nil {
 			task.close()
 			return nil, nil, err
@@ -137,7 +138,7 @@ func (p *tracked) startWorker() error {
 	tw.task.r.Close()
 	tw.res.w.Close()
 	tw.pr = pr
-	tw.reader = newFrameReader(tw.res.r, new(atomic.Int64), new(atomic.Int64), tw.res.read, p.reg.bump)
+	tw.reader = newFrameReader(tw.res.r, new(atomic.Int64), new(atomic.Int64), tw.res.read, p.reg.Bump)
 	p.mu.Lock()
 	if p.released || p.stopped() {
 		p.mu.Unlock()
@@ -212,25 +213,7 @@ func (p *tracked) readLoop(tw *tworker) {
 	}
 	for {
 		p.setG(id, "reading the result pipe of worker "+fmt.Sprint(tw.pr.pid), wait)
-		var res Result
-		f, err := tw.reader.next(func(job int, t trig) error {
-			if t.id == 0 {
-				return nil
-			}
-			return fire([]trig{t}, PointResultAlloc, job, false, nil)
-		})
-		if err != nil && f.job >= 0 && tw.reader.need.Load() > 0 && !isEOFOrIO(err) {
-			// The header is in: skip the body and fail this job alone.
-			res.Err = &ReadError{Job: f.job, Err: err}
-			err = tw.reader.discard()
-		} else if err == nil {
-			var r wireResult
-			if r, err = decodeResult(f.job, f.body); err == nil {
-				res = Result{Value: r.value, Err: r.err()}
-			} else {
-				res.Err, err = &ReadError{Job: f.job, Err: err}, nil
-			}
-		}
+		job, res, err := readResult(tw.reader)
 		p.mu.Lock()
 		if err != nil {
 			// End of file (even inside a frame) means the worker died:
@@ -245,11 +228,11 @@ func (p *tracked) readLoop(tw *tworker) {
 			notify(p.wake)
 			return
 		}
-		if len(tw.fifo) > 0 && tw.fifo[0].q.job == f.job {
+		if len(tw.fifo) > 0 && tw.fifo[0].q.job == job {
 			tw.fifo = tw.fifo[1:]
 			tw.since = time.Now()
 		}
-		p.resolveLocked(f.job, res)
+		p.resolveLocked(job, res)
 		if res.Err != nil && errors.As(res.Err, new(*ReadError)) {
 			tw.retire = true
 		}
@@ -260,6 +243,31 @@ func (p *tracked) readLoop(tw *tworker) {
 			notify(p.wake)
 		}
 	}
+}
+
+// readResult reads one result frame and decodes it. A frame whose body
+// cannot be allocated or decoded is that job's ReadError, and the reader
+// stays in step (it skips the rest of the body); err is for a stream that
+// ended or is out of step.
+func readResult(rd *frameReader) (job int, res Result, err error) {
+	f, err := rd.next(func(job int, t trig) error {
+		if t.id == 0 {
+			return nil
+		}
+		return fire([]trig{t}, PointResultAlloc, job, false, nil)
+	})
+	switch {
+	case err != nil && f.job >= 0 && rd.need.Load() > 0 && !isEOFOrIO(err):
+		// The header is in: skip the body and fail this job alone.
+		return f.job, Result{Err: &ReadError{Job: f.job, Err: err}}, rd.discard()
+	case err != nil:
+		return f.job, Result{}, err
+	}
+	r, err := decodeResult(f.job, f.body)
+	if err != nil {
+		return f.job, Result{Err: &ReadError{Job: f.job, Err: err}}, nil
+	}
+	return f.job, Result{Value: r.value, Err: r.err()}, nil
 }
 
 func errString(err error) string {
@@ -290,7 +298,7 @@ func (p *tracked) fill(tw *tworker) {
 			tw.since = time.Now()
 		}
 		tw.fifo = append(tw.fifo, a)
-		p.reg.bump()
+		p.reg.Bump()
 		p.mu.Unlock()
 
 		b, err := encodeTask(a.q.job, a.q.t)
@@ -342,255 +350,5 @@ func (tw *tworker) unassignLocked(a *assigned) {
 
 // eligibleLocked reports whether tw may get more jobs.
 func (p *tracked) eligibleLocked(tw *tworker) bool {
-	return tw.killed == nil && !tw.retire && !tw.read && !tw.done && !tw.pr.isDead() && p.broken == nil
-}
-
-// supervise handles what the readers do not: deaths, deadlines, bad
-// streams, replacements, idle workers and shutdown.
-func (p *tracked) supervise() {
-	defer p.gs.Done()
-	defer close(p.managerDone)
-	wait := &waitSpec{
-		kind: WaitEvents,
-		what: "a death, a deadline, a submit or a closed stream",
-		releasers: func() []string {
-			ids := append(p.liveWorkerIDsLocked(), gCaller)
-			for _, tw := range p.ws {
-				if !tw.read {
-					ids = append(ids, readerID(tw.pr.pid))
-				}
-			}
-			if !p.nextDeadlineLocked().IsZero() {
-				ids = append(ids, Clock)
-			}
-			return ids
-		},
-		ready: p.factsLocked,
-	}
-	var timer *time.Timer
-	defer func() {
-		if timer != nil {
-			timer.Stop()
-		}
-	}()
-	for {
-		p.mu.Lock()
-		var reap, fills []*tworker
-		var sends []func()
-		replace := 0
-		for _, tw := range p.ws {
-			if tw.done {
-				continue
-			}
-			_, dead, _ := tw.pr.exit()
-			switch {
-			case dead && tw.read:
-				p.handleDeathLocked(tw)
-				reap = append(reap, tw)
-				// Replace it while the pool runs, or while work remains
-				// after Close.
-				if p.broken == nil && (!p.closing || len(p.queue) > 0) {
-					replace++
-				}
-			case tw.killed != nil:
-				// Killed: wait for its death.
-			case tw.readErr != nil:
-				// A stream out of step cannot be trusted: end the worker.
-				tw.killed = &ReadError{Job: -1, Err: tw.readErr}
-				p.kill(tw.pr)
-			case tw.retire && len(tw.fifo) == 0:
-				tw.killed = errRetired
-				p.kill(tw.pr)
-			case len(tw.fifo) > 0 && p.opts.TaskTimeout > 0 && time.Since(tw.since) >= p.opts.TaskTimeout:
-				tw.killed = &DeadlineError{PID: tw.pr.pid, Timeout: p.opts.TaskTimeout}
-				p.kill(tw.pr)
-			case len(tw.fifo) == 0 && !dead && len(p.queue) > 0 && p.eligibleLocked(tw):
-				fills = append(fills, tw)
-			}
-		}
-		if replace > 0 && p.restarts+replace > p.budget {
-			p.breakLocked(fmt.Errorf("%w: %d replacements allowed, a crash loop needs more", ErrRestartBudget, p.budget))
-			replace = 0
-		}
-		p.restarts += replace
-		finished := p.shutdownLocked(&sends)
-		busy := len(reap) > 0 || len(fills) > 0 || len(sends) > 0 || replace > 0
-		if !busy && !finished {
-			p.setGLocked(gSupervisor, "waiting for a death, a deadline, a submit or a closed stream", wait)
-		} else {
-			p.setGLocked(gSupervisor, "handling deaths and assignments", nil)
-		}
-		next := p.nextDeadlineLocked()
-		p.mu.Unlock()
-
-		for _, tw := range reap {
-			p.reap(tw.pr)
-			tw.task.close()
-			tw.res.close()
-		}
-		for _, tw := range fills {
-			p.fill(tw)
-		}
-		for _, s := range sends {
-			s()
-		}
-		for i := 0; i < replace; i++ {
-			if err := p.startWorker(); err != nil {
-				break
-			}
-		}
-		if finished {
-			p.doneG(gSupervisor, "finished")
-			return
-		}
-		if busy {
-			continue
-		}
-		var tc <-chan time.Time
-		if !next.IsZero() {
-			if timer == nil {
-				timer = time.NewTimer(time.Until(next))
-			} else {
-				timer.Reset(time.Until(next))
-			}
-			tc = timer.C
-		}
-		select {
-		case <-p.stop:
-			p.doneG(gSupervisor, "stopped by terminate")
-			return
-		case <-p.wake:
-		case <-p.died:
-		case <-tc:
-		}
-	}
-}
-
-// handleDeathLocked settles the jobs a dead worker held, in order. Its
-// reader has read everything it wrote, so they are all unanswered. The one
-// it had taken off its pipe fails with WorkerLost (or the supervisor's
-// reason for killing it), or runs again if it is idempotent and retries
-// remain; the ones it never started reading go back to the queue.
-func (p *tracked) handleDeathLocked(tw *tworker) {
-	tw.done = true
-	p.dropGLocked(readerID(tw.pr.pid))
-	fifo := tw.fifo
-	tw.fifo = nil
-	taken := tw.task.read.Load()
-	var back []queued
-	for _, a := range fifo {
-		if _, pending := p.cache[a.q.job]; !pending {
-			continue
-		}
-		if !a.written || taken <= a.start {
-			back = append(back, a.q) // never started reading it
-			continue
-		}
-		q := a.q
-		q.attempts++
-		st, _, _ := tw.pr.exit()
-		switch {
-		case tw.killed != nil && !errors.Is(tw.killed, errRetired):
-			p.resolveLocked(q.job, Result{Err: tw.killed})
-		case q.idempotent && q.attempts <= p.opts.Retries:
-			back = append(back, q)
-		default:
-			phase := tw.pr.last.phase()
-			if tw.pr.lastJob != int64(q.job) {
-				phase = "task-decode" // taken off the pipe, not yet decoding
-			}
-			p.resolveLocked(q.job, Result{Err: &WorkerLost{PID: tw.pr.pid, Status: st, Phase: phase, Attempts: q.attempts}})
-		}
-	}
-	p.queue = append(back, p.queue...)
-}
-
-var errRetired = errors.New("retired after a bad result frame")
-
-// shutdownLocked, once the pool is ending and nothing is left to run,
-// tells every idle worker to exit, and reports when every worker has been
-// handled.
-func (p *tracked) shutdownLocked(sends *[]func()) bool {
-	if !p.closing && p.broken == nil {
-		return false
-	}
-	if len(p.queue) > 0 && p.broken == nil {
-		return false
-	}
-	all := true
-	for _, tw := range p.ws {
-		if tw.done {
-			continue
-		}
-		all = false
-		if len(tw.fifo) == 0 && !tw.pr.isDead() && tw.killed == nil {
-			tw.killed = errors.New("exit requested")
-			*sends = append(*sends, func() {
-				tw.wmu.Lock()
-				tw.task.send(appendFrame(nil, jobSentinel, trig{}, nil))
-				tw.wmu.Unlock()
-			})
-		}
-	}
-	return all
-}
-
-// breakLocked fails the pool fast: every pending job and every later
-// submit get err, every worker is killed.
-func (p *tracked) breakLocked(err error) {
-	p.broken = err
-	p.queue = nil
-	p.failAllLocked(err)
-	for _, tw := range p.ws {
-		if !tw.done {
-			if tw.killed == nil {
-				tw.killed = err
-			}
-			p.kill(tw.pr)
-		}
-	}
-}
-
-func (p *tracked) nextDeadlineLocked() time.Time {
-	var next time.Time
-	if p.opts.TaskTimeout <= 0 {
-		return next
-	}
-	for _, tw := range p.ws {
-		if len(tw.fifo) > 0 && tw.killed == nil && !tw.done {
-			d := tw.since.Add(p.opts.TaskTimeout)
-			if next.IsZero() || d.Before(next) {
-				next = d
-			}
-		}
-	}
-	return next
-}
-
-// factsLocked reports whether something waits for the supervisor: it
-// mirrors every decision of supervise, so a snapshot never takes a
-// supervisor with work to do for a stuck one.
-func (p *tracked) factsLocked() bool {
-	ending := p.closing || p.broken != nil
-	all := true
-	for _, tw := range p.ws {
-		if tw.done {
-			continue
-		}
-		all = false
-		_, dead, _ := tw.pr.exit()
-		switch {
-		case tw.killed != nil:
-			return true // the kill is sent; the death will come
-		case dead && tw.read:
-			return true
-		case tw.readErr != nil, tw.retire && len(tw.fifo) == 0:
-			return true
-		case len(tw.fifo) == 0 && !dead && len(p.queue) > 0 && p.eligibleLocked(tw):
-			return true // an idle worker and a queued job
-		case len(tw.fifo) == 0 && !dead && ending && len(p.queue) == 0:
-			return true // an idle worker to tell to exit
-		}
-	}
-	return ending && all
+	return p.broken == nil && p.viewLocked(tw, time.Time{}).eligible()
 }

@@ -176,3 +176,26 @@ func TestTrackedDeadline(t *testing.T) {
 		}
 	}
 }
+
+// A tracked worker's task pipe has its read end in the worker alone, so
+// what it holds comes from the pipe's counters, not FIONREAD.
+func TestTrackedIdleWorkerDetail(t *testing.T) {
+	p, err := pools.Start(pools.Tracked, pools.Options{Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Terminate()
+	for c := ctx(t); ; time.Sleep(time.Millisecond) {
+		for _, w := range p.Snapshot().Parties {
+			if w.Role == pools.RoleWorker && w.Wait != nil && w.Wait.Kind == pools.WaitTaskPipe {
+				if w.Wait.Detail != "0 bytes buffered" {
+					t.Fatalf("idle worker: %q, want 0 bytes buffered", w.Wait.Detail)
+				}
+				return
+			}
+		}
+		if c.Err() != nil {
+			t.Fatal("the worker never waited on its task pipe")
+		}
+	}
+}

@@ -1,9 +1,6 @@
 package pools
 
 import (
-	"crypto/rand"
-	"crypto/subtle"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/poolhang/poolhang/pools/internal/shm"
 	"golang.org/x/sys/unix"
 )
 
@@ -48,59 +46,31 @@ func MaybeServeWorker() {
 	os.Exit(serveWorker(spec))
 }
 
-const secretLen = 16
-
-// handshake writes a fresh secret and the workers' frame limit into the
-// region's header and returns the secret as workers get it.
-func (r *region) handshake(maxFrame int) (string, error) {
-	b := r.mem[offSecret : offSecret+secretLen]
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("pools: worker secret: %w", err)
-	}
-	r.i64(offMaxFrame).Store(int64(maxFrame))
-	return hex.EncodeToString(b), nil
-}
-
 // provenWorker reports whether spec ("STRATEGY SLOT SECRET") carries the
 // secret that descriptor 3 holds.
 func provenWorker(spec string) bool {
 	fields := strings.Fields(spec)
-	if len(fields) != 3 {
-		return false
-	}
-	want, err := hex.DecodeString(fields[2])
-	if err != nil || len(want) != secretLen {
-		return false
-	}
-	var st unix.Stat_t
-	if unix.Fstat(fdRegion, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Size != regionSize {
-		return false
-	}
-	got := make([]byte, secretLen)
-	if n, err := unix.Pread(fdRegion, got, offSecret); err != nil || n != secretLen {
-		return false
-	}
-	return subtle.ConstantTimeCompare(got, want) == 1
+	return len(fields) == 3 && shm.Proven(fdRegion, fields[2])
 }
 
 func serveWorker(spec string) int {
 	fields := strings.Fields(spec)
 	def, ok := lookup(Strategy(fields[0]))
 	idx, err := strconv.Atoi(fields[1])
-	if !ok || err != nil || idx < 0 || idx >= maxSlots {
+	if !ok || err != nil || idx < 0 || idx >= shm.MaxSlots {
 		fmt.Fprintf(os.Stderr, "poolhang worker: bad %s=%q\n", workerEnv, spec)
 		return 2
 	}
 	runtime.GOMAXPROCS(1)
-	reg, err := mapRegion(os.NewFile(fdRegion, "region"))
+	reg, err := shm.Open(os.NewFile(fdRegion, "region"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "poolhang worker:", err)
 		return 2
 	}
-	sl := reg.slot(idx)
-	cnt := reg.sharedCounters()
+	sl := slotOf(reg, idx)
+	cnt := reg.SharedCounters()
 	if !def.SharedQueues {
-		cnt = sl.counters() // private pipes
+		cnt = sl.Counters() // private pipes
 	}
 	w := &worker{
 		mode:    def.Worker,
@@ -108,11 +78,11 @@ func serveWorker(spec string) int {
 		reg:     reg,
 		slot:    sl,
 		pid:     uint32(os.Getpid()),
-		tasks:   newFrameReader(os.NewFile(fdTasks, "tasks"), sl.have(), sl.need(), cnt.taskR, reg.bump),
+		tasks:   newFrameReader(os.NewFile(fdTasks, "tasks"), sl.Have(), sl.Need(), cnt.TaskR, reg.Bump),
 		results: os.NewFile(fdResults, "results"),
-		resW:    cnt.resW,
+		resW:    cnt.ResW,
 	}
-	w.tasks.max = reg.i64(offMaxFrame).Load()
+	w.tasks.max = reg.MaxFrame()
 	go w.mailbox()
 	err = w.loop()
 	if err == nil {
@@ -135,7 +105,7 @@ func serveWorker(spec string) int {
 type worker struct {
 	mode    WorkerMode
 	locks   bool // the strategy's SharedQueues
-	reg     *region
+	reg     *shm.Region
 	slot    slot
 	pid     uint32
 	tasks   *frameReader
@@ -146,7 +116,7 @@ type worker struct {
 func (w *worker) write(b []byte) error {
 	n, err := w.results.Write(b)
 	w.resW.Add(int64(n))
-	w.reg.bump()
+	w.reg.Bump()
 	return err
 }
 
@@ -154,10 +124,7 @@ func (w *worker) write(b []byte) error {
 // goroutine for good, so that a signal sent from outside lands exactly
 // here.
 func (w *worker) await(p Point, job int) {
-	w.slot.job().Store(int64(job))
-	w.slot.point().Store(uint32(p))
-	w.slot.seq().Add(1)
-	w.reg.bump()
+	w.slot.SetPoint(uint32(p), int64(job))
 	for {
 		unix.Pause()
 	}
@@ -166,16 +133,10 @@ func (w *worker) await(p Point, job int) {
 // mailbox runs actions the parent posts through Pool.Interrupt, in
 // whatever state the worker's main loop is (idle, in a lock, in a read).
 func (w *worker) mailbox() {
-	m := w.slot.mail()
 	for {
-		v := m.Load()
-		if v == 0 {
-			futexWait(m, 0)
-			continue
-		}
-		m.Store(0)
-		t := trig{id: uint16(v), at: PointIdle, arg: w.slot.mailArg().Load(), job: -1}
-		err := fire([]trig{t}, PointIdle, int(w.slot.job().Load()), true, w.await)
+		v, arg := w.slot.TakeMail()
+		t := trig{id: uint16(v), at: PointIdle, arg: arg, job: -1}
+		err := fire([]trig{t}, PointIdle, int(w.slot.Job().Load()), true, w.await)
 		if x := (*ExitRequest)(nil); errors.As(err, &x) {
 			os.Exit(x.Code)
 		}
@@ -265,9 +226,9 @@ func (w *worker) get() (int, []wireTask, error) {
 	var t []wireTask
 	if w.locks {
 		w.slot.set(wWaitTaskLock, -1)
-		w.slot.setWaitLock(lockTaskRead)
-		w.reg.lock(lockTaskRead).acquire(w.pid)
-		w.slot.clearWaitLock()
+		w.slot.SetWaitLock(lockTaskRead)
+		w.reg.Lock(lockTaskRead).Acquire(w.pid)
+		w.slot.ClearWaitLock()
 	}
 	w.slot.set(wReadTask, -1)
 	f, err := w.tasks.next(nil)
@@ -286,7 +247,7 @@ func (w *worker) get() (int, []wireTask, error) {
 		t, err = decodeTask(f.job, f.body, true, w.await)
 	}
 	if w.locks {
-		w.reg.lock(lockTaskRead).release()
+		w.reg.Lock(lockTaskRead).Release()
 	}
 	if err != nil || f.job == jobSentinel || w.mode.DecodeInLock {
 		return f.job, t, err
@@ -306,10 +267,10 @@ func (w *worker) put(job int, r wireResult) error {
 	}
 	if w.locks {
 		w.slot.set(wWaitResultLock, int64(job))
-		w.slot.setWaitLock(lockResultWrite)
-		w.reg.lock(lockResultWrite).acquire(w.pid)
-		w.slot.clearWaitLock()
-		defer w.reg.lock(lockResultWrite).release()
+		w.slot.SetWaitLock(lockResultWrite)
+		w.reg.Lock(lockResultWrite).Acquire(w.pid)
+		w.slot.ClearWaitLock()
+		defer w.reg.Lock(lockResultWrite).Release()
 	}
 	w.slot.set(wWriteResult, int64(job))
 	for _, t := range r.trigs {

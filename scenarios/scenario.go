@@ -247,8 +247,8 @@ func (s Scenario) Validate() error {
 	if s.Payload < 0 || s.Payload > MaxPayload {
 		return fmt.Errorf("scenario: payload=%d, allowed 0 to %d bytes", s.Payload, MaxPayload)
 	}
-	if s.Deadline < 0 || (s.Deadline > 0 && s.Pool != pools.Tracked) {
-		return fmt.Errorf("scenario: deadline=%s: only the tracked pool has per-task deadlines, and they are positive", s.Deadline)
+	if s.Deadline < 0 || (s.Deadline > 0 && !s.Pool.Supports(pools.OptionTaskTimeout)) {
+		return fmt.Errorf("scenario: deadline=%s: only %s per-task deadlines, and they are positive", s.Deadline, poolsWith(pools.OptionTaskTimeout, "has", "have"))
 	}
 	if s.Deadline > MaxDeadline {
 		return fmt.Errorf("scenario: deadline=%s, allowed up to %s (so that %d stuck tasks in a row are answered before the 20s backstop)", s.Deadline, MaxDeadline, MaxFaults+1)
@@ -287,7 +287,8 @@ func (s Scenario) Validate() error {
 	return nil
 }
 
-// validChunkSize: only multiprocessing.Pool.map takes a chunk size here.
+// validChunkSize: only the strategies that take OptionChunkSize
+// (multiprocessing.Pool.map's) take a chunk size here.
 // ProcessPoolExecutor.map has one too, but failfast models its default
 // (1, one call per future) only; tracked sends each task alone.
 func (s Scenario) validChunkSize() error {
@@ -296,8 +297,8 @@ func (s Scenario) validChunkSize() error {
 		return nil
 	case s.ChunkSize < 0 || s.ChunkSize > MaxJobs:
 		return fmt.Errorf("chunksize=%d, allowed 1 to %d (leave it out for Pool.map's default)", s.ChunkSize, MaxJobs)
-	case s.Pool != pools.Naive && s.Pool != pools.Respawn:
-		return fmt.Errorf("chunksize=%d: only the naive and respawn pools (multiprocessing.Pool.map) take a chunk size, not %s", s.ChunkSize, s.Pool)
+	case !s.Pool.Supports(pools.OptionChunkSize):
+		return fmt.Errorf("chunksize=%d: only %s a chunk size, not %s", s.ChunkSize, poolsWith(pools.OptionChunkSize, "(multiprocessing.Pool.map) takes", "(multiprocessing.Pool.map) take"), s.Pool)
 	case s.Wait != WaitMap:
 		return fmt.Errorf("chunksize=%d: a chunk size is map's argument; wait=%s submits each job alone (apply_async)", s.ChunkSize, s.Wait)
 	}
@@ -306,18 +307,36 @@ func (s Scenario) validChunkSize() error {
 
 // Standard is a matrix cell's scenario, shaped like CPython's own deadlock
 // tests: 2 workers, 6 jobs submitted as one map, the fault aimed at job 2
-// (for idle phases, at an idle worker before the map is submitted). The
-// tracked pool gets its deadline, StandardDeadline.
+// (for idle phases, at an idle worker before the map is submitted). A
+// pool that takes a per-task deadline (tracked) gets StandardDeadline.
 func Standard(pool pools.Strategy, kind string, phase faults.Phase) Scenario {
 	f := Fault{Kind: kind, Phase: phase, Job: 2}
 	if info, err := faults.ParsePhase(string(phase)); err == nil && info.Where == faults.InIdle {
 		f.Job = -1
 	}
 	sc := Scenario{Pool: pool, Workers: 2, Jobs: 6, Wait: WaitMap, Faults: []Fault{f}}
-	if pool == pools.Tracked {
+	if pool.Supports(pools.OptionTaskTimeout) {
 		sc.Deadline = StandardDeadline
 	}
 	return sc
+}
+
+// poolsWith names the strategies that take option o, for an error,
+// followed by verb in the singular or the plural: "the tracked pool has",
+// "the naive and respawn pools have".
+func poolsWith(o pools.Option, singular, plural string) string {
+	var names []string
+	for _, p := range pools.StrategiesWith(o) {
+		names = append(names, string(p))
+	}
+	switch n := len(names); n {
+	case 0:
+		return "no pool " + singular
+	case 1:
+		return "the " + names[0] + " pool " + singular
+	default:
+		return "the " + strings.Join(names[:n-1], ", ") + " and " + names[n-1] + " pools " + plural
+	}
 }
 
 // StandardDeadline is the tracked pool's per-task deadline in the matrix:

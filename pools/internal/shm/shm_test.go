@@ -1,0 +1,61 @@
+package shm
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestHandshakeAndLock(t *testing.T) {
+	r, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	secret, err := r.Handshake(1 << 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd := int(r.File().Fd())
+	if !Proven(fd, secret) || r.MaxFrame() != 1<<20 {
+		t.Fatalf("Proven(own secret) = false or MaxFrame = %d", r.MaxFrame())
+	}
+	wrong := strings.Repeat("0", 2*SecretLen)
+	for _, s := range []string{wrong, "", "zz", secret + "00"} {
+		if Proven(fd, s) {
+			t.Errorf("Proven(%q) = true", s)
+		}
+	}
+	l := r.Lock(1)
+	before := r.Progress().Load()
+	l.Acquire(42)
+	if l.Holder() != 42 || r.Lock(0).Holder() != 0 {
+		t.Fatalf("holders %d, %d; want 42, 0", l.Holder(), r.Lock(0).Holder())
+	}
+	if l.AcquireParent(7, func() bool { return true }) {
+		t.Fatal("AcquireParent took a held lock")
+	}
+	l.Release()
+	if l.Holder() != 0 || r.Progress().Load() != before+2 {
+		t.Fatalf("after release: holder %d, progress +%d", l.Holder(), r.Progress().Load()-before)
+	}
+}
+
+func TestSlotReset(t *testing.T) {
+	r, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	s := r.Slot(MaxSlots - 1)
+	s.Set(5, 9)
+	s.Counters().TaskW.Store(3)
+	s.Post(2, 11)
+	s.Reset(123)
+	if s.PID().Load() != 123 || s.State().Load() != 0 || s.Job().Load() != -1 || s.Counters().TaskW.Load() != 0 {
+		t.Fatalf("after Reset: pid %d state %d job %d taskW %d", s.PID().Load(), s.State().Load(), s.Job().Load(), s.Counters().TaskW.Load())
+	}
+	s.Post(3, 4)
+	if v, arg := s.TakeMail(); v != 3 || arg != 4 {
+		t.Fatalf("TakeMail = %d, %d; want 3, 4", v, arg)
+	}
+}

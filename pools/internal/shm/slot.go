@@ -1,0 +1,128 @@
+package shm
+
+import "sync/atomic"
+
+// A Slot is one worker's self-reported state. Only the worker writes it
+// (after the parent initialises it), the parent reads it; the parent
+// posts requests in its mailbox.
+//
+// Slot layout (offsets within the slot):
+//
+//	0  seq     uint32 transitions of this worker
+//	4  pid     uint32
+//	8  state   uint32 the caller's state code; 0 after Reset
+//	12 lock    uint32 lock index+1 the worker waits for, 0 none
+//	16 job     int64  job id the worker holds, -1 none
+//	24 point   uint32 the point the worker stopped at, 0 none
+//	28 mail    uint32 a request from the parent, 0 none
+//	32 mailarg int64
+//	40 counters: task written, task read, result written, result read
+//	           (the worker's private pipes, if it has them)
+//	72 have    int64  bytes of the task frame being read
+//	80 need    int64  bytes that frame needs, 0 until its header is in
+type Slot struct {
+	r    *Region
+	base int
+}
+
+// Slot returns slot i, 0 <= i < MaxSlots.
+func (r *Region) Slot(i int) Slot { return Slot{r: r, base: headerSize + slotSize*i} }
+
+func (s Slot) seq() *atomic.Uint32 { return s.r.u32(s.base) }
+
+// PID is the worker's pid.
+func (s Slot) PID() *atomic.Uint32 { return s.r.u32(s.base + 4) }
+
+// State is the worker's state code.
+func (s Slot) State() *atomic.Uint32 { return s.r.u32(s.base + 8) }
+
+// WaitLock is the index+1 of the lock the worker waits for, 0 if none.
+func (s Slot) WaitLock() *atomic.Uint32 { return s.r.u32(s.base + 12) }
+
+// Job is the job the worker holds, -1 if none.
+func (s Slot) Job() *atomic.Int64 { return s.r.i64(s.base + 16) }
+
+// Point is where the worker stopped, 0 if it runs.
+func (s Slot) Point() *atomic.Uint32 { return s.r.u32(s.base + 24) }
+
+func (s Slot) mail() *atomic.Uint32   { return s.r.u32(s.base + 28) }
+func (s Slot) mailArg() *atomic.Int64 { return s.r.i64(s.base + 32) }
+
+// Counters are the byte counters of the worker's private pipes.
+func (s Slot) Counters() Counters { return countersAt(s.r, s.base+40) }
+
+// Have and Need are the bytes of the task frame the worker is reading,
+// and the bytes it needs (0 until its header is in).
+func (s Slot) Have() *atomic.Int64 { return s.r.i64(s.base + 72) }
+func (s Slot) Need() *atomic.Int64 { return s.r.i64(s.base + 80) }
+
+// Reset readies the slot for a new worker: state 0, no lock, no job, no
+// stop, no mail, counters at 0.
+func (s Slot) Reset(pid int) {
+	s.PID().Store(uint32(pid))
+	s.State().Store(0)
+	s.WaitLock().Store(0)
+	s.Job().Store(-1)
+	s.Point().Store(0)
+	s.mail().Store(0)
+	c := s.Counters()
+	for _, x := range []*atomic.Int64{c.TaskW, c.TaskR, c.ResW, c.ResR, s.Have(), s.Need()} {
+		x.Store(0)
+	}
+	s.seq().Add(1)
+	s.r.Bump()
+}
+
+// Set records a transition; the worker calls it before it blocks, so a
+// reader never sees a worker "running" that is in fact blocked.
+func (s Slot) Set(state uint32, job int64) {
+	s.State().Store(state)
+	s.Job().Store(job)
+	s.seq().Add(1)
+	s.r.Bump()
+}
+
+// SetPoint records that the worker stopped at point p holding job.
+func (s Slot) SetPoint(p uint32, job int64) {
+	s.Job().Store(job)
+	s.Point().Store(p)
+	s.seq().Add(1)
+	s.r.Bump()
+}
+
+// SetWaitLock records that the worker waits for lock i.
+func (s Slot) SetWaitLock(i int) {
+	s.WaitLock().Store(uint32(i + 1))
+	s.seq().Add(1)
+	s.r.Bump()
+}
+
+// ClearWaitLock records that the worker waits for no lock.
+func (s Slot) ClearWaitLock() {
+	s.WaitLock().Store(0)
+	s.seq().Add(1)
+	s.r.Bump()
+}
+
+// Post puts a request (non-zero) and its argument in the mailbox and
+// wakes the worker's reader of it.
+func (s Slot) Post(req uint32, arg int64) {
+	s.mailArg().Store(arg)
+	s.mail().Store(req)
+	futexWake(s.mail())
+}
+
+// TakeMail waits for a request in the mailbox, empties it, and returns
+// the request and its argument.
+func (s Slot) TakeMail() (uint32, int64) {
+	m := s.mail()
+	for {
+		v := m.Load()
+		if v == 0 {
+			futexWait(m, 0)
+			continue
+		}
+		m.Store(0)
+		return v, s.mailArg().Load()
+	}
+}

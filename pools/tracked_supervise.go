@@ -1,0 +1,249 @@
+package pools
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// supervise handles what the readers do not: deaths, deadlines, bad
+// streams, replacements, idle workers and shutdown. It reads the recorded
+// state, asks planSupervisor what to do, and applies the plan; a snapshot
+// asks the same plan whether the supervisor's wait is ready.
+func (p *tracked) supervise() {
+	defer p.gs.Done()
+	defer close(p.managerDone)
+	wait := &waitSpec{
+		kind:      WaitEvents,
+		what:      "a death, a deadline, a submit or a closed stream",
+		releasers: p.supervisorReleasersLocked,
+		ready:     func() bool { return planSupervisor(p.stateLocked(time.Now())).ready() },
+	}
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		p.mu.Lock()
+		pl := planSupervisor(p.stateLocked(time.Now()))
+		if !pl.acts() {
+			p.setGLocked(gSupervisor, "waiting for a death, a deadline, a submit or a closed stream", wait)
+			next := p.nextDeadlineLocked()
+			p.mu.Unlock()
+			if !p.sleep(next, &timer) {
+				p.doneG(gSupervisor, "stopped by terminate")
+				return
+			}
+			continue
+		}
+		p.setGLocked(gSupervisor, "handling deaths and assignments", nil)
+		rest := p.applyLocked(pl)
+		p.mu.Unlock()
+		rest()
+		if pl.finish {
+			p.doneG(gSupervisor, "finished")
+			return
+		}
+	}
+}
+
+// supervisorReleasersLocked names who could wake the waiting supervisor.
+func (p *tracked) supervisorReleasersLocked() []string {
+	ids := append(p.liveWorkerIDsLocked(), gCaller)
+	for _, tw := range p.ws {
+		if !tw.read {
+			ids = append(ids, readerID(tw.pr.pid))
+		}
+	}
+	if !p.nextDeadlineLocked().IsZero() {
+		ids = append(ids, Clock)
+	}
+	return ids
+}
+
+// sleep waits for a wake, a death, the next deadline (if any) or
+// Terminate, and reports false on Terminate.
+func (p *tracked) sleep(next time.Time, timer **time.Timer) bool {
+	var tc <-chan time.Time
+	if !next.IsZero() {
+		if *timer == nil {
+			*timer = time.NewTimer(time.Until(next))
+		} else {
+			(*timer).Reset(time.Until(next))
+		}
+		tc = (*timer).C
+	}
+	select {
+	case <-p.stop:
+		return false
+	case <-p.wake:
+	case <-p.died:
+	case <-tc:
+	}
+	return true
+}
+
+// stateLocked records what the supervisor decides from.
+func (p *tracked) stateLocked(now time.Time) supervisorState {
+	st := supervisorState{
+		queued: len(p.queue), closing: p.closing, broken: p.broken != nil, retries: p.opts.Retries,
+		restarts: p.restarts, budget: p.budget, owed: p.owed, workers: make([]workerView, len(p.ws)),
+	}
+	for i, tw := range p.ws {
+		st.workers[i] = p.viewLocked(tw, now)
+	}
+	return st
+}
+
+// viewLocked is the supervisor's view of tw at time now.
+func (p *tracked) viewLocked(tw *tworker, now time.Time) workerView {
+	_, dead, _ := tw.pr.exit()
+	w := workerView{
+		done: tw.done, dead: dead, read: tw.read, killed: tw.killed != nil, retired: errors.Is(tw.killed, errRetired),
+		badStream: tw.readErr != nil, retire: tw.retire, held: len(tw.fifo),
+	}
+	w.overdue = w.held > 0 && p.opts.TaskTimeout > 0 && !now.IsZero() && now.Sub(tw.since) >= p.opts.TaskTimeout
+	if dead && tw.read && !tw.done {
+		taken := tw.task.read.Load()
+		for _, a := range tw.fifo {
+			_, pending := p.cache[a.q.job]
+			w.jobs = append(w.jobs, heldJob{pending: pending, taken: a.written && taken > a.start, idempotent: a.q.idempotent, attempts: a.q.attempts})
+		}
+	}
+	return w
+}
+
+// applyLocked applies pl: what needs core.mu now, and returns the rest
+// (reaping, writing to pipes, starting workers), to run without it.
+func (p *tracked) applyLocked(pl supervisorPlan) func() {
+	var rest []func()
+	for i, fates := range pl.settle {
+		tw := p.ws[i]
+		p.settleLocked(tw, fates)
+		rest = append(rest, func() {
+			p.reap(tw.pr)
+			tw.task.close()
+			tw.res.close()
+		})
+	}
+	p.owed += pl.owe
+	switch {
+	case pl.overBudget:
+		p.breakLocked(fmt.Errorf("%w: %d replacements allowed, a crash loop needs more", ErrRestartBudget, p.budget))
+		p.owed = 0
+	case pl.replace > 0:
+		p.restarts += pl.replace
+		p.owed = 0
+		rest = append(rest, func() {
+			for range pl.replace {
+				if p.startWorker() != nil {
+					break
+				}
+			}
+		})
+	}
+	for _, k := range pl.kill {
+		tw := p.ws[k.w]
+		tw.killed = p.killErrLocked(tw, k.why)
+		p.kill(tw.pr)
+	}
+	for _, i := range pl.fill {
+		rest = append(rest, func() { p.fill(p.ws[i]) })
+	}
+	for _, i := range pl.exit {
+		tw := p.ws[i]
+		tw.killed = errors.New("exit requested")
+		rest = append(rest, func() {
+			tw.wmu.Lock()
+			tw.task.send(appendFrame(nil, jobSentinel, trig{}, nil))
+			tw.wmu.Unlock()
+		})
+	}
+	return func() {
+		for _, f := range rest {
+			f()
+		}
+	}
+}
+
+// killErrLocked is what the jobs of a worker killed for why will hear.
+func (p *tracked) killErrLocked(tw *tworker, why killReason) error {
+	switch why {
+	case killBadStream:
+		// A stream out of step cannot be trusted: end the worker.
+		return &ReadError{Job: -1, Err: tw.readErr}
+	case killRetired:
+		return errRetired
+	default:
+		return &DeadlineError{PID: tw.pr.pid, Timeout: p.opts.TaskTimeout}
+	}
+}
+
+// settleLocked settles the jobs a dead worker held, in order, as settle
+// decided: back to the queue, or failed with the supervisor's reason for
+// killing it or with WorkerLost.
+func (p *tracked) settleLocked(tw *tworker, fates []fate) {
+	tw.done = true
+	p.dropGLocked(readerID(tw.pr.pid))
+	var back []queued
+	for i, a := range tw.fifo {
+		q := a.q
+		switch fates[i] {
+		case fateRequeue:
+			back = append(back, q)
+		case fateRetry:
+			q.attempts++
+			back = append(back, q)
+		case fateKilled:
+			p.resolveLocked(q.job, Result{Err: tw.killed})
+		case fateLost:
+			q.attempts++
+			st, _, _ := tw.pr.exit()
+			phase := tw.pr.last.phase()
+			if tw.pr.lastJob != int64(q.job) {
+				phase = "task-decode" // taken off the pipe, not yet decoding
+			}
+			p.resolveLocked(q.job, Result{Err: &WorkerLost{PID: tw.pr.pid, Status: st, Phase: phase, Attempts: q.attempts}})
+		}
+	}
+	tw.fifo = nil
+	p.queue = append(back, p.queue...)
+}
+
+var errRetired = errors.New("retired after a bad result frame")
+
+// breakLocked fails the pool fast: every pending job and every later
+// submit get err, every worker is killed.
+func (p *tracked) breakLocked(err error) {
+	p.broken = err
+	p.queue = nil
+	p.failAllLocked(err)
+	for _, tw := range p.ws {
+		if !tw.done {
+			if tw.killed == nil {
+				tw.killed = err
+			}
+			p.kill(tw.pr)
+		}
+	}
+}
+
+// nextDeadlineLocked is when the earliest head job runs past the task
+// deadline; zero if none will.
+func (p *tracked) nextDeadlineLocked() time.Time {
+	var next time.Time
+	if p.opts.TaskTimeout <= 0 {
+		return next
+	}
+	for _, tw := range p.ws {
+		if len(tw.fifo) > 0 && tw.killed == nil && !tw.done {
+			d := tw.since.Add(p.opts.TaskTimeout)
+			if next.IsZero() || d.Before(next) {
+				next = d
+			}
+		}
+	}
+	return next
+}
