@@ -25,117 +25,21 @@ func (o Outcome) WaitGraph(pids bool) *waitgraph.Graph {
 	if o.Verdict != Hang {
 		return nil
 	}
-	s, pr := o.Final, o.Proof
-	stuck := map[string]bool{}
-	for _, id := range pr.Stuck {
-		stuck[id] = true
-	}
-	names := workerLabels(s, pids)
-	pending := map[int]bool{}
-	for _, j := range s.Pending {
-		pending[j] = true
-	}
-	// The parties the caller's hang involves: from the caller, through
-	// the waits of stuck parties, to the parties they wait on.
-	in := map[string]bool{}
-	var walk func(p pools.Party)
-	walk = func(p pools.Party) {
-		if in[p.ID] {
-			return
-		}
-		in[p.ID] = true
-		if !stuck[p.ID] || p.Wait == nil {
-			return
-		}
-		for _, r := range p.Wait.Releasers {
-			if q, ok := s.PartyByID(r); ok {
-				walk(q)
-			}
-		}
-	}
-	for _, p := range s.Parties {
-		// Every party that died is drawn too: the dead are the roots.
-		if p.Role == pools.RoleCaller && stuck[p.ID] || p.Exit != nil || p.Died {
-			walk(p)
-		}
-	}
+	d := newDrawing(o.Final, o.Proof, pids)
 	g := &waitgraph.Graph{Title: o.Scenario.String(), Provenance: waitgraph.Proven}
-	id := func(p pools.Party) string {
-		if p.Role == pools.RoleWorker {
-			return names[p.PID]
-		}
-		return p.ID
-	}
 	var lost []string
 	outside := map[string]bool{}
-	for _, p := range s.Parties {
-		if !in[p.ID] {
+	for _, p := range d.s.Parties {
+		if !d.in[p.ID] {
 			continue
 		}
-		n := waitgraph.Node{ID: id(p), Label: p.Role.String(), Kind: nodeKind(p.Role), State: nodeState(p), Stuck: stuck[p.ID]}
-		if p.Role == pools.RoleWorker {
-			n.Label = names[p.PID]
-			if pids {
-				n.PID = p.PID
-			}
-			n.Doing = workerDoing(p)
-		} else {
-			n.Doing = p.State
+		g.Nodes = append(g.Nodes, d.node(p))
+		if d.lost(p) {
+			lost = append(lost, fmt.Sprintf("job %d is lost: %s was %s in %s", p.Job, d.names[p.PID], p.Exit, p.Phase))
 		}
-		switch {
-		case p.Job >= 0 && (pids || p.Exit != nil):
-			n.Job = fmt.Sprintf("job %d", p.Job)
-		case p.Job >= 0:
-			// Which job a live worker holds when the hang is proven is
-			// the workers' race; a dead worker's job is the lost one.
-			n.Job = "a job"
-		}
-		if p.Role == pools.RoleWorker && p.Exit != nil && p.Job >= 0 && pending[p.Job] {
-			lost = append(lost, fmt.Sprintf("job %d is lost: %s was %s in %s", p.Job, names[p.PID], p.Exit, p.Phase))
-		}
-		n.Irreplaceable = p.Died || p.Role == pools.RoleWorker && p.Exit != nil && (p.Job >= 0 && pending[p.Job] || holdsLock(s, p.PID))
-		g.Nodes = append(g.Nodes, n)
-		if p.Wait == nil || p.Wait.Ready || p.Exit != nil || p.Done {
-			continue
-		}
-		on := waitLabel(s, p.Wait, names)
-		for _, r := range p.Wait.Releasers {
-			to := r
-			if q, ok := s.PartyByID(r); ok {
-				if !in[q.ID] {
-					continue
-				}
-				to = id(q)
-			} else {
-				outside[r] = true
-			}
-			g.Edges = append(g.Edges, waitgraph.Edge{From: n.ID, To: to, On: on})
-		}
+		g.Edges = append(g.Edges, d.waits(p, outside)...)
 	}
-	// A pipe's writers that died are the ones the reader waited on; the
-	// pools list only the living as releasers, so draw the dead here.
-	for _, r := range s.Parties {
-		if !in[r.ID] || r.Exit != nil || r.Wait == nil || r.Wait.Ready || r.Wait.Kind != pools.WaitResultPipe {
-			continue
-		}
-		for _, w := range s.Parties {
-			if in[w.ID] && w.Role == pools.RoleWorker && w.Exit != nil {
-				g.Edges = append(g.Edges, waitgraph.Edge{From: id(r), To: id(w), On: "the result pipe (a writer, now dead)"})
-			}
-		}
-	}
-	// A job taken by a dead worker can only ever be answered by that
-	// worker: whoever waits for it waits on the dead.
-	for _, p := range s.Parties {
-		if p.Role != pools.RoleWorker || p.Exit == nil || p.Job < 0 || !pending[p.Job] {
-			continue
-		}
-		for _, c := range s.Parties {
-			if in[c.ID] && c.Wait != nil && c.Wait.Kind == pools.WaitJobResult && !c.Wait.Ready {
-				g.Edges = append(g.Edges, waitgraph.Edge{From: id(c), To: id(p), On: fmt.Sprintf("job %d, which only it could answer", p.Job)})
-			}
-		}
-	}
+	g.Edges = append(g.Edges, d.deadEdges()...)
 	for _, r := range sortedKeys(outside) {
 		g.Nodes = append(g.Nodes, waitgraph.Node{ID: r, Label: r, Kind: waitgraph.External, State: waitgraph.Running})
 	}
@@ -147,6 +51,129 @@ func (o Outcome) WaitGraph(pids bool) *waitgraph.Graph {
 	sort.Strings(lost)
 	g.Caption = strings.Join(lost, "; ")
 	return g
+}
+
+// A drawing is what a wait-for graph is drawn from: the final snapshot,
+// the stuck set, the parties involved and how workers are named.
+type drawing struct {
+	s       pools.Snapshot
+	pids    bool
+	stuck   map[string]bool
+	in      map[string]bool // the parties drawn
+	pending map[int]bool
+	names   map[int]string // worker pid -> label
+}
+
+func newDrawing(s pools.Snapshot, pr Proof, pids bool) *drawing {
+	d := &drawing{s: s, pids: pids, stuck: map[string]bool{}, in: map[string]bool{}, pending: map[int]bool{}, names: workerLabels(s, pids)}
+	for _, id := range pr.Stuck {
+		d.stuck[id] = true
+	}
+	for _, j := range s.Pending {
+		d.pending[j] = true
+	}
+	for _, p := range s.Parties {
+		// From the stuck caller, and from every party that died (the
+		// dead are the roots of a hang).
+		if p.Role == pools.RoleCaller && d.stuck[p.ID] || p.Exit != nil || p.Died {
+			d.walk(p)
+		}
+	}
+	return d
+}
+
+// walk adds p and, while p is stuck, every party its wait could be
+// released by.
+func (d *drawing) walk(p pools.Party) {
+	if d.in[p.ID] {
+		return
+	}
+	d.in[p.ID] = true
+	if !d.stuck[p.ID] || p.Wait == nil {
+		return
+	}
+	for _, r := range p.Wait.Releasers {
+		if q, ok := d.s.PartyByID(r); ok {
+			d.walk(q)
+		}
+	}
+}
+
+func (d *drawing) id(p pools.Party) string {
+	if p.Role == pools.RoleWorker {
+		return d.names[p.PID]
+	}
+	return p.ID
+}
+
+// lost reports whether p is a dead worker that took a job nobody answered.
+func (d *drawing) lost(p pools.Party) bool {
+	return p.Role == pools.RoleWorker && p.Exit != nil && p.Job >= 0 && d.pending[p.Job]
+}
+
+func (d *drawing) node(p pools.Party) waitgraph.Node {
+	n := waitgraph.Node{ID: d.id(p), Label: p.Role.String(), Kind: nodeKind(p.Role), State: nodeState(p), Stuck: d.stuck[p.ID], Doing: p.State}
+	if p.Role == pools.RoleWorker {
+		n.Label, n.Doing = d.names[p.PID], workerDoing(p)
+		if d.pids {
+			n.PID = p.PID
+		}
+	}
+	switch {
+	case p.Job >= 0 && (d.pids || p.Exit != nil):
+		n.Job = fmt.Sprintf("job %d", p.Job)
+	case p.Job >= 0:
+		// Which job a live worker holds when the hang is proven is the
+		// workers' race; a dead worker's job is the lost one.
+		n.Job = "a job"
+	}
+	n.Irreplaceable = p.Died || d.lost(p) || p.Role == pools.RoleWorker && p.Exit != nil && holdsLock(d.s, p.PID)
+	return n
+}
+
+// waits are p's recorded wait, one edge per releaser drawn; releasers
+// outside the pool (the harness, the clock) are noted in outside.
+func (d *drawing) waits(p pools.Party, outside map[string]bool) []waitgraph.Edge {
+	if p.Wait == nil || p.Wait.Ready || p.Exit != nil || p.Done {
+		return nil
+	}
+	var es []waitgraph.Edge
+	on := waitLabel(d.s, p.Wait, d.names)
+	for _, r := range p.Wait.Releasers {
+		to := r
+		if q, ok := d.s.PartyByID(r); ok {
+			if !d.in[q.ID] {
+				continue
+			}
+			to = d.id(q)
+		} else {
+			outside[r] = true
+		}
+		es = append(es, waitgraph.Edge{From: d.id(p), To: to, On: on})
+	}
+	return es
+}
+
+// deadEdges are the waits on the dead that the pools do not list as
+// releasers, since only the living can release: a result pipe's dead
+// writers, and the dead worker that alone could answer a lost job.
+func (d *drawing) deadEdges() []waitgraph.Edge {
+	var es []waitgraph.Edge
+	for _, r := range d.s.Parties {
+		if !d.in[r.ID] || r.Exit != nil || r.Wait == nil || r.Wait.Ready {
+			continue
+		}
+		for _, w := range d.s.Parties {
+			switch {
+			case !d.in[w.ID] || w.Role != pools.RoleWorker || w.Exit == nil:
+			case r.Wait.Kind == pools.WaitResultPipe:
+				es = append(es, waitgraph.Edge{From: d.id(r), To: d.id(w), On: "the result pipe (a writer, now dead)"})
+			case r.Wait.Kind == pools.WaitJobResult && d.lost(w):
+				es = append(es, waitgraph.Edge{From: d.id(r), To: d.id(w), On: fmt.Sprintf("job %d, which only it could answer", w.Job)})
+			}
+		}
+	}
+	return es
 }
 
 // workerLabels names each worker by what it did in the hang, so that the
