@@ -134,7 +134,7 @@ func (p *failFast) manage() {
 		case pl.sentinels:
 			// join_executor_internals: one None per worker.
 			for range st.live {
-				p.feedq = append(p.feedq, appendFrame(nil, jobSentinel, trig{}, nil))
+				p.feedq = append(p.feedq, sentinel())
 			}
 			notify(p.feedReady)
 			p.sentSentinels = true
@@ -269,19 +269,14 @@ func (p *failFast) recv() bool {
 		kind:      WaitFrameRest,
 		what:      "the rest of a result frame on the result queue pipe",
 		releasers: p.resultWritersLocked,
-		ready:     func() bool { return p.results.readReady(p.reader.have, p.reader.need) },
+		ready:     func() bool { return p.results.readReady(p.reader.Counters()) },
 		detail:    func() string { return frameDetail(p.reader) },
-		torn:      func() bool { h, _ := p.reader.progress(); return h > 0 },
+		torn:      func() bool { h, _ := p.reader.Progress(); return h > 0 },
 	})
-	f, err := p.reader.next(func(job int, t trig) error {
-		if t.id == 0 {
-			return nil
-		}
-		return fire([]trig{t}, PointResultAlloc, job, false, nil)
-	})
+	f, err := p.reader.Next(fireAlloc)
 	var r wireResult
 	if err == nil {
-		r, err = decodeResult(f.job, f.body)
+		r, err = decodeResult(f.Job, f.Body)
 	}
 	if p.results.buffered() <= 0 {
 		notify(p.drained)
@@ -297,11 +292,11 @@ func (p *failFast) recv() bool {
 	p.mu.Lock()
 	p.setGLocked(gManager, "handling a result", nil)
 	switch {
-	case f.job == jobExiting:
+	case f.Job == jobExiting:
 		// process_result_item: a worker that got its sentinel says so.
-		pid, _ := strconv.Atoi(string(r.value))
+		pid, _ := strconv.Atoi(string(r.Value))
 		p.exiting[pid] = true
-	case p.resolveLocked(f.job, Result{Value: r.value, Err: r.err()}):
+	case p.resolveLocked(f.Job, Result{Value: r.Value, Err: resultErr(r)}):
 		p.inFlight--
 	}
 	p.mu.Unlock()

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/poolhang/poolhang/pools/internal/frame"
 	"github.com/poolhang/poolhang/pools/internal/shm"
 )
 
@@ -97,8 +98,8 @@ func Start(s Strategy, o Options) (Pool, error) {
 	if o.Workers < 1 || o.Workers > MaxWorkers {
 		return nil, fmt.Errorf("pools: Workers = %d, want 1 to %d", o.Workers, MaxWorkers)
 	}
-	if o.MaxTaskFrame < 0 || o.MaxTaskFrame > maxBody {
-		return nil, fmt.Errorf("pools: MaxTaskFrame = %d, want 0 (default) to %d", o.MaxTaskFrame, maxBody)
+	if o.MaxTaskFrame < 0 || o.MaxTaskFrame > frame.MaxBody {
+		return nil, fmt.Errorf("pools: MaxTaskFrame = %d, want 0 (default) to %d", o.MaxTaskFrame, frame.MaxBody)
 	}
 	if o.Retries < 0 || o.RestartBudget < 0 || o.TaskTimeout < 0 {
 		return nil, fmt.Errorf("pools: Retries = %d, RestartBudget = %d, TaskTimeout = %s: none may be negative", o.Retries, o.RestartBudget, o.TaskTimeout)
@@ -317,7 +318,7 @@ func (c *core) admit(ctx context.Context, t Task, refuse func() error, enqueue f
 		return nil, err
 	}
 	f := c.newFutureLocked()
-	enqueue(queued{job: f.job, t: wireTask{trigs: ts, fn: t.Func, arg: t.Arg}, idempotent: t.Idempotent})
+	enqueue(queued{job: f.job, t: wireTask{Trigs: ts, Fn: t.Func, Arg: t.Arg}, idempotent: t.Idempotent})
 	return f, nil
 }
 
@@ -550,7 +551,7 @@ func (c *core) sharedPipes(taskName, resName string) (task, res *pipe, pipes fun
 // reads them.
 type sharedQueues struct {
 	tasks, results *pipe
-	reader         *frameReader // the parent's reader of results
+	reader         *frame.Reader // the parent's reader of results
 	pipes          func(slot) (*pipe, *pipe, error)
 }
 
@@ -584,8 +585,8 @@ func (c *core) startShared(taskName, resName string) (sharedQueues, error) {
 }
 
 // resultReader reads frames from p in the parent.
-func (c *core) resultReader(p *pipe) *frameReader {
-	return newFrameReader(p.r, new(atomic.Int64), new(atomic.Int64), p.read, c.reg.Bump)
+func (c *core) resultReader(p *pipe) *frame.Reader {
+	return frame.NewReader(p.r, new(atomic.Int64), new(atomic.Int64), p.read, c.reg.Bump)
 }
 
 // joinWorkers reaps every worker in order, waiting for each to exit
@@ -734,7 +735,7 @@ func (c *core) Interrupt(pid int, t Trigger) error {
 	}
 	for _, pr := range c.liveProcsLocked() {
 		if pr.pid == pid {
-			slotOf(c.reg, pr.idx).Post(uint32(ts[0].id), ts[0].arg)
+			slotOf(c.reg, pr.idx).Post(uint32(ts[0].ID), ts[0].Arg)
 			return nil
 		}
 	}

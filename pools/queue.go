@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"sync/atomic"
+
+	"github.com/poolhang/poolhang/pools/internal/frame"
 )
 
 const (
@@ -296,7 +298,7 @@ func (p *queuePool) handleTasks() {
 		kind: WaitPipeRoom, what: "room in the result pipe", releasers: func() []string { return []string{gResult} },
 		ready: func() bool { return p.results.buffered() < p.results.capacity() },
 	})
-	err := p.results.send(appendFrame(nil, jobSentinel, trig{}, nil))
+	err := p.results.send(sentinel())
 	lock.Release()
 	if err != nil {
 		p.doneG(gTask, "stopped: IOError writing the result pipe")
@@ -316,7 +318,7 @@ func (p *queuePool) handleTasks() {
 	for i := 0; i < n; i++ {
 		p.setG(gTask, "sending sentinels to the workers", &waitSpec{kind: WaitPipeRoom, what: "room in the task pipe", releasers: p.liveWorkerIDsLocked,
 			ready: func() bool { return p.tasks.buffered() < p.tasks.capacity() }})
-		if err := p.tasks.send(appendFrame(nil, jobSentinel, trig{}, nil)); err != nil {
+		if err := p.tasks.send(sentinel()); err != nil {
 			break
 		}
 	}
@@ -331,9 +333,9 @@ func (p *queuePool) handleResults() {
 		kind:      WaitResultPipe,
 		what:      "a result on the result pipe",
 		releasers: func() []string { return append(p.liveWorkerIDsLocked(), gTask) },
-		ready:     func() bool { return p.results.readReady(p.reader.have, p.reader.need) },
+		ready:     func() bool { return p.results.readReady(p.reader.Counters()) },
 		detail:    func() string { return frameDetail(p.reader) },
-		torn:      func() bool { h, _ := p.reader.progress(); return h > 0 },
+		torn:      func() bool { h, _ := p.reader.Progress(); return h > 0 },
 	}
 	sentinel := false
 	for {
@@ -348,7 +350,7 @@ func (p *queuePool) handleResults() {
 			p.setGLocked(gResult, "reading the result pipe", readWait)
 		}
 		p.mu.Unlock()
-		f, err := p.reader.next(p.alloc)
+		f, err := p.reader.Next(fireAlloc)
 		if err != nil {
 			if isEOFOrIO(err) {
 				p.doneG(gResult, "stopped: EOFError/IOError reading the result pipe")
@@ -362,18 +364,18 @@ func (p *queuePool) handleResults() {
 		if p.terminated() {
 			break
 		}
-		if f.job == jobSentinel {
+		if f.Job == jobSentinel {
 			sentinel = true
 			continue
 		}
-		p.setG(gResult, fmt.Sprintf("decoding the result of job %d", f.job), nil)
-		r, err := decodeResult(f.job, f.body)
+		p.setG(gResult, fmt.Sprintf("decoding the result of job %d", f.Job), nil)
+		r, err := decodeResult(f.Job, f.Body)
 		if err != nil {
-			p.dieG(gResult, fmt.Sprintf("died of an uncaught error decoding the result of job %d: %v", f.job, err))
+			p.dieG(gResult, fmt.Sprintf("died of an uncaught error decoding the result of job %d: %v", f.Job, err))
 			return
 		}
 		p.mu.Lock()
-		p.setLocked(f.job, r)
+		p.setLocked(f.Job, r)
 		if len(p.cache) == 0 {
 			notify(p.change)
 		}
@@ -390,15 +392,8 @@ func encodeQueued(q queued) ([]byte, error) {
 	return encodeTask(q.job, q.t)
 }
 
-func (p *queuePool) alloc(job int, t trig) error {
-	if t.id == 0 {
-		return nil
-	}
-	return fire([]trig{t}, PointResultAlloc, job, false, nil)
-}
-
-func frameDetail(fr *frameReader) string {
-	have, need := fr.progress()
+func frameDetail(fr *frame.Reader) string {
+	have, need := fr.Progress()
 	if have == 0 {
 		return "between frames"
 	}

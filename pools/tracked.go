@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/poolhang/poolhang/pools/internal/frame"
 )
 
 // Tracked is the design we recommend: private pipes per worker, jobs
@@ -60,7 +62,7 @@ type tworker struct {
 	pr     *proc
 	task   *pipe
 	res    *pipe
-	reader *frameReader
+	reader *frame.Reader
 	wmu    sync.Mutex // serialises writes to the task pipe
 
 	// Under core.mu.
@@ -138,7 +140,7 @@ func (p *tracked) startWorker() error {
 	tw.task.r.Close()
 	tw.res.w.Close()
 	tw.pr = pr
-	tw.reader = newFrameReader(tw.res.r, new(atomic.Int64), new(atomic.Int64), tw.res.read, p.reg.Bump)
+	tw.reader = frame.NewReader(tw.res.r, new(atomic.Int64), new(atomic.Int64), tw.res.read, p.reg.Bump)
 	p.mu.Lock()
 	if p.released || p.stopped() {
 		p.mu.Unlock()
@@ -206,10 +208,10 @@ func (p *tracked) readLoop(tw *tworker) {
 		// is on its way.
 		ready: func() bool {
 			_, dead, _ := tw.pr.exit()
-			return dead || tw.res.readReady(tw.reader.have, tw.reader.need)
+			return dead || tw.res.readReady(tw.reader.Counters())
 		},
 		detail: func() string { return frameDetail(tw.reader) },
-		torn:   func() bool { h, _ := tw.reader.progress(); return h > 0 },
+		torn:   func() bool { h, _ := tw.reader.Progress(); return h > 0 },
 	}
 	for {
 		p.setG(id, "reading the result pipe of worker "+fmt.Sprint(tw.pr.pid), wait)
@@ -249,25 +251,20 @@ func (p *tracked) readLoop(tw *tworker) {
 // cannot be allocated or decoded is that job's ReadError, and the reader
 // stays in step (it skips the rest of the body); err is for a stream that
 // ended or is out of step.
-func readResult(rd *frameReader) (job int, res Result, err error) {
-	f, err := rd.next(func(job int, t trig) error {
-		if t.id == 0 {
-			return nil
-		}
-		return fire([]trig{t}, PointResultAlloc, job, false, nil)
-	})
+func readResult(rd *frame.Reader) (job int, res Result, err error) {
+	f, err := rd.Next(fireAlloc)
 	switch {
-	case err != nil && f.job >= 0 && rd.need.Load() > 0 && !isEOFOrIO(err):
+	case err != nil && f.Job >= 0 && headerIn(rd) && !isEOFOrIO(err):
 		// The header is in: skip the body and fail this job alone.
-		return f.job, Result{Err: &ReadError{Job: f.job, Err: err}}, rd.discard()
+		return f.Job, Result{Err: &ReadError{Job: f.Job, Err: err}}, rd.Discard()
 	case err != nil:
-		return f.job, Result{}, err
+		return f.Job, Result{}, err
 	}
-	r, err := decodeResult(f.job, f.body)
+	r, err := decodeResult(f.Job, f.Body)
 	if err != nil {
-		return f.job, Result{Err: &ReadError{Job: f.job, Err: err}}, nil
+		return f.Job, Result{Err: &ReadError{Job: f.Job, Err: err}}, nil
 	}
-	return f.job, Result{Value: r.value, Err: r.err()}, nil
+	return f.Job, Result{Value: r.Value, Err: resultErr(r)}, nil
 }
 
 func errString(err error) string {
@@ -352,3 +349,6 @@ func (tw *tworker) unassignLocked(a *assigned) {
 func (p *tracked) eligibleLocked(tw *tworker) bool {
 	return p.broken == nil && p.viewLocked(tw, time.Time{}).eligible()
 }
+
+// headerIn reports whether rd has read the header of its current frame.
+func headerIn(rd *frame.Reader) bool { _, need := rd.Progress(); return need > 0 }

@@ -157,7 +157,7 @@ func (p *tracked) applyLocked(pl supervisorPlan) func() {
 		tw.killed = errors.New("exit requested")
 		rest = append(rest, func() {
 			tw.wmu.Lock()
-			tw.task.send(appendFrame(nil, jobSentinel, trig{}, nil))
+			tw.task.send(sentinel())
 			tw.wmu.Unlock()
 		})
 	}
