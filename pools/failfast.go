@@ -125,51 +125,11 @@ func (p *failFast) manage() {
 	for {
 		p.mu.Lock()
 		st, unseen := p.managerStateLocked()
-		pl := planManager(st)
-		switch {
-		case pl.feed:
-			p.addCallItemsLocked()
-			p.mu.Unlock()
-			continue
-		case pl.sentinels:
-			// join_executor_internals: one None per worker.
-			for range st.live {
-				p.feedq = append(p.feedq, sentinel())
-			}
-			notify(p.feedReady)
-			p.sentSentinels = true
-			p.reg.Bump()
-			p.mu.Unlock()
-			continue
-		case pl.finish:
-			p.mu.Unlock()
-			p.doneG(gManager, "finished")
-			p.stopAll() // ends the feeder and the poller; reaps
-			return
-		case pl.recv:
-			// `if result_reader in ready: result_item = result_reader.recv()`
-			p.mu.Unlock()
-			if !p.recv() {
+		if pl := planManager(st); pl.acts() {
+			if !p.applyLocked(pl, st.live, unseen) {
 				return
 			}
 			continue
-		case pl.seeDeaths:
-			for _, pr := range unseen {
-				p.seenDead[pr] = true
-			}
-			if pl.abrupt < 0 {
-				p.reg.Bump()
-				p.mu.Unlock()
-				continue
-			}
-			// Taken: record it before letting go of the lock, or a
-			// snapshot would see the old wait with nothing left to wake it.
-			p.setGLocked(gManager, "handling a worker's death", nil)
-			p.mu.Unlock()
-			abrupt := unseen[pl.abrupt]
-			st, _, _ := abrupt.exit()
-			p.breakPool(fmt.Sprintf("a child process terminated abruptly: pid %d %s", abrupt.pid, st))
-			return
 		}
 		p.setGLocked(gManager, "waiting for a result, a worker's death or a submit", wait)
 		p.mu.Unlock()
@@ -181,6 +141,50 @@ func (p *failFast) manage() {
 		case <-p.died:
 		}
 	}
+}
+
+// applyLocked carries out a plan that acts, for live workers and the
+// deaths not yet seen. It is called with core.mu held and returns with it
+// released; it reports false once the manager has ended.
+func (p *failFast) applyLocked(pl managerPlan, live int, unseen []*proc) bool {
+	switch {
+	case pl.feed:
+		p.addCallItemsLocked()
+	case pl.sentinels:
+		// join_executor_internals: one None per worker.
+		for range live {
+			p.feedq = append(p.feedq, sentinel())
+		}
+		notify(p.feedReady)
+		p.sentSentinels = true
+		p.reg.Bump()
+	case pl.finish:
+		p.mu.Unlock()
+		p.doneG(gManager, "finished")
+		p.stopAll() // ends the feeder and the poller; reaps
+		return false
+	case pl.recv:
+		// `if result_reader in ready: result_item = result_reader.recv()`
+		p.mu.Unlock()
+		return p.recv()
+	case pl.seeDeaths:
+		for _, pr := range unseen {
+			p.seenDead[pr] = true
+		}
+		if pl.abrupt >= 0 {
+			// Taken: record it before letting go of the lock, or a
+			// snapshot would see the old wait with nothing left to wake it.
+			p.setGLocked(gManager, "handling a worker's death", nil)
+			p.mu.Unlock()
+			abrupt := unseen[pl.abrupt]
+			st, _, _ := abrupt.exit()
+			p.breakPool(fmt.Sprintf("a child process terminated abruptly: pid %d %s", abrupt.pid, st))
+			return false
+		}
+		p.reg.Bump()
+	}
+	p.mu.Unlock()
+	return true
 }
 
 // managerState is what the manager decides from, read under core.mu.

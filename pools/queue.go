@@ -219,6 +219,24 @@ func (p *queuePool) terminated() bool { return p.stopping.Load() }
 func (p *queuePool) handleTasks() {
 	defer p.gs.Done()
 	defer close(p.taskDone)
+	if !p.feedTasks() {
+		return
+	}
+	if p.terminated() {
+		p.doneG(gTask, "stopped by terminate")
+		return
+	}
+	if !p.sentinelToResults() {
+		return
+	}
+	p.sentinelsToWorkers()
+	p.doneG(gTask, "finished")
+}
+
+// feedTasks is _handle_tasks' loop: it writes each task to the task pipe
+// until the caller's sentinel or a terminate. It reports false if the
+// thread ended in it.
+func (p *queuePool) feedTasks() bool {
 	queueWait := &waitSpec{
 		kind:  WaitEvents,
 		what:  "a task on the task queue",
@@ -242,39 +260,49 @@ func (p *queuePool) handleTasks() {
 		p.taskq = p.taskq[1:]
 		if q.sentinel || p.state == stateTerminate {
 			p.mu.Unlock()
-			break
+			return true
 		}
 		p.setGLocked(gTask, fmt.Sprintf("encoding job %d", q.job), nil)
 		p.mu.Unlock()
+		if !p.sendTask(q) {
+			return false
+		}
+	}
+}
 
-		b, err := encodeQueued(q)
-		if err != nil {
-			if p.respawn && !IsExitRequest(err) {
-				// 3.x: `except Exception as e: ... cache[job]._set(idx, (False, e))`
-				p.mu.Lock()
-				p.setLocked(q.job, resultOf(nil, &EncodeError{What: "task", Err: err}, nil))
-				p.mu.Unlock()
-				continue
-			}
-			// 2.6 catches only IOError: the thread dies, silently.
-			p.dieG(gTask, fmt.Sprintf("died of an uncaught error encoding job %d: %v", q.job, err))
-			return
+// sendTask encodes one task and writes it to the task pipe. It reports
+// false if the thread ended in it.
+func (p *queuePool) sendTask(q queued) bool {
+	b, err := encodeQueued(q)
+	if err != nil {
+		if p.respawn && !IsExitRequest(err) {
+			// 3.x: `except Exception as e: ... cache[job]._set(idx, (False, e))`
+			p.mu.Lock()
+			p.setLocked(q.job, resultOf(nil, &EncodeError{What: "task", Err: err}, nil))
+			p.mu.Unlock()
+			return true
 		}
-		p.setG(gTask, fmt.Sprintf("writing job %d to the task pipe", q.job), &waitSpec{
-			kind: WaitPipeRoom, what: "room in the task pipe", releasers: p.liveWorkerIDsLocked,
-			ready: func() bool { return p.tasks.buffered() < p.tasks.capacity() },
-		})
-		if err := p.tasks.send(b); err != nil {
-			p.doneG(gTask, "stopped: IOError writing the task pipe")
-			return
-		}
+		// 2.6 catches only IOError: the thread dies, silently.
+		p.dieG(gTask, fmt.Sprintf("died of an uncaught error encoding job %d: %v", q.job, err))
+		return false
 	}
-	if p.terminated() {
-		p.doneG(gTask, "stopped by terminate")
-		return
+	p.setG(gTask, fmt.Sprintf("writing job %d to the task pipe", q.job), p.taskPipeRoom())
+	if err := p.tasks.send(b); err != nil {
+		p.doneG(gTask, "stopped: IOError writing the task pipe")
+		return false
 	}
-	// outqueue.put(None): the parent writes the result handler's sentinel
-	// to the result pipe, under the result write lock like any writer.
+	return true
+}
+
+func (p *queuePool) taskPipeRoom() *waitSpec {
+	return &waitSpec{kind: WaitPipeRoom, what: "room in the task pipe", releasers: p.liveWorkerIDsLocked,
+		ready: func() bool { return p.tasks.buffered() < p.tasks.capacity() }}
+}
+
+// sentinelToResults is outqueue.put(None): the parent writes the result
+// handler's sentinel to the result pipe, under the result write lock like
+// any writer. It reports false if the thread ended in it.
+func (p *queuePool) sentinelToResults() bool {
 	lock := p.reg.Lock(lockResultWrite)
 	p.setG(gTask, "sending the sentinel to the result handler", &waitSpec{
 		kind: WaitLock, what: "the " + lockNames[lockResultWrite],
@@ -292,7 +320,7 @@ func (p *queuePool) handleTasks() {
 	})
 	if !lock.AcquireParent(uint32(os.Getpid()), p.terminated) {
 		p.doneG(gTask, "stopped by terminate")
-		return
+		return false
 	}
 	p.setG(gTask, "writing the sentinel to the result pipe", &waitSpec{
 		kind: WaitPipeRoom, what: "room in the result pipe", releasers: func() []string { return []string{gResult} },
@@ -302,11 +330,15 @@ func (p *queuePool) handleTasks() {
 	lock.Release()
 	if err != nil {
 		p.doneG(gTask, "stopped: IOError writing the result pipe")
-		return
+		return false
 	}
-	// `for p in pool: put(None)`: pool holds every worker not yet joined,
-	// dead or alive, so count those; a spare sentinel is harmless, a
-	// missing one leaves a worker waiting forever.
+	return true
+}
+
+// sentinelsToWorkers is `for p in pool: put(None)`: pool holds every
+// worker not yet joined, dead or alive, so it counts those; a spare
+// sentinel is harmless, a missing one leaves a worker waiting forever.
+func (p *queuePool) sentinelsToWorkers() {
 	p.mu.Lock()
 	n := 0
 	for _, pr := range p.procs {
@@ -316,13 +348,11 @@ func (p *queuePool) handleTasks() {
 	}
 	p.mu.Unlock()
 	for i := 0; i < n; i++ {
-		p.setG(gTask, "sending sentinels to the workers", &waitSpec{kind: WaitPipeRoom, what: "room in the task pipe", releasers: p.liveWorkerIDsLocked,
-			ready: func() bool { return p.tasks.buffered() < p.tasks.capacity() }})
+		p.setG(gTask, "sending sentinels to the workers", p.taskPipeRoom())
 		if err := p.tasks.send(sentinel()); err != nil {
 			break
 		}
 	}
-	p.doneG(gTask, "finished")
 }
 
 // handleResults follows Pool._handle_results.
