@@ -39,8 +39,9 @@ type tracked struct {
 	// Under core.mu.
 	queue    []queued // submitted, not assigned
 	ws       []*tworker
-	restarts int // replacements started
-	owed     int // replacements owed to settled deaths, not started yet
+	restarts int   // replacements started, or tried and failed
+	owed     int   // replacements owed to settled deaths, not started yet
+	startErr error // why the last replacement failed to start
 
 	budget int
 }

@@ -131,18 +131,16 @@ func (p *tracked) applyLocked(pl supervisorPlan) func() {
 	p.owed += pl.owe
 	switch {
 	case pl.overBudget:
-		p.breakLocked(fmt.Errorf("%w: %d replacements allowed, a crash loop needs more", ErrRestartBudget, p.budget))
+		err := fmt.Errorf("%w: %d replacements allowed, a crash loop needs more", ErrRestartBudget, p.budget)
+		if p.startErr != nil {
+			err = fmt.Errorf("%w: %d replacements allowed, the last failed to start: %w", ErrRestartBudget, p.budget, p.startErr)
+		}
+		p.breakLocked(err)
 		p.owed = 0
 	case pl.replace > 0:
 		p.restarts += pl.replace
 		p.owed = 0
-		rest = append(rest, func() {
-			for range pl.replace {
-				if p.startWorker() != nil {
-					break
-				}
-			}
-		})
+		rest = append(rest, func() { p.replace(pl.replace) })
 	}
 	for _, k := range pl.kill {
 		tw := p.ws[k.w]
@@ -165,6 +163,29 @@ func (p *tracked) applyLocked(pl supervisorPlan) func() {
 		for _, f := range rest {
 			f()
 		}
+	}
+}
+
+// replace starts n replacements, counted in restarts already. One that
+// fails to start has used its restart all the same, and it and those not
+// tried are owed again: the supervisor tries again within the budget, and
+// a pool whose workers cannot start breaks once it is spent, rather than
+// wait for ever for a worker to take its queued jobs.
+func (p *tracked) replace(n int) {
+	for i := range n {
+		err := p.startWorker()
+		switch {
+		case err == nil:
+			continue
+		case errors.Is(err, ErrTerminated):
+			return
+		}
+		p.mu.Lock()
+		p.restarts -= n - i - 1 // not tried
+		p.owed += n - i
+		p.startErr = err
+		p.mu.Unlock()
+		return
 	}
 }
 
