@@ -177,8 +177,8 @@ func (p *failFast) applyLocked(pl managerPlan, live int, unseen []*proc) bool {
 			p.setGLocked(gManager, "handling a worker's death", nil)
 			p.mu.Unlock()
 			abrupt := unseen[pl.abrupt]
-			st, _, _ := abrupt.exit()
-			p.breakPool(fmt.Sprintf("a child process terminated abruptly: pid %d %s", abrupt.pid, st))
+			st, _, _ := abrupt.State()
+			p.breakPool(fmt.Sprintf("a child process terminated abruptly: pid %d %s", abrupt.PID, st))
 			return false
 		}
 		p.reg.Bump()
@@ -256,9 +256,9 @@ func (p *failFast) managerStateLocked() (managerState, []*proc) {
 	}
 	var unseen []*proc
 	for _, pr := range p.procs {
-		if _, d, _ := pr.exit(); d && !p.seenDead[pr] {
+		if _, d, _ := pr.State(); d && !p.seenDead[pr] {
 			unseen = append(unseen, pr)
-			st.deaths = append(st.deaths, p.exiting[pr.pid])
+			st.deaths = append(st.deaths, p.exiting[pr.PID])
 		}
 	}
 	return st, unseen

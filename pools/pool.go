@@ -596,9 +596,9 @@ func (c *core) joinWorkers(ctx context.Context) error {
 	ps := append([]*proc(nil), c.procs...)
 	c.mu.Unlock()
 	for _, pr := range ps {
-		id := workerID(pr.pid)
-		dead := func() bool { _, d, _ := pr.exit(); return d }
-		if err := c.waitDone(ctx, id+" to exit", func() []string { return []string{id} }, pr.exited, dead); err != nil {
+		id := workerID(pr.PID)
+		dead := func() bool { _, d, _ := pr.State(); return d }
+		if err := c.waitDone(ctx, id+" to exit", func() []string { return []string{id} }, pr.Exited(), dead); err != nil {
 			return err
 		}
 		c.reap(pr)
@@ -641,7 +641,7 @@ func (c *core) pruneLocked() {
 	const keepDead = 64
 	dead := 0
 	for _, pr := range c.procs {
-		if _, _, reaped := pr.exit(); reaped {
+		if _, _, reaped := pr.State(); reaped {
 			dead++
 		}
 	}
@@ -650,7 +650,7 @@ func (c *core) pruneLocked() {
 	}
 	kept := c.procs[:0]
 	for _, pr := range c.procs {
-		if _, _, reaped := pr.exit(); reaped && dead > keepDead {
+		if _, _, reaped := pr.State(); reaped && dead > keepDead {
 			dead--
 			continue
 		}
@@ -662,7 +662,7 @@ func (c *core) pruneLocked() {
 func (c *core) liveProcsLocked() []*proc {
 	var out []*proc
 	for _, pr := range c.procs {
-		if !pr.isDead() {
+		if !pr.IsDead() {
 			out = append(out, pr)
 		}
 	}
@@ -674,7 +674,7 @@ func (c *core) liveProcsLocked() []*proc {
 func (c *core) liveWorkerIDsLocked() []string {
 	var ids []string
 	for _, pr := range c.liveProcsLocked() {
-		ids = append(ids, workerID(pr.pid))
+		ids = append(ids, workerID(pr.PID))
 	}
 	return ids
 }
@@ -687,8 +687,8 @@ func (c *core) killAll() {
 	ps := append([]*proc(nil), c.procs...)
 	c.mu.Unlock()
 	for _, pr := range ps {
-		if _, _, reaped := pr.exit(); !reaped {
-			c.kill(pr)
+		if _, _, reaped := pr.State(); !reaped {
+			pr.Kill()
 		}
 	}
 	for _, pr := range ps {
@@ -715,8 +715,8 @@ func (c *core) Signal(pid int, sig syscall.Signal) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, pr := range c.liveProcsLocked() {
-		if pr.pid == pid {
-			return pr.os.Signal(sig)
+		if pr.PID == pid {
+			return pr.Signal(sig)
 		}
 	}
 	return fmt.Errorf("pools: no live worker with pid %d", pid)
@@ -734,7 +734,7 @@ func (c *core) Interrupt(pid int, t Trigger) error {
 		return fmt.Errorf("pools: pool has ended")
 	}
 	for _, pr := range c.liveProcsLocked() {
-		if pr.pid == pid {
+		if pr.PID == pid {
 			slotOf(c.reg, pr.idx).Post(uint32(ts[0].ID), ts[0].Arg)
 			return nil
 		}

@@ -342,7 +342,7 @@ func (p *queuePool) sentinelsToWorkers() {
 	p.mu.Lock()
 	n := 0
 	for _, pr := range p.procs {
-		if _, _, reaped := pr.exit(); !reaped {
+		if _, _, reaped := pr.State(); !reaped {
 			n++
 		}
 	}
@@ -487,7 +487,7 @@ func (p *queuePool) keepGoingLocked() bool {
 
 func (p *queuePool) deadUnreapedLocked() bool {
 	for _, pr := range p.procs {
-		if _, dead, reaped := pr.exit(); dead && !reaped {
+		if _, dead, reaped := pr.State(); dead && !reaped {
 			return true
 		}
 	}
@@ -500,7 +500,7 @@ func (p *queuePool) maintainPool() {
 	p.mu.Lock()
 	var dead []*proc
 	for _, pr := range p.procs {
-		if _, d, reaped := pr.exit(); d && !reaped {
+		if _, d, reaped := pr.State(); d && !reaped {
 			dead = append(dead, pr)
 		}
 	}
@@ -527,7 +527,7 @@ func (p *queuePool) maintainPool() {
 		}
 		p.mu.Unlock()
 		if term {
-			p.kill(pr)
+			pr.Kill()
 			p.reap(pr)
 			return
 		}

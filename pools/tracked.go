@@ -96,7 +96,7 @@ func startTrackedAs(s Strategy, o Options) (*tracked, error) {
 		ids := []string{gSupervisor}
 		for _, tw := range p.ws {
 			if !tw.read {
-				ids = append(ids, readerID(tw.pr.pid))
+				ids = append(ids, readerID(tw.pr.PID))
 			}
 		}
 		return ids
@@ -145,7 +145,7 @@ func (p *tracked) startWorker() error {
 	p.mu.Lock()
 	if p.released || p.stopped() {
 		p.mu.Unlock()
-		p.kill(pr)
+		pr.Kill()
 		p.reap(pr)
 		tw.task.close()
 		tw.res.close()
@@ -153,7 +153,7 @@ func (p *tracked) startWorker() error {
 	}
 	p.addProcLocked(pr)
 	p.ws = append(p.ws, tw)
-	p.startGLocked(readerID(pr.pid), RoleReader)
+	p.startGLocked(readerID(pr.PID), RoleReader)
 	p.mu.Unlock()
 	p.gs.Add(1)
 	go p.readLoop(tw)
@@ -200,22 +200,22 @@ func (p *tracked) Terminate() error {
 // rest of the frame, stays in step, and the worker is retired.
 func (p *tracked) readLoop(tw *tworker) {
 	defer p.gs.Done()
-	id := readerID(tw.pr.pid)
+	id := readerID(tw.pr.PID)
 	wait := &waitSpec{
 		kind:      WaitResultPipe,
-		what:      fmt.Sprintf("a result from worker %d", tw.pr.pid),
-		releasers: func() []string { return []string{workerID(tw.pr.pid)} },
+		what:      fmt.Sprintf("a result from worker %d", tw.pr.PID),
+		releasers: func() []string { return []string{workerID(tw.pr.PID)} },
 		// Its worker is the only writer: once it is dead, end of file
 		// is on its way.
 		ready: func() bool {
-			_, dead, _ := tw.pr.exit()
+			_, dead, _ := tw.pr.State()
 			return dead || tw.res.readReady(tw.reader.Counters())
 		},
 		detail: func() string { return frameDetail(tw.reader) },
 		torn:   func() bool { h, _ := tw.reader.Progress(); return h > 0 },
 	}
 	for {
-		p.setG(id, "reading the result pipe of worker "+fmt.Sprint(tw.pr.pid), wait)
+		p.setG(id, "reading the result pipe of worker "+fmt.Sprint(tw.pr.PID), wait)
 		job, res, err := readResult(tw.reader)
 		p.mu.Lock()
 		if err != nil {

@@ -54,7 +54,7 @@ func (p *tracked) supervisorReleasersLocked() []string {
 	ids := append(p.liveWorkerIDsLocked(), gCaller)
 	for _, tw := range p.ws {
 		if !tw.read {
-			ids = append(ids, readerID(tw.pr.pid))
+			ids = append(ids, readerID(tw.pr.PID))
 		}
 	}
 	if !p.nextDeadlineLocked().IsZero() {
@@ -99,7 +99,7 @@ func (p *tracked) stateLocked(now time.Time) supervisorState {
 
 // viewLocked is the supervisor's view of tw at time now.
 func (p *tracked) viewLocked(tw *tworker, now time.Time) workerView {
-	_, dead, _ := tw.pr.exit()
+	_, dead, _ := tw.pr.State()
 	w := workerView{
 		done: tw.done, dead: dead, read: tw.read, killed: tw.killed != nil, retired: errors.Is(tw.killed, errRetired),
 		badStream: tw.readErr != nil, retire: tw.retire, held: len(tw.fifo),
@@ -145,7 +145,7 @@ func (p *tracked) applyLocked(pl supervisorPlan) func() {
 	for _, k := range pl.kill {
 		tw := p.ws[k.w]
 		tw.killed = p.killErrLocked(tw, k.why)
-		p.kill(tw.pr)
+		tw.pr.Kill()
 	}
 	for _, i := range pl.fill {
 		rest = append(rest, func() { p.fill(p.ws[i]) })
@@ -198,7 +198,7 @@ func (p *tracked) killErrLocked(tw *tworker, why killReason) error {
 	case killRetired:
 		return errRetired
 	default:
-		return &DeadlineError{PID: tw.pr.pid, Timeout: p.opts.TaskTimeout}
+		return &DeadlineError{PID: tw.pr.PID, Timeout: p.opts.TaskTimeout}
 	}
 }
 
@@ -207,7 +207,7 @@ func (p *tracked) killErrLocked(tw *tworker, why killReason) error {
 // killing it or with WorkerLost.
 func (p *tracked) settleLocked(tw *tworker, fates []fate) {
 	tw.done = true
-	p.dropGLocked(readerID(tw.pr.pid))
+	p.dropGLocked(readerID(tw.pr.PID))
 	var back []queued
 	for i, a := range tw.fifo {
 		q := a.q
@@ -221,12 +221,12 @@ func (p *tracked) settleLocked(tw *tworker, fates []fate) {
 			p.resolveLocked(q.job, Result{Err: tw.killed})
 		case fateLost:
 			q.attempts++
-			st, _, _ := tw.pr.exit()
+			st, _, _ := tw.pr.State()
 			phase := tw.pr.last.phase()
 			if tw.pr.lastJob != int64(q.job) {
 				phase = "task-decode" // taken off the pipe, not yet decoding
 			}
-			p.resolveLocked(q.job, Result{Err: &WorkerLost{PID: tw.pr.pid, Status: st, Phase: phase, Attempts: q.attempts}})
+			p.resolveLocked(q.job, Result{Err: &WorkerLost{PID: tw.pr.PID, Status: st, Phase: phase, Attempts: q.attempts}})
 		}
 	}
 	tw.fifo = nil
@@ -246,7 +246,7 @@ func (p *tracked) breakLocked(err error) {
 			if tw.killed == nil {
 				tw.killed = err
 			}
-			p.kill(tw.pr)
+			tw.pr.Kill()
 		}
 	}
 }
