@@ -170,37 +170,28 @@ func actionByID(id uint16) (*actionEntry, bool) {
 // that travels without its job strikes job, the job of its frame.
 func fire(ts []trig, p Point, job int, worker bool, await func(Point, int)) error {
 	for _, t := range ts {
-		if t.at != p {
+		if Point(t.At) != p {
 			continue
 		}
-		a, ok := actionByID(t.id)
+		a, ok := actionByID(t.ID)
 		if !ok {
-			return fmt.Errorf("pools: trigger names unregistered action #%d", t.id)
+			return fmt.Errorf("pools: trigger names unregistered action #%d", t.ID)
 		}
 		j := job
-		if t.job >= 0 {
-			j = int(t.job)
+		if t.Job >= 0 {
+			j = int(t.Job)
 		}
-		if err := a.fn(&Strike{At: p, Job: j, Arg: t.arg, Worker: worker, await: await}); err != nil {
+		if err := a.fn(&Strike{At: p, Job: j, Arg: t.Arg, Worker: worker, await: await}); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// trig is a Trigger resolved to its registry id, as it travels in frames,
-// with the job it rides in (-1 until the job is known).
-type trig struct {
-	id  uint16
-	at  Point
-	arg int64
-	job int64
-}
-
 // ownedBy sets the job every trigger of ts rides in.
 func ownedBy(ts []trig, job int) []trig {
 	for i := range ts {
-		ts[i].job = int64(job)
+		ts[i].Job = int64(job)
 	}
 	return ts
 }
@@ -218,7 +209,7 @@ func resolve(ts []Trigger) ([]trig, error) {
 		if t.At == 0 || t.At >= numPoints {
 			return nil, fmt.Errorf("pools: trigger %q has invalid point %d", t.Action, t.At)
 		}
-		out[i] = trig{id: id, at: t.At, arg: t.Arg, job: -1}
+		out[i] = trig{ID: id, At: uint8(t.At), Arg: t.Arg, Job: -1}
 		if a, ok := actionByID(id); ok {
 			a.used.Store(true)
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"syscall"
 	"time"
 )
 
@@ -82,42 +81,6 @@ type WorkerLost struct {
 
 func (e *WorkerLost) Error() string {
 	return fmt.Sprintf("worker %d lost during %s: %s (attempt %d)", e.PID, e.Phase, e.Status, e.Attempts)
-}
-
-// Exit is how a worker process ended.
-type Exit struct {
-	Code   int            // exit code, when Signal is 0
-	Signal syscall.Signal // the signal that killed it, or 0
-}
-
-func (x Exit) String() string {
-	if x.Signal != 0 {
-		return "killed by " + signalName(x.Signal)
-	}
-	return fmt.Sprintf("exit code %d", x.Code)
-}
-
-func exitFromStatus(ws syscall.WaitStatus) Exit {
-	if ws.Signaled() {
-		return Exit{Signal: ws.Signal()}
-	}
-	return Exit{Code: ws.ExitStatus()}
-}
-
-func signalName(s syscall.Signal) string {
-	switch s {
-	case syscall.SIGKILL:
-		return "SIGKILL"
-	case syscall.SIGSEGV:
-		return "SIGSEGV"
-	case syscall.SIGTERM:
-		return "SIGTERM"
-	case syscall.SIGABRT:
-		return "SIGABRT"
-	case syscall.SIGBUS:
-		return "SIGBUS"
-	}
-	return fmt.Sprintf("signal %d", int(s))
 }
 
 // DeadlineError is the error of a job that ran past Options.TaskTimeout:

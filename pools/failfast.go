@@ -125,51 +125,11 @@ func (p *failFast) manage() {
 	for {
 		p.mu.Lock()
 		st, unseen := p.managerStateLocked()
-		pl := planManager(st)
-		switch {
-		case pl.feed:
-			p.addCallItemsLocked()
-			p.mu.Unlock()
-			continue
-		case pl.sentinels:
-			// join_executor_internals: one None per worker.
-			for range st.live {
-				p.feedq = append(p.feedq, appendFrame(nil, jobSentinel, trig{}, nil))
-			}
-			notify(p.feedReady)
-			p.sentSentinels = true
-			p.reg.Bump()
-			p.mu.Unlock()
-			continue
-		case pl.finish:
-			p.mu.Unlock()
-			p.doneG(gManager, "finished")
-			p.stopAll() // ends the feeder and the poller; reaps
-			return
-		case pl.recv:
-			// `if result_reader in ready: result_item = result_reader.recv()`
-			p.mu.Unlock()
-			if !p.recv() {
+		if pl := planManager(st); pl.acts() {
+			if !p.applyLocked(pl, st.live, unseen) {
 				return
 			}
 			continue
-		case pl.seeDeaths:
-			for _, pr := range unseen {
-				p.seenDead[pr] = true
-			}
-			if pl.abrupt < 0 {
-				p.reg.Bump()
-				p.mu.Unlock()
-				continue
-			}
-			// Taken: record it before letting go of the lock, or a
-			// snapshot would see the old wait with nothing left to wake it.
-			p.setGLocked(gManager, "handling a worker's death", nil)
-			p.mu.Unlock()
-			abrupt := unseen[pl.abrupt]
-			st, _, _ := abrupt.exit()
-			p.breakPool(fmt.Sprintf("a child process terminated abruptly: pid %d %s", abrupt.pid, st))
-			return
 		}
 		p.setGLocked(gManager, "waiting for a result, a worker's death or a submit", wait)
 		p.mu.Unlock()
@@ -181,6 +141,50 @@ func (p *failFast) manage() {
 		case <-p.died:
 		}
 	}
+}
+
+// applyLocked carries out a plan that acts, for live workers and the
+// deaths not yet seen. It is called with core.mu held and returns with it
+// released; it reports false once the manager has ended.
+func (p *failFast) applyLocked(pl managerPlan, live int, unseen []*proc) bool {
+	switch {
+	case pl.feed:
+		p.addCallItemsLocked()
+	case pl.sentinels:
+		// join_executor_internals: one None per worker.
+		for range live {
+			p.feedq = append(p.feedq, sentinel())
+		}
+		notify(p.feedReady)
+		p.sentSentinels = true
+		p.reg.Bump()
+	case pl.finish:
+		p.mu.Unlock()
+		p.doneG(gManager, "finished")
+		p.stopAll() // ends the feeder and the poller; reaps
+		return false
+	case pl.recv:
+		// `if result_reader in ready: result_item = result_reader.recv()`
+		p.mu.Unlock()
+		return p.recv()
+	case pl.seeDeaths:
+		for _, pr := range unseen {
+			p.seenDead[pr] = true
+		}
+		if pl.abrupt >= 0 {
+			// Taken: record it before letting go of the lock, or a
+			// snapshot would see the old wait with nothing left to wake it.
+			p.setGLocked(gManager, "handling a worker's death", nil)
+			p.mu.Unlock()
+			abrupt := unseen[pl.abrupt]
+			st, _, _ := abrupt.State()
+			p.breakPool(fmt.Sprintf("a child process terminated abruptly: pid %d %s", abrupt.PID, st))
+			return false
+		}
+		p.reg.Bump()
+	}
+	p.mu.Unlock()
+	return true
 }
 
 // managerState is what the manager decides from, read under core.mu.
@@ -252,9 +256,9 @@ func (p *failFast) managerStateLocked() (managerState, []*proc) {
 	}
 	var unseen []*proc
 	for _, pr := range p.procs {
-		if _, d, _ := pr.exit(); d && !p.seenDead[pr] {
+		if _, d, _ := pr.State(); d && !p.seenDead[pr] {
 			unseen = append(unseen, pr)
-			st.deaths = append(st.deaths, p.exiting[pr.pid])
+			st.deaths = append(st.deaths, p.exiting[pr.PID])
 		}
 	}
 	return st, unseen
@@ -269,19 +273,14 @@ func (p *failFast) recv() bool {
 		kind:      WaitFrameRest,
 		what:      "the rest of a result frame on the result queue pipe",
 		releasers: p.resultWritersLocked,
-		ready:     func() bool { return p.results.readReady(p.reader.have, p.reader.need) },
+		ready:     func() bool { return p.results.readReady(p.reader.Counters()) },
 		detail:    func() string { return frameDetail(p.reader) },
-		torn:      func() bool { h, _ := p.reader.progress(); return h > 0 },
+		torn:      func() bool { h, _ := p.reader.Progress(); return h > 0 },
 	})
-	f, err := p.reader.next(func(job int, t trig) error {
-		if t.id == 0 {
-			return nil
-		}
-		return fire([]trig{t}, PointResultAlloc, job, false, nil)
-	})
+	f, err := p.reader.Next(fireAlloc)
 	var r wireResult
 	if err == nil {
-		r, err = decodeResult(f.job, f.body)
+		r, err = decodeResult(f.Job, f.Body)
 	}
 	if p.results.buffered() <= 0 {
 		notify(p.drained)
@@ -297,11 +296,11 @@ func (p *failFast) recv() bool {
 	p.mu.Lock()
 	p.setGLocked(gManager, "handling a result", nil)
 	switch {
-	case f.job == jobExiting:
+	case f.Job == jobExiting:
 		// process_result_item: a worker that got its sentinel says so.
-		pid, _ := strconv.Atoi(string(r.value))
+		pid, _ := strconv.Atoi(string(r.Value))
 		p.exiting[pid] = true
-	case p.resolveLocked(f.job, Result{Value: r.value, Err: r.err()}):
+	case p.resolveLocked(f.Job, Result{Value: r.Value, Err: resultErr(r)}):
 		p.inFlight--
 	}
 	p.mu.Unlock()

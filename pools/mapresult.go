@@ -70,7 +70,7 @@ func (p *queuePool) MapChunks(ctx context.Context, ts []Task, chunksize int) ([]
 		if err != nil {
 			return out, err
 		}
-		calls[i] = wireTask{trigs: trigs, fn: t.Func, arg: t.Arg}
+		calls[i] = wireTask{Trigs: trigs, Fn: t.Func, Arg: t.Arg}
 	}
 	g := &mapGroup{chunksize: chunksize}
 	p.mu.Lock()
@@ -92,7 +92,7 @@ func (p *queuePool) MapChunks(ctx context.Context, ts []Task, chunksize int) ([]
 		f := p.newFutureLocked()
 		f.group = g
 		g.jobs = append(g.jobs, f)
-		ownedBy(calls[i].trigs, f.job)
+		ownedBy(calls[i].Trigs, f.job)
 	}
 	for i := 0; i < len(calls); i += chunksize {
 		end := min(i+chunksize, len(calls))
@@ -130,17 +130,17 @@ func (p *queuePool) setLocked(job int, r wireResult) {
 	}
 	g := f.group
 	if g == nil {
-		p.resolveLocked(job, Result{Value: r.value, Err: r.err()})
+		p.resolveLocked(job, Result{Value: r.Value, Err: resultErr(r)})
 		return
 	}
 	chunk := g.chunkOf(job)
-	err := r.err()
-	if err == nil && len(r.values) != len(chunk) {
-		err = fmt.Errorf("pools: a chunk of %d jobs returned %d values", len(chunk), len(r.values))
+	err := resultErr(r)
+	if err == nil && len(r.Values) != len(chunk) {
+		err = fmt.Errorf("pools: a chunk of %d jobs returned %d values", len(chunk), len(r.Values))
 	}
 	if err == nil {
 		for k, f := range chunk {
-			p.resolveLocked(f.job, Result{Value: r.values[k]})
+			p.resolveLocked(f.job, Result{Value: r.Values[k]})
 		}
 		return
 	}

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/poolhang/poolhang/pools/internal/frame"
 	"github.com/poolhang/poolhang/pools/internal/shm"
 )
 
@@ -97,8 +98,8 @@ func Start(s Strategy, o Options) (Pool, error) {
 	if o.Workers < 1 || o.Workers > MaxWorkers {
 		return nil, fmt.Errorf("pools: Workers = %d, want 1 to %d", o.Workers, MaxWorkers)
 	}
-	if o.MaxTaskFrame < 0 || o.MaxTaskFrame > maxBody {
-		return nil, fmt.Errorf("pools: MaxTaskFrame = %d, want 0 (default) to %d", o.MaxTaskFrame, maxBody)
+	if o.MaxTaskFrame < 0 || o.MaxTaskFrame > frame.MaxBody {
+		return nil, fmt.Errorf("pools: MaxTaskFrame = %d, want 0 (default) to %d", o.MaxTaskFrame, frame.MaxBody)
 	}
 	if o.Retries < 0 || o.RestartBudget < 0 || o.TaskTimeout < 0 {
 		return nil, fmt.Errorf("pools: Retries = %d, RestartBudget = %d, TaskTimeout = %s: none may be negative", o.Retries, o.RestartBudget, o.TaskTimeout)
@@ -317,7 +318,7 @@ func (c *core) admit(ctx context.Context, t Task, refuse func() error, enqueue f
 		return nil, err
 	}
 	f := c.newFutureLocked()
-	enqueue(queued{job: f.job, t: wireTask{trigs: ts, fn: t.Func, arg: t.Arg}, idempotent: t.Idempotent})
+	enqueue(queued{job: f.job, t: wireTask{Trigs: ts, Fn: t.Func, Arg: t.Arg}, idempotent: t.Idempotent})
 	return f, nil
 }
 
@@ -550,7 +551,7 @@ func (c *core) sharedPipes(taskName, resName string) (task, res *pipe, pipes fun
 // reads them.
 type sharedQueues struct {
 	tasks, results *pipe
-	reader         *frameReader // the parent's reader of results
+	reader         *frame.Reader // the parent's reader of results
 	pipes          func(slot) (*pipe, *pipe, error)
 }
 
@@ -584,8 +585,8 @@ func (c *core) startShared(taskName, resName string) (sharedQueues, error) {
 }
 
 // resultReader reads frames from p in the parent.
-func (c *core) resultReader(p *pipe) *frameReader {
-	return newFrameReader(p.r, new(atomic.Int64), new(atomic.Int64), p.read, c.reg.Bump)
+func (c *core) resultReader(p *pipe) *frame.Reader {
+	return frame.NewReader(p.r, new(atomic.Int64), new(atomic.Int64), p.read, c.reg.Bump)
 }
 
 // joinWorkers reaps every worker in order, waiting for each to exit
@@ -595,9 +596,9 @@ func (c *core) joinWorkers(ctx context.Context) error {
 	ps := append([]*proc(nil), c.procs...)
 	c.mu.Unlock()
 	for _, pr := range ps {
-		id := workerID(pr.pid)
-		dead := func() bool { _, d, _ := pr.exit(); return d }
-		if err := c.waitDone(ctx, id+" to exit", func() []string { return []string{id} }, pr.exited, dead); err != nil {
+		id := workerID(pr.PID)
+		dead := func() bool { _, d, _ := pr.State(); return d }
+		if err := c.waitDone(ctx, id+" to exit", func() []string { return []string{id} }, pr.Exited(), dead); err != nil {
 			return err
 		}
 		c.reap(pr)
@@ -640,7 +641,7 @@ func (c *core) pruneLocked() {
 	const keepDead = 64
 	dead := 0
 	for _, pr := range c.procs {
-		if _, _, reaped := pr.exit(); reaped {
+		if _, _, reaped := pr.State(); reaped {
 			dead++
 		}
 	}
@@ -649,7 +650,7 @@ func (c *core) pruneLocked() {
 	}
 	kept := c.procs[:0]
 	for _, pr := range c.procs {
-		if _, _, reaped := pr.exit(); reaped && dead > keepDead {
+		if _, _, reaped := pr.State(); reaped && dead > keepDead {
 			dead--
 			continue
 		}
@@ -661,7 +662,7 @@ func (c *core) pruneLocked() {
 func (c *core) liveProcsLocked() []*proc {
 	var out []*proc
 	for _, pr := range c.procs {
-		if !pr.isDead() {
+		if !pr.IsDead() {
 			out = append(out, pr)
 		}
 	}
@@ -673,7 +674,7 @@ func (c *core) liveProcsLocked() []*proc {
 func (c *core) liveWorkerIDsLocked() []string {
 	var ids []string
 	for _, pr := range c.liveProcsLocked() {
-		ids = append(ids, workerID(pr.pid))
+		ids = append(ids, workerID(pr.PID))
 	}
 	return ids
 }
@@ -686,8 +687,8 @@ func (c *core) killAll() {
 	ps := append([]*proc(nil), c.procs...)
 	c.mu.Unlock()
 	for _, pr := range ps {
-		if _, _, reaped := pr.exit(); !reaped {
-			c.kill(pr)
+		if _, _, reaped := pr.State(); !reaped {
+			pr.Kill()
 		}
 	}
 	for _, pr := range ps {
@@ -714,8 +715,8 @@ func (c *core) Signal(pid int, sig syscall.Signal) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, pr := range c.liveProcsLocked() {
-		if pr.pid == pid {
-			return pr.os.Signal(sig)
+		if pr.PID == pid {
+			return pr.Signal(sig)
 		}
 	}
 	return fmt.Errorf("pools: no live worker with pid %d", pid)
@@ -733,8 +734,8 @@ func (c *core) Interrupt(pid int, t Trigger) error {
 		return fmt.Errorf("pools: pool has ended")
 	}
 	for _, pr := range c.liveProcsLocked() {
-		if pr.pid == pid {
-			slotOf(c.reg, pr.idx).Post(uint32(ts[0].id), ts[0].arg)
+		if pr.PID == pid {
+			slotOf(c.reg, pr.idx).Post(uint32(ts[0].ID), ts[0].Arg)
 			return nil
 		}
 	}

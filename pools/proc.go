@@ -4,36 +4,27 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"sync"
 	"sync/atomic"
-	"syscall"
-	"unsafe"
 
+	process "github.com/poolhang/poolhang/pools/internal/proc"
 	"github.com/poolhang/poolhang/pools/internal/shm"
 	"golang.org/x/sys/unix"
 )
 
+// Exit is how a worker process ended.
+type Exit = process.Exit
+
 // A proc is one worker process.
 type proc struct {
-	idx  int // its slot in the region
-	seq  int // its place in the pool, from 1 in start order (Party.Slot)
-	pid  int
-	os   *os.Process
+	*process.Process
+	idx  int   // its slot in the region
+	seq  int   // its place in the pool, from 1 in start order (Party.Slot)
 	task *pipe // the pipe it reads tasks from
 	res  *pipe // the pipe it writes results to
-	// exited is closed once the process has ended (it may still be a
-	// zombie: nobody has reaped it).
-	exited chan struct{}
 
-	mu     sync.Mutex
-	status Exit
-	dead   bool
-	reaped bool
-	last   wstate // the slot's state when it died, for WorkerLost
-	// watchErr is why waitid failed, if it did, instead of reporting an
-	// exit.
-	watchErr error
-	lastJob  int64
+	// Recorded as it is seen dead, under the process's lock.
+	last    wstate // the slot's state when it died, for WorkerLost
+	lastJob int64
 }
 
 // spawn starts a worker process in a free slot. pipes gives the pipes it
@@ -51,31 +42,20 @@ func (c *core) spawn(pipes func(s slot) (task, res *pipe, err error)) (*proc, er
 		c.freeSlot(idx)
 		return nil, err
 	}
-	pidfd := -1
-	attr := &os.ProcAttr{
-		Env:   append(environWithout(workerEnv), fmt.Sprintf("%s=%s %d %s", workerEnv, c.strategy, idx, c.secret)),
-		Files: []*os.File{c.devnull, c.devnull, c.stderr, c.reg.File(), task.r, res.w},
-		Sys: &syscall.SysProcAttr{
-			// Workers die with their parent, so a killed test run
-			// leaves no orphans.
-			Pdeathsig: syscall.SIGKILL,
-			// A pidfd of our own (os.Process keeps a duplicate), so that
-			// the exit is watched without a thread blocked per worker.
-			PidFD: &pidfd,
-		},
-	}
+	env := append(environWithout(workerEnv), fmt.Sprintf("%s=%s %d %s", workerEnv, c.strategy, idx, c.secret))
+	files := []*os.File{c.devnull, c.devnull, c.stderr, c.reg.File(), task.r, res.w}
 	// -test.run=^$ keeps a test binary that forgot MaybeServeWorker from
 	// running its tests in every worker.
-	p, err := os.StartProcess(c.exe, []string{c.exe, "-test.run=^$"}, attr)
+	p, err := process.Start(c.exe, []string{c.exe, "-test.run=^$"}, env, files)
 	if err != nil {
 		c.freeSlot(idx)
 		return nil, fmt.Errorf("pools: start worker: %w", err)
 	}
-	pr := &proc{idx: idx, pid: p.Pid, os: p, task: task, res: res, exited: make(chan struct{}), lastJob: -1}
-	s.PID().Store(uint32(p.Pid))
+	pr := &proc{Process: p, idx: idx, task: task, res: res, lastJob: -1}
+	s.PID().Store(uint32(p.PID))
 	c.reg.Bump()
 	c.watch.Add(1)
-	go c.watchProc(pr, pidfd)
+	go c.watchProc(pr)
 	return pr, nil
 }
 
@@ -94,119 +74,28 @@ func environWithout(key string) []string {
 }
 
 // watchProc waits for the process to end without reaping it, the way a
-// sentinel fires: the strategy decides when to reap (2.6 only in join).
-func (c *core) watchProc(pr *proc, pidfd int) {
+// sentinel fires (the strategy decides when to reap: 2.6 only in join),
+// and records what its slot said it was doing.
+func (c *core) watchProc(pr *proc) {
 	defer c.watch.Done()
-	info, err := waitExit(pr.pid, pidfd)
-	pr.mu.Lock()
-	if !pr.dead {
-		if err == nil {
-			pr.status = exitFromSiginfo(&info)
-		} else {
-			pr.watchErr = err // should not happen: say so in snapshots
-		}
-		pr.dead = true
-		s := slotOf(c.reg, pr.idx)
+	s := slotOf(c.reg, pr.idx)
+	pr.Watch(func() {
 		pr.last = s.state()
 		pr.lastJob = s.Job().Load()
-	}
-	pr.mu.Unlock()
-	close(pr.exited)
+	})
 	c.reg.Bump()
 	notify(c.died)
 }
 
-// waitExit waits, without reaping, for the process to end. It parks on
-// the pidfd in the runtime's netpoller (a pidfd turns readable when its
-// process exits), so 64 waiting workers cost no OS thread each; waitid
-// with WNOHANG then reads the status. Without a pidfd it blocks a thread
-// in waitid, as before.
-func waitExit(pid, pidfd int) (unix.Siginfo, error) {
-	var info unix.Siginfo
-	if pidfd < 0 {
-		for {
-			err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
-			if err != unix.EINTR {
-				return info, err
-			}
-		}
-	}
-	unix.SetNonblock(pidfd, true) // so os.NewFile hands it to the netpoller
-	f := os.NewFile(uintptr(pidfd), "pidfd")
-	defer f.Close()
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return info, err
-	}
-	var werr error
-	err = rc.Read(func(fd uintptr) bool {
-		for {
-			info = unix.Siginfo{}
-			werr = unix.Waitid(unix.P_PIDFD, int(fd), &info, unix.WEXITED|unix.WNOWAIT|unix.WNOHANG, nil)
-			if werr != unix.EINTR && werr != unix.EAGAIN {
-				break
-			}
-			if werr == unix.EAGAIN {
-				return false
-			}
-		}
-		return werr != nil || siginfoPID(&info) != 0
-	})
-	if err != nil {
-		return info, err
-	}
-	return info, werr
-}
-
-// siginfo_t for SIGCHLD on Linux: si_code at 8, si_pid at 16, si_status at 24.
-func siginfoPID(info *unix.Siginfo) int32 {
-	b := (*[128]byte)(unsafe.Pointer(info))
-	return *(*int32)(unsafe.Pointer(&b[16]))
-}
-
-func exitFromSiginfo(info *unix.Siginfo) Exit {
-	b := (*[128]byte)(unsafe.Pointer(info))
-	code := *(*int32)(unsafe.Pointer(&b[8]))
-	status := *(*int32)(unsafe.Pointer(&b[24]))
-	switch code {
-	case 2, 3: // CLD_KILLED, CLD_DUMPED
-		return Exit{Signal: syscall.Signal(status)}
-	}
-	return Exit{Code: int(status)}
-}
-
-// reap waits for the process (it must have exited or be about to) and frees
-// its slot. It is the only place a worker stops being a zombie.
+// reap waits for the process (it must have exited or be about to) and
+// frees its slot once it is reaped.
 func (c *core) reap(pr *proc) Exit {
-	<-pr.exited
-	pr.mu.Lock()
-	defer pr.mu.Unlock()
-	if pr.reaped {
-		return pr.status
+	x, first := pr.Reap()
+	if first {
+		c.freeSlot(pr.idx)
+		c.reg.Bump()
 	}
-	st, err := pr.os.Wait()
-	if err == nil {
-		if ws, ok := st.Sys().(syscall.WaitStatus); ok {
-			pr.status = exitFromStatus(ws)
-		}
-	}
-	pr.reaped = true
-	c.freeSlot(pr.idx)
-	c.reg.Bump()
-	return pr.status
-}
-
-// kill sends SIGKILL; an error means the process is already gone.
-func (c *core) kill(pr *proc) {
-	pr.os.Kill()
-}
-
-func (pr *proc) isDead() bool { return isClosed(pr.exited) }
-
-func (pr *proc) exit() (Exit, bool, bool) {
-	pr.mu.Lock()
-	defer pr.mu.Unlock()
-	return pr.status, pr.dead, pr.reaped
+	return x
 }
 
 func (c *core) takeSlot() (int, bool) {

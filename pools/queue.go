@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"sync/atomic"
+
+	"github.com/poolhang/poolhang/pools/internal/frame"
 )
 
 const (
@@ -217,6 +219,24 @@ func (p *queuePool) terminated() bool { return p.stopping.Load() }
 func (p *queuePool) handleTasks() {
 	defer p.gs.Done()
 	defer close(p.taskDone)
+	if !p.feedTasks() {
+		return
+	}
+	if p.terminated() {
+		p.doneG(gTask, "stopped by terminate")
+		return
+	}
+	if !p.sentinelToResults() {
+		return
+	}
+	p.sentinelsToWorkers()
+	p.doneG(gTask, "finished")
+}
+
+// feedTasks is _handle_tasks' loop: it writes each task to the task pipe
+// until the caller's sentinel or a terminate. It reports false if the
+// thread ended in it.
+func (p *queuePool) feedTasks() bool {
 	queueWait := &waitSpec{
 		kind:  WaitEvents,
 		what:  "a task on the task queue",
@@ -240,39 +260,49 @@ func (p *queuePool) handleTasks() {
 		p.taskq = p.taskq[1:]
 		if q.sentinel || p.state == stateTerminate {
 			p.mu.Unlock()
-			break
+			return true
 		}
 		p.setGLocked(gTask, fmt.Sprintf("encoding job %d", q.job), nil)
 		p.mu.Unlock()
+		if !p.sendTask(q) {
+			return false
+		}
+	}
+}
 
-		b, err := encodeQueued(q)
-		if err != nil {
-			if p.respawn && !IsExitRequest(err) {
-				// 3.x: `except Exception as e: ... cache[job]._set(idx, (False, e))`
-				p.mu.Lock()
-				p.setLocked(q.job, resultOf(nil, &EncodeError{What: "task", Err: err}, nil))
-				p.mu.Unlock()
-				continue
-			}
-			// 2.6 catches only IOError: the thread dies, silently.
-			p.dieG(gTask, fmt.Sprintf("died of an uncaught error encoding job %d: %v", q.job, err))
-			return
+// sendTask encodes one task and writes it to the task pipe. It reports
+// false if the thread ended in it.
+func (p *queuePool) sendTask(q queued) bool {
+	b, err := encodeQueued(q)
+	if err != nil {
+		if p.respawn && !IsExitRequest(err) {
+			// 3.x: `except Exception as e: ... cache[job]._set(idx, (False, e))`
+			p.mu.Lock()
+			p.setLocked(q.job, resultOf(nil, &EncodeError{What: "task", Err: err}, nil))
+			p.mu.Unlock()
+			return true
 		}
-		p.setG(gTask, fmt.Sprintf("writing job %d to the task pipe", q.job), &waitSpec{
-			kind: WaitPipeRoom, what: "room in the task pipe", releasers: p.liveWorkerIDsLocked,
-			ready: func() bool { return p.tasks.buffered() < p.tasks.capacity() },
-		})
-		if err := p.tasks.send(b); err != nil {
-			p.doneG(gTask, "stopped: IOError writing the task pipe")
-			return
-		}
+		// 2.6 catches only IOError: the thread dies, silently.
+		p.dieG(gTask, fmt.Sprintf("died of an uncaught error encoding job %d: %v", q.job, err))
+		return false
 	}
-	if p.terminated() {
-		p.doneG(gTask, "stopped by terminate")
-		return
+	p.setG(gTask, fmt.Sprintf("writing job %d to the task pipe", q.job), p.taskPipeRoom())
+	if err := p.tasks.send(b); err != nil {
+		p.doneG(gTask, "stopped: IOError writing the task pipe")
+		return false
 	}
-	// outqueue.put(None): the parent writes the result handler's sentinel
-	// to the result pipe, under the result write lock like any writer.
+	return true
+}
+
+func (p *queuePool) taskPipeRoom() *waitSpec {
+	return &waitSpec{kind: WaitPipeRoom, what: "room in the task pipe", releasers: p.liveWorkerIDsLocked,
+		ready: func() bool { return p.tasks.buffered() < p.tasks.capacity() }}
+}
+
+// sentinelToResults is outqueue.put(None): the parent writes the result
+// handler's sentinel to the result pipe, under the result write lock like
+// any writer. It reports false if the thread ended in it.
+func (p *queuePool) sentinelToResults() bool {
 	lock := p.reg.Lock(lockResultWrite)
 	p.setG(gTask, "sending the sentinel to the result handler", &waitSpec{
 		kind: WaitLock, what: "the " + lockNames[lockResultWrite],
@@ -290,37 +320,39 @@ func (p *queuePool) handleTasks() {
 	})
 	if !lock.AcquireParent(uint32(os.Getpid()), p.terminated) {
 		p.doneG(gTask, "stopped by terminate")
-		return
+		return false
 	}
 	p.setG(gTask, "writing the sentinel to the result pipe", &waitSpec{
 		kind: WaitPipeRoom, what: "room in the result pipe", releasers: func() []string { return []string{gResult} },
 		ready: func() bool { return p.results.buffered() < p.results.capacity() },
 	})
-	err := p.results.send(appendFrame(nil, jobSentinel, trig{}, nil))
+	err := p.results.send(sentinel())
 	lock.Release()
 	if err != nil {
 		p.doneG(gTask, "stopped: IOError writing the result pipe")
-		return
+		return false
 	}
-	// `for p in pool: put(None)`: pool holds every worker not yet joined,
-	// dead or alive, so count those; a spare sentinel is harmless, a
-	// missing one leaves a worker waiting forever.
+	return true
+}
+
+// sentinelsToWorkers is `for p in pool: put(None)`: pool holds every
+// worker not yet joined, dead or alive, so it counts those; a spare
+// sentinel is harmless, a missing one leaves a worker waiting forever.
+func (p *queuePool) sentinelsToWorkers() {
 	p.mu.Lock()
 	n := 0
 	for _, pr := range p.procs {
-		if _, _, reaped := pr.exit(); !reaped {
+		if _, _, reaped := pr.State(); !reaped {
 			n++
 		}
 	}
 	p.mu.Unlock()
 	for i := 0; i < n; i++ {
-		p.setG(gTask, "sending sentinels to the workers", &waitSpec{kind: WaitPipeRoom, what: "room in the task pipe", releasers: p.liveWorkerIDsLocked,
-			ready: func() bool { return p.tasks.buffered() < p.tasks.capacity() }})
-		if err := p.tasks.send(appendFrame(nil, jobSentinel, trig{}, nil)); err != nil {
+		p.setG(gTask, "sending sentinels to the workers", p.taskPipeRoom())
+		if err := p.tasks.send(sentinel()); err != nil {
 			break
 		}
 	}
-	p.doneG(gTask, "finished")
 }
 
 // handleResults follows Pool._handle_results.
@@ -331,9 +363,9 @@ func (p *queuePool) handleResults() {
 		kind:      WaitResultPipe,
 		what:      "a result on the result pipe",
 		releasers: func() []string { return append(p.liveWorkerIDsLocked(), gTask) },
-		ready:     func() bool { return p.results.readReady(p.reader.have, p.reader.need) },
+		ready:     func() bool { return p.results.readReady(p.reader.Counters()) },
 		detail:    func() string { return frameDetail(p.reader) },
-		torn:      func() bool { h, _ := p.reader.progress(); return h > 0 },
+		torn:      func() bool { h, _ := p.reader.Progress(); return h > 0 },
 	}
 	sentinel := false
 	for {
@@ -348,7 +380,7 @@ func (p *queuePool) handleResults() {
 			p.setGLocked(gResult, "reading the result pipe", readWait)
 		}
 		p.mu.Unlock()
-		f, err := p.reader.next(p.alloc)
+		f, err := p.reader.Next(fireAlloc)
 		if err != nil {
 			if isEOFOrIO(err) {
 				p.doneG(gResult, "stopped: EOFError/IOError reading the result pipe")
@@ -362,18 +394,18 @@ func (p *queuePool) handleResults() {
 		if p.terminated() {
 			break
 		}
-		if f.job == jobSentinel {
+		if f.Job == jobSentinel {
 			sentinel = true
 			continue
 		}
-		p.setG(gResult, fmt.Sprintf("decoding the result of job %d", f.job), nil)
-		r, err := decodeResult(f.job, f.body)
+		p.setG(gResult, fmt.Sprintf("decoding the result of job %d", f.Job), nil)
+		r, err := decodeResult(f.Job, f.Body)
 		if err != nil {
-			p.dieG(gResult, fmt.Sprintf("died of an uncaught error decoding the result of job %d: %v", f.job, err))
+			p.dieG(gResult, fmt.Sprintf("died of an uncaught error decoding the result of job %d: %v", f.Job, err))
 			return
 		}
 		p.mu.Lock()
-		p.setLocked(f.job, r)
+		p.setLocked(f.Job, r)
 		if len(p.cache) == 0 {
 			notify(p.change)
 		}
@@ -390,15 +422,8 @@ func encodeQueued(q queued) ([]byte, error) {
 	return encodeTask(q.job, q.t)
 }
 
-func (p *queuePool) alloc(job int, t trig) error {
-	if t.id == 0 {
-		return nil
-	}
-	return fire([]trig{t}, PointResultAlloc, job, false, nil)
-}
-
-func frameDetail(fr *frameReader) string {
-	have, need := fr.progress()
+func frameDetail(fr *frame.Reader) string {
+	have, need := fr.Progress()
 	if have == 0 {
 		return "between frames"
 	}
@@ -462,7 +487,7 @@ func (p *queuePool) keepGoingLocked() bool {
 
 func (p *queuePool) deadUnreapedLocked() bool {
 	for _, pr := range p.procs {
-		if _, dead, reaped := pr.exit(); dead && !reaped {
+		if _, dead, reaped := pr.State(); dead && !reaped {
 			return true
 		}
 	}
@@ -475,7 +500,7 @@ func (p *queuePool) maintainPool() {
 	p.mu.Lock()
 	var dead []*proc
 	for _, pr := range p.procs {
-		if _, d, reaped := pr.exit(); d && !reaped {
+		if _, d, reaped := pr.State(); d && !reaped {
 			dead = append(dead, pr)
 		}
 	}
@@ -502,7 +527,7 @@ func (p *queuePool) maintainPool() {
 		}
 		p.mu.Unlock()
 		if term {
-			p.kill(pr)
+			pr.Kill()
 			p.reap(pr)
 			return
 		}

@@ -214,9 +214,9 @@ func (w *waitSpec) eval() *Wait {
 }
 
 func (c *core) workerPartyLocked(pr *proc, r roles) Party {
-	id := workerID(pr.pid)
-	p := Party{ID: id, Role: RoleWorker, PID: pr.pid, Slot: pr.seq, Worker: true, Job: -1}
-	if st, dead, reaped := pr.exit(); dead {
+	id := workerID(pr.PID)
+	p := Party{ID: id, Role: RoleWorker, PID: pr.PID, Slot: pr.seq, Worker: true, Job: -1}
+	if st, dead, reaped := pr.State(); dead {
 		deadWorker(&p, pr, st, reaped)
 		return p
 	}
@@ -226,7 +226,7 @@ func (c *core) workerPartyLocked(pr *proc, r roles) Party {
 	p.Idle = (state == wWaitTaskLock || state == wReadTask) && p.Job < 0
 	if r.locks {
 		for i := range numLocks {
-			if c.reg.Lock(i).Holder() == pr.pid {
+			if c.reg.Lock(i).Holder() == pr.PID {
 				p.Holds = append(p.Holds, lockNames[i])
 			}
 		}
@@ -241,7 +241,7 @@ func (c *core) workerPartyLocked(pr *proc, r roles) Party {
 			break // about to declare which lock: still running
 		}
 		h := c.reg.Lock(l).Holder()
-		p.Wait = &Wait{Kind: WaitLock, For: "the " + lockNames[l], Job: -1, Lock: lockNames[l], Holder: h, Ready: h == 0 || h == pr.pid}
+		p.Wait = &Wait{Kind: WaitLock, For: "the " + lockNames[l], Job: -1, Lock: lockNames[l], Holder: h, Ready: h == 0 || h == pr.PID}
 		if h != 0 {
 			p.Wait.Releasers = []string{holderID(h)}
 			p.Wait.Detail = fmt.Sprintf("held by pid %d", h)
@@ -250,7 +250,7 @@ func (c *core) workerPartyLocked(pr *proc, r roles) Party {
 		n := pr.task.unread()
 		rel := []string{r.taskWriter}
 		if r.taskWriters != nil {
-			rel = r.taskWriters(pr.pid)
+			rel = r.taskWriters(pr.PID)
 		}
 		p.Wait = &Wait{Kind: WaitTaskPipe, Job: -1, For: "a task on the " + pr.task.name, Releasers: rel, Ready: pr.task.readReady(sl.Have(), sl.Need()),
 			Detail: fmt.Sprintf("%d bytes buffered", n)}
@@ -258,7 +258,7 @@ func (c *core) workerPartyLocked(pr *proc, r roles) Party {
 		n, capa := pr.res.buffered(), pr.res.capacity()
 		rel := []string{r.resultReader}
 		if r.resultReaders != nil {
-			rel = r.resultReaders(pr.pid)
+			rel = r.resultReaders(pr.PID)
 		}
 		p.Wait = &Wait{Kind: WaitPipeRoom, Job: -1, For: "room in the " + pr.res.name, Releasers: rel, Ready: n < capa,
 			Detail: fmt.Sprintf("%d of %d bytes buffered", n, capa)}
@@ -272,8 +272,8 @@ func deadWorker(p *Party, pr *proc, st Exit, reaped bool) {
 	x := st
 	p.Exit, p.Zombie, p.Job, p.Phase = &x, !reaped, int(pr.lastJob), pr.last.phase()
 	p.State = "exited: " + st.String()
-	if pr.watchErr != nil {
-		p.State = "ended, as far as waitid says (" + pr.watchErr.Error() + ")"
+	if err := pr.WatchErr(); err != nil {
+		p.State = "ended, as far as waitid says (" + err.Error() + ")"
 	}
 	if !reaped {
 		p.State += " (zombie: not reaped)"

@@ -92,13 +92,13 @@ func Int(v []byte) (int64, error) {
 }
 
 // run calls the task's function; task-run triggers act inside the call.
-func (t wireTask) run(job int, await func(Point, int)) ([]byte, error) {
-	if err := fire(t.trigs, PointTaskRun, job, true, await); err != nil {
+func runCall(t wireTask, job int, await func(Point, int)) ([]byte, error) {
+	if err := fire(t.Trigs, PointTaskRun, job, true, await); err != nil {
 		return nil, err
 	}
-	f, ok := taskFuncs[t.fn]
+	f, ok := taskFuncs[t.Fn]
 	if !ok {
-		return nil, fmt.Errorf("unknown task function %q (registered: %v)", t.fn, TaskFuncs())
+		return nil, fmt.Errorf("unknown task function %q (registered: %v)", t.Fn, TaskFuncs())
 	}
-	return f(t.arg)
+	return f(t.Arg)
 }

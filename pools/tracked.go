@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/poolhang/poolhang/pools/internal/frame"
 )
 
 // Tracked is the design we recommend: private pipes per worker, jobs
@@ -37,8 +39,9 @@ type tracked struct {
 	// Under core.mu.
 	queue    []queued // submitted, not assigned
 	ws       []*tworker
-	restarts int // replacements started
-	owed     int // replacements owed to settled deaths, not started yet
+	restarts int   // replacements started, or tried and failed
+	owed     int   // replacements owed to settled deaths, not started yet
+	startErr error // why the last replacement failed to start
 
 	budget int
 }
@@ -60,7 +63,7 @@ type tworker struct {
 	pr     *proc
 	task   *pipe
 	res    *pipe
-	reader *frameReader
+	reader *frame.Reader
 	wmu    sync.Mutex // serialises writes to the task pipe
 
 	// Under core.mu.
@@ -93,7 +96,7 @@ func startTrackedAs(s Strategy, o Options) (*tracked, error) {
 		ids := []string{gSupervisor}
 		for _, tw := range p.ws {
 			if !tw.read {
-				ids = append(ids, readerID(tw.pr.pid))
+				ids = append(ids, readerID(tw.pr.PID))
 			}
 		}
 		return ids
@@ -138,11 +141,11 @@ func (p *tracked) startWorker() error {
 	tw.task.r.Close()
 	tw.res.w.Close()
 	tw.pr = pr
-	tw.reader = newFrameReader(tw.res.r, new(atomic.Int64), new(atomic.Int64), tw.res.read, p.reg.Bump)
+	tw.reader = frame.NewReader(tw.res.r, new(atomic.Int64), new(atomic.Int64), tw.res.read, p.reg.Bump)
 	p.mu.Lock()
 	if p.released || p.stopped() {
 		p.mu.Unlock()
-		p.kill(pr)
+		pr.Kill()
 		p.reap(pr)
 		tw.task.close()
 		tw.res.close()
@@ -150,7 +153,7 @@ func (p *tracked) startWorker() error {
 	}
 	p.addProcLocked(pr)
 	p.ws = append(p.ws, tw)
-	p.startGLocked(readerID(pr.pid), RoleReader)
+	p.startGLocked(readerID(pr.PID), RoleReader)
 	p.mu.Unlock()
 	p.gs.Add(1)
 	go p.readLoop(tw)
@@ -197,22 +200,22 @@ func (p *tracked) Terminate() error {
 // rest of the frame, stays in step, and the worker is retired.
 func (p *tracked) readLoop(tw *tworker) {
 	defer p.gs.Done()
-	id := readerID(tw.pr.pid)
+	id := readerID(tw.pr.PID)
 	wait := &waitSpec{
 		kind:      WaitResultPipe,
-		what:      fmt.Sprintf("a result from worker %d", tw.pr.pid),
-		releasers: func() []string { return []string{workerID(tw.pr.pid)} },
+		what:      fmt.Sprintf("a result from worker %d", tw.pr.PID),
+		releasers: func() []string { return []string{workerID(tw.pr.PID)} },
 		// Its worker is the only writer: once it is dead, end of file
 		// is on its way.
 		ready: func() bool {
-			_, dead, _ := tw.pr.exit()
-			return dead || tw.res.readReady(tw.reader.have, tw.reader.need)
+			_, dead, _ := tw.pr.State()
+			return dead || tw.res.readReady(tw.reader.Counters())
 		},
 		detail: func() string { return frameDetail(tw.reader) },
-		torn:   func() bool { h, _ := tw.reader.progress(); return h > 0 },
+		torn:   func() bool { h, _ := tw.reader.Progress(); return h > 0 },
 	}
 	for {
-		p.setG(id, "reading the result pipe of worker "+fmt.Sprint(tw.pr.pid), wait)
+		p.setG(id, "reading the result pipe of worker "+fmt.Sprint(tw.pr.PID), wait)
 		job, res, err := readResult(tw.reader)
 		p.mu.Lock()
 		if err != nil {
@@ -249,25 +252,20 @@ func (p *tracked) readLoop(tw *tworker) {
 // cannot be allocated or decoded is that job's ReadError, and the reader
 // stays in step (it skips the rest of the body); err is for a stream that
 // ended or is out of step.
-func readResult(rd *frameReader) (job int, res Result, err error) {
-	f, err := rd.next(func(job int, t trig) error {
-		if t.id == 0 {
-			return nil
-		}
-		return fire([]trig{t}, PointResultAlloc, job, false, nil)
-	})
+func readResult(rd *frame.Reader) (job int, res Result, err error) {
+	f, err := rd.Next(fireAlloc)
 	switch {
-	case err != nil && f.job >= 0 && rd.need.Load() > 0 && !isEOFOrIO(err):
+	case err != nil && f.Job >= 0 && headerIn(rd) && !isEOFOrIO(err):
 		// The header is in: skip the body and fail this job alone.
-		return f.job, Result{Err: &ReadError{Job: f.job, Err: err}}, rd.discard()
+		return f.Job, Result{Err: &ReadError{Job: f.Job, Err: err}}, rd.Discard()
 	case err != nil:
-		return f.job, Result{}, err
+		return f.Job, Result{}, err
 	}
-	r, err := decodeResult(f.job, f.body)
+	r, err := decodeResult(f.Job, f.Body)
 	if err != nil {
-		return f.job, Result{Err: &ReadError{Job: f.job, Err: err}}, nil
+		return f.Job, Result{Err: &ReadError{Job: f.Job, Err: err}}, nil
 	}
-	return f.job, Result{Value: r.value, Err: r.err()}, nil
+	return f.Job, Result{Value: r.Value, Err: resultErr(r)}, nil
 }
 
 func errString(err error) string {
@@ -352,3 +350,6 @@ func (tw *tworker) unassignLocked(a *assigned) {
 func (p *tracked) eligibleLocked(tw *tworker) bool {
 	return p.broken == nil && p.viewLocked(tw, time.Time{}).eligible()
 }
+
+// headerIn reports whether rd has read the header of its current frame.
+func headerIn(rd *frame.Reader) bool { _, need := rd.Progress(); return need > 0 }

@@ -54,7 +54,7 @@ func (p *tracked) supervisorReleasersLocked() []string {
 	ids := append(p.liveWorkerIDsLocked(), gCaller)
 	for _, tw := range p.ws {
 		if !tw.read {
-			ids = append(ids, readerID(tw.pr.pid))
+			ids = append(ids, readerID(tw.pr.PID))
 		}
 	}
 	if !p.nextDeadlineLocked().IsZero() {
@@ -99,7 +99,7 @@ func (p *tracked) stateLocked(now time.Time) supervisorState {
 
 // viewLocked is the supervisor's view of tw at time now.
 func (p *tracked) viewLocked(tw *tworker, now time.Time) workerView {
-	_, dead, _ := tw.pr.exit()
+	_, dead, _ := tw.pr.State()
 	w := workerView{
 		done: tw.done, dead: dead, read: tw.read, killed: tw.killed != nil, retired: errors.Is(tw.killed, errRetired),
 		badStream: tw.readErr != nil, retire: tw.retire, held: len(tw.fifo),
@@ -131,23 +131,21 @@ func (p *tracked) applyLocked(pl supervisorPlan) func() {
 	p.owed += pl.owe
 	switch {
 	case pl.overBudget:
-		p.breakLocked(fmt.Errorf("%w: %d replacements allowed, a crash loop needs more", ErrRestartBudget, p.budget))
+		err := fmt.Errorf("%w: %d replacements allowed, a crash loop needs more", ErrRestartBudget, p.budget)
+		if p.startErr != nil {
+			err = fmt.Errorf("%w: %d replacements allowed, the last failed to start: %w", ErrRestartBudget, p.budget, p.startErr)
+		}
+		p.breakLocked(err)
 		p.owed = 0
 	case pl.replace > 0:
 		p.restarts += pl.replace
 		p.owed = 0
-		rest = append(rest, func() {
-			for range pl.replace {
-				if p.startWorker() != nil {
-					break
-				}
-			}
-		})
+		rest = append(rest, func() { p.replace(pl.replace) })
 	}
 	for _, k := range pl.kill {
 		tw := p.ws[k.w]
 		tw.killed = p.killErrLocked(tw, k.why)
-		p.kill(tw.pr)
+		tw.pr.Kill()
 	}
 	for _, i := range pl.fill {
 		rest = append(rest, func() { p.fill(p.ws[i]) })
@@ -157,7 +155,7 @@ func (p *tracked) applyLocked(pl supervisorPlan) func() {
 		tw.killed = errors.New("exit requested")
 		rest = append(rest, func() {
 			tw.wmu.Lock()
-			tw.task.send(appendFrame(nil, jobSentinel, trig{}, nil))
+			tw.task.send(sentinel())
 			tw.wmu.Unlock()
 		})
 	}
@@ -165,6 +163,29 @@ func (p *tracked) applyLocked(pl supervisorPlan) func() {
 		for _, f := range rest {
 			f()
 		}
+	}
+}
+
+// replace starts n replacements, counted in restarts already. One that
+// fails to start has used its restart all the same, and it and those not
+// tried are owed again: the supervisor tries again within the budget, and
+// a pool whose workers cannot start breaks once it is spent, rather than
+// wait for ever for a worker to take its queued jobs.
+func (p *tracked) replace(n int) {
+	for i := range n {
+		err := p.startWorker()
+		switch {
+		case err == nil:
+			continue
+		case errors.Is(err, ErrTerminated):
+			return
+		}
+		p.mu.Lock()
+		p.restarts -= n - i - 1 // not tried
+		p.owed += n - i
+		p.startErr = err
+		p.mu.Unlock()
+		return
 	}
 }
 
@@ -177,7 +198,7 @@ func (p *tracked) killErrLocked(tw *tworker, why killReason) error {
 	case killRetired:
 		return errRetired
 	default:
-		return &DeadlineError{PID: tw.pr.pid, Timeout: p.opts.TaskTimeout}
+		return &DeadlineError{PID: tw.pr.PID, Timeout: p.opts.TaskTimeout}
 	}
 }
 
@@ -186,7 +207,7 @@ func (p *tracked) killErrLocked(tw *tworker, why killReason) error {
 // killing it or with WorkerLost.
 func (p *tracked) settleLocked(tw *tworker, fates []fate) {
 	tw.done = true
-	p.dropGLocked(readerID(tw.pr.pid))
+	p.dropGLocked(readerID(tw.pr.PID))
 	var back []queued
 	for i, a := range tw.fifo {
 		q := a.q
@@ -200,12 +221,12 @@ func (p *tracked) settleLocked(tw *tworker, fates []fate) {
 			p.resolveLocked(q.job, Result{Err: tw.killed})
 		case fateLost:
 			q.attempts++
-			st, _, _ := tw.pr.exit()
+			st, _, _ := tw.pr.State()
 			phase := tw.pr.last.phase()
 			if tw.pr.lastJob != int64(q.job) {
 				phase = "task-decode" // taken off the pipe, not yet decoding
 			}
-			p.resolveLocked(q.job, Result{Err: &WorkerLost{PID: tw.pr.pid, Status: st, Phase: phase, Attempts: q.attempts}})
+			p.resolveLocked(q.job, Result{Err: &WorkerLost{PID: tw.pr.PID, Status: st, Phase: phase, Attempts: q.attempts}})
 		}
 	}
 	tw.fifo = nil
@@ -225,7 +246,7 @@ func (p *tracked) breakLocked(err error) {
 			if tw.killed == nil {
 				tw.killed = err
 			}
-			p.kill(tw.pr)
+			tw.pr.Kill()
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/poolhang/poolhang/faults"
 	"github.com/poolhang/poolhang/pools"
+	"golang.org/x/sys/unix"
 )
 
 // crash-once crashes the worker (a real SIGSEGV, via the catalog's action)
@@ -197,5 +198,59 @@ func TestTrackedIdleWorkerDetail(t *testing.T) {
 		if c.Err() != nil {
 			t.Fatal("the worker never waited on its task pipe")
 		}
+	}
+}
+
+// A replacement that cannot start (no descriptor is left for its pipes:
+// RLIMIT_NOFILE is lowered below every free descriptor number once the
+// pool runs) counts against the restart budget and is owed again, so the
+// pool tries within its budget and then breaks: the queued jobs and Join
+// answer, with the budget's error and the start's, instead of waiting for
+// a worker that will never come.
+func TestTrackedFailedReplacementBreaksThePool(t *testing.T) {
+	p, err := pools.Start(pools.Tracked, pools.Options{Workers: 1, RestartBudget: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Terminate()
+	var orig unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &orig); err != nil {
+		t.Fatal(err)
+	}
+	low := orig
+	low.Cur = 3 // stdin, stdout, stderr: every new descriptor is refused
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &low); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Setrlimit(unix.RLIMIT_NOFILE, &orig)
+	var fs []*pools.Future
+	for _, task := range []pools.Task{withFault(pools.Square(0), "segfault", faults.TaskRun), pools.Square(1), pools.Square(2)} {
+		f, err := p.Submit(ctx(t), task)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fs = append(fs, f)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for i, f := range fs {
+		r, err := f.Wait(c)
+		if err != nil {
+			t.Fatalf("job %d: %v: the pool never answered", i, err)
+		}
+		t.Logf("job %d: %v", i, r.Err)
+		var wl *pools.WorkerLost
+		switch {
+		case i == 0 && !errors.As(r.Err, &wl):
+			t.Errorf("job 0 (crashes its worker): err = %v, want WorkerLost", r.Err)
+		case i > 0 && (!errors.Is(r.Err, pools.ErrRestartBudget) || !errors.Is(r.Err, syscall.EMFILE)):
+			t.Errorf("job %d (queued): err = %v, want ErrRestartBudget with the start's EMFILE", i, r.Err)
+		}
+	}
+	if err := p.Join(c); err != nil {
+		t.Errorf("Join: %v", err)
 	}
 }

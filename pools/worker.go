@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/poolhang/poolhang/pools/internal/frame"
 	"github.com/poolhang/poolhang/pools/internal/shm"
 	"golang.org/x/sys/unix"
 )
@@ -78,11 +79,11 @@ func serveWorker(spec string) int {
 		reg:     reg,
 		slot:    sl,
 		pid:     uint32(os.Getpid()),
-		tasks:   newFrameReader(os.NewFile(fdTasks, "tasks"), sl.Have(), sl.Need(), cnt.TaskR, reg.Bump),
+		tasks:   frame.NewReader(os.NewFile(fdTasks, "tasks"), sl.Have(), sl.Need(), cnt.TaskR, reg.Bump),
 		results: os.NewFile(fdResults, "results"),
 		resW:    cnt.ResW,
 	}
-	w.tasks.max = reg.MaxFrame()
+	w.tasks.Max = reg.MaxFrame()
 	go w.mailbox()
 	err = w.loop()
 	if err == nil {
@@ -108,7 +109,7 @@ type worker struct {
 	reg     *shm.Region
 	slot    slot
 	pid     uint32
-	tasks   *frameReader
+	tasks   *frame.Reader
 	results *os.File
 	resW    *atomic.Int64 // the result pipe's written counter
 }
@@ -135,7 +136,7 @@ func (w *worker) await(p Point, job int) {
 func (w *worker) mailbox() {
 	for {
 		v, arg := w.slot.TakeMail()
-		t := trig{id: uint16(v), at: PointIdle, arg: arg, job: -1}
+		t := trig{ID: uint16(v), At: uint8(PointIdle), Arg: arg, Job: -1}
 		err := fire([]trig{t}, PointIdle, int(w.slot.Job().Load()), true, w.await)
 		if x := (*ExitRequest)(nil); errors.As(err, &x) {
 			os.Exit(x.Code)
@@ -162,7 +163,7 @@ func (w *worker) loop() error {
 		}
 		if job == jobSentinel {
 			if w.mode.SayExiting {
-				return w.put(jobExiting, wireResult{value: []byte(strconv.Itoa(int(w.pid)))})
+				return w.put(jobExiting, wireResult{Value: []byte(strconv.Itoa(int(w.pid)))})
 			}
 			return nil
 		}
@@ -197,7 +198,7 @@ func (w *worker) run(job int, calls []wireTask) ([][]byte, []wireTask, error) {
 	values := make([][]byte, 0, len(calls))
 	for k, c := range calls {
 		w.slot.set(wRunTask, int64(job+k))
-		v, err := c.run(job+k, w.await)
+		v, err := runCall(c, job+k, w.await)
 		if err != nil {
 			return nil, calls[:k+1], err
 		}
@@ -211,8 +212,8 @@ func (w *worker) run(job int, calls []wireTask) ([][]byte, []wireTask, error) {
 func resultTrigs(calls []wireTask) []trig {
 	var out []trig
 	for _, c := range calls {
-		for _, t := range c.trigs {
-			switch t.at {
+		for _, t := range c.Trigs {
+			switch Point(t.At) {
 			case PointResultEncode, PointResultWrite, PointResultAlloc, PointResultDecode:
 				out = append(out, t)
 			}
@@ -231,30 +232,30 @@ func (w *worker) get() (int, []wireTask, error) {
 		w.slot.ClearWaitLock()
 	}
 	w.slot.set(wReadTask, -1)
-	f, err := w.tasks.next(nil)
+	f, err := w.tasks.Next(nil)
 	if errors.Is(err, ErrAllocation) && w.mode.GuardDecode {
 		// Refused, the body is still in the pipe: skip it, or its
 		// middle would be read as the next frame (and could forge one).
-		if derr := w.tasks.discard(); derr != nil {
+		if derr := w.tasks.Discard(); derr != nil {
 			err = derr
 		}
 	}
 	if errors.Is(err, ErrCorruptFrame) {
-		f.job = jobSentinel // out of step for good: no job to answer
+		f.Job = jobSentinel // out of step for good: no job to answer
 	}
-	if err == nil && f.job != jobSentinel && w.mode.DecodeInLock {
-		w.slot.set(wDecodeTask, int64(f.job))
-		t, err = decodeTask(f.job, f.body, true, w.await)
+	if err == nil && f.Job != jobSentinel && w.mode.DecodeInLock {
+		w.slot.set(wDecodeTask, int64(f.Job))
+		t, err = decodeTask(f.Job, f.Body, true, w.await)
 	}
 	if w.locks {
 		w.reg.Lock(lockTaskRead).Release()
 	}
-	if err != nil || f.job == jobSentinel || w.mode.DecodeInLock {
-		return f.job, t, err
+	if err != nil || f.Job == jobSentinel || w.mode.DecodeInLock {
+		return f.Job, t, err
 	}
-	w.slot.set(wDecodeTask, int64(f.job))
-	t, err = decodeTask(f.job, f.body, true, w.await)
-	return f.job, t, err
+	w.slot.set(wDecodeTask, int64(f.Job))
+	t, err = decodeTask(f.Job, f.Body, true, w.await)
+	return f.Job, t, err
 }
 
 // put encodes and writes a result frame, under the write lock where the
@@ -273,8 +274,8 @@ func (w *worker) put(job int, r wireResult) error {
 		defer w.reg.Lock(lockResultWrite).Release()
 	}
 	w.slot.set(wWriteResult, int64(job))
-	for _, t := range r.trigs {
-		if t.at == PointResultWrite {
+	for _, t := range r.Trigs {
+		if Point(t.At) == PointResultWrite {
 			half := len(b) / 2
 			if err := w.write(b[:half]); err != nil {
 				return err
