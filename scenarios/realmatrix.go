@@ -12,7 +12,6 @@ import (
 	"runtime"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/poolhang/poolhang/faults"
@@ -155,30 +154,23 @@ func RunRealMatrix(ctx context.Context, runs int, progress func(done, total int,
 	type key struct{ pool, fault string }
 	got := map[key][]realpools.Cell{}
 	total := len(names) * len(realpools.StandardFaults()) * r.Runs
-	var mu sync.Mutex
+	// One run of the whole matrix after another: each calibrates its pools
+	// alone, so that one run's load does not stretch another's stall
+	// limits, and a real run mostly waits, so one matrix at a time keeps
+	// 2 cores busy enough.
 	done := 0
-	results := make(chan []realpools.Cell, r.Runs)
-	errs := make(chan error, r.Runs)
 	for range r.Runs {
-		go func() {
-			cells, err := realpools.Matrix(ctx, names, realpools.Options{}, 256, func(c realpools.Cell) {
-				if progress != nil {
-					mu.Lock()
-					done++
-					progress(done, total, realCell(c), c.Outcome.Took())
-					mu.Unlock()
-				}
-			})
-			results <- cells
-			errs <- err
-		}()
-	}
-	for range r.Runs {
-		for _, c := range <-results {
-			got[key{c.Pool, c.Fault}] = append(got[key{c.Pool, c.Fault}], c)
-		}
-		if err := <-errs; err != nil {
+		cells, err := realpools.Matrix(ctx, names, realpools.Options{}, 256, func(c realpools.Cell) {
+			done++ // Matrix calls progress under its lock
+			if progress != nil {
+				progress(done, total, realCell(c), c.Outcome.Took())
+			}
+		})
+		if err != nil {
 			return r, g, err
+		}
+		for _, c := range cells {
+			got[key{c.Pool, c.Fault}] = append(got[key{c.Pool, c.Fault}], c)
 		}
 	}
 	for _, name := range names {
