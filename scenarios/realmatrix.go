@@ -170,6 +170,13 @@ func RunRealMatrix(ctx context.Context, runs int, progress func(done, total int,
 			return r, g, err
 		}
 		for _, c := range cells {
+			if c.Err != nil && !errors.Is(c.Err, realpools.ErrNotApplicable) {
+				// The driver could not set the cell up (on a loaded machine
+				// loky's idle workers may not settle within its 10 s): run
+				// it again alone, once; a second failure ends the matrix.
+				kind, phase, _ := strings.Cut(c.Fault, "@")
+				c.Outcome, c.Err = realpools.Run(ctx, realpools.Standard(c.Pool, kind, faults.Phase(phase)), realpools.Options{})
+			}
 			got[key{c.Pool, c.Fault}] = append(got[key{c.Pool, c.Fault}], c)
 		}
 	}
