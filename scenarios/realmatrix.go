@@ -180,26 +180,51 @@ func RunRealMatrix(ctx context.Context, runs int, progress func(done, total int,
 			got[key{c.Pool, c.Fault}] = append(got[key{c.Pool, c.Fault}], c)
 		}
 	}
-	for _, name := range names {
-		for _, kp := range realpools.StandardFaults() {
-			runs := got[key{name, kp[0] + "@" + kp[1]}]
-			c, err := mergeRuns(runs)
-			if err != nil {
-				return r, g, err
+	var all []realpools.Cell
+	for _, cs := range got {
+		all = append(all, cs...)
+	}
+	rec, err := RecordReal(all, r.Runs)
+	if err != nil {
+		return r, g, err
+	}
+	r.Cells = rec.Cells
+	for _, c := range r.Cells {
+		t := RealTiming{Cell: c.Pool + "/" + c.Fault + "@" + c.Phase}
+		for _, x := range got[key{c.Pool, c.Fault + "@" + c.Phase}] {
+			if x.Err == nil {
+				t.TookS = append(t.TookS, math.Round(x.Outcome.Took().Seconds()*100)/100)
+				t.LimitS = x.Outcome.LimitS
 			}
-			r.Cells = append(r.Cells, c)
-			t := RealTiming{Cell: name + "/" + kp[0] + "@" + kp[1]}
-			for _, x := range runs {
-				if x.Err == nil {
-					t.TookS = append(t.TookS, math.Round(x.Outcome.Took().Seconds()*100)/100)
-					t.LimitS = x.Outcome.LimitS
-				}
-			}
-			g.Timings = append(g.Timings, t)
 		}
+		g.Timings = append(g.Timings, t)
 	}
 	g.WallS = math.Round(time.Since(start).Seconds()*10) / 10
 	return r, g, nil
+}
+
+// RecordReal records real cells (every run of each) as a RealMatrix, in
+// realpools' pool order and the catalog's fault order.
+func RecordReal(cells []realpools.Cell, runs int) (RealMatrix, error) {
+	r := RealMatrix{Command: RealCommand, Runs: runs, Missing: []string{}}
+	by := map[string][]realpools.Cell{}
+	for _, c := range cells {
+		by[c.Pool+" "+c.Fault] = append(by[c.Pool+" "+c.Fault], c)
+	}
+	for _, p := range realpools.Pools() {
+		for _, kp := range realpools.StandardFaults() {
+			runs := by[p.Name+" "+kp[0]+"@"+kp[1]]
+			if len(runs) == 0 {
+				continue
+			}
+			c, err := mergeRuns(runs)
+			if err != nil {
+				return r, err
+			}
+			r.Cells = append(r.Cells, c)
+		}
+	}
+	return r, nil
 }
 
 // mergeRuns records a cell's runs: the verdict seen most (the first run's

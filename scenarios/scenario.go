@@ -195,7 +195,7 @@ func parsePool(val string) (pools.Strategy, error) {
 	if _, err := realpools.Lookup(val); err == nil {
 		return pools.Strategy(val), nil
 	}
-	return "", fmt.Errorf("unknown pool %s (models: %s; real Python pools: %s)", short(val), strategyList(), realList())
+	return "", fmt.Errorf("unknown pool %s (allowed: %s; or a real Python pool: %s)", short(val), strategyList(), realList())
 }
 
 func realList() string {
