@@ -334,7 +334,7 @@ func (m Matrix) Picture() *waitgraph.Matrix {
 						Picture: mc.Graph, Tooltip: mc.Reason}
 				}
 				if why := NoCounterpart(s); len(real) > 0 && s == pools.Naive {
-					cell.Tooltip += " (naive has " + strings.TrimPrefix(why, "no ") + ")"
+					cell.Tooltip += " (naive: " + why + ")"
 				}
 				row.Cells = append(row.Cells, cell)
 			}
@@ -436,7 +436,7 @@ func (m Matrix) Markdown() string {
 	if m.real != nil {
 		real = m.real.Pools()
 		b.WriteString(" The real pools' columns (py:...) are observed on the real Python pools; see \"Real pools\" below. " +
-			"naive has " + strings.TrimPrefix(NoCounterpart(pools.Naive), "no ") + ".")
+			"naive: " + NoCounterpart(pools.Naive) + ".")
 	}
 	b.WriteString("\n\n| fault @ phase |")
 	for _, s := range strategies {

@@ -376,8 +376,8 @@ func (m Matrix) realMarkdown(b *strings.Builder) {
 		"when, with which Python and library versions and how long each took: %s). A real pool's verdict is "+
 		"observed, not proven: `no-answer` means the caller got nothing and nothing moved (no answer, no worker "+
 		"event, no worker started, ended or ran) for 5 times the pool's own fault-free run and at least 2 s, plus "+
-		"the pool's own grace (see the README's \"How long each real pool is waited for\"). naive has %s.\n\n",
-		RealCommand, RealJSON, r.Runs, RealGenerationJSON, strings.TrimPrefix(NoCounterpart(pools.Naive), "no "))
+		"the pool's own grace (see the README's \"How long each real pool is waited for\"). naive: %s.\n\n",
+		RealCommand, RealJSON, r.Runs, RealGenerationJSON, NoCounterpart(pools.Naive))
 	if len(r.Missing) > 0 {
 		fmt.Fprintf(b, "Not run here: %s.\n\n", strings.Join(r.Missing, "; "))
 	}
