@@ -95,6 +95,8 @@ type RealGeneration struct {
 	Go        string            `json:"go"`
 	WallS     float64           `json:"wall_s"`
 	Timings   []RealTiming      `json:"timings"`
+	// Reruns lists the no-answers rerun to confirm them (RunRealMatrix).
+	Reruns []string `json:"reruns"`
 }
 
 // RealTiming is how long each run of a cell took, and its stall limit.
@@ -136,7 +138,7 @@ func RunRealMatrix(ctx context.Context, runs int, progress func(done, total int,
 	start := time.Now()
 	r := RealMatrix{Command: RealCommand, Runs: max(runs, 1), Missing: []string{}}
 	g := RealGeneration{Generated: start.UTC().Format(time.RFC3339), Command: RealCommand, Versions: map[string]string{},
-		Go: runtime.Version(), Machine: machine()}
+		Go: runtime.Version(), Machine: machine(), Reruns: []string{}}
 	a, err := realpools.Available(ctx, realpools.Options{})
 	if err != nil {
 		return r, g, err
@@ -180,6 +182,31 @@ func RunRealMatrix(ctx context.Context, runs int, progress func(done, total int,
 			got[key{c.Pool, c.Fault}] = append(got[key{c.Pool, c.Fault}], c)
 		}
 	}
+	// A no-answer is an observation bounded in time; where the runs of a
+	// cell differ and the pool's source gives no race for it, each
+	// no-answer is rerun alone with twice its stall limit, and the rerun
+	// is recorded instead (a pool starved for its whole stall limit on a
+	// loaded machine looks stuck). The generation lists each rerun.
+	for k, cs := range got {
+		kind, phase, _ := strings.Cut(k.fault, "@")
+		if realRace(k.pool, kind, faults.Phase(phase)) != "" || !differ(cs) {
+			continue
+		}
+		for i, c := range cs {
+			if c.Err != nil || c.Outcome.Verdict != realpools.NoAnswer {
+				continue
+			}
+			o, err := realpools.Run(ctx, realpools.Standard(k.pool, kind, faults.Phase(phase)),
+				realpools.Options{Stall: 2 * time.Duration(c.Outcome.LimitS*float64(time.Second))})
+			if err != nil {
+				return r, g, err
+			}
+			g.Reruns = append(g.Reruns, fmt.Sprintf("%s %s: no-answer after %.1f s, rerun alone with twice the stall limit: %s",
+				k.pool, k.fault, c.Outcome.NoProgressMS/1000, o.Summary()))
+			cs[i].Outcome = o
+		}
+	}
+	sort.Strings(g.Reruns)
 	var all []realpools.Cell
 	for _, cs := range got {
 		all = append(all, cs...)
@@ -251,6 +278,15 @@ func mergeRuns(runs []realpools.Cell) (RealCell, error) {
 		best.Seen = seen
 	}
 	return best, nil
+}
+
+func differ(cs []realpools.Cell) bool {
+	for _, c := range cs {
+		if c.Err != nil || c.Outcome.Verdict != cs[0].Outcome.Verdict {
+			return true
+		}
+	}
+	return false
 }
 
 // realCell records one run of a standard cell.
