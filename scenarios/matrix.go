@@ -29,6 +29,23 @@ type Matrix struct {
 	Cells   []MatrixCell `json:"cells"`
 	// seed is the seed's own hang, drawn as graphs/seed.svg.
 	seed *waitgraph.Graph
+	// real is the real pools' cells, shown beside the models in
+	// matrix.md and matrix.svg; it lives in real.json.
+	real *RealMatrix
+}
+
+// WithReal is m with the real pools' columns beside the models.
+func (m Matrix) WithReal(r RealMatrix) Matrix {
+	m.real = &r
+	return m
+}
+
+// Real is the real pools' cells shown beside the models, if any.
+func (m Matrix) Real() (RealMatrix, bool) {
+	if m.real == nil {
+		return RealMatrix{}, false
+	}
+	return *m.real, true
 }
 
 // SeedScenario is the seed's program: 2.6's Pool, a worker segfaults
@@ -300,6 +317,13 @@ func (m Matrix) Picture() *waitgraph.Matrix {
 	for _, s := range strategies {
 		p.Columns = append(p.Columns, waitgraph.Column{Name: string(s), Group: "models"})
 	}
+	var real []string
+	if m.real != nil {
+		real = m.real.Pools()
+	}
+	for _, n := range real {
+		p.Columns = append(p.Columns, waitgraph.Column{Name: n, Group: "real pools"})
+	}
 	for _, k := range faults.Kinds() {
 		for _, ph := range k.Meaningful() {
 			row := waitgraph.Row{Label: k.Name + " @ " + string(ph)}
@@ -308,6 +332,19 @@ func (m Matrix) Picture() *waitgraph.Matrix {
 				if mc, ok := m.Cell(Cell{s, k.Name, ph}); ok {
 					cell = waitgraph.Cell{Verdict: waitgraph.Verdict(mc.Verdict), Details: MatrixMarkdown + "#" + anchor(mc),
 						Picture: mc.Graph, Tooltip: mc.Reason}
+				}
+				if why := NoCounterpart(s); len(real) > 0 && s == pools.Naive {
+					cell.Tooltip += " (naive: " + why + ")"
+				}
+				row.Cells = append(row.Cells, cell)
+			}
+			for _, n := range real {
+				cell := waitgraph.Cell{Verdict: waitgraph.NotApplic, Tooltip: "not run"}
+				if rc, ok := m.real.Cell(n, k.Name, ph); ok {
+					cell = waitgraph.Cell{Verdict: waitgraph.Verdict(rc.Verdict), Tooltip: rc.NA}
+					if rc.Verdict != "n/a" {
+						cell.Details, cell.Picture, cell.Tooltip = MatrixMarkdown+"#"+realAnchor(rc), rc.Graph, describeReal(rc)+seenMark(rc)
+					}
 				}
 				row.Cells = append(row.Cells, cell)
 			}
@@ -357,6 +394,7 @@ var symbols = map[string]string{
 	string(Raised):      "⚠️",
 	string(Hang):        "⛔",
 	string(HangTimeout): "⏳",
+	"no-answer":         "⌛",
 }
 
 func symbol(v string) string {
@@ -394,12 +432,21 @@ func (m Matrix) Markdown() string {
 		}
 		fmt.Fprintf(&b, " %s: %s%s", s, s.Follows(), sep)
 	}
+	var real []string
+	if m.real != nil {
+		real = m.real.Pools()
+		b.WriteString(" The real pools' columns (py:...) are observed on the real Python pools; see \"Real pools\" below. " +
+			"naive: " + NoCounterpart(pools.Naive) + ".")
+	}
 	b.WriteString("\n\n| fault @ phase |")
 	for _, s := range strategies {
 		fmt.Fprintf(&b, " %s (%s) |", s, strings.TrimPrefix(s.Follows(), "CPython "))
 	}
+	for _, n := range real {
+		fmt.Fprintf(&b, " %s (real) |", n)
+	}
 	b.WriteString("\n|---|")
-	for range strategies {
+	for range len(strategies) + len(real) {
 		b.WriteString("---|")
 	}
 	b.WriteString("\n")
@@ -415,6 +462,17 @@ func (m Matrix) Markdown() string {
 					fmt.Fprintf(&b, " %s %s **UNEXPECTED** |", symbol(mc.Verdict), verdictLink(mc))
 				default:
 					fmt.Fprintf(&b, " %s %s |", symbol(mc.Verdict), verdictLink(mc))
+				}
+			}
+			for _, n := range real {
+				rc, ok := m.real.Cell(n, k.Name, ph)
+				switch {
+				case !ok:
+					b.WriteString(" |")
+				case rc.Verdict == "n/a":
+					b.WriteString(" n/a |")
+				default:
+					fmt.Fprintf(&b, " %s [%s](#%s)%s |", symbol(rc.Verdict), describeReal(rc), realAnchor(rc), seenMark(rc))
 				}
 			}
 			b.WriteString("\n")
@@ -456,6 +514,7 @@ func (m Matrix) Markdown() string {
 			}
 		}
 	}
+	m.realMarkdown(&b)
 	return b.String()
 }
 

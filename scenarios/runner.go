@@ -43,6 +43,9 @@ func RunWith(ctx context.Context, sc Scenario, o RunOptions) (Outcome, error) {
 	if err := sc.Validate(); err != nil {
 		return Outcome{}, err
 	}
+	if sc.Real() {
+		return Outcome{}, fmt.Errorf("scenario: %s is a real Python pool: run it with RunReal (poolhang run does)", sc.Pool)
+	}
 	if o.Backstop <= 0 {
 		o.Backstop = 20 * time.Second
 	}

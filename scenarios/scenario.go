@@ -15,6 +15,7 @@ import (
 
 	"github.com/poolhang/poolhang/faults"
 	"github.com/poolhang/poolhang/pools"
+	"github.com/poolhang/poolhang/realpools"
 )
 
 // A WaitStyle is how the caller waits for its jobs.
@@ -120,9 +121,7 @@ func Parse(text string) (Scenario, error) {
 		var err error
 		switch key {
 		case "pool":
-			if s.Pool, err = pools.ParseStrategy(val); err != nil {
-				err = fmt.Errorf("unknown pool strategy %s (allowed: %s)", short(val), strategyList())
-			}
+			s.Pool, err = parsePool(val)
 		case "workers":
 			s.Workers, err = parseInt(key, val)
 		case "jobs":
@@ -188,6 +187,32 @@ func strategyList() string {
 	return strings.Join(names, ", ")
 }
 
+// parsePool reads pool=: a model strategy, or a real Python pool (py:...).
+func parsePool(val string) (pools.Strategy, error) {
+	if _, err := pools.ParseStrategy(val); err == nil {
+		return pools.Strategy(val), nil
+	}
+	if _, err := realpools.Lookup(val); err == nil {
+		return pools.Strategy(val), nil
+	}
+	return "", fmt.Errorf("unknown pool %s (allowed: %s; or a real Python pool: %s)", short(val), strategyList(), realList())
+}
+
+func realList() string {
+	var names []string
+	for _, p := range realpools.Pools() {
+		names = append(names, p.Name)
+	}
+	return strings.Join(names, ", ")
+}
+
+// Real reports whether the scenario names a real Python pool (pool=py:...),
+// which RunReal runs, rather than a model, which Run runs.
+func (s Scenario) Real() bool {
+	_, err := realpools.Lookup(string(s.Pool))
+	return err == nil
+}
+
 func parseInt(key, val string) (int, error) {
 	n, err := strconv.Atoi(val)
 	if err != nil {
@@ -235,7 +260,7 @@ func parseFault(val string) (Fault, error) {
 
 // Validate reports the first reason the scenario cannot run.
 func (s Scenario) Validate() error {
-	if _, err := pools.ParseStrategy(string(s.Pool)); err != nil {
+	if _, err := parsePool(string(s.Pool)); err != nil {
 		return fmt.Errorf("scenario: %w", err)
 	}
 	if s.Workers < 1 || s.Workers > pools.MaxWorkers {
@@ -246,6 +271,9 @@ func (s Scenario) Validate() error {
 	}
 	if s.Payload < 0 || s.Payload > MaxPayload {
 		return fmt.Errorf("scenario: payload=%d, allowed 0 to %d bytes", s.Payload, MaxPayload)
+	}
+	if s.Deadline != 0 && s.Real() {
+		return fmt.Errorf("scenario: deadline=%s: %s has no per-task deadline; only the tracked model has one", s.Deadline, s.Pool)
 	}
 	if s.Deadline < 0 || (s.Deadline > 0 && !s.Pool.Supports(pools.OptionTaskTimeout)) {
 		return fmt.Errorf("scenario: deadline=%s: only %s per-task deadlines, and they are positive", s.Deadline, poolsWith(pools.OptionTaskTimeout, "has", "have"))
@@ -274,7 +302,7 @@ func (s Scenario) Validate() error {
 		if err != nil {
 			return fmt.Errorf("scenario: %w", err)
 		}
-		if err := k.Check(s.Pool, f.Phase, s.Workers); err != nil {
+		if err := s.check(k, f.Phase); err != nil {
 			return fmt.Errorf("scenario: %w", err)
 		}
 		switch {
@@ -287,6 +315,18 @@ func (s Scenario) Validate() error {
 	return nil
 }
 
+// check is the catalog's check of a fault at a phase. A real pool's own
+// n/a cells (pebble has no shared read lock, say) are the driver's to
+// name (realpools.ErrNotApplicable); here it gets the checks that hold
+// for every pool: the kind strikes at that phase, and an idle waiter
+// needs a second worker.
+func (s Scenario) check(k faults.Kind, ph faults.Phase) error {
+	if !s.Real() {
+		return k.Check(s.Pool, ph, s.Workers)
+	}
+	return k.Check(pools.Respawn, ph, s.Workers) // a pool with a shared read lock: the widest case
+}
+
 // validChunkSize: only the strategies that take OptionChunkSize
 // (multiprocessing.Pool.map's) take a chunk size here.
 // ProcessPoolExecutor.map has one too, but failfast models its default
@@ -295,6 +335,8 @@ func (s Scenario) validChunkSize() error {
 	switch {
 	case s.ChunkSize == 0:
 		return nil
+	case s.Real():
+		return fmt.Errorf("chunksize=%d: the driver maps %s with chunksize=1, Pool.map's default for the standard 6 jobs on 2 workers; it takes no other", s.ChunkSize, s.Pool)
 	case s.ChunkSize < 0 || s.ChunkSize > MaxJobs:
 		return fmt.Errorf("chunksize=%d, allowed 1 to %d (leave it out for Pool.map's default)", s.ChunkSize, MaxJobs)
 	case !s.Pool.Supports(pools.OptionChunkSize):

@@ -14,11 +14,13 @@ import (
 
 	"github.com/poolhang/poolhang/faults"
 	"github.com/poolhang/poolhang/pools"
+	"github.com/poolhang/poolhang/realpools"
 	"github.com/poolhang/poolhang/scenarios"
 	"github.com/poolhang/poolhang/scenarios/scenariotest"
 )
 
 func TestMain(m *testing.M) {
+	realpools.MaybeServeReaper()
 	pools.MaybeServeWorker()
 	goleak.VerifyTestMain(m)
 }
@@ -243,6 +245,10 @@ func TestBadInput(t *testing.T) {
 		{"pool=failfast workers=2 jobs=6 chunksize=2", "only the naive and respawn pools (multiprocessing.Pool.map) take a chunk size, not failfast"},
 		{"pool=tracked workers=2 jobs=6 chunksize=2", "not tracked"},
 		{"pool=respawn workers=2 jobs=6 wait=get chunksize=2", "wait=get submits each job alone"},
+		{"pool=py:threads workers=2 jobs=6", "or a real Python pool: py:mp.Pool, py:ProcessPoolExecutor"},
+		{"pool=py:mp.Pool workers=2 jobs=6 chunksize=2", "maps py:mp.Pool with chunksize=1"},
+		{"pool=py:ProcessPoolExecutor workers=2 jobs=6 deadline=500ms", "py:ProcessPoolExecutor has no per-task deadline"},
+		{"pool=py:mp.Pool workers=2 jobs=6 fault=segfault@task-encode:2", "would end the harness"},
 	} {
 		_, err := scenarios.Parse(tc.text)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -271,6 +277,15 @@ func TestTextRoundTrips(t *testing.T) {
 			t.Errorf("%q parsed as %q, %v", text, sc, err)
 		}
 	}
+	for _, p := range realpools.Pools() {
+		for _, kp := range realpools.StandardFaults() {
+			text := realpools.Standard(p.Name, kp[0], faults.Phase(kp[1]))
+			sc, err := scenarios.Parse(text)
+			if err != nil || sc.String() != text || !sc.Real() {
+				t.Errorf("%q parsed as %q (real: %v), %v", text, sc, sc.Real(), err)
+			}
+		}
+	}
 	for _, c := range scenarios.Cells() {
 		for _, w := range scenarios.WaitStyles() {
 			sc := scenarios.Standard(c.Pool, c.Kind, c.Phase)
@@ -287,6 +302,11 @@ func FuzzParse(f *testing.F) {
 	for _, c := range scenarios.Cells() {
 		f.Add(scenarios.Standard(c.Pool, c.Kind, c.Phase).String())
 	}
+	for _, p := range realpools.Pools() {
+		f.Add(realpools.Standard(p.Name, "sigkill", faults.TaskRun))
+		f.Add(realpools.Standard(p.Name, "segfault", faults.IdleLockHolder))
+	}
+	f.Add("pool=py:mp.Pool workers=2 jobs=6 chunksize=2")
 	f.Add("pool=naive workers=2 jobs=6 fault=@:")
 	f.Add("pool=respawn workers=2 jobs=6 chunksize=3 wait=map fault=raise@task-run:3")
 	f.Add("pool=failfast workers=2 jobs=6 chunksize=3")

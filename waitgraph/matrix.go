@@ -10,16 +10,18 @@ import (
 type Verdict string
 
 const (
-	Completed   Verdict = "completed"    // every job answered with its value
-	Raised      Verdict = "raised"       // every job answered, some with errors
-	Hang        Verdict = "hang"         // proven: the caller can never be answered
-	HangTimeout Verdict = "hang-timeout" // the backstop expired without a proof
-	NoAnswer    Verdict = "no-answer"    // a real pool gave no answer; observed, not proven
-	NotApplic   Verdict = "n/a"          // the fault cannot strike there
+	Completed   Verdict = "completed"     // every job answered with its value
+	Raised      Verdict = "raised"        // every job answered, some with errors
+	Hang        Verdict = "hang"          // proven: the caller can never be answered
+	HangTimeout Verdict = "hang-timeout"  // the backstop expired without a proof
+	NoAnswer    Verdict = "no-answer"     // a real pool gave no answer; observed, not proven
+	ParentExit  Verdict = "parent-exited" // a real pool ended its own parent before answering
+	WrongValue  Verdict = "wrong-value"   // a real pool answered a wrong value without an error
+	NotApplic   Verdict = "n/a"           // the fault cannot strike there
 )
 
 // Verdicts lists every verdict in legend order.
-var Verdicts = []Verdict{Completed, Raised, Hang, HangTimeout, NoAnswer, NotApplic}
+var Verdicts = []Verdict{Completed, Raised, Hang, HangTimeout, NoAnswer, ParentExit, WrongValue, NotApplic}
 
 var verdictMeaning = map[Verdict]string{
 	Completed:   "every job answered",
@@ -27,6 +29,8 @@ var verdictMeaning = map[Verdict]string{
 	Hang:        "proven hang",
 	HangTimeout: "backstop, no proof",
 	NoAnswer:    "real pool, no answer",
+	ParentExit:  "real pool ended its parent",
+	WrongValue:  "real pool, wrong value",
 	NotApplic:   "cannot strike there",
 }
 
@@ -38,6 +42,8 @@ var verdictColor = map[Verdict][2]string{
 	Hang:        {"#f87171", "#450a0a"},
 	HangTimeout: {"#d8b4fe", "#3b0764"},
 	NoAnswer:    {"#fdba74", "#431407"},
+	ParentExit:  {"#f9a8d4", "#500724"},
+	WrongValue:  {"#fca5a5", "#7f1d1d"},
 	NotApplic:   {"#e5e7eb", "#374151"},
 }
 

@@ -3,7 +3,8 @@
 //
 //	poolhang run 'pool=naive workers=2 jobs=6 wait=map fault=segfault@task-run:2'
 //	poolhang replay FILE
-//	poolhang matrix
+//	poolhang matrix [--real]
+//	poolhang run 'pool=py:mp.Pool workers=2 jobs=6 wait=map fault=sigkill@task-run:2'
 package main
 
 import (
@@ -20,11 +21,13 @@ import (
 
 	"github.com/poolhang/poolhang/faults"
 	"github.com/poolhang/poolhang/pools"
+	"github.com/poolhang/poolhang/realpools"
 	"github.com/poolhang/poolhang/scenarios"
 	"github.com/poolhang/poolhang/waitgraph"
 )
 
 func main() {
+	realpools.MaybeServeReaper()
 	pools.MaybeServeWorker()
 	os.Exit(run(os.Args[1:]))
 }
@@ -100,6 +103,15 @@ func runOne(args []string) int {
 // why there is none.
 func report(scs []scenarios.Scenario, graph string) int {
 	for _, sc := range scs {
+		if sc.Real() {
+			if graph != "" {
+				fmt.Fprintf(os.Stderr, "poolhang run: --graph: no graph for %s: only a model's proven hang has a wait-for graph so far\n", sc.Pool)
+			}
+			if code := reportReal(sc); code != 0 {
+				return code
+			}
+			continue
+		}
 		o, err := scenarios.Run(context.Background(), sc)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "poolhang:", err)
@@ -129,6 +141,56 @@ func report(scs []scenarios.Scenario, graph string) int {
 	return 0
 }
 
+// reportReal runs a scenario on its real Python pool and prints the
+// outcome with its evidence, pids included (to be checked against ps).
+func reportReal(sc scenarios.Scenario) int {
+	fmt.Fprintf(os.Stderr, "poolhang: running %s on the real pool (a no-answer takes the stall limit, at least %s)...\n", sc.Pool, realpools.MinStall)
+	o, err := scenarios.RunReal(context.Background(), sc, realpools.Options{})
+	switch {
+	case errors.Is(err, realpools.ErrNotApplicable):
+		fmt.Printf("%s\n  n/a: %s\n", sc, strings.TrimPrefix(err.Error(), realpools.ErrNotApplicable.Error()+": "))
+		return 0
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "poolhang:", err)
+		return 1
+	}
+	fmt.Printf("%s\n  verdict: %s\n", sc, o.Summary())
+	if o.Verdict == realpools.NoAnswer {
+		fmt.Printf("  stall limit %.1f s (5 x the pool's fault-free run, at least %s) + grace %.1f s%s\n", o.StallS, realpools.MinStall, o.GraceS, graceWhy(o))
+	}
+	if o.CallError != nil {
+		fmt.Printf("  the call raised %s: %s\n", o.CallError.Class, firstLine(o.CallError.Message))
+	}
+	for _, s := range o.Struck {
+		fmt.Printf("  struck: %s at %s of job %d in pid %d\n", s.Kind, s.Phase, s.Job, s.PID)
+	}
+	if is := o.IdleStrike; is != nil {
+		fmt.Printf("  struck: %s at %s in idle worker %d (workers then: %v)\n", is.Kind, is.Phase, is.PID, is.Workers)
+	}
+	for _, l := range scenarios.RealEvidence(o, sc.Workers, true)[1:] {
+		fmt.Println("  " + l)
+	}
+	if o.Verdict == realpools.ParentExited && o.Stderr != "" {
+		fmt.Printf("  the Python parent's last words:\n    %s\n", strings.ReplaceAll(o.Stderr, "\n", "\n    "))
+	}
+	return 0
+}
+
+func graceWhy(o realpools.Outcome) string {
+	if o.GraceWhy == "" {
+		return ""
+	}
+	return " (" + o.GraceWhy + ")"
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	if len(s) > 200 {
+		s = s[:200] + "..."
+	}
+	return s
+}
+
 func drawGraph(o scenarios.Outcome, file string) error {
 	g := o.WaitGraph(true)
 	if g == nil {
@@ -156,11 +218,17 @@ func drawGraph(o scenarios.Outcome, file string) error {
 func matrix(args []string) int {
 	fs := flag.NewFlagSet("matrix", flag.ContinueOnError)
 	out := fs.String("out", "results", "directory for matrix.md, matrix.json and generated.json")
+	real := fs.Bool("real", false, "also run every cell on the real Python pools (about a minute) and write real.json and real-generated.json")
+	runs := fs.Int("runs", scenarios.RealRuns, "with --real: how many times to run each real cell, to see which differ from run to run")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "poolhang matrix: unknown argument %s (the only flag is -out DIR)\n", quoteShort(fs.Arg(0)))
+		fmt.Fprintf(os.Stderr, "poolhang matrix: unknown argument %s (flags: -out DIR, --real, -runs N)\n", quoteShort(fs.Arg(0)))
+		return 2
+	}
+	if *runs < 1 || *runs > 10 {
+		fmt.Fprintf(os.Stderr, "poolhang matrix: -runs %d, allowed 1 to 10\n", *runs)
 		return 2
 	}
 	if err := checkOut(*out); err != nil {
@@ -182,6 +250,11 @@ func matrix(args []string) int {
 		return 1
 	}
 	printTable(m)
+	rm, code := realColumns(*out, *real, *runs, m)
+	if code != 0 {
+		return code
+	}
+	m = m.WithReal(rm)
 	if err := scenarios.Write(context.Background(), *out, m, g); err != nil {
 		fmt.Fprintln(os.Stderr, "poolhang matrix:", err)
 		return 1
@@ -193,6 +266,56 @@ func matrix(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// realColumns runs the real pools' cells (--real) and writes real.json and
+// real-generated.json, or reads the committed real.json, so that the
+// matrix keeps its real columns.
+func realColumns(out string, run bool, runs int, m scenarios.Matrix) (scenarios.RealMatrix, int) {
+	if !run {
+		rm, err := scenarios.ReadRealFile(out)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "poolhang matrix:", err)
+			return rm, 1
+		}
+		if len(rm.Cells) > 0 {
+			fmt.Fprintf(os.Stderr, "the real pools' columns are from %s/%s; %s reruns them\n", out, scenarios.RealJSON, scenarios.RealCommand)
+		}
+		return rm, 0
+	}
+	start := time.Now()
+	rm, rg, err := scenarios.RunRealMatrix(context.Background(), runs, func(done, total int, c scenarios.RealCell, took time.Duration) {
+		fmt.Fprintf(os.Stderr, "[%3d/%d] %-22s %-20s @ %-17s %-13s %5.1fs %s\n", done, total, c.Pool, c.Fault, c.Phase, c.Verdict, took.Seconds(), c.Error)
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "poolhang matrix --real:", err)
+		return rm, 1
+	}
+	for _, miss := range rm.Missing {
+		fmt.Fprintln(os.Stderr, "poolhang matrix --real: SKIPPED", miss)
+	}
+	if err := scenarios.WriteReal(out, rm, rg); err != nil {
+		fmt.Fprintln(os.Stderr, "poolhang matrix --real:", err)
+		return rm, 1
+	}
+	fmt.Fprintf(os.Stderr, "%d real cells, each run %d times, in %s; wrote %s and %s in %s\n", len(rm.Cells), runs,
+		time.Since(start).Round(100*time.Millisecond), scenarios.RealJSON, scenarios.RealGenerationJSON, out)
+	code := 0
+	for _, p := range scenarios.Pairs() {
+		rep := scenarios.Compare(m, rm, p)
+		fmt.Println(rep.Line())
+		for _, d := range rep.Disagreements {
+			if d.Explanation == "" {
+				fmt.Fprintf(os.Stderr, "poolhang matrix --real: %s vs %s differ on %s with no explanation (%s): explain it in scenarios/agree.go or fix the model\n", p.Model, p.Real, d.Fault, d.Differ)
+				code = 1
+			}
+		}
+		for _, f := range rep.Stale {
+			fmt.Fprintf(os.Stderr, "poolhang matrix --real: the explanation of %s vs %s at %s no longer applies: they agree\n", p.Model, p.Real, f)
+			code = 1
+		}
+	}
+	return rm, code
 }
 
 // checkOut makes sure, before the run, that the results can be written
@@ -260,8 +383,13 @@ func usage() {
                             run one scenario and print its verdict; --graph
                             draws a hang's wait-for graph
   poolhang replay FILE      run every scenario of a replay file
-  poolhang matrix           run the result matrix and write results/
+  poolhang matrix [--real] [-runs N] [-out DIR]
+                            run the result matrix and write results/; --real
+                            also runs every cell on the real Python pools
+                            (py:mp.Pool, py:ProcessPoolExecutor, py:billiard,
+                            py:loky, py:pebble), N times each (default 3)
 
 SCENARIO is text like: pool=naive workers=2 jobs=6 wait=map fault=segfault@task-run:2
+or, on a real Python pool: pool=py:mp.Pool workers=2 jobs=6 wait=map fault=sigkill@task-run:2
 `)
 }

@@ -1,0 +1,223 @@
+package scenarios
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/poolhang/poolhang/faults"
+	"github.com/poolhang/poolhang/pools"
+	"github.com/poolhang/poolhang/realpools"
+)
+
+// A Pair is a model and the real pool it models (realpools.Pool.Model).
+type Pair struct {
+	Model pools.Strategy
+	Real  string
+}
+
+// Pairs lists every model/real pair: respawn and py:mp.Pool, failfast and
+// py:ProcessPoolExecutor. naive (2.6's Pool) has no runnable counterpart:
+// there is no Python 2 here.
+func Pairs() []Pair {
+	var out []Pair
+	for _, p := range realpools.Pools() {
+		if p.Model != "" {
+			out = append(out, Pair{pools.Strategy(p.Model), p.Name})
+		}
+	}
+	return out
+}
+
+// NoCounterpart says why a model has no real column beside it, or "" if
+// it has one.
+func NoCounterpart(s pools.Strategy) string {
+	for _, p := range Pairs() {
+		if p.Model == s {
+			return ""
+		}
+	}
+	switch s {
+	case pools.Naive:
+		return "no runnable counterpart: it models Python 2.6's Pool, and there is no Python 2 here"
+	case pools.Tracked:
+		return "no real counterpart: it is poolhang's own design"
+	}
+	return "no real counterpart"
+}
+
+// realErrorKinds maps a real pool's error class to the models' error
+// kind, the one place where the two vocabularies meet. A class matches
+// by its last dotted name; message, if set, must also appear in the
+// error's message (billiard wraps WorkerLostError in
+// ExceptionWithTraceback).
+var realErrorKinds = []struct {
+	class, message, kind string
+}{
+	{"BrokenProcessPool", "", ErrKindBroken},     // CPython 3.11 concurrent.futures.process; loky
+	{"TerminatedWorkerError", "", ErrKindBroken}, // loky: a BrokenProcessPool naming the worker's exit
+	{"BrokenPool", "", ErrKindBroken},            // billiard's and concurrent.futures' base
+	{"ProcessExpired", "", ErrKindWorkerLost},    // pebble: the worker that ran the task died
+	{"WorkerLostError", "", ErrKindWorkerLost},   // billiard.exceptions
+	{"ExceptionWithTraceback", "WorkerLostError", ErrKindWorkerLost},
+	{"MaybeEncodingError", "", ErrKindEncode}, // multiprocessing.pool, billiard.pool
+	{"PicklingError", "", ErrKindEncode},      // loky re-raises a task's pickling error
+	{"SystemExit", "", ErrKindExit},           // raised in the worker, sent back (PPE, loky)
+	{"MemoryError", "", ErrKindRead},          // the parent's reader
+	{"TimeoutError", "", ErrKindDeadline},     // pebble's per-task timeout (unused here)
+}
+
+// RealErrorKind is the models' error kind for a real pool's error. The
+// driver's own InjectedError is the fault itself: an encode error at an
+// encode phase, a task error elsewhere.
+func RealErrorKind(e *realpools.PyError, phase faults.Phase) string {
+	if e == nil {
+		return ""
+	}
+	name := e.Class[strings.LastIndexByte(e.Class, '.')+1:]
+	if name == "InjectedError" {
+		if phase == faults.TaskEncode || phase == faults.ResultEncode {
+			return ErrKindEncode
+		}
+		return ErrKindTask
+	}
+	for _, k := range realErrorKinds {
+		if k.class == name && strings.Contains(e.Message, k.message) {
+			return k.kind
+		}
+	}
+	return ErrKindOther
+}
+
+// An Explanation is a known disagreement between a model and its real
+// pool on one cell, argued from the real pool's source.
+type Explanation struct {
+	Model pools.Strategy
+	Real  string
+	Fault string // KIND@PHASE
+	Why   string
+}
+
+// explanations lists every cell where a model and its real pool disagree
+// on purpose. The live test fails on a disagreement missing here and on
+// an entry whose cell now agrees, so the table cannot rot. It is empty
+// while every cell agrees on CPython 3.11.2 (Debian's /usr/bin/python3).
+var explanations = []Explanation{}
+
+// Explanations lists the known model/real disagreements.
+func Explanations() []Explanation { return append([]Explanation(nil), explanations...) }
+
+func explain(p Pair, fault string) string {
+	for _, e := range explanations {
+		if e.Model == p.Model && e.Real == p.Real && e.Fault == fault {
+			return e.Why
+		}
+	}
+	return ""
+}
+
+// Agrees says whether a model's cell and its real pool's agree: the same
+// answer (completed, or raised with a mapped error kind among the
+// model's), or a proven hang where the real pool gave no answer. If not,
+// it says how they differ.
+func Agrees(model MatrixCell, real RealCell) (bool, string) {
+	differ := fmt.Sprintf("%s %s, %s %s", model.Pool, describeModel(model), real.Pool, describeReal(real))
+	switch {
+	case real.Verdict == "n/a":
+		return false, differ
+	case model.Verdict == string(Hang):
+		return real.Verdict == string(realpools.NoAnswer), differ
+	case model.Verdict == string(Completed):
+		return real.Verdict == string(realpools.Completed), differ
+	case model.Verdict == string(Raised):
+		if real.Verdict != string(realpools.Raised) {
+			return false, differ
+		}
+		for _, k := range model.Errors {
+			if k == real.Kind {
+				return true, differ
+			}
+		}
+		return false, differ
+	}
+	return false, differ
+}
+
+func describeModel(c MatrixCell) string {
+	if len(c.Errors) > 0 {
+		return c.Verdict + " (" + strings.Join(c.Errors, ", ") + ")"
+	}
+	return c.Verdict
+}
+
+func describeReal(c RealCell) string {
+	if c.Error != "" {
+		return fmt.Sprintf("%s (%s: %s)", c.Verdict, c.Error[strings.LastIndexByte(c.Error, '.')+1:], c.Kind)
+	}
+	return c.Verdict
+}
+
+// A PairReport is how a model and its real pool compare, cell by cell.
+type PairReport struct {
+	Model string `json:"model"`
+	Real  string `json:"real"`
+	Cells int    `json:"cells"`
+	Agree int    `json:"agree"`
+	// Disagreements lists every cell where they differ, each with its
+	// explanation ("" if there is none: a defect the tests report).
+	Disagreements []Disagreement `json:"disagreements"`
+	// Stale lists explanations whose cell now agrees.
+	Stale []string `json:"stale,omitempty"`
+}
+
+// A Disagreement is one cell where a model and its real pool differ.
+type Disagreement struct {
+	Fault       string `json:"fault"`
+	Differ      string `json:"differ"`
+	Explanation string `json:"explanation"`
+}
+
+// Compare compares every cell the model and the real pool both have.
+func Compare(m Matrix, r RealMatrix, p Pair) PairReport {
+	rep := PairReport{Model: string(p.Model), Real: p.Real, Disagreements: []Disagreement{}}
+	differs := map[string]bool{}
+	for _, rc := range r.Cells {
+		if rc.Pool != p.Real {
+			continue
+		}
+		mc, ok := m.Cell(Cell{p.Model, rc.Fault, faults.Phase(rc.Phase)})
+		if !ok {
+			continue
+		}
+		rep.Cells++
+		fault := rc.Fault + "@" + rc.Phase
+		if ok, how := Agrees(mc, rc); ok {
+			rep.Agree++
+		} else {
+			differs[fault] = true
+			rep.Disagreements = append(rep.Disagreements, Disagreement{fault, how, explain(p, fault)})
+		}
+	}
+	for _, e := range explanations {
+		if e.Model == p.Model && e.Real == p.Real && !differs[e.Fault] {
+			rep.Stale = append(rep.Stale, e.Fault)
+		}
+	}
+	return rep
+}
+
+// Line is the report as one line of results.
+func (rep PairReport) Line() string {
+	s := fmt.Sprintf("%s vs %s: %d of %d cells agree", rep.Model, rep.Real, rep.Agree, rep.Cells)
+	if len(rep.Disagreements) == 0 {
+		return s + "."
+	}
+	var ds []string
+	for _, d := range rep.Disagreements {
+		why := d.Explanation
+		if why == "" {
+			why = "UNEXPLAINED"
+		}
+		ds = append(ds, fmt.Sprintf("%s (%s: %s)", d.Fault, d.Differ, why))
+	}
+	return s + "; they differ on " + strings.Join(ds, "; ") + "."
+}
