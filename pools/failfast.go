@@ -366,6 +366,10 @@ func (p *failFast) addCallItemsLocked() {
 // a dirty state and block forever").
 func (p *failFast) breakPool(cause string) {
 	p.mu.Lock()
+	// The manager runs from here on: a snapshot taken while it kills the
+	// workers must not see it still blocked in recv, behind a frame the
+	// kill itself may tear.
+	p.setGLocked(gManager, "breaking the pool", nil)
 	p.broken = fmt.Errorf("%w: %s", ErrBrokenPool, cause)
 	p.failAllLocked(p.broken)
 	p.mu.Unlock()
