@@ -129,11 +129,7 @@ func (r *run) drive(ctx context.Context, backstop <-chan time.Time, out *Outcome
 	for i, f := range r.sc.Faults {
 		if f.Job < 0 {
 			if err := r.strikeIdle(i, f, wait); err != nil {
-				s := r.snapshot()
-				if errors.Is(err, errBackstop) {
-					return s, Proof{}, HangTimeout, nil
-				}
-				return s, Proof{}, HangTimeout, err
+				return r.timedOut(err)
 			}
 		}
 	}
@@ -145,7 +141,22 @@ func (r *run) drive(ctx context.Context, backstop <-chan time.Time, out *Outcome
 	r.stop = stop
 	r.caller = make(chan callerResult, 1)
 	go func() { r.caller <- r.call(callCtx, tasks) }()
+	return r.watch(wait, out)
+}
 
+// timedOut ends a run whose wait failed: the backstop expired (no proof
+// either way) or ctx ended (an error).
+func (r *run) timedOut(err error) (pools.Snapshot, Proof, Verdict, error) {
+	if errors.Is(err, errBackstop) {
+		err = nil
+	}
+	return r.snapshot(), Proof{}, HangTimeout, err
+}
+
+// watch polls the pool until the caller is answered or a hang is proven
+// on two consistent snapshots with no transition between them, striking
+// the faults that wait for a signal on the way.
+func (r *run) watch(wait func() error, out *Outcome) (pools.Snapshot, Proof, Verdict, error) {
 	var last, candidate pools.Snapshot
 	haveCandidate := false
 	lastChange := time.Now()
@@ -158,10 +169,7 @@ func (r *run) drive(ctx context.Context, backstop <-chan time.Time, out *Outcome
 		default:
 		}
 		if err := wait(); err != nil {
-			if errors.Is(err, errBackstop) {
-				return r.snapshot(), Proof{}, HangTimeout, nil
-			}
-			return r.snapshot(), Proof{}, HangTimeout, err
+			return r.timedOut(err)
 		}
 		s := r.snapshot()
 		now := time.Now()
