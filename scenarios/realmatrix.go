@@ -139,9 +139,46 @@ func RunRealMatrix(ctx context.Context, runs int, progress func(done, total int,
 	r := RealMatrix{Command: RealCommand, Runs: max(runs, 1), Missing: []string{}}
 	g := RealGeneration{Generated: start.UTC().Format(time.RFC3339), Command: RealCommand, Versions: map[string]string{},
 		Go: runtime.Version(), Machine: machine(), Reruns: []string{}}
-	a, err := realpools.Available(ctx, realpools.Options{})
+	names, err := realAvailable(ctx, &r, &g)
 	if err != nil {
 		return r, g, err
+	}
+	got, err := runRealCells(ctx, names, r.Runs, progress)
+	if err != nil {
+		return r, g, err
+	}
+	if err := confirmNoAnswers(ctx, got, &g); err != nil {
+		return r, g, err
+	}
+	var all []realpools.Cell
+	for _, cs := range got {
+		all = append(all, cs...)
+	}
+	rec, err := RecordReal(all, r.Runs)
+	if err != nil {
+		return r, g, err
+	}
+	r.Cells = rec.Cells
+	for _, c := range r.Cells {
+		t := RealTiming{Cell: c.Pool + "/" + c.Fault + "@" + c.Phase}
+		for _, x := range got[realKey{c.Pool, c.Fault + "@" + c.Phase}] {
+			if x.Err == nil {
+				t.TookS = append(t.TookS, math.Round(x.Outcome.Took().Seconds()*100)/100)
+				t.LimitS = x.Outcome.LimitS
+			}
+		}
+		g.Timings = append(g.Timings, t)
+	}
+	g.WallS = math.Round(time.Since(start).Seconds()*10) / 10
+	return r, g, nil
+}
+
+// realAvailable lists the real pools that import, recording the Python,
+// their versions, and the missing ones with how to install them.
+func realAvailable(ctx context.Context, r *RealMatrix, g *RealGeneration) ([]string, error) {
+	a, err := realpools.Available(ctx, realpools.Options{})
+	if err != nil {
+		return nil, err
 	}
 	g.Python = a.Version + " (" + a.Python + ")"
 	var names []string
@@ -153,15 +190,21 @@ func RunRealMatrix(ctx context.Context, runs int, progress func(done, total int,
 			r.Missing = append(r.Missing, fmt.Sprintf("%s (%s; install with %s)", p.Name, st.Error, realpools.Install))
 		}
 	}
-	type key struct{ pool, fault string }
-	got := map[key][]realpools.Cell{}
-	total := len(names) * len(realpools.StandardFaults()) * r.Runs
-	// One run of the whole matrix after another: each calibrates its pools
-	// alone, so that one run's load does not stretch another's stall
-	// limits, and a real run mostly waits, so one matrix at a time keeps
-	// 2 cores busy enough.
+	return names, nil
+}
+
+type realKey struct{ pool, fault string }
+
+// runRealCells runs every standard cell of the pools named, runs times.
+// One run of the whole matrix after another: each calibrates its pools
+// alone, so that one run's load does not stretch another's stall limits,
+// and a real run mostly waits, so one matrix at a time keeps 2 cores busy
+// enough.
+func runRealCells(ctx context.Context, names []string, runs int, progress func(done, total int, c RealCell, took time.Duration)) (map[realKey][]realpools.Cell, error) {
+	got := map[realKey][]realpools.Cell{}
+	total := len(names) * len(realpools.StandardFaults()) * runs
 	done := 0
-	for range r.Runs {
+	for range runs {
 		cells, err := realpools.Matrix(ctx, names, realpools.Options{}, 256, func(c realpools.Cell) {
 			done++ // Matrix calls progress under its lock
 			if progress != nil {
@@ -169,7 +212,7 @@ func RunRealMatrix(ctx context.Context, runs int, progress func(done, total int,
 			}
 		})
 		if err != nil {
-			return r, g, err
+			return nil, err
 		}
 		for _, c := range cells {
 			if c.Err != nil && !errors.Is(c.Err, realpools.ErrNotApplicable) {
@@ -179,14 +222,19 @@ func RunRealMatrix(ctx context.Context, runs int, progress func(done, total int,
 				kind, phase, _ := strings.Cut(c.Fault, "@")
 				c.Outcome, c.Err = realpools.Run(ctx, realpools.Standard(c.Pool, kind, faults.Phase(phase)), realpools.Options{})
 			}
-			got[key{c.Pool, c.Fault}] = append(got[key{c.Pool, c.Fault}], c)
+			got[realKey{c.Pool, c.Fault}] = append(got[realKey{c.Pool, c.Fault}], c)
 		}
 	}
-	// A no-answer is an observation bounded in time; where the runs of a
-	// cell differ and the pool's source gives no race for it, each
-	// no-answer is rerun alone with twice its stall limit, and the rerun
-	// is recorded instead (a pool starved for its whole stall limit on a
-	// loaded machine looks stuck). The generation lists each rerun.
+	return got, nil
+}
+
+// confirmNoAnswers reruns doubtful no-answers. A no-answer is an
+// observation bounded in time; where the runs of a cell differ and the
+// pool's source gives no race for it, each no-answer is rerun alone with
+// twice its stall limit, and the rerun is recorded instead (a pool starved
+// for its whole stall limit on a loaded machine looks stuck). The
+// generation lists each rerun.
+func confirmNoAnswers(ctx context.Context, got map[realKey][]realpools.Cell, g *RealGeneration) error {
 	for k, cs := range got {
 		kind, phase, _ := strings.Cut(k.fault, "@")
 		if realRace(k.pool, kind, faults.Phase(phase)) != "" || !differ(cs) {
@@ -199,7 +247,7 @@ func RunRealMatrix(ctx context.Context, runs int, progress func(done, total int,
 			o, err := realpools.Run(ctx, realpools.Standard(k.pool, kind, faults.Phase(phase)),
 				realpools.Options{Stall: 2 * time.Duration(c.Outcome.LimitS*float64(time.Second))})
 			if err != nil {
-				return r, g, err
+				return err
 			}
 			g.Reruns = append(g.Reruns, fmt.Sprintf("%s %s: no-answer after %.1f s, rerun alone with twice the stall limit: %s",
 				k.pool, k.fault, c.Outcome.NoProgressMS/1000, o.Summary()))
@@ -207,27 +255,7 @@ func RunRealMatrix(ctx context.Context, runs int, progress func(done, total int,
 		}
 	}
 	sort.Strings(g.Reruns)
-	var all []realpools.Cell
-	for _, cs := range got {
-		all = append(all, cs...)
-	}
-	rec, err := RecordReal(all, r.Runs)
-	if err != nil {
-		return r, g, err
-	}
-	r.Cells = rec.Cells
-	for _, c := range r.Cells {
-		t := RealTiming{Cell: c.Pool + "/" + c.Fault + "@" + c.Phase}
-		for _, x := range got[key{c.Pool, c.Fault + "@" + c.Phase}] {
-			if x.Err == nil {
-				t.TookS = append(t.TookS, math.Round(x.Outcome.Took().Seconds()*100)/100)
-				t.LimitS = x.Outcome.LimitS
-			}
-		}
-		g.Timings = append(g.Timings, t)
-	}
-	g.WallS = math.Round(time.Since(start).Seconds()*10) / 10
-	return r, g, nil
+	return nil
 }
 
 // RecordReal records real cells (every run of each) as a RealMatrix, in
