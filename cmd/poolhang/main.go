@@ -20,12 +20,14 @@ import (
 
 	"github.com/poolhang/poolhang/faults"
 	"github.com/poolhang/poolhang/pools"
+	"github.com/poolhang/poolhang/realpools"
 	"github.com/poolhang/poolhang/scenarios"
 	"github.com/poolhang/poolhang/waitgraph"
 )
 
 func main() {
 	pools.MaybeServeWorker()
+	realpools.MaybeServeReaper()
 	os.Exit(run(os.Args[1:]))
 }
 
@@ -39,6 +41,8 @@ func run(args []string) int {
 		return runOne(args[1:])
 	case "matrix":
 		return matrix(args[1:])
+	case "conform":
+		return conform(args[1:])
 	case "replay":
 		if len(args) != 2 {
 			fmt.Fprintln(os.Stderr, "poolhang replay: want one file of scenarios, one per line")
