@@ -364,7 +364,9 @@ class Adapter:
         self.p = self.make(workers)
 
     def map(self, args, answer):
-        for i, r in enumerate(self.p.map(run_job, args, chunksize=1)):
+        # Pool.map's own chunking (ceil(jobs / (4 * workers)) per task
+        # frame), as a caller gets it and as the models' map does.
+        for i, r in enumerate(self.p.map(run_job, args)):
             answer(i, r)
 
     def submit(self, arg):
