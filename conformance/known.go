@@ -16,7 +16,8 @@ type Known struct {
 	Pair Pair
 	// Cause is who is off: "model" (the model is wrong; Why says how to
 	// fix it), "python" (a bug of this Python version, fixed in a later
-	// one), or "race" (the real pool is nondeterministic).
+	// one), "race" (the outcome is a race, on either side), or "driver" (the
+	// real side does not realise the scenario's plan as the model does).
 	Cause string
 	Why   string
 	// Match reports whether a disagreement is this one.
@@ -74,13 +75,109 @@ var known = []Known{
 			"and wait=join, close() ends that loop: if it runs before the worker handler woke on the dead idle worker's sentinel, " +
 			"the worker is never replaced, join() joins only the dead one and returns (completed); if the handler replaced it first, " +
 			"the replacement blocks on the task queue's read lock that the dead worker held and join() waits for it forever. The model " +
-			"always replaces first (it proves the hang); the real pool races.",
+			"races the same way (its worker handler is a goroutine woken by the death): either side can show either verdict, " +
+			"and the replays below count how often.",
 		Match: func(r Result) bool {
 			sc := r.Scenario
-			return sc.Jobs == 0 && sc.Wait == scenarios.WaitJoin && r.Model.Verdict == string(scenarios.Hang) &&
-				r.Real.Verdict == string(realpools.Completed) && has(sc, func(f scenarios.Fault) bool { return f.Job < 0 })
+			hangVsDone := r.Model.Verdict == string(scenarios.Hang) && r.Real.Verdict == string(realpools.Completed)
+			doneVsHang := r.Model.Verdict == string(scenarios.Completed) && r.Real.Verdict == string(realpools.NoAnswer)
+			return sc.Jobs == 0 && sc.Wait == scenarios.WaitJoin && (hangVsDone || doneVsHang) && has(sc, func(f scenarios.Fault) bool { return f.Job < 0 })
 		},
 	},
+	{
+		ID:    "error-result-traps",
+		Pair:  Pair{pools.Respawn, "py:mp.Pool"},
+		Cause: "driver",
+		Why:   errorResultTraps,
+		Match: func(r Result) bool { return erroredWithResultFault(r.Scenario) },
+	},
+	{
+		ID:    "error-result-traps",
+		Pair:  Pair{pools.FailFast, "py:ProcessPoolExecutor"},
+		Cause: "driver",
+		Why:   errorResultTraps,
+		Match: func(r Result) bool { return erroredWithResultFault(r.Scenario) },
+	},
+	{
+		ID:    "first-result-fault",
+		Pair:  Pair{pools.Respawn, "py:mp.Pool"},
+		Cause: "driver",
+		Why:   firstResultFault,
+		Match: func(r Result) bool { return twoResultFaults(r.Scenario) },
+	},
+	{
+		ID:    "first-result-fault",
+		Pair:  Pair{pools.FailFast, "py:ProcessPoolExecutor"},
+		Cause: "driver",
+		Why:   firstResultFault,
+		Match: func(r Result) bool { return twoResultFaults(r.Scenario) },
+	},
+	{
+		ID:    "map-first-failure",
+		Pair:  Pair{pools.Respawn, "py:mp.Pool"},
+		Cause: "race",
+		Why: "multiprocessing/pool.py (3.11) MapResult._set keeps the first failure to arrive (`if not success and self._success: " +
+			"self._success = False; self._value = result`), and map raises it once every chunk is in. With two failing jobs on " +
+			"different workers, which arrives first is the workers' race, on the model as on the real pool; both raise, with " +
+			"one or the other job's error.",
+		Match: func(r Result) bool {
+			sc := r.Scenario
+			return sc.Wait == scenarios.WaitMap && sc.Workers > 1 && r.Model.Verdict == string(scenarios.Raised) &&
+				r.Real.Verdict == string(realpools.Raised) && faultedJobs(sc) > 1
+		},
+	},
+}
+
+const errorResultTraps = "A job whose task raises (raise or sys-exit at task-run) also has a fault at one of its result phases. " +
+	"In the model the result triggers travel with the job and act on whatever result is sent, the error included " +
+	"(pools: resultOf keeps the triggers for the error result). The driver (realpools/driver/poolhang_driver.py run_job) attaches " +
+	"result faults only to a returned value (ResultTrap): a task that raised sends its exception, which carries none, so the " +
+	"result fault never strikes on the real side. The scenario means different things on the two sides; the fix is in the " +
+	"driver: make the injected exception carry the job's result faults (its __reduce__ striking as ResultTrap's does)."
+
+const firstResultFault = "One job has two faults at result phases (result-encode, result-write, result-decode, " +
+	"reader-memory-error). The model strikes them in the order the job reaches them (encode before write before decode). " +
+	"The driver (poolhang_driver.py run_job) returns a ResultTrap for the first result fault in the scenario's text only " +
+	"and ignores the rest, so the real side runs a different plan; the fix is in the driver: pick the earliest phase, as " +
+	"the model does, or refuse two result faults on one job (ErrBadScenario)."
+
+func erroredWithResultFault(sc scenarios.Scenario) bool {
+	raised := map[int]bool{}
+	for _, f := range sc.Faults {
+		if f.Phase == "task-run" && (f.Kind == "raise" || f.Kind == "sys-exit") {
+			raised[f.Job] = true
+		}
+	}
+	return has(sc, func(f scenarios.Fault) bool { return raised[f.Job] && f.Job >= 0 && isResultPhase(f) })
+}
+
+func twoResultFaults(sc scenarios.Scenario) bool {
+	n := map[int]int{}
+	for _, f := range sc.Faults {
+		if f.Job >= 0 && isResultPhase(f) {
+			n[f.Job]++
+		}
+	}
+	for _, c := range n {
+		if c > 1 {
+			return true
+		}
+	}
+	return false
+}
+
+func isResultPhase(f scenarios.Fault) bool {
+	return strings.HasPrefix(string(f.Phase), "result-")
+}
+
+func faultedJobs(sc scenarios.Scenario) int {
+	jobs := map[int]bool{}
+	for _, f := range sc.Faults {
+		if f.Job >= 0 {
+			jobs[f.Job] = true
+		}
+	}
+	return len(jobs)
 }
 
 // feederBlocked: the real outcome's stacks show gh-94777, the manager

@@ -28,8 +28,14 @@ func Markdown(w io.Writer, reps []Report, header string) {
 				fmt.Fprintf(w, "- %d: %s\n", r.Skipped[k], k)
 			}
 		}
+		if len(r.Errors) > 0 {
+			fmt.Fprintf(w, "\nRuns with no verdict on a side (neither agreement nor disagreement; a model's `hang-timeout` is its 20 s backstop expiring with neither an answer nor a proven hang, a defect of the model):\n")
+		}
 		for _, e := range r.Errors {
-			fmt.Fprintf(w, "\nHarness error (neither agreement nor disagreement): %s\n", e)
+			if len(e) > 400 {
+				e = e[:400] + "..."
+			}
+			fmt.Fprintf(w, "- %s\n", e)
 		}
 		for i, f := range r.Findings {
 			fmt.Fprintf(w, "\n### Disagreement %d: %s (%d scenario%s)\n\n", i+1, f.Key, f.Count, plural(f.Count))
@@ -56,7 +62,9 @@ func causeName(c string) string {
 	case "python":
 		return "a bug of this Python version"
 	case "race":
-		return "the real pool races"
+		return "the pools race"
+	case "driver":
+		return "the driver realises the plan differently"
 	}
 	return c
 }
