@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/poolhang/poolhang/pools"
@@ -71,17 +72,18 @@ var known = []Known{
 		Pair:  Pair{pools.Respawn, "py:mp.Pool"},
 		Cause: "race",
 		Why: "multiprocessing/pool.py (3.11) Pool._handle_workers replaces a dead worker only while " +
-			"`thread._state == RUN or (cache and thread._state != TERMINATE)`. With no job submitted (jobs=0, so the cache is empty) " +
-			"and wait=join, close() ends that loop: if it runs before the worker handler woke on the dead idle worker's sentinel, " +
-			"the worker is never replaced, join() joins only the dead one and returns (completed); if the handler replaced it first, " +
-			"the replacement blocks on the task queue's read lock that the dead worker held and join() waits for it forever. The model " +
-			"races the same way (its worker handler is a goroutine woken by the death): either side can show either verdict, " +
-			"and the replays below count how often.",
+			"`thread._state == RUN or (cache and thread._state != TERMINATE)`. With the cache empty (no job submitted, or every " +
+			"job already failed in the parent at task-encode, which removes it) and wait=join, close() ends that loop: if it runs " +
+			"before the worker handler woke on the dead idle worker's sentinel, the worker is never replaced, join() joins only " +
+			"the dead one and returns; if the handler replaced it first, the replacement blocks on the task queue's read lock " +
+			"that the dead worker held and join() waits for it forever. The model races the same way (its worker handler is a " +
+			"goroutine woken by the death): either side can show either verdict, and the replays count how often.",
 		Match: func(r Result) bool {
 			sc := r.Scenario
-			hangVsDone := r.Model.Verdict == string(scenarios.Hang) && r.Real.Verdict == string(realpools.Completed)
-			doneVsHang := r.Model.Verdict == string(scenarios.Completed) && r.Real.Verdict == string(realpools.NoAnswer)
-			return sc.Jobs == 0 && sc.Wait == scenarios.WaitJoin && (hangVsDone || doneVsHang) && has(sc, func(f scenarios.Fault) bool { return f.Job < 0 })
+			hung := r.Model.Verdict == string(scenarios.Hang) || r.Real.Verdict == string(realpools.NoAnswer)
+			answered := r.Model.Verdict != string(scenarios.Hang) || r.Real.Verdict != string(realpools.NoAnswer)
+			return sc.Wait == scenarios.WaitJoin && hung && answered && everyJobFailsEncoding(sc) &&
+				has(sc, func(f scenarios.Fault) bool { return f.Job < 0 })
 		},
 	},
 	{
@@ -126,6 +128,33 @@ var known = []Known{
 				r.Real.Verdict == string(realpools.Raised) && faultedJobs(sc) > 1
 		},
 	},
+	{
+		ID:    "broken-before-answered",
+		Pair:  Pair{pools.FailFast, "py:ProcessPoolExecutor"},
+		Cause: "race",
+		Why: "Both raise, with BrokenProcessPool, and differ only in whether some other job kept its own error (task-error, " +
+			"encode-error, exit-request). concurrent/futures/process.py (3.11): when a worker dies, " +
+			"_ExecutorManagerThread.terminate_broken sets BrokenProcessPool on every future still pending; a job whose own result " +
+			"(an error) the manager read before it keeps that error. Which comes first is the race between the dying worker and " +
+			"the others, on the model (its manager goroutine) as on the real pool.",
+		Match: func(r Result) bool {
+			return r.Model.Verdict == string(scenarios.Raised) && r.Real.Verdict == string(realpools.Raised) &&
+				slices.Contains(r.Model.Kinds, scenarios.ErrKindBroken) && slices.Contains(r.Real.Kinds, scenarios.ErrKindBroken)
+		},
+	},
+	{
+		ID:    "ppe-map-raises-in-order",
+		Pair:  Pair{pools.FailFast, "py:ProcessPoolExecutor"},
+		Cause: "model",
+		Why: "concurrent/futures/_base.py (3.11) Executor.map returns an iterator (result_iterator) that yields each future's " +
+			"result in job order and raises at the first failed job, without waiting for later jobs. A job before the hung one " +
+			"that raised (its error is in) answers the caller on the real pool, while the failfast model's Map waits for every " +
+			"job and proves a hang on the later one. The fix is in pools/ (failfast's Map): return once every job up to the " +
+			"first failed one in order is resolved, with that job's error, as result_iterator does.",
+		Match: func(r Result) bool {
+			return r.Scenario.Wait == scenarios.WaitMap && r.Model.Verdict == string(scenarios.Hang) && r.Real.Verdict == string(realpools.Raised)
+		},
+	},
 }
 
 const errorResultTraps = "A job whose task raises (raise or sys-exit at task-run) also has a fault at one of its result phases. " +
@@ -149,6 +178,18 @@ func erroredWithResultFault(sc scenarios.Scenario) bool {
 		}
 	}
 	return has(sc, func(f scenarios.Fault) bool { return raised[f.Job] && f.Job >= 0 && isResultPhase(f) })
+}
+
+// everyJobFailsEncoding: each job has a raise at task-encode (or there
+// are none), so no job stays in the pool's cache.
+func everyJobFailsEncoding(sc scenarios.Scenario) bool {
+	failed := map[int]bool{}
+	for _, f := range sc.Faults {
+		if f.Job >= 0 && f.Kind == "raise" && f.Phase == "task-encode" {
+			failed[f.Job] = true
+		}
+	}
+	return len(failed) == sc.Jobs
 }
 
 func twoResultFaults(sc scenarios.Scenario) bool {

@@ -206,7 +206,7 @@ func Search(ctx context.Context, cfg Config) (Report, error) {
 // that explains them.
 func findingKey(r Result) string {
 	if r.Known != nil {
-		return r.Key() + "\x00" + r.Known.ID
+		return fmt.Sprintf("model %s, real %s\x00%s", r.Model.Verdict, r.Real.Verdict, r.Known.ID)
 	}
 	return r.Key()
 }
