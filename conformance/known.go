@@ -155,6 +155,52 @@ var known = []Known{
 			return r.Scenario.Wait == scenarios.WaitMap && r.Model.Verdict == string(scenarios.Hang) && r.Real.Verdict == string(realpools.Raised)
 		},
 	},
+	{
+		ID:    "unsound-task-handler-hang",
+		Pair:  Pair{pools.Respawn, "py:mp.Pool"},
+		Cause: "model",
+		Why: "The respawn model proved a hang with the caller waiting in join for the task handler to finish, where the real " +
+			"pool answers (mp.Pool's _handle_tasks ends on the sentinel close() puts) and the model's own replays answer too: a " +
+			"proof taken at a moment when the task handler was still going to finish, so the proof is not sound there. Rare " +
+			"(seen about once in 500 scenarios). Not diagnosed: the fix is in the task handler's wait in pools/queue.go (its " +
+			"releasers or ready function at shutdown) or in the proof (scenarios/proof.go), found by replaying the scenario " +
+			"until the model hangs and reading its snapshot.",
+		Match: func(r Result) bool {
+			return r.Model.Verdict == string(scenarios.Hang) && r.Real.Verdict != string(realpools.NoAnswer) &&
+				strings.Contains(r.Model.Summary, "waiting for the task-handler to finish")
+		},
+	},
+	{
+		ID:    "idle-death-vs-submit",
+		Pair:  Pair{pools.FailFast, "py:ProcessPoolExecutor"},
+		Cause: "race",
+		Why: "An idle worker's death breaks the pool (concurrent/futures/process.py 3.11, the manager's sentinel wait in " +
+			"wait_result_broken_or_wakeup, then terminate_broken). The driver submits only once the manager has seen the death, " +
+			"so on the real pool every submit raises BrokenProcessPool. The model submits once the worker is dead, and its " +
+			"manager may not have broken the pool yet: a job that fails in the parent (task-encode) then keeps its own error. " +
+			"Both are outcomes of the same race; the model's submit is not ordered after the break as the driver's is.",
+		Match: func(r Result) bool {
+			return r.Model.Verdict == string(scenarios.Raised) && r.Real.Verdict == string(realpools.Raised) &&
+				has(r.Scenario, func(f scenarios.Fault) bool { return f.Job < 0 }) &&
+				slices.Contains(r.Real.Kinds, scenarios.ErrKindBroken)
+		},
+	},
+	{
+		ID:    "idle-death-vs-shutdown",
+		Pair:  Pair{pools.FailFast, "py:ProcessPoolExecutor"},
+		Cause: "race",
+		Why: "No job, wait=join, an idle worker dies holding the call queue's read lock. concurrent/futures/process.py (3.11) " +
+			"_ExecutorManagerThread.run: if the manager sees the dead worker's sentinel first it breaks the pool " +
+			"(terminate_broken terminates the other workers) and shutdown(wait=True) returns; if it sees the shutdown wakeup " +
+			"first it sends one None per worker and joins them (join_executor_internals), and the live worker, blocked on the " +
+			"read lock the dead one held, never gets its None: no answer. The real pool goes either way (about half and half " +
+			"here); the model always takes the first branch.",
+		Match: func(r Result) bool {
+			sc := r.Scenario
+			return sc.Jobs == 0 && sc.Wait == scenarios.WaitJoin && r.Model.Verdict == string(scenarios.Completed) &&
+				r.Real.Verdict == string(realpools.NoAnswer) && has(sc, func(f scenarios.Fault) bool { return f.Job < 0 })
+		},
+	},
 }
 
 const errorResultTraps = "A job whose task raises (raise or sys-exit at task-run) also has a fault at one of its result phases. " +
