@@ -56,9 +56,10 @@ func RunWith(ctx context.Context, sc Scenario, o RunOptions) (Outcome, error) {
 	}
 	start := time.Now()
 	p, err := pools.Start(sc.Pool, pools.Options{Workers: sc.Workers, Stderr: o.Stderr, TaskTimeout: sc.Deadline,
-		// Workers allocate no more for a task than this scenario sends:
-		// its payload, its triggers and the function's name.
-		MaxTaskFrame: sc.Payload + taskOverhead})
+		// Workers allocate no more for a task frame than this scenario
+		// sends: its payload, its triggers and the function's name, times
+		// the calls a map's chunk carries in one frame.
+		MaxTaskFrame: sc.maxTaskFrame()})
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -90,6 +91,18 @@ type run struct {
 	// payload is every echo task's argument and expected value: one
 	// allocation, however many jobs.
 	payload []byte
+}
+
+// maxTaskFrame is the largest task frame body the scenario sends. A map
+// on naive or respawn sends a chunk of calls per frame (Pool.map's
+// chunksize): a limit of one call's size made every worker refuse a
+// chunk of large payloads and exit, and respawn replace it, forever.
+func (sc Scenario) maxTaskFrame() int {
+	chunk := 1
+	if sc.Wait == WaitMap {
+		chunk = max(sc.ChunkSize, pools.DefaultChunkSize(sc.Jobs, sc.Workers), 1)
+	}
+	return min(chunk*(sc.Payload+taskOverhead), 1<<30)
 }
 
 // taskOverhead bounds a task body beyond its argument: the triggers

@@ -29,6 +29,7 @@ import (
 func main() {
 	realpools.MaybeServeReaper()
 	pools.MaybeServeWorker()
+	realpools.MaybeServeReaper()
 	os.Exit(run(os.Args[1:]))
 }
 
@@ -42,6 +43,8 @@ func run(args []string) int {
 		return runOne(args[1:])
 	case "matrix":
 		return matrix(args[1:])
+	case "conform":
+		return conform(args[1:])
 	case "replay":
 		if len(args) != 2 {
 			fmt.Fprintln(os.Stderr, "poolhang replay: want one file of scenarios, one per line")

@@ -299,6 +299,10 @@ def parse(text):
         if job is not None and job >= sc["jobs"]:
             raise BadInput("fault %s@%s:%d targets job %d, but the scenario has %d jobs" % (kind, phase, job, job, sc["jobs"]))
         check_fault(sc, kind, phase)
+    idle = [(k, ph) for k, ph, j in sc["faults"] if j is None]
+    if len(idle) > 1:
+        raise BadInput("%d idle faults (%s): the driver strikes one idle worker before the jobs are submitted; give at most one" % (
+            len(idle), ", ".join("%s@%s" % f for f in idle)))
     return sc
 
 
@@ -360,7 +364,9 @@ class Adapter:
         self.p = self.make(workers)
 
     def map(self, args, answer):
-        for i, r in enumerate(self.p.map(run_job, args, chunksize=1)):
+        # Pool.map's own chunking (ceil(jobs / (4 * workers)) per task
+        # frame), as a caller gets it and as the models' map does.
+        for i, r in enumerate(self.p.map(run_job, args)):
             answer(i, r)
 
     def submit(self, arg):

@@ -85,13 +85,19 @@ type GenOptions struct {
 	Pools []pools.Strategy
 	// Keep, if set, filters the faults a scenario may have.
 	Keep func(faults.Kind, faults.Phase) bool
+	// MaxWorkers and MaxJobs bound the draws (0: 8 workers, 64 jobs).
+	MaxWorkers, MaxJobs int
+	// Payloads, if set, are the payload sizes to draw from (0 is square(i));
+	// put the smallest first, as rapid shrinks toward the first.
+	Payloads []int
 }
 
 // NoFaults keeps no fault.
 func NoFaults(faults.Kind, faults.Phase) bool { return false }
 
 // Gen draws a scenario: 1-8 workers, 0-64 jobs, 0-3 faults anywhere
-// meaningful for its pool, any waiting style.
+// meaningful for its pool, any waiting style (bounds and payloads as the
+// options say).
 func Gen(o GenOptions) *rapid.Generator[scenarios.Scenario] {
 	ps := o.Pools
 	if len(ps) == 0 {
@@ -102,16 +108,20 @@ func Gen(o GenOptions) *rapid.Generator[scenarios.Scenario] {
 		if len(ps) > 1 {
 			pool = rapid.SampledFrom(ps).Draw(t, "pool")
 		}
-		return draw(t, pool, o.Keep)
+		return draw(t, pool, o)
 	})
 }
 
-func draw(t *rapid.T, pool pools.Strategy, keep func(faults.Kind, faults.Phase) bool) scenarios.Scenario {
+func draw(t *rapid.T, pool pools.Strategy, o GenOptions) scenarios.Scenario {
+	keep := o.Keep
 	sc := scenarios.Scenario{
 		Pool:    pool,
-		Workers: rapid.IntRange(1, 8).Draw(t, "workers"),
-		Jobs:    rapid.IntRange(0, 64).Draw(t, "jobs"),
+		Workers: rapid.IntRange(1, or(o.MaxWorkers, 8)).Draw(t, "workers"),
+		Jobs:    rapid.IntRange(0, or(o.MaxJobs, 64)).Draw(t, "jobs"),
 		Wait:    rapid.SampledFrom(scenarios.WaitStyles()).Draw(t, "wait"),
+	}
+	if len(o.Payloads) > 0 {
+		sc.Payload = rapid.SampledFrom(o.Payloads).Draw(t, "payload")
 	}
 	// The options do not depend on the draws above, so shrinking workers
 	// or jobs keeps the same fault; one that cannot strike is skipped.
@@ -143,4 +153,11 @@ func draw(t *rapid.T, pool pools.Strategy, keep func(faults.Kind, faults.Phase) 
 		sc.Faults = append(sc.Faults, f)
 	}
 	return sc
+}
+
+func or(n, dflt int) int {
+	if n > 0 {
+		return n
+	}
+	return dflt
 }

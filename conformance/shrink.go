@@ -1,0 +1,193 @@
+package conformance
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"pgregory.net/rapid"
+
+	"github.com/poolhang/poolhang/scenarios"
+)
+
+// shrink finds a minimal scenario that disagrees the way r does: first
+// rapid's shrinking, started from the seed that drew r's scenario, then
+// a greedy minimizer, which rapid's can leave at a local minimum. Every
+// step runs both sides for real.
+func shrink(ctx context.Context, cfg Config, seed int, r Result) Result {
+	best := r
+	if m, ok := rapidShrink(ctx, cfg, seed, r); ok {
+		best = m
+	}
+	return greedy(ctx, cfg, best)
+}
+
+// rapid's flags are global: one shrink at a time.
+var rapidMu sync.Mutex
+
+func rapidShrink(ctx context.Context, cfg Config, seed int, r Result) (Result, bool) {
+	rapidMu.Lock()
+	defer rapidMu.Unlock()
+	if !testing.Testing() {
+		// rapid.Check asks testing.Short, which needs testing's flags.
+		testing.Init()
+		if !flag.Parsed() {
+			flag.CommandLine.Parse(nil)
+		}
+	}
+	key := r.Key()
+	gen := Gen(cfg.Pair)
+	var last *Result
+	var first *scenarios.Scenario
+	prop := func(t *rapid.T) {
+		sc := gen.Draw(t, "scenario")
+		if first == nil {
+			first = &sc
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		got := Compare(ctx, cfg.Pair, sc, cfg.Options)
+		if got.Err == nil && got.Skipped == "" && !got.Agree && got.Key() == key {
+			last = &got
+			t.Fatal(key) // rapid shrinks while the message stays the same
+		}
+	}
+	rec := &recorder{}
+	withFlags(map[string]string{
+		"rapid.seed": strconv.Itoa(seed), "rapid.checks": "1", "rapid.nofailfile": "true",
+		"rapid.shrinktime": cfg.ShrinkTime.String(),
+	}, func() { rapid.Check(rec, prop) })
+	if first == nil || first.String() != r.Scenario.String() || last == nil {
+		// rapid did not draw the same scenario from the seed, or the
+		// disagreement did not repeat: the greedy minimizer starts from r.
+		return r, false
+	}
+	return *last, true
+}
+
+// greedy drops a fault, lowers a target job, drops a job, drops a
+// worker, shrinks the payload, or tries an earlier wait style, while the
+// scenario still disagrees the same way, within cfg.ShrinkTime.
+func greedy(ctx context.Context, cfg Config, r Result) Result {
+	key := r.Key()
+	deadline := time.Now().Add(cfg.ShrinkTime)
+	tried := map[string]bool{r.Scenario.String(): true}
+	for changed := true; changed && time.Now().Before(deadline) && ctx.Err() == nil; {
+		changed = false
+		for _, c := range smaller(r.Scenario) {
+			if tried[c.String()] || c.Validate() != nil {
+				continue
+			}
+			tried[c.String()] = true
+			got := Compare(ctx, cfg.Pair, c, cfg.Options)
+			if got.Err == nil && got.Skipped == "" && !got.Agree && got.Key() == key {
+				r, changed = got, true
+				break
+			}
+			if time.Now().After(deadline) {
+				break
+			}
+		}
+	}
+	return r
+}
+
+// smaller lists the one-step reductions of sc, most reducing first.
+func smaller(sc scenarios.Scenario) []scenarios.Scenario {
+	var out []scenarios.Scenario
+	for i := range sc.Faults {
+		c := sc
+		c.Faults = append(append([]scenarios.Fault(nil), sc.Faults[:i]...), sc.Faults[i+1:]...)
+		out = append(out, c)
+	}
+	if sc.Payload > 0 {
+		c := sc
+		c.Payload = 0
+		out = append(out, c)
+		if sc.Payload > 100<<10 {
+			c.Payload = 100 << 10
+			out = append(out, c)
+		}
+	}
+	for i, f := range sc.Faults {
+		if f.Job > 0 {
+			c := sc
+			c.Faults = append([]scenarios.Fault(nil), sc.Faults...)
+			c.Faults[i].Job = 0
+			out = append(out, c)
+			c.Faults = append([]scenarios.Fault(nil), sc.Faults...)
+			c.Faults[i].Job--
+			out = append(out, c)
+		}
+	}
+	if sc.Jobs > 0 {
+		c := sc
+		c.Jobs--
+		out = append(out, c)
+	}
+	if sc.Workers > 1 {
+		c := sc
+		c.Workers--
+		out = append(out, c)
+	}
+	for _, w := range scenarios.WaitStyles() {
+		if w == sc.Wait {
+			break
+		}
+		c := sc
+		c.Wait = w
+		out = append(out, c)
+	}
+	return out
+}
+
+// withFlags sets rapid's flags for the duration of f.
+func withFlags(kv map[string]string, f func()) {
+	old := map[string]string{}
+	for k, v := range kv {
+		fl := flag.Lookup(k)
+		if fl == nil {
+			continue
+		}
+		old[k] = fl.Value.String()
+		fl.Value.Set(v)
+	}
+	defer func() {
+		for k, v := range old {
+			flag.Lookup(k).Value.Set(v)
+		}
+	}()
+	f()
+}
+
+// recorder is a rapid.TB that keeps rapid's report instead of failing:
+// a disagreement is what the shrink looks for.
+type recorder struct {
+	lines  []string
+	failed bool
+}
+
+func (r *recorder) Helper()      {}
+func (r *recorder) Name() string { return "conformance" }
+func (r *recorder) Logf(format string, a ...any) {
+	r.lines = append(r.lines, fmt.Sprintf(format, a...))
+}
+func (r *recorder) Log(a ...any)                  { r.lines = append(r.lines, fmt.Sprint(a...)) }
+func (r *recorder) Skipf(format string, a ...any) { r.Logf(format, a...) }
+func (r *recorder) Skip(a ...any)                 { r.Log(a...) }
+func (r *recorder) SkipNow()                      {}
+func (r *recorder) Errorf(format string, a ...any) {
+	r.failed = true
+	r.Logf(format, a...)
+}
+func (r *recorder) Error(a ...any)                 { r.failed = true; r.Log(a...) }
+func (r *recorder) Fatalf(format string, a ...any) { r.Errorf(format, a...) }
+func (r *recorder) Fatal(a ...any)                 { r.Error(a...) }
+func (r *recorder) FailNow()                       { r.failed = true }
+func (r *recorder) Fail()                          { r.failed = true }
+func (r *recorder) Failed() bool                   { return r.failed }
