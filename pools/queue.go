@@ -259,6 +259,11 @@ func (p *queuePool) feedTasks() bool {
 		q := p.taskq[0]
 		p.taskq = p.taskq[1:]
 		if q.sentinel || p.state == stateTerminate {
+			// Record that the thread runs on before letting go of the
+			// lock: its old wait (a task on the queue) is no longer ready
+			// once the sentinel is taken, and a snapshot in between
+			// would see it stuck behind a caller that waits for it.
+			p.setGLocked(gTask, "shutting down", nil)
 			p.mu.Unlock()
 			return true
 		}
