@@ -1,7 +1,10 @@
 package scenarios
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -272,13 +275,6 @@ func Write(ctx context.Context, dir string, m Matrix, g Generation) error {
 }
 
 func writeGraphs(ctx context.Context, dir string, m Matrix) error {
-	gdir := filepath.Join(dir, GraphsDir)
-	if err := os.RemoveAll(gdir); err != nil {
-		return err
-	}
-	if err := os.MkdirAll(gdir, 0o755); err != nil {
-		return err
-	}
 	graphs := map[string]*waitgraph.Graph{}
 	for _, c := range m.Cells {
 		if c.wait != nil {
@@ -288,24 +284,93 @@ func writeGraphs(ctx context.Context, dir string, m Matrix) error {
 	if m.seed != nil {
 		graphs[SeedGraph] = m.seed
 	}
+	return drawGraphs(ctx, dir, GraphsDir, graphs)
+}
+
+// drawGraphs writes each graph as SVG under dir (names relative to dir,
+// in folder sub), and removes any other picture from sub.
+//
+// A picture is redrawn only when its facts change. Which job a surviving
+// worker held, or whether it was back at the task pipe, when a hang was
+// proven is the workers' race: the picture of one run is as true as
+// another's, so regenerating keeps the one on disk unless what every run
+// shows differs (graphFacts). The facts are kept in the SVG as a comment.
+func drawGraphs(ctx context.Context, dir, sub string, graphs map[string]*waitgraph.Graph) error {
+	gdir := filepath.Join(dir, sub)
+	if err := os.MkdirAll(gdir, 0o755); err != nil {
+		return err
+	}
+	olds, err := filepath.Glob(filepath.Join(gdir, "*.svg"))
+	if err != nil {
+		return err
+	}
+	for _, f := range olds {
+		rel, _ := filepath.Rel(dir, f)
+		if graphs[rel] == nil {
+			os.Remove(f)
+		}
+	}
 	var dots []string
+	facts := map[string]string{}
 	for name, g := range graphs {
+		f := filepath.Join(dir, name)
+		facts[f] = graphFacts(g)
+		if old, err := os.ReadFile(f); err == nil && bytes.Contains(old, []byte(factsComment(facts[f]))) {
+			continue
+		}
 		dot, err := g.DOT()
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
-		f := filepath.Join(dir, strings.TrimSuffix(name, ".svg")+".dot")
-		if err := os.WriteFile(f, dot, 0o644); err != nil {
+		d := strings.TrimSuffix(f, ".svg") + ".dot"
+		if err := os.WriteFile(d, dot, 0o644); err != nil {
 			return err
 		}
-		dots = append(dots, f)
+		dots = append(dots, d)
 	}
 	sort.Strings(dots)
-	err := waitgraph.Draw(ctx, dots)
-	for _, f := range dots {
-		os.Remove(f)
+	err = waitgraph.Draw(ctx, dots)
+	for _, d := range dots {
+		os.Remove(d)
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	for _, d := range dots {
+		f := strings.TrimSuffix(d, ".dot") + ".svg"
+		svg, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		if i := bytes.Index(svg, []byte("<svg")); i >= 0 {
+			svg = append(append(svg[:i:i], []byte(factsComment(facts[f])+"\n")...), svg[i:]...)
+		}
+		if err := os.WriteFile(f, svg, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// graphFacts is what every run of a hang shows, as a digest: the title,
+// the lost jobs, and every party but the live workers, with its state and
+// what it does. Live workers, the waits and the layout are left out: they
+// race.
+func graphFacts(g *waitgraph.Graph) string {
+	lines := []string{g.Title, g.Caption}
+	for _, n := range g.Nodes {
+		if n.Kind == waitgraph.Worker && !n.State.Dead() {
+			continue
+		}
+		lines = append(lines, fmt.Sprintf("%s|%s|%s|%s|%v", n.ID, n.State, n.Doing, n.Job, n.Irreplaceable))
+	}
+	sort.Strings(lines[2:])
+	sum := sha256.Sum256([]byte(strings.Join(lines, "\n")))
+	return hex.EncodeToString(sum[:8])
+}
+
+func factsComment(facts string) string {
+	return "<!-- poolhang facts " + facts + ": the picture is redrawn only when these change -->"
 }
 
 // Picture is the matrix at a glance: a column per pool, a row per fault

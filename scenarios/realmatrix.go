@@ -17,6 +17,7 @@ import (
 	"github.com/poolhang/poolhang/faults"
 	"github.com/poolhang/poolhang/pools"
 	"github.com/poolhang/poolhang/realpools"
+	"github.com/poolhang/poolhang/waitgraph"
 )
 
 // Files of the real pools' results, in a results directory.
@@ -344,6 +345,9 @@ func realCell(x realpools.Cell) RealCell {
 		c.Grace = fmt.Sprintf("answered only after the pool's own grace of %g s (%s)", o.GraceS, o.GraceWhy)
 	}
 	c.Evidence = RealEvidence(o, 2, false)
+	if o.Verdict == realpools.NoAnswer {
+		c.Graph = RealGraphsDir + "/" + strings.NewReplacer(":", "", ".", "-").Replace(x.Pool) + "_" + kind + "_" + phase + ".svg"
+	}
 	if o.Verdict == realpools.ParentExited {
 		c.Evidence = append(c.Evidence, fmt.Sprintf("the Python parent exited with code %d before the caller was answered", o.ExitCode))
 	}
@@ -372,8 +376,17 @@ func realRace(pool, kind string, phase faults.Phase) string {
 	return ""
 }
 
-// WriteReal writes real.json and real-generated.json into dir.
-func WriteReal(dir string, r RealMatrix, g RealGeneration) error {
+// RealGraphsDir holds the observed wait-for graph of every no-answer
+// real cell, in a results directory.
+const RealGraphsDir = "real-graphs"
+
+// WriteReal writes real.json and real-generated.json into dir, and the
+// observed wait-for graph of every no-answer cell into real-graphs/ (the
+// folder is emptied first).
+func WriteReal(ctx context.Context, dir string, r RealMatrix, g RealGeneration) error {
+	if err := writeRealGraphs(ctx, dir, r); err != nil {
+		return err
+	}
 	js, err := r.JSON()
 	if err != nil {
 		return err
@@ -386,6 +399,19 @@ func WriteReal(dir string, r RealMatrix, g RealGeneration) error {
 		return err
 	}
 	return os.WriteFile(filepath.Join(dir, RealGenerationJSON), append(gs, '\n'), 0o644)
+}
+
+func writeRealGraphs(ctx context.Context, dir string, r RealMatrix) error {
+	graphs := map[string]*waitgraph.Graph{}
+	for _, c := range r.Cells {
+		if c.Graph == "" || c.outcome == nil {
+			continue
+		}
+		if g := c.outcome.WaitGraph(false); g != nil {
+			graphs[c.Graph] = g
+		}
+	}
+	return drawGraphs(ctx, dir, RealGraphsDir, graphs)
 }
 
 // JSON is results/real.json.

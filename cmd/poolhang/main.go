@@ -297,7 +297,7 @@ func realColumns(out string, run bool, runs int, m scenarios.Matrix) (scenarios.
 	for _, miss := range rm.Missing {
 		fmt.Fprintln(os.Stderr, "poolhang matrix --real: SKIPPED", miss)
 	}
-	if err := scenarios.WriteReal(out, rm, rg); err != nil {
+	if err := scenarios.WriteReal(context.Background(), out, rm, rg); err != nil {
 		fmt.Fprintln(os.Stderr, "poolhang matrix --real:", err)
 		return rm, 1
 	}
