@@ -400,7 +400,7 @@ func (p *failFast) feed() {
 		p.feedq = p.feedq[1:]
 		p.setGLocked(gFeeder, "writing the call queue pipe", &waitSpec{
 			kind: WaitPipeRoom, what: "room in the call queue pipe", releasers: p.liveWorkerIDsLocked,
-			ready: func() bool { return p.tasks.buffered() < p.tasks.capacity() },
+			ready: p.tasks.roomFor(len(b)),
 		})
 		p.mu.Unlock()
 		if err := p.tasks.send(b); err != nil {

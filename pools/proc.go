@@ -135,6 +135,25 @@ func (p *pipe) send(b []byte) error {
 	return err
 }
 
+// roomFor is the readiness of the pipe's one writer about to send n
+// bytes: call it just before send. A write larger than the room left
+// blocks part-way until readers drain the pipe, and FIONREAD below the
+// capacity does not mean that the kernel has room (a pipe's buffers are
+// pages, partly read ones included). So the writer is ready only while
+// its whole write fits, or once every byte of it has entered the pipe
+// (read by workers or buffered), a fact that persists until the writer
+// records its next state.
+func (p *pipe) roomFor(n int) func() bool {
+	w0 := p.written.Load()
+	return func() bool {
+		b := int64(p.buffered())
+		if b < 0 {
+			return true // closed: the write fails at once
+		}
+		return b+int64(n) <= int64(p.capacity()) || p.read.Load()+b >= w0+int64(n)
+	}
+}
+
 // readReady reports whether a reader of p with frame progress (have,
 // need) can move: bytes wait in the pipe, or it took bytes it has not yet
 // counted, or it holds a whole frame it has yet to handle. The counters

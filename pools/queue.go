@@ -291,7 +291,7 @@ func (p *queuePool) sendTask(q queued) bool {
 		p.dieG(gTask, fmt.Sprintf("died of an uncaught error encoding job %d: %v", q.job, err))
 		return false
 	}
-	p.setG(gTask, fmt.Sprintf("writing job %d to the task pipe", q.job), p.taskPipeRoom())
+	p.setG(gTask, fmt.Sprintf("writing job %d to the task pipe", q.job), p.taskPipeRoom(len(b)))
 	if err := p.tasks.send(b); err != nil {
 		p.doneG(gTask, "stopped: IOError writing the task pipe")
 		return false
@@ -299,9 +299,10 @@ func (p *queuePool) sendTask(q queued) bool {
 	return true
 }
 
-func (p *queuePool) taskPipeRoom() *waitSpec {
+// taskPipeRoom is the task handler's wait to write n bytes.
+func (p *queuePool) taskPipeRoom(n int) *waitSpec {
 	return &waitSpec{kind: WaitPipeRoom, what: "room in the task pipe", releasers: p.liveWorkerIDsLocked,
-		ready: func() bool { return p.tasks.buffered() < p.tasks.capacity() }}
+		ready: p.tasks.roomFor(n)}
 }
 
 // sentinelToResults is outqueue.put(None): the parent writes the result
@@ -353,7 +354,7 @@ func (p *queuePool) sentinelsToWorkers() {
 	}
 	p.mu.Unlock()
 	for i := 0; i < n; i++ {
-		p.setG(gTask, "sending sentinels to the workers", p.taskPipeRoom())
+		p.setG(gTask, "sending sentinels to the workers", p.taskPipeRoom(len(sentinel())))
 		if err := p.tasks.send(sentinel()); err != nil {
 			break
 		}
