@@ -139,10 +139,11 @@ func (p *pipe) send(b []byte) error {
 // bytes: call it just before send. A write larger than the room left
 // blocks part-way until readers drain the pipe, and FIONREAD below the
 // capacity does not mean that the kernel has room (a pipe's buffers are
-// pages, partly read ones included). So the writer is ready only while
-// its whole write fits, or once every byte of it has entered the pipe
-// (read by workers or buffered), a fact that persists until the writer
-// records its next state.
+// pages, partly read ones included). So the writer is ready while the
+// pipe is empty (every page free) or its whole write fits, or once every
+// byte of it has entered the pipe (read by workers or buffered), a fact
+// that persists until the writer records its next state. Otherwise only
+// a reader can make room, and the readers are its releasers.
 func (p *pipe) roomFor(n int) func() bool {
 	w0 := p.written.Load()
 	return func() bool {
@@ -150,7 +151,7 @@ func (p *pipe) roomFor(n int) func() bool {
 		if b < 0 {
 			return true // closed: the write fails at once
 		}
-		return b+int64(n) <= int64(p.capacity()) || p.read.Load()+b >= w0+int64(n)
+		return b == 0 || b+int64(n) <= int64(p.capacity()) || p.read.Load()+b >= w0+int64(n)
 	}
 }
 
