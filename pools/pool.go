@@ -198,6 +198,9 @@ type core struct {
 	devnull  *os.File
 	stderr   *os.File
 	secret   string // the workers' handshake (see MaybeServeWorker)
+	// cacheEmptied, if set, is called under mu when the last pending job
+	// is resolved (3.x's _PoolCache notifies the worker handler then).
+	cacheEmptied func()
 
 	slotMu   sync.Mutex
 	slotUsed [shm.MaxSlots]bool
@@ -342,6 +345,9 @@ func (c *core) resolveLocked(job int, r Result) bool {
 	f.res = r
 	close(f.done)
 	c.reg.Bump()
+	if len(c.cache) == 0 && c.cacheEmptied != nil {
+		c.cacheEmptied()
+	}
 	return true
 }
 

@@ -99,6 +99,11 @@ func startQueue(s Strategy, o Options) (*queuePool, error) {
 		taskDone: make(chan struct{}), resultDone: make(chan struct{}), workerDone: make(chan struct{}),
 	}
 	c.resolverIDs = func() []string { return []string{gResult} }
+	if p.respawn {
+		// _PoolCache.__delitem__: `if not self: self.notifier.put(None)`,
+		// so that _handle_workers sees a drained cache after close().
+		c.cacheEmptied = func() { notify(p.change) }
+	}
 	if p.sharedQueues, err = c.startShared("task pipe", "result pipe"); err != nil {
 		return nil, err
 	}
