@@ -178,6 +178,10 @@ func TestEveryProcessDiesWithAKilledParent(t *testing.T) {
 func TestNothingLeftBehind(t *testing.T) {
 	python(t)
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	// A private TMPDIR: the runs' driver directories land there, and other
+	// packages' real runs, going on at the same time under go test ./...,
+	// do not change the count.
+	t.Setenv("TMPDIR", t.TempDir())
 	before := fds(t)
 	dirsBefore := driverDirs()
 	ctx := context.Background()
