@@ -303,34 +303,6 @@ func TestPropertyFaultFreeStrategiesAgree(t *testing.T) {
 	})
 }
 
-// recorder is a rapid.TB that keeps what rapid reports instead of failing
-// the test: the hang search expects rapid to find (and shrink) a hang.
-type recorder struct {
-	name   string
-	lines  []string
-	failed bool
-}
-
-func (r *recorder) Helper()      {}
-func (r *recorder) Name() string { return r.name }
-func (r *recorder) Logf(format string, a ...any) {
-	r.lines = append(r.lines, fmt.Sprintf(format, a...))
-}
-func (r *recorder) Log(a ...any)                  { r.lines = append(r.lines, fmt.Sprint(a...)) }
-func (r *recorder) Skipf(format string, a ...any) { r.Logf(format, a...) }
-func (r *recorder) Skip(a ...any)                 { r.Log(a...) }
-func (r *recorder) SkipNow()                      {}
-func (r *recorder) Errorf(format string, a ...any) {
-	r.failed = true
-	r.Logf(format, a...)
-}
-func (r *recorder) Error(a ...any)                 { r.failed = true; r.Log(a...) }
-func (r *recorder) Fatalf(format string, a ...any) { r.Errorf(format, a...) }
-func (r *recorder) Fatal(a ...any)                 { r.Error(a...) }
-func (r *recorder) FailNow()                       { r.failed = true }
-func (r *recorder) Fail()                          { r.failed = true }
-func (r *recorder) Failed() bool                   { return r.failed }
-
 // The hang search: for each strategy, a property-based search for a
 // hanging scenario. Where one exists (naive, respawn) it must be found and
 // shrunk to one worker, at most one job and one fault; where the pool is
@@ -358,11 +330,11 @@ func TestHangSearch(t *testing.T) {
 				withFlags(t, map[string]string{"rapid.checks": "1000"}, func() { rapid.Check(t, prop) })
 				return
 			}
-			rec := &recorder{name: t.Name()}
+			rec := &scenariotest.Recorder{Label: t.Name()}
 			withFlags(t, map[string]string{"rapid.checks": "1000", "rapid.nofailfile": "true", "rapid.shrinktime": "20s"}, func() {
 				rapid.Check(rec, prop)
 			})
-			if !rec.failed || found == nil {
+			if !rec.Fails || found == nil {
 				t.Fatalf("no hanging scenario found for %s in 1,000 tries; the seed's case alone should hang", s)
 			}
 			sc := *found

@@ -3,7 +3,6 @@ package conformance
 import (
 	"context"
 	"flag"
-	"fmt"
 	"strconv"
 	"sync"
 	"testing"
@@ -12,6 +11,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/poolhang/poolhang/scenarios"
+	"github.com/poolhang/poolhang/scenarios/scenariotest"
 )
 
 // shrink finds a minimal scenario that disagrees the way r does: first
@@ -57,7 +57,7 @@ func rapidShrink(ctx context.Context, cfg Config, seed int, r Result) (Result, b
 			t.Fatal(key) // rapid shrinks while the message stays the same
 		}
 	}
-	rec := &recorder{}
+	rec := &scenariotest.Recorder{Label: "conformance"}
 	withFlags(map[string]string{
 		"rapid.seed": strconv.Itoa(seed), "rapid.checks": "1", "rapid.nofailfile": "true",
 		"rapid.shrinktime": cfg.ShrinkTime.String(),
@@ -164,30 +164,3 @@ func withFlags(kv map[string]string, f func()) {
 	}()
 	f()
 }
-
-// recorder is a rapid.TB that keeps rapid's report instead of failing:
-// a disagreement is what the shrink looks for.
-type recorder struct {
-	lines  []string
-	failed bool
-}
-
-func (r *recorder) Helper()      {}
-func (r *recorder) Name() string { return "conformance" }
-func (r *recorder) Logf(format string, a ...any) {
-	r.lines = append(r.lines, fmt.Sprintf(format, a...))
-}
-func (r *recorder) Log(a ...any)                  { r.lines = append(r.lines, fmt.Sprint(a...)) }
-func (r *recorder) Skipf(format string, a ...any) { r.Logf(format, a...) }
-func (r *recorder) Skip(a ...any)                 { r.Log(a...) }
-func (r *recorder) SkipNow()                      {}
-func (r *recorder) Errorf(format string, a ...any) {
-	r.failed = true
-	r.Logf(format, a...)
-}
-func (r *recorder) Error(a ...any)                 { r.failed = true; r.Log(a...) }
-func (r *recorder) Fatalf(format string, a ...any) { r.Errorf(format, a...) }
-func (r *recorder) Fatal(a ...any)                 { r.Error(a...) }
-func (r *recorder) FailNow()                       { r.failed = true }
-func (r *recorder) Fail()                          { r.failed = true }
-func (r *recorder) Failed() bool                   { return r.failed }
