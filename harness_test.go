@@ -85,10 +85,10 @@ var _ = Describe("the result matrix", func() {
 			want[c.String()] = true
 		}
 		for _, mc := range committed.Cells {
-			c := scenarios.Cell{Pool: pools.Strategy(mc.Pool), Kind: mc.Fault, Phase: faults.Phase(mc.Phase)}
+			c := mc.Cell()
 			Expect(want).To(HaveKey(c.String()), "results/matrix.json has a cell the catalog lacks")
 			delete(want, c.String())
-			Expect(mc.Reproduce).To(Equal(scenarios.Standard(c.Pool, c.Kind, c.Phase).Command()))
+			Expect(mc.Reproduce).To(Equal(c.Scenario().Command()))
 		}
 		Expect(want).To(BeEmpty(), "cells missing from results/matrix.json; regenerate it with %s", scenarios.MatrixCommand)
 	})

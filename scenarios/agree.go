@@ -184,7 +184,7 @@ func Compare(m Matrix, r RealMatrix, p Pair) PairReport {
 		if rc.Pool != p.Real {
 			continue
 		}
-		mc, ok := m.Cell(Cell{p.Model, rc.Fault, faults.Phase(rc.Phase)})
+		mc, ok := m.Cell(Cell{Pool: p.Model, Kind: rc.Fault, Phase: faults.Phase(rc.Phase)})
 		if !ok {
 			continue
 		}

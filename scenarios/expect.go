@@ -60,11 +60,31 @@ func Expect(c Cell) (Expectation, error) {
 	if !ok {
 		return Expectation{}, fmt.Errorf("no expectations for strategy %s: write %s, registering them with expect()", c.Pool, expectFile(c.Pool))
 	}
-	e, ok := se.Cells[When{k.Effect, c.Phase}]
+	cells, file := se.Cells, se.File
+	if c.Section != "" {
+		cells, file = sectionExpectations[c.Section][c.Pool], "the file that defines section "+c.Section
+	}
+	e, ok := cells[When{k.Effect, c.Phase}]
 	if !ok {
-		return Expectation{}, fmt.Errorf("no expectation for %s (effect %s at %s): argue one in %s", c, k.Effect, c.Phase, se.File)
+		return Expectation{}, fmt.Errorf("no expectation for %s (effect %s at %s): argue one in %s", c, k.Effect, c.Phase, file)
 	}
 	return e, nil
+}
+
+// sectionExpectations holds each section's expectations, by section and
+// strategy.
+var sectionExpectations = map[string]map[pools.Strategy]map[When]Expectation{}
+
+// expectSection registers strategy p's expectations for the cells of
+// section name; the file that defines the section calls it from init.
+func expectSection(name string, p pools.Strategy, cells map[When]Expectation) {
+	if sectionExpectations[name] == nil {
+		sectionExpectations[name] = map[pools.Strategy]map[When]Expectation{}
+	}
+	if _, dup := sectionExpectations[name][p]; dup {
+		panic("scenarios: expectations for section " + name + ", strategy " + string(p) + " registered twice")
+	}
+	sectionExpectations[name][p] = cells
 }
 
 // NeverHangs reports whether the scenario's pool is declared never to hang

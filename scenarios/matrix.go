@@ -62,6 +62,8 @@ const SeedGraph = GraphsDir + "/seed.svg"
 
 // MatrixCell is one cell's result, as results/matrix.json records it.
 type MatrixCell struct {
+	// Section is the matrix section ([Section]); absent for the standard.
+	Section string `json:"section,omitempty"`
 	Pool    string `json:"pool"`
 	Fault   string `json:"fault"`
 	Phase   string `json:"phase"`
@@ -113,7 +115,7 @@ type CellTiming struct {
 // Cell returns the matrix cell for c, if present.
 func (m Matrix) Cell(c Cell) (MatrixCell, bool) {
 	for _, x := range m.Cells {
-		if x.Pool == string(c.Pool) && x.Fault == c.Kind && x.Phase == string(c.Phase) {
+		if x.Section == c.Section && x.Pool == string(c.Pool) && x.Fault == c.Kind && x.Phase == string(c.Phase) {
 			return x, true
 		}
 	}
@@ -122,13 +124,13 @@ func (m Matrix) Cell(c Cell) (MatrixCell, bool) {
 
 // Cell is the cell x records.
 func (x MatrixCell) Cell() Cell {
-	return Cell{Pool: pools.Strategy(x.Pool), Kind: x.Fault, Phase: faults.Phase(x.Phase)}
+	return Cell{Pool: pools.Strategy(x.Pool), Kind: x.Fault, Phase: faults.Phase(x.Phase), Section: x.Section}
 }
 
 // NewMatrixCell records an outcome as a matrix cell.
 func NewMatrixCell(c Cell, o Outcome) MatrixCell {
 	mc := MatrixCell{
-		Pool: string(c.Pool), Fault: c.Kind, Phase: string(c.Phase), Verdict: string(o.Verdict),
+		Section: c.Section, Pool: string(c.Pool), Fault: c.Kind, Phase: string(c.Phase), Verdict: string(o.Verdict),
 		Errors: o.ErrorKinds(), Causes: o.Causes, Diagnosis: o.Summary, Reproduce: o.Scenario.Command(),
 	}
 	if mc.Errors == nil {
@@ -146,7 +148,7 @@ func NewMatrixCell(c Cell, o Outcome) MatrixCell {
 	}
 	if g := o.WaitGraph(false); g != nil {
 		mc.wait = g
-		mc.Graph = GraphsDir + "/" + strings.NewReplacer("/", "_", "@", "_").Replace(c.String()) + ".svg"
+		mc.Graph = GraphsDir + "/" + strings.NewReplacer("/", "_", "@", "_", ":", "_").Replace(c.String()) + ".svg"
 	}
 	return mc
 }
@@ -207,7 +209,7 @@ func RunMatrix(ctx context.Context, progress func(i, n int, mc MatrixCell, t Cel
 	}
 	cells := Cells()
 	for i, c := range cells {
-		o, err := Run(ctx, Standard(c.Pool, c.Kind, c.Phase))
+		o, err := Run(ctx, c.Scenario())
 		if err != nil {
 			return m, g, fmt.Errorf("%s: %w", c, err)
 		}
@@ -394,7 +396,7 @@ func (m Matrix) Picture() *waitgraph.Matrix {
 			row := waitgraph.Row{Label: k.Name + " @ " + string(ph)}
 			for _, s := range strategies {
 				cell := waitgraph.Cell{Verdict: waitgraph.NotApplic, Tooltip: "the fault cannot strike there in this pool"}
-				if mc, ok := m.Cell(Cell{s, k.Name, ph}); ok {
+				if mc, ok := m.Cell(Cell{Pool: s, Kind: k.Name, Phase: ph}); ok {
 					cell = waitgraph.Cell{Verdict: waitgraph.Verdict(mc.Verdict), Details: MatrixMarkdown + "#" + anchor(mc),
 						Picture: mc.Graph, Tooltip: mc.Reason}
 				}
@@ -421,7 +423,11 @@ func (m Matrix) Picture() *waitgraph.Matrix {
 
 // anchor is a cell's anchor in matrix.md.
 func anchor(mc MatrixCell) string {
-	return strings.NewReplacer("/", "-", "@", "-").Replace(mc.Pool + "-" + mc.Fault + "-" + mc.Phase)
+	a := strings.NewReplacer("/", "-", "@", "-").Replace(mc.Pool + "-" + mc.Fault + "-" + mc.Phase)
+	if mc.Section != "" {
+		a = mc.Section + "-" + a
+	}
+	return a
 }
 
 func machine() string {
@@ -485,6 +491,9 @@ func (m Matrix) Markdown() string {
 	for _, s := range pools.Strategies() {
 		m.mdPool(&b, s)
 	}
+	for _, s := range Sections() {
+		m.mdSection(&b, s)
+	}
 	m.realMarkdown(&b)
 	return b.String()
 }
@@ -542,7 +551,7 @@ func (m Matrix) mdTable(b *strings.Builder, real []string) {
 		for _, ph := range k.Meaningful() {
 			fmt.Fprintf(b, "| `%s` @ `%s` |", k.Name, ph)
 			for _, s := range strategies {
-				mc, ok := m.Cell(Cell{s, k.Name, ph})
+				mc, ok := m.Cell(Cell{Pool: s, Kind: k.Name, Phase: ph})
 				switch {
 				case !ok:
 					b.WriteString(" n/a |")
@@ -574,7 +583,7 @@ func (m Matrix) mdPool(b *strings.Builder, s pools.Strategy) {
 	fmt.Fprintf(b, "\n## %s (%s)\n\n", s, s.Follows())
 	for _, k := range faults.Kinds() {
 		for _, ph := range k.Meaningful() {
-			mc, ok := m.Cell(Cell{s, k.Name, ph})
+			mc, ok := m.Cell(Cell{Pool: s, Kind: k.Name, Phase: ph})
 			if !ok {
 				if err := k.Check(s, ph, 2); err != nil {
 					fmt.Fprintf(b, "- `%s` @ `%s`: n/a: %s\n", k.Name, ph, strings.TrimPrefix(err.Error(), faults.ErrImpossible.Error()+": "))
@@ -624,4 +633,55 @@ func joinCauses(cs []Cause) string {
 		b = append(b, "`"+string(c)+"`")
 	}
 	return strings.Join(b, ", ")
+}
+
+// mdSection is one call style's or option's section: what the call is,
+// its table (a row per fault, a column per model), then each cell.
+func (m Matrix) mdSection(b *strings.Builder, s Section) {
+	fmt.Fprintf(b, "\n## Section: %s\n\n%s\n\nReproduce: `%s`\n\n", s.Title, s.Doc, MatrixCommand)
+	strategies := pools.Strategies()
+	b.WriteString("| fault @ phase |")
+	for _, p := range strategies {
+		fmt.Fprintf(b, " %s |", p)
+	}
+	b.WriteString("\n|---|")
+	for range strategies {
+		b.WriteString("---|")
+	}
+	b.WriteString("\n")
+	for _, r := range s.Rows {
+		fmt.Fprintf(b, "| `%s` @ `%s` |", r.Kind, r.Phase)
+		for _, p := range strategies {
+			mc, ok := m.Cell(Cell{Pool: p, Kind: r.Kind, Phase: r.Phase, Section: s.Name})
+			switch {
+			case !ok:
+				b.WriteString(" n/a |")
+			case mc.Expected != "" && mc.Expected != mc.Verdict:
+				fmt.Fprintf(b, " %s [%s](#%s) **UNEXPECTED** |", symbol(mc.Verdict), mc.Verdict, anchor(mc))
+			default:
+				fmt.Fprintf(b, " %s [%s](#%s) |", symbol(mc.Verdict), mc.Verdict, anchor(mc))
+			}
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("\n")
+	for _, p := range strategies {
+		if why := s.notApplicable(p); why != "" {
+			fmt.Fprintf(b, "- %s: n/a: %s\n", p, why)
+			continue
+		}
+		for _, r := range s.Rows {
+			mc, ok := m.Cell(Cell{Pool: p, Kind: r.Kind, Phase: r.Phase, Section: s.Name})
+			if !ok {
+				if k, err := faults.Lookup(r.Kind); err == nil {
+					if err := k.Check(p, r.Phase, 2); err != nil {
+						fmt.Fprintf(b, "- %s `%s` @ `%s`: n/a: %s\n", p, r.Kind, r.Phase, strings.TrimPrefix(err.Error(), faults.ErrImpossible.Error()+": "))
+					}
+				}
+				continue
+			}
+			fmt.Fprintf(b, "- %s: ", p)
+			mdCell(b, mc)
+		}
+	}
 }

@@ -105,7 +105,7 @@ func TestOneExpectationChangedIsOneCellsDiff(t *testing.T) {
 			t.Fatal(err)
 		}
 		// An outcome as the expectation argues it, so no process runs.
-		o := scenarios.Outcome{Scenario: scenarios.Standard(c.Pool, c.Kind, c.Phase), Verdict: e.Verdict, Summary: string(e.Verdict)}
+		o := scenarios.Outcome{Scenario: c.Scenario(), Verdict: e.Verdict, Summary: string(e.Verdict)}
 		m.Cells = append(m.Cells, scenarios.NewMatrixCell(c, o))
 	}
 	changed := slices.Clone(m.Cells)

@@ -385,24 +385,44 @@ func poolsWith(o pools.Option, singular, plural string) string {
 // far above any square(i), so only a task that never returns meets it.
 const StandardDeadline = 500 * time.Millisecond
 
-// A Cell is a (pool, kind, phase) combination of the matrix.
+// A Cell is a (pool, kind, phase) combination of the matrix, in one of its
+// sections.
 type Cell struct {
 	Pool  pools.Strategy
 	Kind  string
 	Phase faults.Phase
+	// Section is the call style or option the cell is run with ([Section]);
+	// "" for the standard section.
+	Section string
 }
 
-func (c Cell) String() string { return fmt.Sprintf("%s/%s@%s", c.Pool, c.Kind, c.Phase) }
+func (c Cell) String() string {
+	if c.Section != "" {
+		return fmt.Sprintf("%s:%s/%s@%s", c.Section, c.Pool, c.Kind, c.Phase)
+	}
+	return fmt.Sprintf("%s/%s@%s", c.Pool, c.Kind, c.Phase)
+}
 
-// Cells lists every meaningful cell, from the fault catalog: strategies in
-// order, then kinds, then phases.
+// Cells lists every meaningful cell, from the fault catalog: the standard
+// section's (strategies in order, then kinds, then phases), then each
+// other section's.
 func Cells() []Cell {
+	out := StandardCells()
+	for _, s := range Sections() {
+		out = append(out, sectionCells(s)...)
+	}
+	return out
+}
+
+// StandardCells lists the standard section's cells: strategies in order,
+// then kinds, then phases.
+func StandardCells() []Cell {
 	var out []Cell
 	for _, p := range pools.Strategies() {
 		for _, k := range faults.Kinds() {
 			for _, ph := range k.Meaningful() {
 				if k.Check(p, ph, 2) == nil {
-					out = append(out, Cell{p, k.Name, ph})
+					out = append(out, Cell{Pool: p, Kind: k.Name, Phase: ph})
 				}
 			}
 		}

@@ -176,7 +176,7 @@ func TestRespawnWorkersNeverExit(t *testing.T) {
 // failfast never hangs on a death, except one mid-frame (result-write),
 // which leaves its manager in recv (TestFailFastTornResultFrameHangs).
 func TestFailFastNeverHangsOnDeaths(t *testing.T) {
-	for _, c := range scenarios.Cells() {
+	for _, c := range scenarios.StandardCells() {
 		if c.Pool != pools.FailFast {
 			continue
 		}
@@ -288,7 +288,7 @@ func TestTextRoundTrips(t *testing.T) {
 	}
 	for _, c := range scenarios.Cells() {
 		for _, w := range scenarios.WaitStyles() {
-			sc := scenarios.Standard(c.Pool, c.Kind, c.Phase)
+			sc := c.Scenario()
 			sc.Wait = w
 			back, err := scenarios.Parse(sc.String())
 			if err != nil || back.String() != sc.String() {
@@ -300,7 +300,7 @@ func TestTextRoundTrips(t *testing.T) {
 
 func FuzzParse(f *testing.F) {
 	for _, c := range scenarios.Cells() {
-		f.Add(scenarios.Standard(c.Pool, c.Kind, c.Phase).String())
+		f.Add(c.Scenario().String())
 	}
 	for _, p := range realpools.Pools() {
 		f.Add(realpools.Standard(p.Name, "sigkill", faults.TaskRun))

@@ -33,7 +33,7 @@ func Cases() []Case {
 	var out []Case
 	for _, c := range scenarios.Cells() {
 		e, err := scenarios.Expect(c)
-		out = append(out, Case{Cell: c, Scenario: scenarios.Standard(c.Pool, c.Kind, c.Phase), Expect: e, ExpectErr: err})
+		out = append(out, Case{Cell: c, Scenario: c.Scenario(), Expect: e, ExpectErr: err})
 	}
 	return out
 }
