@@ -9,10 +9,14 @@ import (
 	"github.com/poolhang/poolhang/faults"
 )
 
-// A Cell is one standard scenario on one real pool and what became of it.
+// A Cell is one matrix scenario on one real pool and what became of it.
 type Cell struct {
 	Pool  string
-	Fault string // KIND@PHASE[:JOB]
+	Fault string // KIND@PHASE
+	// Section names the matrix section of the cell ("" for the standard
+	// scenario); Scenario is the text run, Standard's if empty.
+	Section  string
+	Scenario string
 	// Outcome is the run's; Err is set instead for n/a (ErrNotApplicable)
 	// and for runs that failed.
 	Outcome Outcome
@@ -30,6 +34,27 @@ func Standard(pool string, kind string, phase faults.Phase) string {
 	return fmt.Sprintf("pool=%s workers=2 jobs=6 wait=map fault=%s", pool, f)
 }
 
+// Text is the scenario the cell runs.
+func (c Cell) Text() string {
+	if c.Scenario != "" {
+		return c.Scenario
+	}
+	kind, phase, _ := cut(c.Fault)
+	return Standard(c.Pool, kind, faults.Phase(phase))
+}
+
+// StandardCells lists every standard cell of the pools named: each pool,
+// then each fault of the catalog.
+func StandardCells(poolNames []string) []Cell {
+	var cells []Cell
+	for _, name := range poolNames {
+		for _, kp := range StandardFaults() {
+			cells = append(cells, Cell{Pool: name, Fault: kp[0] + "@" + kp[1]})
+		}
+	}
+	return cells
+}
+
 // StandardFaults lists every kind@phase of the fault catalog.
 func StandardFaults() [][2]string {
 	var out [][2]string
@@ -41,17 +66,22 @@ func StandardFaults() [][2]string {
 	return out
 }
 
-// Matrix runs every standard fault on every given pool, up to parallel
-// runs at once (a run mostly waits), after calibrating each pool alone.
-// progress, if not nil, is called after each cell.
-func Matrix(ctx context.Context, poolNames []string, opts Options, parallel int, progress func(Cell)) ([]Cell, error) {
+// Matrix runs the cells, up to parallel runs at once (a run mostly
+// waits), after calibrating each of their pools alone, and returns them
+// with their outcomes, in order. progress, if not nil, is called after
+// each cell.
+func Matrix(ctx context.Context, cells []Cell, opts Options, parallel int, progress func(Cell)) ([]Cell, error) {
 	py, err := opts.python()
 	if err != nil {
 		return nil, err
 	}
 	opts.Python = py
 	stalls := map[string]time.Duration{}
-	for _, name := range poolNames {
+	for _, c := range cells {
+		name := c.Pool
+		if _, done := stalls[name]; done {
+			continue
+		}
 		p, err := Lookup(name)
 		if err != nil {
 			return nil, err
@@ -66,12 +96,7 @@ func Matrix(ctx context.Context, poolNames []string, opts Options, parallel int,
 		}
 		stalls[name] = d
 	}
-	var cells []Cell
-	for _, name := range poolNames {
-		for _, kp := range StandardFaults() {
-			cells = append(cells, Cell{Pool: name, Fault: kp[0] + "@" + kp[1]})
-		}
-	}
+	cells = append([]Cell(nil), cells...)
 	sem := make(chan struct{}, max(parallel, 1))
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -82,10 +107,9 @@ func Matrix(ctx context.Context, poolNames []string, opts Options, parallel int,
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			c := &cells[i]
-			kind, phase, _ := cut(c.Fault)
 			o := opts
 			o.Stall = stalls[c.Pool]
-			c.Outcome, c.Err = Run(ctx, Standard(c.Pool, kind, faults.Phase(phase)), o)
+			c.Outcome, c.Err = Run(ctx, c.Text(), o)
 			if progress != nil {
 				mu.Lock()
 				progress(*c)

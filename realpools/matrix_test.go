@@ -35,7 +35,7 @@ func BenchmarkRealMatrix(b *testing.B) {
 	}
 	for i := 0; i < b.N; i++ {
 		start := time.Now()
-		cells, err := realpools.Matrix(context.Background(), names, realpools.Options{Python: py}, 256, nil)
+		cells, err := realpools.Matrix(context.Background(), realpools.StandardCells(names), realpools.Options{Python: py}, 256, nil)
 		wall := time.Since(start)
 		if err != nil {
 			b.Fatal(err)

@@ -93,7 +93,7 @@ func RealErrorKind(e *realpools.PyError, phase faults.Phase) string {
 type Explanation struct {
 	Model pools.Strategy
 	Real  string
-	Fault string // KIND@PHASE
+	Fault string // KIND@PHASE, or SECTION:KIND@PHASE for a section's cell
 	Why   string
 }
 
@@ -184,12 +184,12 @@ func Compare(m Matrix, r RealMatrix, p Pair) PairReport {
 		if rc.Pool != p.Real {
 			continue
 		}
-		mc, ok := m.Cell(Cell{Pool: p.Model, Kind: rc.Fault, Phase: faults.Phase(rc.Phase)})
+		mc, ok := m.Cell(Cell{Pool: p.Model, Kind: rc.Fault, Phase: faults.Phase(rc.Phase), Section: rc.Section})
 		if !ok {
 			continue
 		}
 		rep.Cells++
-		fault := rc.Fault + "@" + rc.Phase
+		fault := sectionPrefix(rc.Section) + rc.Fault + "@" + rc.Phase
 		if ok, how := Agrees(mc, rc); ok {
 			rep.Agree++
 		} else {

@@ -55,7 +55,7 @@ func BenchmarkRealMatrix(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if want := len(r.Pools()) * len(realpools.StandardFaults()); len(r.Cells) != want || len(r.Pools()) == 0 {
+		if want := len(scenarios.RealCells(r.Pools())); len(r.Cells) != want || len(r.Pools()) == 0 {
 			b.Fatalf("%d real cells on %v, want %d", len(r.Cells), r.Pools(), want)
 		}
 		if _, ok := r.Cell("py:mp.Pool", "sigkill", faults.ResultWrite); !ok {

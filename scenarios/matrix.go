@@ -640,12 +640,19 @@ func joinCauses(cs []Cause) string {
 func (m Matrix) mdSection(b *strings.Builder, s Section) {
 	fmt.Fprintf(b, "\n## Section: %s\n\n%s\n\nReproduce: `%s`\n\n", s.Title, s.Doc, MatrixCommand)
 	strategies := pools.Strategies()
+	var real []string
+	if m.real != nil {
+		real = m.real.Pools()
+	}
 	b.WriteString("| fault @ phase |")
 	for _, p := range strategies {
 		fmt.Fprintf(b, " %s |", p)
 	}
+	for _, n := range real {
+		fmt.Fprintf(b, " %s (real) |", n)
+	}
 	b.WriteString("\n|---|")
-	for range strategies {
+	for range len(strategies) + len(real) {
 		b.WriteString("---|")
 	}
 	b.WriteString("\n")
@@ -662,9 +669,25 @@ func (m Matrix) mdSection(b *strings.Builder, s Section) {
 				fmt.Fprintf(b, " %s [%s](#%s) |", symbol(mc.Verdict), mc.Verdict, anchor(mc))
 			}
 		}
+		for _, n := range real {
+			rc, ok := m.real.CellIn(s.Name, n, r.Kind, r.Phase)
+			switch {
+			case s.notApplicable(pools.Strategy(n)) != "" || ok && rc.Verdict == "n/a":
+				b.WriteString(" n/a |")
+			case !ok:
+				b.WriteString(" not run |")
+			default:
+				fmt.Fprintf(b, " %s [%s](#%s)%s |", symbol(rc.Verdict), describeReal(rc), realAnchor(rc), seenMark(rc))
+			}
+		}
 		b.WriteString("\n")
 	}
 	b.WriteString("\n")
+	for _, n := range real {
+		if why := s.notApplicable(pools.Strategy(n)); why != "" {
+			fmt.Fprintf(b, "- %s (real): n/a: %s\n", n, why)
+		}
+	}
 	for _, p := range strategies {
 		if why := s.notApplicable(p); why != "" {
 			fmt.Fprintf(b, "- %s: n/a: %s\n", p, why)

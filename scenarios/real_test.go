@@ -49,7 +49,7 @@ func TestRealPoolsBesideTheirModels(t *testing.T) {
 				a.Python, strings.Join(missing, ", "), realpools.Install)
 		})
 	}
-	cells, err := realpools.Matrix(ctx, names, realpools.Options{}, 256, nil)
+	cells, err := realpools.Matrix(ctx, scenarios.RealCells(names), realpools.Options{}, 256, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +80,7 @@ func TestRealPoolsBesideTheirModels(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range live.Cells {
-		was, ok := committed.Cell(c.Pool, c.Fault, phaseOf(c))
+		was, ok := committed.CellIn(c.Section, c.Pool, c.Fault, phaseOf(c))
 		switch {
 		case !ok:
 			t.Errorf("%s %s@%s: not in results/real.json; run %s", c.Pool, c.Fault, c.Phase, scenarios.RealCommand)
@@ -111,11 +111,11 @@ func confirmNoAnswers(ctx context.Context, t *testing.T, model scenarios.Matrix,
 	}
 	for i, c := range cells {
 		kind, phase, _ := strings.Cut(c.Fault, "@")
-		mc, ok := model.Cell(scenarios.Cell{Pool: pools.Strategy(pairs[c.Pool]), Kind: kind, Phase: faults.Phase(phase)})
+		mc, ok := model.Cell(scenarios.Cell{Pool: pools.Strategy(pairs[c.Pool]), Kind: kind, Phase: faults.Phase(phase), Section: c.Section})
 		if c.Err != nil || c.Outcome.Verdict != realpools.NoAnswer || !ok || mc.Verdict == string(scenarios.Hang) {
 			continue
 		}
-		o, err := realpools.Run(ctx, realpools.Standard(c.Pool, kind, faults.Phase(phase)),
+		o, err := realpools.Run(ctx, c.Text(),
 			realpools.Options{Stall: 2 * time.Duration(c.Outcome.LimitS*float64(time.Second))})
 		t.Logf("%s %s: no-answer after %.1f s while the model answers; rerun alone with twice the stall limit: %s (%v)",
 			c.Pool, c.Fault, c.Outcome.NoProgressMS/1000, o.Summary(), err)

@@ -47,11 +47,13 @@ type RealMatrix struct {
 	Cells   []RealCell `json:"cells"`
 }
 
-// A RealCell is one standard scenario on one real pool.
+// A RealCell is one matrix scenario on one real pool.
 type RealCell struct {
-	Pool  string `json:"pool"`
-	Fault string `json:"fault"`
-	Phase string `json:"phase"`
+	// Section is the matrix section ([Section]); absent for the standard.
+	Section string `json:"section,omitempty"`
+	Pool    string `json:"pool"`
+	Fault   string `json:"fault"`
+	Phase   string `json:"phase"`
 	// Verdict is completed, raised, no-answer, parent-exited,
 	// wrong-value, or n/a (the pool has no such point; NA says why). For
 	// a cell that differed between runs it is the verdict seen most.
@@ -107,14 +109,66 @@ type RealTiming struct {
 	LimitS float64   `json:"limit_s"`
 }
 
-// RealCell returns the real cell of pool at kind@phase, if present.
+// Cell returns the standard real cell of pool at kind@phase, if present.
 func (r RealMatrix) Cell(pool, kind string, phase faults.Phase) (RealCell, bool) {
+	return r.CellIn("", pool, kind, phase)
+}
+
+// CellIn returns the real cell of pool at kind@phase in a section ("" for
+// the standard one), if present.
+func (r RealMatrix) CellIn(section, pool, kind string, phase faults.Phase) (RealCell, bool) {
 	for _, c := range r.Cells {
-		if c.Pool == pool && c.Fault == kind && c.Phase == string(phase) {
+		if c.Section == section && c.Pool == pool && c.Fault == kind && c.Phase == string(phase) {
 			return c, true
 		}
 	}
 	return RealCell{}, false
+}
+
+// RealCells lists the cells to run on the real pools named: every
+// standard cell, then each section's rows, shaped as the section shapes
+// its models' scenarios, on each pool the section does not declare n/a.
+func RealCells(names []string) []realpools.Cell {
+	cells := realpools.StandardCells(names)
+	for _, s := range Sections() {
+		for _, n := range names {
+			if s.notApplicable(pools.Strategy(n)) != "" {
+				continue
+			}
+			for _, r := range s.Rows {
+				sc, err := Parse(realpools.Standard(n, r.Kind, r.Phase))
+				if err != nil {
+					continue // the catalog rejects the row for real pools too
+				}
+				cells = append(cells, realpools.Cell{Pool: n, Fault: r.String(), Section: s.Name, Scenario: s.Shape(sc).String()})
+			}
+		}
+	}
+	return cells
+}
+
+// realOrder ranks real cells as the matrix lists them: the standard
+// section, then each section in order; within one, pools in realpools
+// order, then rows in the section's (the catalog's) order.
+func realOrder() func(c realpools.Cell) [3]int {
+	sect := map[string]int{"": 0}
+	rows := map[string]int{}
+	for i, kp := range realpools.StandardFaults() {
+		rows[" "+kp[0]+"@"+kp[1]] = i
+	}
+	for i, s := range Sections() {
+		sect[s.Name] = i + 1
+		for j, r := range s.Rows {
+			rows[s.Name+" "+r.String()] = j
+		}
+	}
+	pool := map[string]int{}
+	for i, p := range realpools.Pools() {
+		pool[p.Name] = i
+	}
+	return func(c realpools.Cell) [3]int {
+		return [3]int{sect[c.Section], pool[c.Pool], rows[c.Section+" "+c.Fault]}
+	}
 }
 
 // Pools lists the real pools the matrix has cells of, in realpools order.
@@ -161,8 +215,8 @@ func RunRealMatrix(ctx context.Context, runs int, progress func(done, total int,
 	}
 	r.Cells = rec.Cells
 	for _, c := range r.Cells {
-		t := RealTiming{Cell: c.Pool + "/" + c.Fault + "@" + c.Phase}
-		for _, x := range got[realKey{c.Pool, c.Fault + "@" + c.Phase}] {
+		t := RealTiming{Cell: sectionPrefix(c.Section) + c.Pool + "/" + c.Fault + "@" + c.Phase}
+		for _, x := range got[realKey{c.Section, c.Pool, c.Fault + "@" + c.Phase}] {
 			if x.Err == nil {
 				t.TookS = append(t.TookS, math.Round(x.Outcome.Took().Seconds()*100)/100)
 				t.LimitS = x.Outcome.LimitS
@@ -194,7 +248,9 @@ func realAvailable(ctx context.Context, r *RealMatrix, g *RealGeneration) ([]str
 	return names, nil
 }
 
-type realKey struct{ pool, fault string }
+type realKey struct{ section, pool, fault string }
+
+func keyOf(c realpools.Cell) realKey { return realKey{c.Section, c.Pool, c.Fault} }
 
 // runRealCells runs every standard cell of the pools named, runs times.
 // One run of the whole matrix after another: each calibrates its pools
@@ -203,10 +259,11 @@ type realKey struct{ pool, fault string }
 // enough.
 func runRealCells(ctx context.Context, names []string, runs int, progress func(done, total int, c RealCell, took time.Duration)) (map[realKey][]realpools.Cell, error) {
 	got := map[realKey][]realpools.Cell{}
-	total := len(names) * len(realpools.StandardFaults()) * runs
+	todo := RealCells(names)
+	total := len(todo) * runs
 	done := 0
 	for range runs {
-		cells, err := realpools.Matrix(ctx, names, realpools.Options{}, 256, func(c realpools.Cell) {
+		cells, err := realpools.Matrix(ctx, todo, realpools.Options{}, 256, func(c realpools.Cell) {
 			done++ // Matrix calls progress under its lock
 			if progress != nil {
 				progress(done, total, realCell(c), c.Outcome.Took())
@@ -220,10 +277,9 @@ func runRealCells(ctx context.Context, names []string, runs int, progress func(d
 				// The driver could not set the cell up (on a loaded machine
 				// loky's idle workers may not settle within its 10 s): run
 				// it again alone, once; a second failure ends the matrix.
-				kind, phase, _ := strings.Cut(c.Fault, "@")
-				c.Outcome, c.Err = realpools.Run(ctx, realpools.Standard(c.Pool, kind, faults.Phase(phase)), realpools.Options{})
+				c.Outcome, c.Err = realpools.Run(ctx, c.Text(), realpools.Options{})
 			}
-			got[realKey{c.Pool, c.Fault}] = append(got[realKey{c.Pool, c.Fault}], c)
+			got[keyOf(c)] = append(got[keyOf(c)], c)
 		}
 	}
 	return got, nil
@@ -245,13 +301,13 @@ func confirmNoAnswers(ctx context.Context, got map[realKey][]realpools.Cell, g *
 			if c.Err != nil || c.Outcome.Verdict != realpools.NoAnswer {
 				continue
 			}
-			o, err := realpools.Run(ctx, realpools.Standard(k.pool, kind, faults.Phase(phase)),
+			o, err := realpools.Run(ctx, c.Text(),
 				realpools.Options{Stall: 2 * time.Duration(c.Outcome.LimitS*float64(time.Second))})
 			if err != nil {
 				return err
 			}
-			g.Reruns = append(g.Reruns, fmt.Sprintf("%s %s: no-answer after %.1f s, rerun alone with twice the stall limit: %s",
-				k.pool, k.fault, c.Outcome.NoProgressMS/1000, o.Summary()))
+			g.Reruns = append(g.Reruns, fmt.Sprintf("%s %s%s: no-answer after %.1f s, rerun alone with twice the stall limit: %s",
+				k.pool, sectionPrefix(k.section), k.fault, c.Outcome.NoProgressMS/1000, o.Summary()))
 			cs[i].Outcome = o
 		}
 	}
@@ -260,27 +316,46 @@ func confirmNoAnswers(ctx context.Context, got map[realKey][]realpools.Cell, g *
 }
 
 // RecordReal records real cells (every run of each) as a RealMatrix, in
-// realpools' pool order and the catalog's fault order.
+// the matrix's order (realOrder).
 func RecordReal(cells []realpools.Cell, runs int) (RealMatrix, error) {
 	r := RealMatrix{Command: RealCommand, Runs: runs, Missing: []string{}}
-	by := map[string][]realpools.Cell{}
+	by := map[realKey][]realpools.Cell{}
+	var keys []realKey
+	rank := realOrder()
+	at := map[realKey][3]int{}
 	for _, c := range cells {
-		by[c.Pool+" "+c.Fault] = append(by[c.Pool+" "+c.Fault], c)
-	}
-	for _, p := range realpools.Pools() {
-		for _, kp := range realpools.StandardFaults() {
-			runs := by[p.Name+" "+kp[0]+"@"+kp[1]]
-			if len(runs) == 0 {
-				continue
-			}
-			c, err := mergeRuns(runs)
-			if err != nil {
-				return r, err
-			}
-			r.Cells = append(r.Cells, c)
+		k := keyOf(c)
+		if _, ok := by[k]; !ok {
+			keys = append(keys, k)
+			at[k] = rank(c)
 		}
+		by[k] = append(by[k], c)
+	}
+	sort.SliceStable(keys, func(i, j int) bool {
+		a, b := at[keys[i]], at[keys[j]]
+		for x := range a {
+			if a[x] != b[x] {
+				return a[x] < b[x]
+			}
+		}
+		return false
+	})
+	for _, k := range keys {
+		c, err := mergeRuns(by[k])
+		if err != nil {
+			return r, err
+		}
+		r.Cells = append(r.Cells, c)
 	}
 	return r, nil
+}
+
+// sectionPrefix is "imap:" for a section's cell, "" for a standard one.
+func sectionPrefix(section string) string {
+	if section == "" {
+		return ""
+	}
+	return section + ":"
 }
 
 // mergeRuns records a cell's runs: the verdict seen most (the first run's
@@ -291,7 +366,7 @@ func mergeRuns(runs []realpools.Cell) (RealCell, error) {
 	var cells []RealCell
 	for _, x := range runs {
 		if x.Err != nil && !errors.Is(x.Err, realpools.ErrNotApplicable) {
-			return RealCell{}, fmt.Errorf("%s %s: %w", x.Pool, x.Fault, x.Err)
+			return RealCell{}, fmt.Errorf("%s %s%s: %w", x.Pool, sectionPrefix(x.Section), x.Fault, x.Err)
 		}
 		c := realCell(x)
 		seen[c.Verdict]++
@@ -321,9 +396,8 @@ func differ(cs []realpools.Cell) bool {
 // realCell records one run of a standard cell.
 func realCell(x realpools.Cell) RealCell {
 	kind, phase, _ := strings.Cut(x.Fault, "@")
-	c := RealCell{Pool: x.Pool, Fault: kind, Phase: phase, Race: realRace(x.Pool, kind, faults.Phase(phase))}
-	sc := realpools.Standard(x.Pool, kind, faults.Phase(phase))
-	c.Reproduce = "go run ./cmd/poolhang run '" + sc + "'"
+	c := RealCell{Section: x.Section, Pool: x.Pool, Fault: kind, Phase: phase, Race: realRace(x.Pool, kind, faults.Phase(phase))}
+	c.Reproduce = "go run ./cmd/poolhang run '" + x.Text() + "'"
 	if errors.Is(x.Err, realpools.ErrNotApplicable) {
 		c.Verdict = "n/a"
 		c.NA = strings.TrimPrefix(x.Err.Error(), realpools.ErrNotApplicable.Error()+": ")
@@ -347,6 +421,9 @@ func realCell(x realpools.Cell) RealCell {
 	c.Evidence = RealEvidence(o, 2, false)
 	if o.Verdict == realpools.NoAnswer {
 		c.Graph = RealGraphsDir + "/" + strings.NewReplacer(":", "", ".", "-").Replace(x.Pool) + "_" + kind + "_" + phase + ".svg"
+		if x.Section != "" {
+			c.Graph = RealGraphsDir + "/" + x.Section + "_" + strings.TrimPrefix(c.Graph, RealGraphsDir+"/")
+		}
 	}
 	if o.Verdict == realpools.ParentExited {
 		c.Evidence = append(c.Evidence, fmt.Sprintf("the Python parent exited with code %d before the caller was answered", o.ExitCode))
@@ -446,7 +523,11 @@ func ReadRealFile(dir string) (RealMatrix, error) {
 
 // realAnchor is a real cell's anchor in matrix.md.
 func realAnchor(c RealCell) string {
-	return strings.NewReplacer(":", "-", ".", "-", "@", "-").Replace(c.Pool + "-" + c.Fault + "-" + c.Phase)
+	a := strings.NewReplacer(":", "-", ".", "-", "@", "-").Replace(c.Pool + "-" + c.Fault + "-" + c.Phase)
+	if c.Section != "" {
+		a = c.Section + "-" + a
+	}
+	return a
 }
 
 // realMarkdown is matrix.md's part on the real pools: the agreement line
@@ -484,10 +565,10 @@ func (m Matrix) realMarkdown(b *strings.Builder) {
 				continue
 			}
 			if c.Verdict == "n/a" {
-				fmt.Fprintf(b, "- `%s` @ `%s`: n/a: %s\n", c.Fault, c.Phase, c.NA)
+				fmt.Fprintf(b, "- %s`%s` @ `%s`: n/a: %s\n", sectionLabel(c.Section), c.Fault, c.Phase, c.NA)
 				continue
 			}
-			fmt.Fprintf(b, "- <a id=\"%s\"></a>`%s` @ `%s`: **%s**%s\n", realAnchor(c), c.Fault, c.Phase, describeReal(c), seenMark(c))
+			fmt.Fprintf(b, "- <a id=\"%s\"></a>%s`%s` @ `%s`: **%s**%s\n", realAnchor(c), sectionLabel(c.Section), c.Fault, c.Phase, describeReal(c), seenMark(c))
 			if c.Race != "" {
 				fmt.Fprintf(b, "  - Can differ from run to run: %s.\n", c.Race)
 			}
@@ -521,4 +602,13 @@ func seenMark(c RealCell) string {
 		parts = append(parts, fmt.Sprintf("%d %s", c.Seen[v], v))
 	}
 	return " (differs from run to run: " + strings.Join(parts, ", ") + ")"
+}
+
+// sectionLabel is "section imap: " for a section's cell, "" for a
+// standard one.
+func sectionLabel(section string) string {
+	if section == "" {
+		return ""
+	}
+	return "section " + section + ": "
 }
