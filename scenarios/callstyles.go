@@ -191,3 +191,28 @@ func (r *run) callIMap(ctx context.Context, tasks []pools.Task) callerResult {
 	}
 	return callerResult{rs, nil}
 }
+
+// WaitStylesFor lists the waiting styles pool p has: every style but
+// imap's where it has no imap.
+func WaitStylesFor(p pools.Strategy) []WaitStyle {
+	var out []WaitStyle
+	for _, w := range WaitStyles() {
+		if (w == WaitIMap || w == WaitIMapUnordered) && noIMap(p) != "" {
+			continue
+		}
+		out = append(out, w)
+	}
+	return out
+}
+
+// CallerPhases lists the caller's phases a scenario with wait style w
+// has: callback with wait=callback, input with imap's.
+func CallerPhases(w WaitStyle) []faults.Phase {
+	switch w {
+	case WaitCallback:
+		return []faults.Phase{faults.Callback}
+	case WaitIMap, WaitIMapUnordered:
+		return []faults.Phase{faults.Input}
+	}
+	return nil
+}
