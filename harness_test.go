@@ -293,6 +293,9 @@ func TestPropertyFaultFreeStrategiesAgree(t *testing.T) {
 		sc := scenariotest.Gen(scenariotest.GenOptions{Pools: []pools.Strategy{pools.Naive}, Keep: scenariotest.NoFaults}).Draw(t, "scenario")
 		for _, s := range pools.Strategies() {
 			sc.Pool = s
+			if sc.Validate() != nil {
+				continue // a call style the strategy has not (failfast's imap), or an option it takes not
+			}
 			o := runProp(t, sc)
 			ok, _, _ := o.Count()
 			if o.Verdict != scenarios.Completed || ok != sc.Jobs {
