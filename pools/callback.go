@@ -1,6 +1,9 @@
 package pools
 
-import "fmt"
+import (
+	"context"
+	"fmt"
+)
 
 // A Callback is what a program hands to apply_async as its callback and
 // error_callback, or to Future.add_done_callback: it gets the job's
@@ -92,4 +95,35 @@ func (c *core) callbackOnResolveLocked(f *Future, r Result) Result {
 		}
 	}
 	return r
+}
+
+// WaitAll waits, as one caller, for every job of fs (futures of one
+// pool), as a program that submitted them with callbacks waits for them
+// all; it returns ctx's error if ctx ends first. Its recorded wait names
+// no job: which job a caller blocks on first is a race of the results'
+// order, and a proof should not depend on it.
+func WaitAll(ctx context.Context, fs []*Future) error {
+	if len(fs) == 0 {
+		return nil
+	}
+	c := fs[0].c
+	pending := func() bool {
+		for _, f := range fs {
+			if !f.isDone() {
+				return true
+			}
+		}
+		return false
+	}
+	w := c.enterWait(waitSpec{kind: WaitJobResult, what: fmt.Sprintf("the results and callbacks of %d jobs", len(fs)),
+		releasers: c.resolverIDs, ready: func() bool { return !pending() }})
+	defer c.leaveWait(w)
+	for _, f := range fs {
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
 }

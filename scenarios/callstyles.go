@@ -83,8 +83,9 @@ func (s Scenario) callerFault(ph faults.Phase) map[int]bool {
 var errCallbackRaised = errors.New("raise: an ordinary error in the callback")
 
 // callCallbacks is wait=callback: apply_async(f, (i,), callback=cb,
-// error_callback=cb) per job, then wait for each job in order; a job
-// whose callback raised carries that error, as the caller recorded it.
+// error_callback=cb) per job, then wait for every job and its callback;
+// a job whose callback raised carries that error, as the caller recorded
+// it.
 func (r *run) callCallbacks(ctx context.Context, tasks []pools.Task) callerResult {
 	raise := r.sc.callerFault(faults.Callback)
 	cb := func(job int, _ pools.Result) error {
@@ -103,13 +104,16 @@ func (r *run) callCallbacks(ctx context.Context, tasks []pools.Task) callerResul
 		}
 		fs[i] = f
 	}
-	var err error
+	var live []*pools.Future
+	for _, f := range fs {
+		if f != nil {
+			live = append(live, f)
+		}
+	}
+	err := pools.WaitAll(ctx, live)
 	for i, f := range fs {
 		if f == nil {
 			continue
-		}
-		if err == nil {
-			_, err = f.Wait(ctx)
 		}
 		res, ok := f.Result()
 		switch {
