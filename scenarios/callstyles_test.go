@@ -80,3 +80,22 @@ func TestCallerPhasesStrike(t *testing.T) {
 		}
 	}
 }
+
+// A replay file takes the call styles' keys as the command line does.
+func TestReplayTakesTheCallStyles(t *testing.T) {
+	file := "# the call styles\n" +
+		"pool=respawn workers=2 jobs=6 wait=callback fault=raise@callback:2\n" +
+		"pool=naive workers=2 jobs=6 chunksize=2 wait=imap fault=raise@input:3\n" +
+		"pool=tracked workers=1 jobs=3 wait=imap_unordered\n"
+	scs, err := scenarios.ReadReplay(strings.NewReader(file))
+	if err != nil || len(scs) != 3 {
+		t.Fatalf("ReadReplay = %v, %v; want 3 scenarios", scs, err)
+	}
+	if scs[1].ChunkSize != 2 || scs[1].Wait != scenarios.WaitIMap || scs[0].Faults[0].Phase != "callback" {
+		t.Errorf("read back as %v", scs)
+	}
+	_, err = scenarios.ReadReplay(strings.NewReader("pool=failfast workers=2 jobs=6 wait=imap_unordered\n"))
+	if err == nil || !strings.Contains(err.Error(), "replay line 1") || !strings.Contains(err.Error(), "has no imap") {
+		t.Errorf("a failfast imap in a replay file: %v, want an error naming the line and why", err)
+	}
+}

@@ -331,6 +331,9 @@ func FuzzParse(f *testing.F) {
 	f.Add("pool=naive workers=2 jobs=6 fault=@:")
 	f.Add("pool=respawn workers=2 jobs=6 chunksize=3 wait=map fault=raise@task-run:3")
 	f.Add("pool=failfast workers=2 jobs=6 chunksize=3")
+	f.Add("pool=respawn workers=2 jobs=6 wait=callback fault=raise@callback")
+	f.Add("pool=naive workers=2 jobs=6 chunksize=2 wait=imap_unordered fault=raise@input:x")
+	f.Add("pool=py:billiard workers=2 jobs=6 chunksize=2 wait=imap fault=raise@input:2")
 	f.Fuzz(func(t *testing.T, text string) {
 		sc, err := scenarios.Parse(text)
 		if err != nil {
