@@ -8,6 +8,7 @@ import (
 
 	"github.com/poolhang/poolhang/faults"
 	"github.com/poolhang/poolhang/pools"
+	"github.com/poolhang/poolhang/realpools"
 )
 
 // The call styles beyond map, get and join: how else a program drives a
@@ -217,6 +218,16 @@ func CallerPhases(w WaitStyle) []faults.Phase {
 		return []faults.Phase{faults.Callback}
 	case WaitIMap, WaitIMapUnordered:
 		return []faults.Phase{faults.Input}
+	}
+	return nil
+}
+
+// firstJobError is the first failed job's error in a real run, or nil.
+func firstJobError(o realpools.Outcome) *realpools.PyError {
+	for _, j := range o.Jobs {
+		if j.Outcome == "error" {
+			return &realpools.PyError{Class: j.Class, Message: j.Message}
+		}
 	}
 	return nil
 }
