@@ -117,10 +117,13 @@ func (r *run) callCallbacks(ctx context.Context, tasks []pools.Task) callerResul
 			continue
 		}
 		res, ok := f.Result()
+		var ce *pools.CallbackError
 		switch {
 		case !ok:
 			res = pools.Result{Err: errUnresolved}
-		case res.Err == nil && f.CallbackErr() != nil:
+		case f.CallbackErr() != nil && !errors.As(res.Err, &ce):
+			// The caller's own record: its callback (or error callback)
+			// raised, whatever the pool did with that.
 			res = pools.Result{Err: &pools.CallbackError{Job: f.Job(), Err: f.CallbackErr()}}
 		}
 		rs[i] = res
