@@ -234,3 +234,9 @@ func firstJobError(o realpools.Outcome) *realpools.PyError {
 	}
 	return nil
 }
+
+// StopsAtFirstError reports whether the scenario's caller stops waiting
+// at the first error it gets: an imap with chunks, whose flattening
+// generator ends there. A handler may die after that without the caller
+// ever waiting on it.
+func (s Scenario) StopsAtFirstError() bool { return s.imap() && s.ChunkSize > 1 }
