@@ -17,6 +17,7 @@ import (
 //
 //	InjectedError at task-encode/result-encode, MaybeEncodingError,
 //	PicklingError                               encode-error
+//	InjectedError at callback, input            callback-error, input-error
 //	InjectedError elsewhere                     task-error
 //	SystemExit                                  exit-request
 //	BrokenProcessPool (CPython's, loky's, and
@@ -32,8 +33,13 @@ func RealKind(class, message, phase string) string {
 		if phase == "" {
 			phase = phaseIn(message)
 		}
-		if phase == "task-encode" || phase == "result-encode" {
+		switch phase {
+		case "task-encode", "result-encode":
 			return scenarios.ErrKindEncode
+		case "callback":
+			return scenarios.ErrKindCallback // the caller's own callback raised
+		case "input":
+			return scenarios.ErrKindInput // the caller's own input iterable raised
 		}
 		return scenarios.ErrKindTask
 	case "MaybeEncodingError", "PicklingError":

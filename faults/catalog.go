@@ -30,6 +30,9 @@ const (
 	ResultDecode   Phase = "result-decode"
 	IdleLockHolder Phase = "idle-lock-holder"
 	IdleLockWaiter Phase = "idle-lock-waiter"
+	// Callback and Input are the caller's own code (caller.go).
+	Callback Phase = "callback"
+	Input    Phase = "input"
 )
 
 // Where a phase runs.
@@ -39,6 +42,7 @@ const (
 	InParent Where = iota // the parent process (the harness itself)
 	InWorker              // a worker holding the targeted job
 	InIdle                // an idle worker, before any job is submitted
+	InCaller              // the caller's own code, for the targeted job (caller.go)
 )
 
 // PhaseInfo describes a phase.
@@ -59,6 +63,8 @@ var phases = []PhaseInfo{
 	{ResultDecode, InParent, pools.PointResultDecode, "the parent receives and decodes the result"},
 	{IdleLockHolder, InIdle, pools.PointIdle, "an idle worker holding the task queue's read lock while it waits"},
 	{IdleLockWaiter, InIdle, pools.PointIdle, "an idle worker that does not hold the task queue's read lock"},
+	{Callback, InCaller, 0, "the job's callback or error_callback runs (wait=callback)"},
+	{Input, InCaller, 0, "the imap's input iterable produces the job (wait=imap, wait=imap_unordered)"},
 }
 
 // Phases lists every phase in the order of a job's life.
@@ -168,6 +174,9 @@ func (k Kind) Check(s pools.Strategy, ph Phase, workers int) error {
 	if _, ok := k.Phases[ph]; !ok {
 		why := k.NotAt[ph]
 		if why == "" {
+			why = callerNotAt(k, ph)
+		}
+		if why == "" {
 			why = "not meaningful there"
 		}
 		return fmt.Errorf("%w: %s at %s: %s (%s strikes at: %s)", ErrImpossible, k.Name, ph, why, k.Name, strings.Join(k.phaseNames(), ", "))
@@ -195,11 +204,14 @@ func (k Kind) phaseNames() []string {
 	return names
 }
 
-// Meaningful lists the phases where the kind can strike, in phase order.
+// Meaningful lists the phases where the kind can strike, in phase order:
+// the rows of the standard matrix. The caller's phases (caller.go) need
+// a call style of their own, so they are left out; their sections name
+// them.
 func (k Kind) Meaningful() []Phase {
 	var out []Phase
 	for _, p := range phases {
-		if _, ok := k.Phases[p.Phase]; ok {
+		if _, ok := k.Phases[p.Phase]; ok && p.Where != InCaller {
 			out = append(out, p.Phase)
 		}
 	}

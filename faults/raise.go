@@ -25,6 +25,8 @@ func init() {
 			TaskRun:      "the task raises",
 			ResultEncode: "encoding the result fails in the worker (an unpicklable result)",
 			ResultDecode: "decoding the result fails in the parent's reader",
+			Callback:     "the job's callback (or error_callback) raises, on the pool's thread that runs it",
+			Input:        "the imap's input iterable raises instead of producing the job",
 		},
 		NotAt: map[Phase]string{
 			ResultWrite:    noCodeMidFrame,

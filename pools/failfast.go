@@ -71,6 +71,7 @@ func startFailFast(o Options) (*failFast, error) {
 		seenDead: map[*proc]bool{}, exiting: map[int]bool{}, feedReady: make(chan struct{}, 1), drained: make(chan struct{}, 1),
 	}
 	c.resolverIDs = func() []string { return []string{gManager} }
+	c.callbacks = callbacksLogged // Future._invoke_callbacks: LOGGER.exception, and on it goes
 	if p.sharedQueues, err = c.startShared("call queue pipe", "result queue pipe"); err != nil {
 		return nil, err
 	}

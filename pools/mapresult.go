@@ -123,15 +123,32 @@ func (p *queuePool) MapChunks(ctx context.Context, ts []Task, chunksize int) ([]
 //   - 3.x (respawn): the chunk counts as done ("only store first
 //     exception"), and the map is ready only once every chunk is ("only
 //     consider the result ready once all jobs are done").
-func (p *queuePool) setLocked(job int, r wireResult) {
+//
+// It returns the error a job's callback raised: nothing in the thread
+// that called it catches that, so the thread dies (callback.go).
+func (p *queuePool) setLocked(job int, r wireResult) error {
 	f, ok := p.cache[job]
 	if !ok {
-		return
+		return nil
+	}
+	if f.it != nil {
+		p.setIMapLocked(f, r)
+		return nil
 	}
 	g := f.group
 	if g == nil {
-		p.resolveLocked(job, Result{Value: r.Value, Err: resultErr(r)})
-		return
+		res := Result{Value: r.Value, Err: resultErr(r)}
+		// ApplyResult._set: the callback on a success, 3.x's
+		// error_callback on a failure (2.6 has none), then
+		// `self._event.set()` and `del self._cache[self._job]`: a
+		// raising callback leaves the job in the cache, never ready.
+		if res.Err == nil || p.respawn {
+			if err := p.callbackLocked(f, res); err != nil {
+				return err
+			}
+		}
+		p.resolveLocked(job, res)
+		return nil
 	}
 	chunk := g.chunkOf(job)
 	err := resultErr(r)
@@ -142,7 +159,7 @@ func (p *queuePool) setLocked(job int, r wireResult) {
 		for k, f := range chunk {
 			p.resolveLocked(f.job, Result{Value: r.Values[k]})
 		}
-		return
+		return nil
 	}
 	if g.err == nil {
 		g.err = err
@@ -151,11 +168,12 @@ func (p *queuePool) setLocked(job int, r wireResult) {
 		for _, f := range chunk {
 			p.resolveLocked(f.job, Result{Err: err})
 		}
-		return
+		return nil
 	}
 	for _, f := range g.jobs {
 		if p.resolveLocked(f.job, Result{Err: g.err}) && (f.job < job || f.job >= job+len(chunk)) {
 			p.abandoned[f.job] = true
 		}
 	}
+	return nil
 }

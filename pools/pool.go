@@ -141,6 +141,14 @@ type Future struct {
 	// group is the map the job belongs to (Pool.map's MapResult); nil for
 	// a job submitted alone (an ApplyResult).
 	group *mapGroup
+	// it is the imap the job belongs to, if any, and itIdx its task
+	// index there (imap.go).
+	it    *IMapIterator
+	itIdx int
+	// The callback (callback.go); cbRan and cbErr under core.mu.
+	cb    Callback
+	cbRan bool
+	cbErr error
 }
 
 // Job is the job id, in submission order from 0.
@@ -201,6 +209,8 @@ type core struct {
 	// cacheEmptied, if set, is called under mu when the last pending job
 	// is resolved (3.x's _PoolCache notifies the worker handler then).
 	cacheEmptied func()
+	// callbacks is where the strategy runs a job's callback (callback.go).
+	callbacks callbackMode
 
 	slotMu   sync.Mutex
 	slotUsed [shm.MaxSlots]bool
@@ -321,6 +331,10 @@ func (c *core) admit(ctx context.Context, t Task, refuse func() error, enqueue f
 		return nil, err
 	}
 	f := c.newFutureLocked()
+	f.cb = t.callback
+	if t.it != nil {
+		t.it.addLocked([]*Future{f})
+	}
 	enqueue(queued{job: f.job, t: wireTask{Trigs: ts, Fn: t.Func, Arg: t.Arg}, idempotent: t.Idempotent})
 	return f, nil
 }
@@ -342,8 +356,11 @@ func (c *core) resolveLocked(job int, r Result) bool {
 		return false
 	}
 	delete(c.cache, job)
-	f.res = r
+	f.res = c.callbackOnResolveLocked(f, r)
 	close(f.done)
+	if f.it != nil {
+		f.it.resolvedLocked(f)
+	}
 	c.reg.Bump()
 	if len(c.cache) == 0 && c.cacheEmptied != nil {
 		c.cacheEmptied()

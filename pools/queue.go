@@ -77,6 +77,7 @@ type queued struct {
 	// for jobs job, job+1, ...: one task frame, as Pool.map sends them.
 	chunk      []wireTask
 	sentinel   bool
+	imap       *imapFeed // an imap's task generator (imap.go)
 	idempotent bool
 	attempts   int
 }
@@ -272,6 +273,14 @@ func (p *queuePool) feedTasks() bool {
 			p.mu.Unlock()
 			return true
 		}
+		if q.imap != nil {
+			p.setGLocked(gTask, "reading an imap's task generator", nil)
+			p.mu.Unlock()
+			if !p.feedIMap(q.imap) {
+				return false
+			}
+			continue
+		}
 		p.setGLocked(gTask, fmt.Sprintf("encoding job %d", q.job), nil)
 		p.mu.Unlock()
 		if !p.sendTask(q) {
@@ -288,8 +297,13 @@ func (p *queuePool) sendTask(q queued) bool {
 		if p.respawn && !IsExitRequest(err) {
 			// 3.x: `except Exception as e: ... cache[job]._set(idx, (False, e))`
 			p.mu.Lock()
-			p.setLocked(q.job, resultOf(nil, &EncodeError{What: "task", Err: err}, nil))
+			cbErr := p.setLocked(q.job, resultOf(nil, &EncodeError{What: "task", Err: err}, nil))
 			p.mu.Unlock()
+			if cbErr != nil {
+				// The error_callback runs on this thread, and raised.
+				p.dieG(gTask, fmt.Sprintf("died of an uncaught error in the error_callback of job %d: %v", q.job, cbErr))
+				return false
+			}
 			return true
 		}
 		// 2.6 catches only IOError: the thread dies, silently.
@@ -416,7 +430,13 @@ func (p *queuePool) handleResults() {
 			return
 		}
 		p.mu.Lock()
-		p.setLocked(f.Job, r)
+		if err := p.setLocked(f.Job, r); err != nil {
+			p.mu.Unlock()
+			// `cache[job]._set(i, obj)` is guarded by `except KeyError`
+			// only: the callback's error kills the thread (cpython#83371).
+			p.dieG(gResult, fmt.Sprintf("died of an uncaught error in the callback of job %d: %v", f.Job, err))
+			return
+		}
 		if len(p.cache) == 0 {
 			notify(p.change)
 		}

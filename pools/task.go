@@ -17,6 +17,10 @@ type Task struct {
 	// Idempotent declares the task safe to run again: Tracked retries it
 	// on another worker (Options.Retries) if its worker dies holding it.
 	Idempotent bool
+	// callback is apply_async's callback (see [Task.WithCallback]).
+	callback Callback
+	// it is the imap the task is an item of (tracked's IMap).
+	it *IMapIterator
 }
 
 // Result is a job's outcome as the caller sees it.

@@ -89,6 +89,7 @@ func startTrackedAs(s Strategy, o Options) (*tracked, error) {
 	}
 	p := &tracked{managed: newManaged(c, gSupervisor)}
 	p.budget = o.RestartBudget
+	c.callbacks = callbacksFailJob // a raising callback fails its job alone
 	if p.budget <= 0 {
 		p.budget = 4*o.Workers + 8
 	}

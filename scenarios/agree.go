@@ -68,15 +68,21 @@ var realErrorKinds = []struct {
 
 // RealErrorKind is the models' error kind for a real pool's error. The
 // driver's own InjectedError is the fault itself: an encode error at an
-// encode phase, a task error elsewhere.
+// encode phase, the caller's own error at its phases (callback, input),
+// a task error elsewhere.
 func RealErrorKind(e *realpools.PyError, phase faults.Phase) string {
 	if e == nil {
 		return ""
 	}
 	name := e.Class[strings.LastIndexByte(e.Class, '.')+1:]
 	if name == "InjectedError" {
-		if phase == faults.TaskEncode || phase == faults.ResultEncode {
+		switch phase {
+		case faults.TaskEncode, faults.ResultEncode:
 			return ErrKindEncode
+		case faults.Callback:
+			return ErrKindCallback
+		case faults.Input:
+			return ErrKindInput
 		}
 		return ErrKindTask
 	}

@@ -45,6 +45,10 @@ const (
 	ErrKindRead       = "read-error"
 	ErrKindWrongValue = "wrong-value"
 	ErrKindOther      = "other"
+	// The caller's own code raised (callstyles.go): its callback, or the
+	// imap's input iterable.
+	ErrKindCallback = "callback-error"
+	ErrKindInput    = "input-error"
 )
 
 // JobOutcome is one job's end.
@@ -133,7 +137,13 @@ func Classify(err error) string {
 	var ee *pools.EncodeError
 	var wl *pools.WorkerLost
 	var re *pools.ReadError
+	var cbe *pools.CallbackError
+	var ie *pools.InputError
 	switch {
+	case errors.As(err, &cbe):
+		return ErrKindCallback
+	case errors.As(err, &ie):
+		return ErrKindInput
 	case errors.Is(err, pools.ErrBrokenPool):
 		return ErrKindBroken
 	case errors.As(err, &wl):

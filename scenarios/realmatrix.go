@@ -414,6 +414,11 @@ func realCell(x realpools.Cell) RealCell {
 	if o.CallError != nil {
 		c.Error = o.CallError.Class
 		c.Kind = RealErrorKind(o.CallError, faults.Phase(phase))
+	} else if e := firstJobError(o); e != nil {
+		// The call styles that answer each job alone (callbacks, imap)
+		// raise no one call: the first failed job's error stands for it.
+		c.Error = e.Class
+		c.Kind = RealErrorKind(e, faults.Phase(phase))
 	}
 	if o.GraceS > 0 && o.Verdict != realpools.NoAnswer && o.Took().Seconds() >= o.GraceS {
 		c.Grace = fmt.Sprintf("answered only after the pool's own grace of %g s (%s)", o.GraceS, o.GraceWhy)

@@ -99,7 +99,7 @@ type run struct {
 // chunk of large payloads and exit, and respawn replace it, forever.
 func (sc Scenario) maxTaskFrame() int {
 	chunk := 1
-	if sc.Wait == WaitMap {
+	if sc.Wait == WaitMap || sc.imap() {
 		chunk = max(sc.ChunkSize, pools.DefaultChunkSize(sc.Jobs, sc.Workers), 1)
 	}
 	return min(chunk*(sc.Payload+taskOverhead), 1<<30)
@@ -242,8 +242,8 @@ func (r *run) tasks() ([]pools.Task, error) {
 		}
 	}
 	for _, f := range r.sc.Faults {
-		if f.Job < 0 {
-			continue
+		if f.Job < 0 || f.Phase == faults.Callback || f.Phase == faults.Input {
+			continue // idle faults strike a worker; the caller's phases are its own code (callstyles.go)
 		}
 		k, err := faults.Lookup(f.Kind)
 		if err != nil {
@@ -261,6 +261,10 @@ var errUnresolved = errors.New("unresolved")
 // carry the error errUnresolved.
 func (r *run) call(ctx context.Context, tasks []pools.Task) callerResult {
 	switch r.sc.Wait {
+	case WaitCallback:
+		return r.callCallbacks(ctx, tasks)
+	case WaitIMap, WaitIMapUnordered:
+		return r.callIMap(ctx, tasks)
 	case WaitMap:
 		var rs []pools.Result
 		var err error

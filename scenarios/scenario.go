@@ -31,8 +31,11 @@ const (
 	WaitJoin WaitStyle = "join"
 )
 
-// WaitStyles lists the waiting styles.
-func WaitStyles() []WaitStyle { return []WaitStyle{WaitMap, WaitGet, WaitJoin} }
+// WaitStyles lists the waiting styles (the call styles of callstyles.go
+// after the first three).
+func WaitStyles() []WaitStyle {
+	return []WaitStyle{WaitMap, WaitGet, WaitJoin, WaitCallback, WaitIMap, WaitIMapUnordered}
+}
 
 // Limits on a scenario's size.
 const (
@@ -227,7 +230,7 @@ func parseWait(val string) (WaitStyle, error) {
 			return w, nil
 		}
 	}
-	return "", fmt.Errorf("unknown wait style %s (allowed: map, get, join)", short(val))
+	return "", fmt.Errorf("unknown wait style %s (allowed: %s)", short(val), waitList())
 }
 
 // parseFault reads KIND@PHASE:JOB, or KIND@PHASE for idle phases.
@@ -290,6 +293,9 @@ func (s Scenario) Validate() error {
 	if err := s.validChunkSize(); err != nil {
 		return fmt.Errorf("scenario: %w", err)
 	}
+	if err := s.validCallStyle(); err != nil {
+		return fmt.Errorf("scenario: %w", err)
+	}
 	if len(s.Faults) > MaxFaults {
 		return fmt.Errorf("scenario: %d faults, at most %d", len(s.Faults), MaxFaults)
 	}
@@ -335,14 +341,16 @@ func (s Scenario) validChunkSize() error {
 	switch {
 	case s.ChunkSize == 0:
 		return nil
+	case s.Real() && s.imap():
+		return nil // the driver passes it to imap; a pool without imap is n/a there
 	case s.Real():
 		return fmt.Errorf("chunksize=%d: the driver maps %s with chunksize=1, Pool.map's default for the standard 6 jobs on 2 workers; it takes no other", s.ChunkSize, s.Pool)
 	case s.ChunkSize < 0 || s.ChunkSize > MaxJobs:
 		return fmt.Errorf("chunksize=%d, allowed 1 to %d (leave it out for Pool.map's default)", s.ChunkSize, MaxJobs)
 	case !s.Pool.Supports(pools.OptionChunkSize):
 		return fmt.Errorf("chunksize=%d: only %s a chunk size, not %s", s.ChunkSize, poolsWith(pools.OptionChunkSize, "(multiprocessing.Pool.map) takes", "(multiprocessing.Pool.map) take"), s.Pool)
-	case s.Wait != WaitMap:
-		return fmt.Errorf("chunksize=%d: a chunk size is map's argument; wait=%s submits each job alone (apply_async)", s.ChunkSize, s.Wait)
+	case s.Wait != WaitMap && !s.imap():
+		return fmt.Errorf("chunksize=%d: a chunk size is map's and imap's argument; wait=%s submits each job alone (apply_async)", s.ChunkSize, s.Wait)
 	}
 	return nil
 }

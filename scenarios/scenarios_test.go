@@ -180,7 +180,7 @@ func TestFailFastNeverHangsOnDeaths(t *testing.T) {
 		if c.Pool != pools.FailFast {
 			continue
 		}
-		for _, w := range scenarios.WaitStyles() {
+		for _, w := range scenarios.WaitStylesFor(c.Pool) {
 			sc := scenarios.Standard(c.Pool, c.Kind, c.Phase)
 			sc.Wait = w
 			if !scenarios.NeverHangs(sc) {
@@ -249,6 +249,15 @@ func TestBadInput(t *testing.T) {
 		{"pool=py:mp.Pool workers=2 jobs=6 chunksize=2", "maps py:mp.Pool with chunksize=1"},
 		{"pool=py:ProcessPoolExecutor workers=2 jobs=6 deadline=500ms", "py:ProcessPoolExecutor has no per-task deadline"},
 		{"pool=py:mp.Pool workers=2 jobs=6 fault=segfault@task-encode:2", "would end the harness"},
+		{"pool=naive workers=2 jobs=6 wait=imapp", "allowed: map, get, join, callback, imap, imap_unordered"},
+		{"pool=respawn workers=2 jobs=6 wait=map fault=raise@callback:2", "a callback runs only with wait=callback"},
+		{"pool=respawn workers=2 jobs=6 wait=get fault=raise@input:2", "only with wait=imap or wait=imap_unordered"},
+		{"pool=respawn workers=2 jobs=6 wait=callback fault=segfault@callback:2", "a death there would end the harness"},
+		{"pool=respawn workers=2 jobs=6 wait=imap fault=sys-exit@input:2", "only an ordinary error (raise) is modelled there"},
+		{"pool=respawn workers=2 jobs=6 wait=imap fault=raise@input", "needs a target job"},
+		{"pool=failfast workers=2 jobs=6 wait=imap", "failfast (ProcessPoolExecutor) has no imap"},
+		{"pool=tracked workers=2 jobs=6 wait=imap chunksize=2", "not tracked"},
+		{"pool=respawn workers=2 jobs=6 wait=callback chunksize=2", "wait=callback submits each job alone"},
 	} {
 		_, err := scenarios.Parse(tc.text)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -271,6 +280,10 @@ func TestTextRoundTrips(t *testing.T) {
 	for _, text := range []string{
 		"pool=respawn workers=2 jobs=6 chunksize=3 wait=map fault=raise@task-run:3",
 		"pool=naive workers=1 jobs=9 chunksize=4 wait=map",
+		"pool=respawn workers=2 jobs=6 wait=callback fault=raise@callback:2",
+		"pool=naive workers=2 jobs=6 chunksize=2 wait=imap fault=raise@input:3",
+		"pool=tracked workers=2 jobs=6 wait=imap_unordered fault=raise@input:0 fault=raise@task-run:1",
+		"pool=py:mp.Pool workers=2 jobs=6 chunksize=2 wait=imap fault=raise@input:2",
 	} {
 		sc, err := scenarios.Parse(text)
 		if err != nil || sc.String() != text {
@@ -290,6 +303,14 @@ func TestTextRoundTrips(t *testing.T) {
 		for _, w := range scenarios.WaitStyles() {
 			sc := c.Scenario()
 			sc.Wait = w
+			if err := sc.Validate(); err != nil {
+				// A caller's phase needs its call style, imap a pool
+				// that has it: the text form refuses the rest, naming why.
+				if _, perr := scenarios.Parse(sc.String()); perr == nil || !strings.Contains(perr.Error(), "wait=") {
+					t.Errorf("%s: invalid (%v), but Parse says %v", sc, err, perr)
+				}
+				continue
+			}
 			back, err := scenarios.Parse(sc.String())
 			if err != nil || back.String() != sc.String() {
 				t.Errorf("%s: parsed back as %s, %v", sc, back, err)
@@ -310,6 +331,9 @@ func FuzzParse(f *testing.F) {
 	f.Add("pool=naive workers=2 jobs=6 fault=@:")
 	f.Add("pool=respawn workers=2 jobs=6 chunksize=3 wait=map fault=raise@task-run:3")
 	f.Add("pool=failfast workers=2 jobs=6 chunksize=3")
+	f.Add("pool=respawn workers=2 jobs=6 wait=callback fault=raise@callback")
+	f.Add("pool=naive workers=2 jobs=6 chunksize=2 wait=imap_unordered fault=raise@input:x")
+	f.Add("pool=py:billiard workers=2 jobs=6 chunksize=2 wait=imap fault=raise@input:2")
 	f.Fuzz(func(t *testing.T, text string) {
 		sc, err := scenarios.Parse(text)
 		if err != nil {

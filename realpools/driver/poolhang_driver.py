@@ -57,6 +57,8 @@ KINDS = ("raise", "sys-exit", "os-exit", "sigkill", "segfault", "reader-memory-e
 JOB_PHASES = ("task-encode", "task-decode", "task-run", "result-encode", "result-write", "result-decode")
 IDLE_PHASES = ("idle-lock-holder", "idle-lock-waiter")
 PARENT_PHASES = ("task-encode", "result-decode")
+CALLER_PHASES = ("callback", "input")  # the caller's own code (see the call styles below)
+WAITS = ("map", "get", "join", "callback", "imap", "imap_unordered")
 DYING = ("os-exit", "sigkill", "segfault")
 # The catalog splits a death while the result is encoded (result-encode,
 # before any byte is written) from one mid-frame (result-write): nothing
@@ -259,7 +261,7 @@ def noop(x):
 def parse(text):
     sc = {"wait": "map", "payload": 0, "faults": []}
     seen = set()
-    keys = "pool, workers, jobs, payload, wait, fault"
+    keys = "pool, workers, jobs, payload, chunksize, wait, fault"
     for field in text.split():
         key, eq, val = field.partition("=")
         if not eq:
@@ -271,14 +273,14 @@ def parse(text):
             if val not in POOLS:
                 raise BadInput("unknown real pool %r (allowed: %s)" % (val, ", ".join(POOLS)))
             sc["pool"] = val
-        elif key in ("workers", "jobs", "payload"):
+        elif key in ("workers", "jobs", "payload", "chunksize"):
             try:
                 sc[key] = int(val)
             except ValueError:
                 raise BadInput("%s=%r is not a whole number" % (key, val))
         elif key == "wait":
-            if val not in ("map", "get", "join"):
-                raise BadInput("unknown wait style %r (allowed: map, get, join)" % val)
+            if val not in WAITS:
+                raise BadInput("unknown wait style %r (allowed: %s)" % (val, ", ".join(WAITS)))
             sc["wait"] = val
         elif key == "deadline":
             raise BadInput("deadline=%s: only poolhang's tracked model has per-task deadlines; no real pool takes one here" % val)
@@ -295,6 +297,7 @@ def parse(text):
         raise BadInput("jobs=%d, allowed 0 to %d" % (sc["jobs"], MAX_JOBS))
     if not 0 <= sc["payload"] <= MAX_PAYLOAD:
         raise BadInput("payload=%d, allowed 0 to %d bytes" % (sc["payload"], MAX_PAYLOAD))
+    check_call_style(sc)
     for kind, phase, job in sc["faults"]:
         if job is not None and job >= sc["jobs"]:
             raise BadInput("fault %s@%s:%d targets job %d, but the scenario has %d jobs" % (kind, phase, job, job, sc["jobs"]))
@@ -313,8 +316,8 @@ def parse_fault(val):
     if kind not in KINDS:
         raise BadInput("fault %r: unknown fault kind %r (allowed: %s)" % (val, kind, ", ".join(KINDS)))
     phase, colon, job = rest.partition(":")
-    if phase not in JOB_PHASES + IDLE_PHASES:
-        raise BadInput("fault %r: unknown phase %r (allowed: %s)" % (val, phase, ", ".join(JOB_PHASES + IDLE_PHASES)))
+    if phase not in JOB_PHASES + IDLE_PHASES + CALLER_PHASES:
+        raise BadInput("fault %r: unknown phase %r (allowed: %s)" % (val, phase, ", ".join(JOB_PHASES + IDLE_PHASES + CALLER_PHASES)))
     if phase in IDLE_PHASES:
         if colon:
             raise BadInput("fault %r: %s strikes an idle worker before any job exists; drop the :%s" % (val, phase, job))
@@ -334,7 +337,7 @@ def check_fault(sc, kind, phase):
     """BadInput for pairs no pool has (poolhang's catalog); NotApplicable
     for a point this real pool lacks."""
     allowed = {
-        "raise": ("task-encode", "task-decode", "task-run", "result-encode", "result-decode"),
+        "raise": ("task-encode", "task-decode", "task-run", "result-encode", "result-decode") + CALLER_PHASES,
         "sys-exit": ("task-decode", "task-run", "result-encode", "result-decode"),
         "os-exit": ("task-decode", "task-run", "result-encode", "result-write") + IDLE_PHASES,
         "sigkill": ("task-decode", "task-run", "result-encode", "result-write") + IDLE_PHASES,
@@ -448,6 +451,123 @@ class Pebble(Executor):
     def join(self):
         self.p.close()
         self.p.join()
+
+
+# ------------------------------------------------ call styles (issue 13)
+#
+# callback: apply_async(f, (arg,), callback=, error_callback=) on the
+# Pool-likes, submit (pebble: schedule) then add_done_callback on the
+# executors; the caller waits for each job's result, then for its callback.
+# A raise@callback fault makes that job's callback raise InjectedError, as a
+# program's would; the caller records that error for the job.
+# imap / imap_unordered: one imap over a generator that raises InjectedError
+# instead of producing the job of a raise@input fault; the caller calls
+# next() until StopIteration and records each item's value, or the error
+# next() raised, against the item (ordered: the chunk at its position;
+# unordered: the chunk of the job the error names). Jobs never delivered
+# carry the error that ended the iteration, as the models record them.
+
+NO_IMAP = {
+    "py:ProcessPoolExecutor": "ProcessPoolExecutor has no imap: Executor.map submits every item before it returns "
+                              "(fs = [self.submit(fn, *args) for args in zip(*iterables)])",
+    "py:loky": "loky's executor is a ProcessPoolExecutor: no imap, and its map submits every item before it returns",
+    "py:pebble": "pebble's ProcessPool has schedule and map (which reads its whole input into chunks first), no imap",
+}
+
+
+def check_call_style(sc):
+    w, chunk = sc["wait"], sc.get("chunksize", 0)
+    if "chunksize" in sc and (w not in ("imap", "imap_unordered") or chunk < 1):
+        raise BadInput("chunksize=%d: the driver takes a chunk size, 1 or more, for wait=imap and wait=imap_unordered only" % chunk)
+    for kind, phase, job in sc["faults"]:
+        if phase == "callback" and w != "callback":
+            raise BadInput("fault %s@%s:%s: a callback runs only with wait=callback" % (kind, phase, job))
+        if phase == "input" and w not in ("imap", "imap_unordered"):
+            raise BadInput("fault %s@%s:%s: an input iterable is read lazily only with wait=imap or wait=imap_unordered" % (kind, phase, job))
+    if w in ("imap", "imap_unordered") and sc["pool"] in NO_IMAP:
+        raise NotApplicable("wait=%s: %s" % (w, NO_IMAP[sc["pool"]]))
+
+
+def _submit_cb(pool, arg, cb):
+    if isinstance(pool, Executor):
+        h = pool.submit(arg)
+        h.add_done_callback(cb)  # Future._invoke_callbacks, after set_result / set_exception
+        return h
+    return pool.p.apply_async(run_job, (arg,), callback=cb, error_callback=cb)
+
+
+def call_callbacks(run, pool, args):
+    raising = {j for k, ph, j in run.sc["faults"] if ph == "callback"}
+    ran = [threading.Event() for _ in args]
+    raised = {}
+
+    def callback(i):
+        def cb(_):
+            try:
+                if i in raising:
+                    try:
+                        strike("raise", "callback", i)
+                    except InjectedError as e:
+                        raised[i] = e
+                        raise
+            finally:
+                ran[i].set()
+        return cb
+
+    hs = [_submit_cb(pool, a, callback(i)) for i, a in enumerate(args)]
+    for i, h in enumerate(hs):
+        try:
+            r = pool.get(h)
+        except BaseException as e:
+            r = e
+        ran[i].wait()  # the caller waits for the callback too
+        run.answer(i, raised.get(i, r))
+
+
+def _input(run, args):
+    raising = {j for k, ph, j in run.sc["faults"] if ph == "input"}
+    for i, a in enumerate(args):
+        if i in raising:
+            strike("raise", "input", i)
+        yield a
+
+
+def _job_named(e):
+    import re
+    m = re.search(r" of job (\d+)", str(e))
+    return int(m.group(1)) if m else None
+
+
+def call_imap(run, pool, args):
+    chunk = max(run.sc.get("chunksize", 0), 1)
+    unordered = run.sc["wait"] == "imap_unordered"
+    imap = pool.p.imap_unordered if unordered else pool.p.imap
+    it = imap(run_job, _input(run, args), chunk)
+    pos, last, delivered = 0, None, set()
+    while True:
+        try:
+            r = next(it)
+        except StopIteration:
+            break
+        except Exception as e:
+            last = e
+            j = _job_named(e) if unordered else pos
+            if j is None:
+                j = min(set(range(len(args))) - delivered, default=0)
+            first = j - j % chunk
+            for k in range(first, min(first + chunk, len(args))):
+                run.answer(k, e)
+                delivered.add(k)
+            if not unordered:
+                pos = first + chunk
+            continue
+        j = r[1] if isinstance(r, tuple) and len(r) == 3 else pos
+        run.answer(j, r)
+        delivered.add(j)
+        pos += 1
+    for k in range(len(args)):
+        if k not in delivered and last is not None:
+            run.answer(k, last)
 
 
 ADAPTERS = {"py:mp.Pool": MPPool, "py:ProcessPoolExecutor": PPE, "py:billiard": Billiard, "py:loky": Loky, "py:pebble": Pebble}
@@ -633,7 +753,11 @@ class Run:
     def call(self, pool, args):
         try:
             w = self.sc["wait"]
-            if w == "map":
+            if w == "callback":
+                call_callbacks(self, pool, args)
+            elif w in ("imap", "imap_unordered"):
+                call_imap(self, pool, args)
+            elif w == "map":
                 pool.map(args, self.answer)
             else:
                 hs = [pool.submit(a) for a in args]
@@ -841,8 +965,8 @@ def execute(sc, stall):
 
     jobfaults = {}
     for kind, phase, job in sc["faults"]:
-        if job is None:
-            continue
+        if job is None or phase in CALLER_PHASES:
+            continue  # idle faults strike a worker; the caller's phases are its own code
         if kind == "reader-memory-error":
             phase = "reader-memory"
         elif phase == "result-encode" and kind in MIDFRAME_AT_RESULT_ENCODE:
@@ -934,6 +1058,8 @@ def scenario_text(sc):
     s = "pool=%s workers=%d jobs=%d" % (sc["pool"], sc["workers"], sc["jobs"])
     if sc["payload"]:
         s += " payload=%d" % sc["payload"]
+    if sc.get("chunksize"):
+        s += " chunksize=%d" % sc["chunksize"]
     s += " wait=" + sc["wait"]
     for k, ph, j in sc["faults"]:
         s += " fault=%s@%s" % (k, ph) + ("" if j is None else ":%d" % j)

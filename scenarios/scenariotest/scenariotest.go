@@ -118,16 +118,19 @@ func draw(t *rapid.T, pool pools.Strategy, o GenOptions) scenarios.Scenario {
 		Pool:    pool,
 		Workers: rapid.IntRange(1, or(o.MaxWorkers, 8)).Draw(t, "workers"),
 		Jobs:    rapid.IntRange(0, or(o.MaxJobs, 64)).Draw(t, "jobs"),
-		Wait:    rapid.SampledFrom(scenarios.WaitStyles()).Draw(t, "wait"),
+		Wait:    rapid.SampledFrom(scenarios.WaitStylesFor(pool)).Draw(t, "wait"),
 	}
 	if len(o.Payloads) > 0 {
 		sc.Payload = rapid.SampledFrom(o.Payloads).Draw(t, "payload")
+	}
+	if (sc.Wait == scenarios.WaitIMap || sc.Wait == scenarios.WaitIMapUnordered) && pool.Supports(pools.OptionChunkSize) {
+		sc.ChunkSize = rapid.SampledFrom([]int{0, 2, 3}).Draw(t, "chunksize")
 	}
 	// The options do not depend on the draws above, so shrinking workers
 	// or jobs keeps the same fault; one that cannot strike is skipped.
 	var opts []scenarios.Fault
 	for _, k := range faults.Kinds() {
-		for _, ph := range k.Meaningful() {
+		for _, ph := range append(k.Meaningful(), scenarios.CallerPhases(sc.Wait)...) {
 			if keep != nil && !keep(k, ph) {
 				continue
 			}
