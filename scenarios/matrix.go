@@ -590,13 +590,15 @@ func (m Matrix) mdPool(b *strings.Builder, s pools.Strategy) {
 				}
 				continue
 			}
-			mdCell(b, mc)
+			mdCell(b, "", mc)
 		}
 	}
 }
 
-func mdCell(b *strings.Builder, mc MatrixCell) {
-	fmt.Fprintf(b, "- <a id=\"%s\"></a>%s `%s` @ `%s`: **%s**", anchor(mc), symbol(mc.Verdict), mc.Fault, mc.Phase, mc.Verdict)
+// mdCell lists one cell; label, if not empty, comes first (a section's
+// cells name their pool).
+func mdCell(b *strings.Builder, label string, mc MatrixCell) {
+	fmt.Fprintf(b, "- <a id=\"%s\"></a>%s %s`%s` @ `%s`: **%s**", anchor(mc), symbol(mc.Verdict), label, mc.Fault, mc.Phase, mc.Verdict)
 	if len(mc.Errors) > 0 {
 		fmt.Fprintf(b, " (%s)", strings.Join(mc.Errors, ", "))
 	}
@@ -703,8 +705,7 @@ func (m Matrix) mdSection(b *strings.Builder, s Section) {
 				}
 				continue
 			}
-			fmt.Fprintf(b, "- %s: ", p)
-			mdCell(b, mc)
+			mdCell(b, string(p)+": ", mc)
 		}
 	}
 }
