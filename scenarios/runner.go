@@ -55,11 +55,13 @@ func RunWith(ctx context.Context, sc Scenario, o RunOptions) (Outcome, error) {
 		o.Backstop = need
 	}
 	start := time.Now()
-	p, err := pools.Start(sc.Pool, pools.Options{Workers: sc.Workers, Stderr: o.Stderr, TaskTimeout: sc.Deadline,
+	po := pools.Options{Workers: sc.Workers, Stderr: o.Stderr, TaskTimeout: sc.Deadline,
 		// Workers allocate no more for a task frame than this scenario
 		// sends: its payload, its triggers and the function's name, times
 		// the calls a map's chunk carries in one frame.
-		MaxTaskFrame: sc.maxTaskFrame()})
+		MaxTaskFrame: sc.maxTaskFrame()}
+	sc.lifecycleOptions(&po)
+	p, err := pools.Start(sc.Pool, po)
 	if err != nil {
 		return Outcome{}, err
 	}

@@ -72,6 +72,13 @@ type Scenario struct {
 	// respawn pools with wait=map (0: Pool.map's default,
 	// pools.DefaultChunkSize).
 	ChunkSize int
+	// MaxTasks is how many tasks a worker runs before it retires
+	// (maxtasks=N: Pool's maxtasksperchild, ProcessPoolExecutor's
+	// max_tasks_per_child); 0: no limit.
+	MaxTasks int
+	// Initializer is what the pool's initializer does in every worker
+	// (initializer=raise); "": the pool has none.
+	Initializer string
 }
 
 // String is the scenario's text form, which Parse reads back:
@@ -89,6 +96,7 @@ func (s Scenario) String() string {
 	if s.ChunkSize > 0 {
 		fmt.Fprintf(&b, " chunksize=%d", s.ChunkSize)
 	}
+	s.lifecycleString(&b)
 	fmt.Fprintf(&b, " wait=%s", s.Wait)
 	for _, f := range s.Faults {
 		b.WriteString(" fault=" + f.String())
@@ -112,7 +120,7 @@ func Parse(text string) (Scenario, error) {
 		}
 		key, val, ok := strings.Cut(field, "=")
 		if !ok {
-			return Scenario{}, fmt.Errorf("scenario: %s is not key=value (keys: pool, workers, jobs, payload, chunksize, deadline, wait, fault)", short(field))
+			return Scenario{}, fmt.Errorf("scenario: %s is not key=value (keys: %s)", short(field), keyList)
 		}
 		if seen[key] && key != "fault" {
 			return Scenario{}, fmt.Errorf("scenario: %s given twice", key)
@@ -147,8 +155,12 @@ func Parse(text string) (Scenario, error) {
 			var f Fault
 			f, err = parseFault(val)
 			s.Faults = append(s.Faults, f)
+		case "maxtasks":
+			s.MaxTasks, err = parseMaxTasks(val)
+		case "initializer":
+			s.Initializer, err = parseInitializer(val)
 		default:
-			err = fmt.Errorf("unknown key %s (keys: pool, workers, jobs, payload, chunksize, deadline, wait, fault)", short(key))
+			err = fmt.Errorf("unknown key %s (keys: %s)", short(key), keyList)
 		}
 		if err != nil {
 			return Scenario{}, fmt.Errorf("scenario: %w", err)
@@ -288,6 +300,9 @@ func (s Scenario) Validate() error {
 		return fmt.Errorf("scenario: %w", err)
 	}
 	if err := s.validChunkSize(); err != nil {
+		return fmt.Errorf("scenario: %w", err)
+	}
+	if err := s.validLifecycle(); err != nil {
 		return fmt.Errorf("scenario: %w", err)
 	}
 	if len(s.Faults) > MaxFaults {
