@@ -28,6 +28,10 @@ func (o Options) lifecycleSet() []Option {
 	return out
 }
 
+// PhaseInitializer is Party.Phase for a worker that died in the pool's
+// initializer, before its first task.
+var PhaseInitializer = wInit.phase()
+
 // ErrInitializer is what the pool's initializer raises, in every worker.
 var ErrInitializer = errors.New("the pool's initializer raised")
 

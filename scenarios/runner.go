@@ -172,8 +172,8 @@ func (r *run) timedOut(err error) (pools.Snapshot, Proof, Verdict, error) {
 // on two consistent snapshots with no transition between them, striking
 // the faults that wait for a signal on the way.
 func (r *run) watch(wait func() error, out *Outcome) (pools.Snapshot, Proof, Verdict, error) {
-	var last, candidate pools.Snapshot
-	haveCandidate := false
+	var last, candidate, livelockCandidate pools.Snapshot
+	haveCandidate, haveLivelock := false, false
 	lastChange := time.Now()
 	for {
 		select {
@@ -200,8 +200,18 @@ func (r *run) watch(wait func() error, out *Outcome) (pools.Snapshot, Proof, Ver
 		pr := prove(s)
 		if !pr.Hang {
 			haveCandidate = false
+			if lv := proveLivelock(s); lv.Hang {
+				if haveLivelock && sameJobs(livelockCandidate, s) {
+					out.ToVerdict = now.Sub(lastChange)
+					return s, lv, Livelock, nil
+				}
+				livelockCandidate, haveLivelock = s, true
+			} else {
+				haveLivelock = false
+			}
 			continue
 		}
+		haveLivelock = false
 		if haveCandidate && candidate.Progress == s.Progress && sameDead(candidate, s) {
 			out.ToVerdict = now.Sub(lastChange)
 			return s, pr, Hang, nil
@@ -470,6 +480,8 @@ func (r *run) finish(out *Outcome, s pools.Snapshot, pr Proof, v Verdict) {
 	out.Evidence = evidence(s)
 	if v == Hang {
 		out.Causes, out.Diagnosis, out.Summary = diagnoseHang(s, pr)
+	} else if v == Livelock {
+		out.Causes, out.Diagnosis, out.Summary = diagnoseLivelock(s, pr)
 	} else {
 		k := struck{jobs: map[int]faults.Phase{}, pids: r.idle}
 		for _, f := range r.sc.Faults {
