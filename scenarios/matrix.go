@@ -465,6 +465,7 @@ var symbols = map[string]string{
 	string(Raised):      "⚠️",
 	string(Hang):        "⛔",
 	string(HangTimeout): "⏳",
+	string(Livelock):    "🔁",
 	"no-answer":         "⌛",
 }
 

@@ -495,6 +495,10 @@ func (r *run) finish(out *Outcome, s pools.Snapshot, pr Proof, v Verdict) {
 		out.Diagnosis += "; " + n
 		out.Summary += "; " + n
 	}
+	if n := chunkNote(*out); n != "" {
+		out.Diagnosis += "; " + n
+		out.Summary += "; " + n
+	}
 }
 
 // teardown ends everything the run started, from any state, and records

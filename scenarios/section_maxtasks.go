@@ -1,0 +1,45 @@
+package scenarios
+
+import (
+	"fmt"
+
+	"github.com/poolhang/poolhang/faults"
+	"github.com/poolhang/poolhang/pools"
+)
+
+// SectionMaxTasks is the tasks-per-worker limit of the maxtasks section:
+// with 2 workers and 6 jobs, each first worker retires after 2 tasks, so
+// 2 jobs are left for replacements.
+const SectionMaxTasks = 2
+
+func init() {
+	DefineSection(Section{
+		Name: "maxtasks", Order: 20,
+		Title: fmt.Sprintf("workers retire after %d tasks (maxtasks=%d)", SectionMaxTasks, SectionMaxTasks),
+		Doc: "`multiprocessing.Pool(maxtasksperchild=2)`: 3.11's `worker(..., maxtasks)` leaves its loop after 2 tasks and " +
+			"`_handle_workers`/`_maintain_pool` (`_repopulate_pool_static`) starts a replacement. " +
+			"`ProcessPoolExecutor(max_tasks_per_child=2)` (3.11+; it needs a start method other than fork, so the driver's real pool spawns): " +
+			"`_process_worker(..., max_tasks)` sends its pid with its last result and returns, the manager " +
+			"(`_ExecutorManagerThread.run`, `process_result_item`) pops it and calls `_adjust_process_count`, which starts a " +
+			"replacement only if it cannot take a token of `_idle_worker_semaphore`, released after every other result: " +
+			"a stale token leaves the retired worker unreplaced (python/cpython issue 115634, in 3.11 to 3.13/3.14 before gh-140900), " +
+			"which the row `raise @ task-run` shows with no fault that matters. billiard's `Pool(maxtasksperchild=)` and pebble's `ProcessPool(max_tasks=)` retire workers too; loky has no such option.",
+		Rows: []Row{{"raise", faults.TaskRun}, {"sigkill", faults.TaskRun}, {"sigkill", faults.IdleLockWaiter}},
+		Shape: func(sc Scenario) Scenario {
+			sc.MaxTasks = SectionMaxTasks
+			return sc
+		},
+		NA: MaxTasksNA,
+	})
+	expectSection("maxtasks", pools.Respawn, map[When]Expectation{
+		{raises, faults.TaskRun}:      raised(ErrKindTask, "each worker leaves its loop after 2 tasks (3.11 worker: `while maxtasks is None or (maxtasks and completed < maxtasks)`), exit code 0, and _maintain_pool replaces it; job 2's error is its result"+mapRaises3x),
+		{dies, faults.TaskRun}:        hang("retirements are replaced, but so is the killed worker, and job 2 is lost with it: " + lostJob27),
+		{dies, faults.IdleLockWaiter}: done("the dead idle worker held nothing and is replaced; each retiring worker is replaced too"),
+	})
+	expectSection("maxtasks", pools.FailFast, map[When]Expectation{
+		{raises, faults.TaskRun}: hang("python/cpython issue 115634: each worker's first result releases a token of _idle_worker_semaphore; at its second task it retires " +
+			"(exit_pid) and _adjust_process_count takes a token instead of starting a replacement; once both have retired, 2 jobs wait on the call queue and no worker is left (3.11 process.py)"),
+		{dies, faults.TaskRun}:        raised(ErrKindBroken, "the killed worker never sent its exit pid, so its end is an abrupt death: "+brokeDies),
+		{dies, faults.IdleLockWaiter}: raised(ErrKindBroken, "an idle worker's death breaks the pool before the map: every submit fails"),
+	})
+}
