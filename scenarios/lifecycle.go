@@ -134,3 +134,24 @@ func (s Scenario) lifecycleOptions(o *pools.Options) {
 	o.MaxTasks = s.MaxTasks
 	o.InitFails = s.Initializer == InitRaise
 }
+
+// initFailuresLine tells, for a real run under initializer=raise, how
+// its workers fared: with pids (poolhang run), how many started and how
+// many died in the initializer; without (the committed results), only
+// whether they all did, since how many a pool restarted before the stall
+// limit is a race.
+func initFailuresLine(o realpools.Outcome, counts bool) string {
+	if o.WorkersStarted == 0 && o.InitFailures == 0 {
+		return ""
+	}
+	every := o.InitFailures == o.WorkersStarted
+	switch {
+	case counts:
+		return fmt.Sprintf("restarts: %d workers started, %d died in the initializer before taking a task", o.WorkersStarted, o.InitFailures)
+	case every && o.WorkersStarted > 1 && o.Verdict == realpools.NoAnswer:
+		return "restarts: the pool kept starting workers, and every one died in the initializer before taking a task"
+	case every:
+		return "every worker died in the initializer before taking a task"
+	}
+	return "some workers died in the initializer before taking a task"
+}

@@ -350,8 +350,14 @@ func (s Scenario) validChunkSize() error {
 	switch {
 	case s.ChunkSize == 0:
 		return nil
+	case s.Real() && ChunksNA(s.Pool) != "":
+		return fmt.Errorf("chunksize=%d: %s: %s", s.ChunkSize, s.Pool, ChunksNA(s.Pool))
+	case s.ChunkSize < 0 || s.ChunkSize > MaxJobs:
+		return fmt.Errorf("chunksize=%d, allowed 1 to %d (leave it out for Pool.map's default)", s.ChunkSize, MaxJobs)
+	case s.Real() && s.Wait != WaitMap:
+		return fmt.Errorf("chunksize=%d: a chunk size is map's argument; wait=%s submits each job alone", s.ChunkSize, s.Wait)
 	case s.Real():
-		return fmt.Errorf("chunksize=%d: the driver maps %s with chunksize=1, Pool.map's default for the standard 6 jobs on 2 workers; it takes no other", s.ChunkSize, s.Pool)
+		return nil
 	case s.ChunkSize < 0 || s.ChunkSize > MaxJobs:
 		return fmt.Errorf("chunksize=%d, allowed 1 to %d (leave it out for Pool.map's default)", s.ChunkSize, MaxJobs)
 	case !s.Pool.Supports(pools.OptionChunkSize):
