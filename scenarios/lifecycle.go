@@ -109,6 +109,11 @@ func (s Scenario) validLifecycle() error {
 		if why := InitializerNA(s.Pool); why != "" {
 			return fmt.Errorf("initializer=%s: %s has none: %s (pools that have it: %s)", s.Initializer, s.Pool, why, lifecyclePools(InitializerNA))
 		}
+		for _, f := range s.Faults {
+			if f.Job < 0 {
+				return fmt.Errorf("initializer=%s with fault=%s: no worker ever gets past its initializer to be idle, so an idle fault cannot strike", s.Initializer, f)
+			}
+		}
 	}
 	return nil
 }
