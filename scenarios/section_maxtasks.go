@@ -25,7 +25,11 @@ func init() {
 			"replacement only if it cannot take a token of `_idle_worker_semaphore`, released after every other result: " +
 			"a stale token leaves the retired worker unreplaced (python/cpython issue 115634, in 3.11 to 3.13/3.14 before gh-140900), " +
 			"which every job row shows. The job fault is aimed at job 5, the last, past every first worker's limit. billiard's `Pool(maxtasksperchild=)` and pebble's `ProcessPool(max_tasks=)` retire workers too; loky has no such option.",
-		Rows: []Row{{"raise", faults.TaskRun}, {"sigkill", faults.TaskRun}, {"sigkill", faults.IdleLockWaiter}},
+		// No idle row: under max_tasks_per_child 3.11's executor spawns on
+		// demand, and a worker that has retired after the warm-up tasks
+		// is not replaced (the same 115634), so there is no second idle
+		// worker to strike in the real pool.
+		Rows: []Row{{"raise", faults.TaskRun}, {"sigkill", faults.TaskRun}},
 		Shape: func(sc Scenario) Scenario {
 			sc.MaxTasks = SectionMaxTasks
 			// The job fault moves to the last job, past every first
@@ -44,16 +48,14 @@ func init() {
 		NA: MaxTasksNA,
 	})
 	expectSection("maxtasks", pools.Respawn, map[When]Expectation{
-		{raises, faults.TaskRun}:      raised(ErrKindTask, "each first worker leaves its loop after 2 tasks (3.11 worker: `while maxtasks is None or (maxtasks and completed < maxtasks)`), exit code 0, and _maintain_pool replaces it; job 5 runs in a replacement and its error is its result"+mapRaises3x),
-		{dies, faults.TaskRun}:        hang("the retired workers are replaced, and job 5 runs in a replacement, which is killed holding it: " + strings.Replace(lostJob27, "job 2", "job 5", 1)),
-		{dies, faults.IdleLockWaiter}: done("the dead idle worker held nothing and is replaced; each retiring worker is replaced too"),
+		{raises, faults.TaskRun}: raised(ErrKindTask, "each first worker leaves its loop after 2 tasks (3.11 worker: `while maxtasks is None or (maxtasks and completed < maxtasks)`), exit code 0, and _maintain_pool replaces it; job 5 runs in a replacement and its error is its result"+mapRaises3x),
+		{dies, faults.TaskRun}:   hang("the retired workers are replaced, and job 5 runs in a replacement, which is killed holding it: " + strings.Replace(lostJob27, "job 2", "job 5", 1)),
 	})
 	const stranded = "python/cpython issue 115634: each worker's first result releases a token of _idle_worker_semaphore; at its second task it retires " +
 		"(exit_pid) and _adjust_process_count takes a token instead of starting a replacement; once both have retired, jobs 4 and 5 wait on the call queue " +
 		"with no worker left (3.11 process.py), so job 5's fault never strikes"
 	expectSection("maxtasks", pools.FailFast, map[When]Expectation{
-		{raises, faults.TaskRun}:      hang(stranded),
-		{dies, faults.TaskRun}:        hang(stranded),
-		{dies, faults.IdleLockWaiter}: raised(ErrKindBroken, "an idle worker's death breaks the pool before the map: every submit fails"),
+		{raises, faults.TaskRun}: hang(stranded),
+		{dies, faults.TaskRun}:   hang(stranded),
 	})
 }
