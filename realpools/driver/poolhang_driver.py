@@ -29,6 +29,15 @@ Faults strike at named points, never after sleeps:
 Every worker reports what it reached on a pipe (POOLHANG_EVENTS, opened through /proc); a sigkill
 is sent by the parent when the worker reports that it stopped at its point.
 
+Pool options (scenarios/section_*.go): chunksize=N is map's chunksize
+(mp.Pool, billiard, pebble); maxtasks=N is maxtasksperchild (mp.Pool,
+billiard), max_tasks_per_child (ProcessPoolExecutor, 3.11+, which then
+spawns its workers) or max_tasks (pebble); initializer=raise is an
+initializer that raises in every worker. Under it, a worker that starts
+and dies in its initializer is no progress, and the outcome counts them
+(workers_started, init_failures): a pool that restarts them forever is
+seen as no-answer with its restarts.
+
 The verdict is completed, raised, or no-answer: the caller got nothing and
 nothing moved (no event, no result, no worker started or ended) for the
 stall limit. Exit status 0 with a JSON outcome; 2 with {"error": ...} for
