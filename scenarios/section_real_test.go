@@ -34,7 +34,7 @@ func TestSectionsOnRealPools(t *testing.T) {
 	var jobs []job
 	for _, s := range scenarios.Sections() {
 		for _, p := range scenarios.Pairs() {
-			if s.NA != nil && s.NA(p.Model) != "" {
+			if s.NA != nil && (s.NA(p.Model) != "" || s.NA(pools.Strategy(p.Real)) != "") {
 				continue
 			}
 			for _, r := range s.Rows {
