@@ -21,7 +21,8 @@ func init() {
 			"add_call_item_to_queue", "process_result_item", "terminate_broken", "join_executor_internals",
 			"_process_worker", "_SafeQueue._on_queue_feeder_error"},
 		SharedQueues: true,
-		Worker:       WorkerMode{CatchAll: true, SendEncodeError: true, SayExiting: true},
+		Worker:       WorkerMode{CatchAll: true, SendEncodeError: true, SayExiting: true, InitReturns: true},
+		Options:      []Option{OptionMaxTasks, OptionInitializer},
 		Start:        startAs(startFailFast),
 	})
 }
@@ -44,6 +45,9 @@ type failFast struct {
 	feedq         [][]byte
 	seenDead      map[*proc]bool // deaths the manager has taken
 	exiting       map[int]bool   // pids that sent their exit message
+	// idleTokens is 3.11's _idle_worker_semaphore, used under
+	// max_tasks_per_child (failfast_retire.go).
+	idleTokens int
 
 	feedReady chan struct{} // capacity 1
 	drained   chan struct{} // the manager emptied the result pipe (capacity 1)
@@ -90,7 +94,10 @@ func (p *failFast) Snapshot() Snapshot {
 
 // Submit follows ProcessPoolExecutor.submit.
 func (p *failFast) Submit(ctx context.Context, t Task) (*Future, error) {
-	return p.submit(ctx, t, func(q queued) { p.workIDs = append(p.workIDs, q) })
+	return p.submit(ctx, t, func(q queued) {
+		p.workIDs = append(p.workIDs, q)
+		p.adjustOnSubmitLocked()
+	})
 }
 
 func (p *failFast) Map(ctx context.Context, ts []Task) ([]Result, error) {
@@ -304,7 +311,11 @@ func (p *failFast) recv() bool {
 	case p.resolveLocked(f.Job, Result{Value: r.Value, Err: resultErr(r)}):
 		p.inFlight--
 	}
+	spawn := p.afterResultLocked(r)
 	p.mu.Unlock()
+	if spawn {
+		p.replaceRetired()
+	}
 	return true
 }
 

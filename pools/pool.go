@@ -37,6 +37,14 @@ type Options struct {
 	// worker is killed and the job fails with context.DeadlineExceeded.
 	TaskTimeout time.Duration
 
+	// MaxTasks, if positive, is how many tasks a worker runs before it
+	// retires and is replaced (Pool's maxtasksperchild, 3.11
+	// ProcessPoolExecutor's max_tasks_per_child): [OptionMaxTasks].
+	MaxTasks int
+	// InitFails: the pool's initializer raises in every worker it starts
+	// ([OptionInitializer]).
+	InitFails bool
+
 	// MaxTaskFrame, if positive, is the largest task frame body a worker
 	// will allocate (default 1 GiB): set it to what the caller can send.
 	MaxTaskFrame int
@@ -101,8 +109,8 @@ func Start(s Strategy, o Options) (Pool, error) {
 	if o.MaxTaskFrame < 0 || o.MaxTaskFrame > frame.MaxBody {
 		return nil, fmt.Errorf("pools: MaxTaskFrame = %d, want 0 (default) to %d", o.MaxTaskFrame, frame.MaxBody)
 	}
-	if o.Retries < 0 || o.RestartBudget < 0 || o.TaskTimeout < 0 {
-		return nil, fmt.Errorf("pools: Retries = %d, RestartBudget = %d, TaskTimeout = %s: none may be negative", o.Retries, o.RestartBudget, o.TaskTimeout)
+	if o.Retries < 0 || o.RestartBudget < 0 || o.TaskTimeout < 0 || o.MaxTasks < 0 {
+		return nil, fmt.Errorf("pools: Retries = %d, RestartBudget = %d, TaskTimeout = %s, MaxTasks = %d: none may be negative", o.Retries, o.RestartBudget, o.TaskTimeout, o.MaxTasks)
 	}
 	d, err := Lookup(s)
 	if err != nil {
@@ -129,7 +137,7 @@ func (o Options) set() []Option {
 	if o.TaskTimeout != 0 {
 		out = append(out, OptionTaskTimeout)
 	}
-	return out
+	return append(out, o.lifecycleSet()...)
 }
 
 // A Future is one job's pending result.
@@ -302,6 +310,7 @@ func newCore(s Strategy, o Options) (*core, error) {
 		devnull.Close()
 		return nil, err
 	}
+	reg.SetLifecycle(o.MaxTasks, o.InitFails)
 	c := &core{
 		strategy: s, opts: o, reg: reg, exe: exe, devnull: devnull, stderr: o.Stderr, secret: secret,
 		died: make(chan struct{}, 1), cache: map[int]*Future{}, abandoned: map[int]bool{}, parties: map[string]*gstate{},

@@ -30,7 +30,7 @@ func init() {
 			"Pool.close", "Pool.join", "worker", "SimpleQueue.get", "MapResult._set"},
 		SharedQueues: true,
 		Worker:       WorkerMode{DecodeInLock: true},
-		Options:      []Option{OptionChunkSize},
+		Options:      []Option{OptionChunkSize, OptionInitializer},
 		Start:        startAs(func(o Options) (*queuePool, error) { return startQueue(Naive, o) }),
 	})
 	Define(Definition{
@@ -41,7 +41,7 @@ func init() {
 			"Pool._handle_workers", "Pool._maintain_pool", "Pool.close", "Pool.join", "worker", "MapResult._set"},
 		SharedQueues: true,
 		Worker:       WorkerMode{SendEncodeError: true},
-		Options:      []Option{OptionChunkSize},
+		Options:      []Option{OptionChunkSize, OptionMaxTasks, OptionInitializer},
 		Start:        startAs(func(o Options) (*queuePool, error) { return startQueue(Respawn, o) }),
 	})
 }
@@ -124,7 +124,11 @@ func startQueue(s Strategy, o Options) (*queuePool, error) {
 }
 
 func (p *queuePool) Snapshot() Snapshot {
-	return p.snapshot(roles{taskWriter: gTask, resultReader: gResult, locks: true, pipes: []*pipe{p.tasks, p.results}})
+	r := roles{taskWriter: gTask, resultReader: gResult, locks: true, pipes: []*pipe{p.tasks, p.results}}
+	if p.respawn {
+		r.respawner = gWorker // _handle_workers: _maintain_pool, with no bound
+	}
+	return p.snapshot(r)
 }
 
 // Submit follows Pool.apply_async: register the job in the cache, put the

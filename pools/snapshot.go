@@ -27,6 +27,14 @@ type Snapshot struct {
 	Parties []Party
 	Locks   []LockState
 	Pipes   []PipeState
+	// InitFails: the pool's initializer raises in every worker it starts
+	// (Options.InitFails), so a worker that has not finished it (Party.Init)
+	// will end without taking a task.
+	InitFails bool
+	// Respawner names the party that replaces dead workers with no bound
+	// (respawn's worker handler); "" if none. With InitFails, all it can
+	// do is start workers that die in their initializer.
+	Respawner string
 }
 
 // Outside is the releaser of a worker stopped at a point to let a signal
@@ -64,6 +72,9 @@ type Party struct {
 	Phase string
 	// Idle: a live worker waiting for its next task.
 	Idle bool
+	// Init: a live worker that has not finished starting: it has not
+	// run its initializer yet, or is running it.
+	Init bool
 	// Done: a goroutine has returned. Died: it returned because of an
 	// uncaught error, as a Python thread dies silently.
 	Done  bool
@@ -139,6 +150,8 @@ type roles struct {
 	// taskWriters, if set, names a worker's task writers by pid.
 	taskWriters   func(pid int) []string
 	resultReaders func(pid int) []string
+	// respawner names the party that replaces dead workers with no bound.
+	respawner string
 }
 
 func (c *core) snapshot(r roles) Snapshot {
@@ -156,7 +169,7 @@ func (c *core) snapshot(r roles) Snapshot {
 func (c *core) snapshotOnce(r roles) Snapshot {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s := Snapshot{Strategy: c.strategy, Pending: c.pendingLocked()}
+	s := Snapshot{Strategy: c.strategy, Pending: c.pendingLocked(), InitFails: c.opts.InitFails, Respawner: r.respawner}
 	for j := range c.abandoned {
 		s.Abandoned = append(s.Abandoned, j)
 	}
@@ -224,6 +237,7 @@ func (c *core) workerPartyLocked(pr *proc, r roles) Party {
 	state := sl.state()
 	p.State, p.Job, p.Phase = state.String(), int(sl.Job().Load()), state.phase()
 	p.Idle = (state == wWaitTaskLock || state == wReadTask) && p.Job < 0
+	p.Init = state == wStarting || state == wInit
 	if r.locks {
 		for i := range numLocks {
 			if c.reg.Lock(i).Holder() == pr.PID {

@@ -13,6 +13,7 @@ const (
 	wWaitResultLock
 	wWriteResult
 	wExiting
+	wInit // running the pool's initializer, before any task
 )
 
 var wstateNames = [...]string{
@@ -25,6 +26,7 @@ var wstateNames = [...]string{
 	wWaitResultLock: "waiting for the result-queue write lock",
 	wWriteResult:    "writing the result pipe",
 	wExiting:        "exiting",
+	wInit:           "running the initializer",
 }
 
 func (s wstate) String() string {

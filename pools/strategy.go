@@ -59,6 +59,10 @@ type WorkerMode struct {
 	// GuardDecode: an error decoding a task becomes that job's error, and
 	// the worker goes on (the job id travels in the envelope).
 	GuardDecode bool
+	// InitReturns: an initializer that raises is caught and the worker
+	// returns, exit code 0 (3.11 _process_worker); otherwise the error
+	// ends the worker, exit code 1 (3.11 multiprocessing.pool.worker).
+	InitReturns bool
 }
 
 // An Option is a strategy-specific pool option.

@@ -22,7 +22,7 @@ func init() {
 		Follows:   "poolhang's own design",
 		Functions: []string{"(none: billiard's and pebble's per-worker job tracking are the nearest peers)"},
 		Worker:    WorkerMode{CatchAll: true, SendEncodeError: true, GuardDecode: true},
-		Options:   []Option{OptionRetries, OptionRestartBudget, OptionTaskTimeout},
+		Options:   []Option{OptionRetries, OptionRestartBudget, OptionTaskTimeout, OptionInitializer},
 		Start:     startAs(func(o Options) (*tracked, error) { return startTrackedAs(Tracked, o) }),
 	})
 }

@@ -84,7 +84,11 @@ func serveWorker(spec string) int {
 		resW:    cnt.ResW,
 	}
 	w.tasks.Max = reg.MaxFrame()
+	w.maxTasks, w.initFails = reg.Lifecycle()
 	go w.mailbox()
+	if code := w.initialize(); code >= 0 {
+		return code
+	}
 	err = w.loop()
 	if err == nil {
 		// A clean exit; one on an error keeps its job and state in the
@@ -112,6 +116,9 @@ type worker struct {
 	tasks   *frame.Reader
 	results *os.File
 	resW    *atomic.Int64 // the result pipe's written counter
+	// The pool's lifecycle options (shm.Region.Lifecycle).
+	maxTasks  int
+	initFails bool
 }
 
 func (w *worker) write(b []byte) error {
@@ -147,7 +154,7 @@ func (w *worker) mailbox() {
 // loop follows CPython's worker functions: multiprocessing.pool.worker
 // (2.6 and 3.x) and concurrent.futures.process._process_worker.
 func (w *worker) loop() error {
-	for {
+	for completed := 0; ; completed++ {
 		job, calls, err := w.get()
 		if err != nil && w.mode.GuardDecode && job >= 0 {
 			if err := w.put(job, resultOf(nil, err, nil)); err != nil {
@@ -172,16 +179,26 @@ func (w *worker) loop() error {
 			return err // SystemExit is not an Exception
 		}
 		r := resultOf(values, err, resultTrigs(ran))
+		last := w.retire(completed + 1)
+		if last && w.mode.SayExiting {
+			r.ExitPID = w.pid // _sendback_result(..., exit_pid=exit_pid)
+		}
 		if err := w.put(job, r); err != nil {
 			switch {
 			case w.mode.CatchAll, w.mode.SendEncodeError && !IsExitRequest(err):
 				r = resultOf(nil, &EncodeError{What: "result", Err: err}, nil)
+				if last && w.mode.SayExiting {
+					r.ExitPID = w.pid
+				}
 				if err := w.put(job, r); err != nil {
 					return err
 				}
 			default:
 				return err
 			}
+		}
+		if last {
+			return nil
 		}
 	}
 }

@@ -49,6 +49,12 @@ type Outcome struct {
 	Lost []LostJob `json:"lost"`
 	// Events is the workers' reports, in order, with their times.
 	Events []string `json:"events"`
+	// WorkersStarted and InitFailures count, under initializer=raise,
+	// the workers the pool started and those that died in the
+	// initializer: a pool that restarts them forever shows as no-answer
+	// with these counts growing (the real side of a model's livelock).
+	WorkersStarted int `json:"workers_started"`
+	InitFailures   int `json:"init_failures"`
 
 	StallS       float64 `json:"stall_s"`
 	GraceS       float64 `json:"grace_s"`
@@ -99,6 +105,8 @@ type Worker struct {
 	Wchan   string `json:"wchan"`
 	Syscall string `json:"syscall"`
 	FD      string `json:"fd"`
+	// InitFailed: the worker reported that the pool's initializer raised.
+	InitFailed bool `json:"init_failed"`
 }
 
 func (w Worker) String() string {

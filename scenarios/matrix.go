@@ -465,6 +465,7 @@ var symbols = map[string]string{
 	string(Raised):      "⚠️",
 	string(Hang):        "⛔",
 	string(HangTimeout): "⏳",
+	string(Livelock):    "🔁",
 	"no-answer":         "⌛",
 }
 
@@ -512,7 +513,7 @@ func (m Matrix) mdHeader(b *strings.Builder, real []string) {
 		"pool's state (every party the caller waits for is blocked on something only a dead or blocked party\n" +
 		"could release), never from a timeout.\n\n")
 	b.WriteString("Legend: ✅ completed (every job has its correct value) · ⚠️ raised (every job answered, some with errors) · " +
-		"⛔ hang (proven: the caller can never be answered) · ⏳ hang-timeout (backstop; never expected) · " +
+		"⛔ hang (proven: the caller can never be answered) · 🔁 livelock (proven: workers start and die again and again, and no job can progress) · ⏳ hang-timeout (backstop; never expected) · " +
 		"n/a the fault cannot strike there in that pool.\n\n")
 	strategies := pools.Strategies()
 	b.WriteString("Each pool follows one version's source where versions differ (see the README's \"Which CPython\n" +

@@ -23,18 +23,26 @@ type Proof struct {
 // wait is ready or has a releaser outside the set that is alive. What is
 // left is stuck for good, because each member waits only on members or on
 // the dead. The snapshot must be consistent.
-func prove(s pools.Snapshot) Proof {
+func prove(s pools.Snapshot) Proof { return proveExcept(s, nil) }
+
+// proveExcept is prove with the parties in futile counted as unable to
+// release anyone, whatever they do: parties whose every possible action
+// is proven, from recorded state, to lead nowhere (livelock.go).
+func proveExcept(s pools.Snapshot, futile map[string]bool) Proof {
 	byID := map[string]pools.Party{}
 	stuck := map[string]bool{}
 	for _, p := range s.Parties {
 		byID[p.ID] = p
-		if p.Exit == nil && !p.Done && p.Wait != nil && !p.Wait.Ready {
+		if p.Exit == nil && !p.Done && p.Wait != nil && !p.Wait.Ready && !futile[p.ID] {
 			stuck[p.ID] = true
 		}
 	}
 	canAct := func(id string) bool {
 		if id == pools.Outside || id == pools.Clock {
 			return true
+		}
+		if futile[id] {
+			return false
 		}
 		p, ok := byID[id]
 		if !ok {
@@ -128,6 +136,7 @@ func causes(s pools.Snapshot, p Proof) ([]Cause, []string) {
 			add(CauseTornFrame, fmt.Sprintf("the %s holds part of a frame (%s) whose writer is gone", g.Role, g.Wait.Detail))
 		}
 	}
+	workerlessCauses(s, add)
 	return cs, lines
 }
 

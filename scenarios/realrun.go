@@ -38,6 +38,9 @@ func RealEvidence(o realpools.Outcome, workers int, pids bool) []string {
 	role := realRoles(o, workers)
 	var ws []string
 	for _, w := range o.Workers {
+		if w.InitFailed {
+			continue // counted in one line below: there may be hundreds
+		}
 		s := role[w.PID]
 		if pids {
 			s += fmt.Sprintf(" (pid %d)", w.PID)
@@ -49,6 +52,9 @@ func RealEvidence(o realpools.Outcome, workers int, pids bool) []string {
 		slices.Sort(ws)
 	}
 	out := []string{"jobs: " + realJobs(o)}
+	if l := initFailuresLine(o, pids); l != "" {
+		out = append(out, l)
+	}
 	if o.CallError != nil {
 		out = append(out, "the call raised "+o.CallError.Class)
 	}

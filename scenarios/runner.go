@@ -55,11 +55,13 @@ func RunWith(ctx context.Context, sc Scenario, o RunOptions) (Outcome, error) {
 		o.Backstop = need
 	}
 	start := time.Now()
-	p, err := pools.Start(sc.Pool, pools.Options{Workers: sc.Workers, Stderr: o.Stderr, TaskTimeout: sc.Deadline,
+	po := pools.Options{Workers: sc.Workers, Stderr: o.Stderr, TaskTimeout: sc.Deadline,
 		// Workers allocate no more for a task frame than this scenario
 		// sends: its payload, its triggers and the function's name, times
 		// the calls a map's chunk carries in one frame.
-		MaxTaskFrame: sc.maxTaskFrame()})
+		MaxTaskFrame: sc.maxTaskFrame()}
+	sc.lifecycleOptions(&po)
+	p, err := pools.Start(sc.Pool, po)
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -170,8 +172,8 @@ func (r *run) timedOut(err error) (pools.Snapshot, Proof, Verdict, error) {
 // on two consistent snapshots with no transition between them, striking
 // the faults that wait for a signal on the way.
 func (r *run) watch(wait func() error, out *Outcome) (pools.Snapshot, Proof, Verdict, error) {
-	var last, candidate pools.Snapshot
-	haveCandidate := false
+	var last, candidate, livelockCandidate pools.Snapshot
+	haveCandidate, haveLivelock := false, false
 	lastChange := time.Now()
 	for {
 		select {
@@ -198,8 +200,18 @@ func (r *run) watch(wait func() error, out *Outcome) (pools.Snapshot, Proof, Ver
 		pr := prove(s)
 		if !pr.Hang {
 			haveCandidate = false
+			if lv := proveLivelock(s); lv.Hang {
+				if haveLivelock && sameJobs(livelockCandidate, s) {
+					out.ToVerdict = now.Sub(lastChange)
+					return s, lv, Livelock, nil
+				}
+				livelockCandidate, haveLivelock = s, true
+			} else {
+				haveLivelock = false
+			}
 			continue
 		}
+		haveLivelock = false
 		if haveCandidate && candidate.Progress == s.Progress && sameDead(candidate, s) {
 			out.ToVerdict = now.Sub(lastChange)
 			return s, pr, Hang, nil
@@ -472,6 +484,8 @@ func (r *run) finish(out *Outcome, s pools.Snapshot, pr Proof, v Verdict) {
 	out.Evidence = evidence(s)
 	if v == Hang {
 		out.Causes, out.Diagnosis, out.Summary = diagnoseHang(s, pr)
+	} else if v == Livelock {
+		out.Causes, out.Diagnosis, out.Summary = diagnoseLivelock(s, pr)
 	} else {
 		k := struck{jobs: map[int]faults.Phase{}, pids: r.idle}
 		for _, f := range r.sc.Faults {
@@ -482,6 +496,10 @@ func (r *run) finish(out *Outcome, s pools.Snapshot, pr Proof, v Verdict) {
 		out.Diagnosis, out.Summary = diagnoseAnswer(*out, s, k)
 	}
 	for _, n := range r.notes {
+		out.Diagnosis += "; " + n
+		out.Summary += "; " + n
+	}
+	if n := chunkNote(*out); n != "" {
 		out.Diagnosis += "; " + n
 		out.Summary += "; " + n
 	}

@@ -75,6 +75,13 @@ type Scenario struct {
 	// respawn pools with wait=map (0: Pool.map's default,
 	// pools.DefaultChunkSize).
 	ChunkSize int
+	// MaxTasks is how many tasks a worker runs before it retires
+	// (maxtasks=N: Pool's maxtasksperchild, ProcessPoolExecutor's
+	// max_tasks_per_child); 0: no limit.
+	MaxTasks int
+	// Initializer is what the pool's initializer does in every worker
+	// (initializer=raise); "": the pool has none.
+	Initializer string
 }
 
 // String is the scenario's text form, which Parse reads back:
@@ -92,6 +99,7 @@ func (s Scenario) String() string {
 	if s.ChunkSize > 0 {
 		fmt.Fprintf(&b, " chunksize=%d", s.ChunkSize)
 	}
+	s.lifecycleString(&b)
 	fmt.Fprintf(&b, " wait=%s", s.Wait)
 	for _, f := range s.Faults {
 		b.WriteString(" fault=" + f.String())
@@ -115,7 +123,7 @@ func Parse(text string) (Scenario, error) {
 		}
 		key, val, ok := strings.Cut(field, "=")
 		if !ok {
-			return Scenario{}, fmt.Errorf("scenario: %s is not key=value (keys: pool, workers, jobs, payload, chunksize, deadline, wait, fault)", short(field))
+			return Scenario{}, fmt.Errorf("scenario: %s is not key=value (keys: %s)", short(field), keyList)
 		}
 		if seen[key] && key != "fault" {
 			return Scenario{}, fmt.Errorf("scenario: %s given twice", key)
@@ -150,8 +158,12 @@ func Parse(text string) (Scenario, error) {
 			var f Fault
 			f, err = parseFault(val)
 			s.Faults = append(s.Faults, f)
+		case "maxtasks":
+			s.MaxTasks, err = parseMaxTasks(val)
+		case "initializer":
+			s.Initializer, err = parseInitializer(val)
 		default:
-			err = fmt.Errorf("unknown key %s (keys: pool, workers, jobs, payload, chunksize, deadline, wait, fault)", short(key))
+			err = fmt.Errorf("unknown key %s (keys: %s)", short(key), keyList)
 		}
 		if err != nil {
 			return Scenario{}, fmt.Errorf("scenario: %w", err)
@@ -296,6 +308,9 @@ func (s Scenario) Validate() error {
 	if err := s.validCallStyle(); err != nil {
 		return fmt.Errorf("scenario: %w", err)
 	}
+	if err := s.validLifecycle(); err != nil {
+		return fmt.Errorf("scenario: %w", err)
+	}
 	if len(s.Faults) > MaxFaults {
 		return fmt.Errorf("scenario: %d faults, at most %d", len(s.Faults), MaxFaults)
 	}
@@ -341,10 +356,14 @@ func (s Scenario) validChunkSize() error {
 	switch {
 	case s.ChunkSize == 0:
 		return nil
-	case s.Real() && s.imap():
-		return nil // the driver passes it to imap; a pool without imap is n/a there
+	case s.Real() && ChunksNA(s.Pool) != "":
+		return fmt.Errorf("chunksize=%d: %s: %s", s.ChunkSize, s.Pool, ChunksNA(s.Pool))
+	case s.ChunkSize < 0 || s.ChunkSize > MaxJobs:
+		return fmt.Errorf("chunksize=%d, allowed 1 to %d (leave it out for Pool.map's default)", s.ChunkSize, MaxJobs)
+	case s.Real() && s.Wait != WaitMap && !s.imap():
+		return fmt.Errorf("chunksize=%d: a chunk size is map's and imap's argument; wait=%s submits each job alone", s.ChunkSize, s.Wait)
 	case s.Real():
-		return fmt.Errorf("chunksize=%d: the driver maps %s with chunksize=1, Pool.map's default for the standard 6 jobs on 2 workers; it takes no other", s.ChunkSize, s.Pool)
+		return nil
 	case s.ChunkSize < 0 || s.ChunkSize > MaxJobs:
 		return fmt.Errorf("chunksize=%d, allowed 1 to %d (leave it out for Pool.map's default)", s.ChunkSize, MaxJobs)
 	case !s.Pool.Supports(pools.OptionChunkSize):

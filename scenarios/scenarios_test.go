@@ -246,7 +246,7 @@ func TestBadInput(t *testing.T) {
 		{"pool=tracked workers=2 jobs=6 chunksize=2", "not tracked"},
 		{"pool=respawn workers=2 jobs=6 wait=get chunksize=2", "wait=get submits each job alone"},
 		{"pool=py:threads workers=2 jobs=6", "or a real Python pool: py:mp.Pool, py:ProcessPoolExecutor"},
-		{"pool=py:mp.Pool workers=2 jobs=6 chunksize=2", "maps py:mp.Pool with chunksize=1"},
+		{"pool=py:ProcessPoolExecutor workers=2 jobs=6 chunksize=2", "ProcessPoolExecutor.map(chunksize=) is not modelled"},
 		{"pool=py:ProcessPoolExecutor workers=2 jobs=6 deadline=500ms", "py:ProcessPoolExecutor has no per-task deadline"},
 		{"pool=py:mp.Pool workers=2 jobs=6 fault=segfault@task-encode:2", "would end the harness"},
 		{"pool=naive workers=2 jobs=6 wait=imapp", "allowed: map, get, join, callback, imap, imap_unordered"},
@@ -302,6 +302,9 @@ func TestTextRoundTrips(t *testing.T) {
 	for _, c := range scenarios.Cells() {
 		for _, w := range scenarios.WaitStyles() {
 			sc := c.Scenario()
+			if sc.ChunkSize > 0 && w != scenarios.WaitMap {
+				continue // a chunk size is map's alone
+			}
 			sc.Wait = w
 			if err := sc.Validate(); err != nil {
 				// A caller's phase needs its call style, imap a pool
@@ -334,6 +337,8 @@ func FuzzParse(f *testing.F) {
 	f.Add("pool=respawn workers=2 jobs=6 wait=callback fault=raise@callback")
 	f.Add("pool=naive workers=2 jobs=6 chunksize=2 wait=imap_unordered fault=raise@input:x")
 	f.Add("pool=py:billiard workers=2 jobs=6 chunksize=2 wait=imap fault=raise@input:2")
+	f.Add("pool=respawn workers=2 jobs=6 maxtasks=0 initializer=ok")
+	f.Add("pool=py:pebble workers=2 jobs=6 maxtasks=2 initializer=raise chunksize=3")
 	f.Fuzz(func(t *testing.T, text string) {
 		sc, err := scenarios.Parse(text)
 		if err != nil {

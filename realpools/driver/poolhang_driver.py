@@ -29,6 +29,15 @@ Faults strike at named points, never after sleeps:
 Every worker reports what it reached on a pipe (POOLHANG_EVENTS, opened through /proc); a sigkill
 is sent by the parent when the worker reports that it stopped at its point.
 
+Pool options (scenarios/section_*.go): chunksize=N is map's chunksize
+(mp.Pool, billiard, pebble); maxtasks=N is maxtasksperchild (mp.Pool,
+billiard), max_tasks_per_child (ProcessPoolExecutor, 3.11+, which then
+spawns its workers) or max_tasks (pebble); initializer=raise is an
+initializer that raises in every worker. Under it, a worker that starts
+and dies in its initializer is no progress, and the outcome counts them
+(workers_started, init_failures): a pool that restarts them forever is
+seen as no-answer with its restarts.
+
 The verdict is completed, raised, or no-answer: the caller got nothing and
 nothing moved (no event, no result, no worker started or ended) for the
 stall limit. Exit status 0 with a JSON outcome; 2 with {"error": ...} for
@@ -261,7 +270,7 @@ def noop(x):
 def parse(text):
     sc = {"wait": "map", "payload": 0, "faults": []}
     seen = set()
-    keys = "pool, workers, jobs, payload, chunksize, wait, fault"
+    keys = "pool, workers, jobs, payload, chunksize, maxtasks, initializer, wait, fault"
     for field in text.split():
         key, eq, val = field.partition("=")
         if not eq:
@@ -286,6 +295,8 @@ def parse(text):
             raise BadInput("deadline=%s: only poolhang's tracked model has per-task deadlines; no real pool takes one here" % val)
         elif key == "fault":
             sc["faults"].append(parse_fault(val))
+        elif key in LIFECYCLE_KEYS:
+            parse_lifecycle(sc, key, val)
         else:
             raise BadInput("unknown key %r (keys: %s)" % (key, keys))
     for k in ("pool", "workers", "jobs"):
@@ -302,6 +313,7 @@ def parse(text):
         if job is not None and job >= sc["jobs"]:
             raise BadInput("fault %s@%s:%d targets job %d, but the scenario has %d jobs" % (kind, phase, job, job, sc["jobs"]))
         check_fault(sc, kind, phase)
+    check_lifecycle(sc)
     idle = [(k, ph) for k, ph, j in sc["faults"] if j is None]
     if len(idle) > 1:
         raise BadInput("%d idle faults (%s): the driver strikes one idle worker before the jobs are submitted; give at most one" % (
@@ -356,6 +368,97 @@ def check_fault(sc, kind, phase):
         raise NotApplicable("%s at idle-lock-waiter: with one worker, that worker holds the read lock; a waiter needs at least 2 workers" % kind)
 
 
+# ------------------------------------------- pool options (issue 13)
+
+LIFECYCLE_KEYS = ("chunksize", "maxtasks", "initializer")
+_lifecycle = {}  # the scenario's pool options, set once per run
+
+# The argument each real pool takes for maxtasks=, or why it has none
+# (scenarios/lifecycle.go says the same on the Go side).
+MAXTASKS_ARG = {"py:mp.Pool": "maxtasksperchild", "py:billiard": "maxtasksperchild",
+                "py:ProcessPoolExecutor": "max_tasks_per_child", "py:pebble": "max_tasks"}
+MAXTASKS_NA = {"py:loky": "loky's ProcessPoolExecutor takes no tasks-per-worker limit"}
+CHUNKED_MAPS = ("py:mp.Pool", "py:billiard", "py:pebble")
+
+
+def parse_lifecycle(sc, key, val):
+    if key == "initializer":
+        if val != "raise":
+            raise BadInput("initializer=%r: allowed raise (an initializer that raises in every worker)" % val)
+        sc[key] = val
+        return
+    try:
+        n = int(val)
+    except ValueError:
+        raise BadInput("%s=%r is not a whole number" % (key, val))
+    if not 1 <= n <= MAX_JOBS:
+        raise BadInput("%s=%d, allowed 1 to %d" % (key, n, MAX_JOBS))
+    sc[key] = n
+
+
+def check_lifecycle(sc):
+    pool = sc["pool"]
+    if sc.get("maxtasks") and pool in MAXTASKS_NA:
+        raise NotApplicable("maxtasks=%d: %s" % (sc["maxtasks"], MAXTASKS_NA[pool]))
+    if sc.get("maxtasks") and pool == "py:ProcessPoolExecutor" and sys.version_info < (3, 11):
+        raise NotApplicable("maxtasks=%d: ProcessPoolExecutor takes max_tasks_per_child from Python 3.11; this is %s" % (sc["maxtasks"], sys.version.split()[0]))
+    if sc.get("chunksize"):
+        if pool not in CHUNKED_MAPS:
+            raise NotApplicable("chunksize=%d: the driver maps %s one call per future" % (sc["chunksize"], pool))
+        if sc["wait"] != "map":
+            raise BadInput("chunksize=%d: a chunk size is map's argument; wait=%s submits each job alone" % (sc["chunksize"], sc["wait"]))
+
+
+def lifecycle_kwargs(pool):
+    """The pool's constructor arguments: the initializer (the driver's own,
+    or one that raises after it) and the tasks-per-worker limit."""
+    kw = {"initializer": worker_init_raise if _lifecycle.get("initializer") == "raise" else worker_init}
+    n = _lifecycle.get("maxtasks")
+    if n:
+        kw[MAXTASKS_ARG[pool]] = n
+        # 3.11: max_tasks_per_child "is incompatible with the 'fork'
+        # multiprocessing start method"; with no mp_context the executor
+        # takes the "spawn" context itself (concurrent/futures/process.py).
+    return kw
+
+
+def chunk_kwargs():
+    n = _lifecycle.get("chunksize")
+    return {"chunksize": n} if n else {}
+
+
+def worker_init_raise():
+    """An initializer that raises, in every worker, after the driver's own
+    set-up (so the worker reports itself first)."""
+    worker_init()
+    emit("init-failed", os.getpid())
+    raise InjectedError("raise in the initializer of worker %d" % os.getpid())
+
+
+def init_signature(run):
+    """Progress under initializer=raise: a worker that starts and dies in
+    its initializer moves nothing a caller waits for, so it does not
+    count; an answer, or any event other than a worker's hello and its
+    failed initializer (a job run, a strike, a result), does. A pool that
+    restarts its workers forever is then seen as no answer, and the
+    restarts are counted (lifecycle_evidence)."""
+    with run.lock:
+        moved = sum(1 for _, e in run.log if e.split()[0] not in ("hello", "init-failed"))
+        return (moved, len(run.answers)), 0, any_runnable(os.getpid(), _driver_tids)
+
+
+def lifecycle_evidence(out, run):
+    """How many workers started, and how many of them died in the pool's
+    initializer: the restart count of a livelock, as far as it got."""
+    if not _lifecycle.get("initializer"):
+        return
+    for w in out["workers"]:
+        if w["pid"] in run.init_failed:
+            w["init_failed"] = True
+    out["workers_started"] = len(out["workers"])
+    out["init_failures"] = len(run.init_failed)
+
+
 # ----------------------------------------------------------------- pools
 
 class Adapter:
@@ -369,7 +472,7 @@ class Adapter:
     def map(self, args, answer):
         # Pool.map's own chunking (ceil(jobs / (4 * workers)) per task
         # frame), as a caller gets it and as the models' map does.
-        for i, r in enumerate(self.p.map(run_job, args)):
+        for i, r in enumerate(self.p.map(run_job, args, **chunk_kwargs())):
             answer(i, r)
 
     def submit(self, arg):
@@ -392,7 +495,7 @@ class Adapter:
 class MPPool(Adapter):
     def make(self, n):
         import multiprocessing
-        return multiprocessing.Pool(n, initializer=worker_init)
+        return multiprocessing.Pool(n, **lifecycle_kwargs(self.name))
 
 
 class Billiard(Adapter):
@@ -400,7 +503,7 @@ class Billiard(Adapter):
         import billiard
         import billiard.pool
         self.lost_worker_timeout = billiard.pool.LOST_WORKER_TIMEOUT
-        return billiard.Pool(n, initializer=worker_init)
+        return billiard.Pool(n, **lifecycle_kwargs(self.name))
 
 
 class Executor(Adapter):
@@ -424,22 +527,22 @@ class Executor(Adapter):
 class PPE(Executor):
     def make(self, n):
         from concurrent.futures import ProcessPoolExecutor
-        return ProcessPoolExecutor(n, initializer=worker_init)
+        return ProcessPoolExecutor(n, **lifecycle_kwargs(self.name))
 
 
 class Loky(Executor):
     def make(self, n):
         from joblib.externals.loky import get_reusable_executor
-        return get_reusable_executor(max_workers=n, initializer=worker_init)
+        return get_reusable_executor(max_workers=n, **lifecycle_kwargs(self.name))
 
 
 class Pebble(Executor):
     def make(self, n):
         import pebble
-        return pebble.ProcessPool(max_workers=n, initializer=worker_init)
+        return pebble.ProcessPool(max_workers=n, **lifecycle_kwargs(self.name))
 
     def map(self, args, answer):
-        for i, r in enumerate(self.p.map(run_job, args, chunksize=1).result()):
+        for i, r in enumerate(self.p.map(run_job, args, chunksize=_lifecycle.get("chunksize") or 1).result()):
             answer(i, r)
 
     def submit(self, arg):
@@ -695,6 +798,7 @@ class Run:
         self.taken = {}  # job -> pids that decoded or ran it
         self.results_seen = set()
         self.struck = []
+        self.init_failed = set()  # pids whose initializer raised
         self.answers = {}
         self.call_error = None
         self.done = threading.Event()
@@ -731,8 +835,12 @@ class Run:
     def on_event(self, f):
         with self.lock:
             self.events += 1
-            self.progress = time.monotonic()
-            self.log.append((round((self.progress - self.t0) * 1000, 1), " ".join(f)))
+            now = time.monotonic()
+            if not (_lifecycle.get("initializer") and f[0] in ("hello", "init-failed")):
+                self.progress = now  # a worker dying in its initializer moves nothing
+            self.log.append((round((now - self.t0) * 1000, 1), " ".join(f)))
+        if f[0] == "init-failed":
+            self.init_failed.add(int(f[1]))
         if f[0] in ("run",):
             self.taken.setdefault(int(f[1]), []).append(int(f[2]))
         elif f[0] == "result":
@@ -983,6 +1091,8 @@ def execute(sc, stall):
         args.append(tuple(arg))
 
     _nworkers[sc["pool"]] = sc["workers"]
+    _lifecycle.clear()
+    _lifecycle.update((k, sc[k]) for k in LIFECYCLE_KEYS if sc.get(k))
     out = {"scenario": scenario_text(sc), "pool": sc["pool"], "models": POOLS[sc["pool"]],
            "python": sys.version.split()[0], "stall_s": stall}
     pool = ADAPTERS[sc["pool"]](sc["pool"], sc["workers"])
@@ -1015,9 +1125,10 @@ def execute(sc, stall):
     t_call = time.monotonic()
     caller.start()
     _driver_tids.add(threading.get_native_id())
-    last, cpu, _ = signature(run)
+    sign = init_signature if _lifecycle.get("initializer") else signature
+    last, cpu, _ = sign(run)
     while not run.done.wait(0.05):
-        sig, now_cpu, runnable = signature(run)
+        sig, now_cpu, runnable = sign(run)
         if sig != last or now_cpu >= cpu + 2 or runnable:
             last, cpu = sig, now_cpu
             with run.lock:
@@ -1043,6 +1154,7 @@ def execute(sc, stall):
     with _procs_lock:
         ps = list(_procs)
     out["workers"] = [fate(p) for p in ps]
+    lifecycle_evidence(out, run)
     with run.lock:
         out["events"] = ["%sms %s" % e for e in run.log[:200]]
     lost = [j for j in out["jobs"] if j["outcome"] == "unanswered" and j.get("taken_by")]
@@ -1058,8 +1170,9 @@ def scenario_text(sc):
     s = "pool=%s workers=%d jobs=%d" % (sc["pool"], sc["workers"], sc["jobs"])
     if sc["payload"]:
         s += " payload=%d" % sc["payload"]
-    if sc.get("chunksize"):
-        s += " chunksize=%d" % sc["chunksize"]
+    for k in LIFECYCLE_KEYS:
+        if sc.get(k):
+            s += " %s=%s" % (k, sc[k])
     s += " wait=" + sc["wait"]
     for k, ph, j in sc["faults"]:
         s += " fault=%s@%s" % (k, ph) + ("" if j is None else ":%d" % j)

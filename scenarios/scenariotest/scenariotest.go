@@ -90,6 +90,9 @@ type GenOptions struct {
 	// Payloads, if set, are the payload sizes to draw from (0 is square(i));
 	// put the smallest first, as rapid shrinks toward the first.
 	Payloads []int
+	// Options: also draw the pool options (maxtasks=, initializer=,
+	// chunksize=) where the pool takes them (drawOptions).
+	Options bool
 }
 
 // NoFaults keeps no fault.
@@ -154,6 +157,9 @@ func draw(t *rapid.T, pool pools.Strategy, o GenOptions) scenarios.Scenario {
 			continue
 		}
 		sc.Faults = append(sc.Faults, f)
+	}
+	if o.Options {
+		drawOptions(t, &sc)
 	}
 	return sc
 }

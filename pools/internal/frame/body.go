@@ -96,6 +96,10 @@ type Result struct {
 	Values [][]byte
 	Value  []byte
 	Trigs  []Trigger // result-side triggers carried over from the task
+	// ExitPID, if not 0, says that the worker (this pid) exits after this
+	// result: 3.11's _ResultItem.exit_pid, sent with a worker's last task
+	// under max_tasks_per_child. It travels after the values, only if set.
+	ExitPID uint32
 }
 
 // EncodeResult encodes a result frame whose envelope carries alloc.
@@ -108,6 +112,9 @@ func EncodeResult(job int, r Result, alloc Trigger) ([]byte, error) {
 	for _, v := range vals {
 		size += 4 + len(v)
 	}
+	if r.ExitPID != 0 {
+		size += 4
+	}
 	if err := CheckLen(size); err != nil {
 		return nil, err
 	}
@@ -117,6 +124,9 @@ func EncodeResult(job int, r Result, alloc Trigger) ([]byte, error) {
 	e.u32(uint32(len(vals)))
 	for _, v := range vals {
 		e.bytes(v)
+	}
+	if r.ExitPID != 0 {
+		e.u32(r.ExitPID)
 	}
 	return Append(nil, job, alloc, e.b), nil
 }
@@ -142,6 +152,9 @@ func DecodeResult(body []byte, trigs func([]Trigger) error) (Result, error) {
 	}
 	if len(r.Values) > 0 {
 		r.Value = r.Values[0]
+	}
+	if d.err == nil && len(d.b) == 4 {
+		r.ExitPID = d.u32()
 	}
 	return r, d.err
 }

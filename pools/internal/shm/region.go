@@ -32,6 +32,8 @@ const (
 	offCounters = 64 // shared pipes: task written, task read, result written, result read
 	offSecret   = 96 // the worker handshake's secret (SecretLen bytes)
 	offMaxFrame = 112
+	offMaxTasks = 120 // a worker's tasks before it retires (0: no limit)
+	offInitFail = 124 // 1: the pool's initializer raises in every worker
 	headerSize  = 128
 	slotSize    = 128
 	regionSize  = headerSize + slotSize*MaxSlots
@@ -119,6 +121,23 @@ func (r *Region) Handshake(maxFrame int) (string, error) {
 
 // MaxFrame is the frame limit the handshake wrote.
 func (r *Region) MaxFrame() int64 { return r.i64(offMaxFrame).Load() }
+
+// SetLifecycle writes what every worker of the pool does at its start
+// and end: how many tasks it runs before it retires (0: no limit), and
+// whether its initializer fails.
+func (r *Region) SetLifecycle(maxTasks int, initFails bool) {
+	r.u32(offMaxTasks).Store(uint32(maxTasks))
+	var f uint32
+	if initFails {
+		f = 1
+	}
+	r.u32(offInitFail).Store(f)
+}
+
+// Lifecycle reads what SetLifecycle wrote.
+func (r *Region) Lifecycle() (maxTasks int, initFails bool) {
+	return int(r.u32(offMaxTasks).Load()), r.u32(offInitFail).Load() == 1
+}
 
 // Proven reports whether descriptor fd is a region whose secret is
 // secret (hex), without mapping it: a process that merely inherited the

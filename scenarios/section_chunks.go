@@ -1,0 +1,84 @@
+package scenarios
+
+import (
+	"fmt"
+
+	"github.com/poolhang/poolhang/faults"
+	"github.com/poolhang/poolhang/pools"
+)
+
+// SectionChunksSize is the chunk size of the chunks section: with 6 jobs,
+// two chunks, jobs 0 to 2 and 3 to 5, so job 2 is the last of the first.
+const SectionChunksSize = 3
+
+// realChunkMaps are the real pools whose map the driver calls with
+// chunksize=, and the function it calls.
+var realChunkMaps = map[string]string{
+	"py:mp.Pool":  "Pool.map(chunksize=N)",
+	"py:billiard": "billiard.Pool.map(chunksize=N)",
+	"py:pebble":   "pebble.ProcessPool.map(chunksize=N)",
+}
+
+// ChunksNA says why pool p has no chunked map here, or "".
+func ChunksNA(p pools.Strategy) string {
+	if _, ok := realChunkMaps[string(p)]; ok {
+		return ""
+	}
+	switch p {
+	case pools.Naive, pools.Respawn:
+		return ""
+	case pools.FailFast, "py:ProcessPoolExecutor", "py:loky":
+		return "ProcessPoolExecutor.map(chunksize=) is not modelled: failfast maps one call per future (chunksize 1), so no chunk is shown for it or its real counterparts"
+	case pools.Tracked:
+		return "the tracked design sends every task alone: there is no chunk to lose"
+	}
+	return "no chunked map"
+}
+
+func init() {
+	DefineSection(Section{
+		Name: "chunks", Order: 10,
+		Title: fmt.Sprintf("map with chunksize=%d", SectionChunksSize),
+		Doc: fmt.Sprintf("`Pool.map(f, jobs, chunksize=%d)`: each chunk of %d jobs is one task (`Pool._get_tasks`, `mapstar`), "+
+			"so the fault aimed at job 2 strikes in the worker that holds jobs 0 to 2 at once; a death loses the whole chunk, "+
+			"and each cell lists which jobs stay unresolved. Real pools: %s.", SectionChunksSize, SectionChunksSize, "Pool.map, billiard.Pool.map and pebble.ProcessPool.map with chunksize="),
+		Rows: []Row{{"raise", faults.TaskRun}, {"sys-exit", faults.TaskRun}, {"sigkill", faults.TaskRun}, {"sigkill", faults.ResultWrite}},
+		Shape: func(sc Scenario) Scenario {
+			sc.ChunkSize = SectionChunksSize
+			return sc
+		},
+		NA: ChunksNA,
+	})
+	const lostChunk = "the worker dies holding the chunk of jobs 0, 1 and 2 (mapstar runs them in one task and sends their values together): nothing answers any of the three"
+	expectSection("chunks", pools.Naive, map[When]Expectation{
+		{raises, faults.TaskRun}:   raised(ErrKindTask, "mapstar stops the chunk at job 2's error, which is the chunk's result"+mapRaises26),
+		{exits, faults.TaskRun}:    hang("SystemExit is no Exception: the worker exits holding the chunk of jobs 0 to 2, which 2.6 never answers"),
+		{dies, faults.TaskRun}:     hang(lostChunk + "; 2.6 never replaces the worker"),
+		{dies, faults.ResultWrite}: hang(tornFrame + ": the frame carries the chunk's three values, and nothing answers jobs 0 to 2"),
+	})
+	expectSection("chunks", pools.Respawn, map[When]Expectation{
+		{raises, faults.TaskRun}:   raised(ErrKindTask, "mapstar stops the chunk at job 2's error, which is the chunk's result"+mapRaises3x),
+		{exits, faults.TaskRun}:    hang("the worker catches only Exception: SystemExit ends it holding the chunk of jobs 0 to 2; its replacement never saw the chunk"),
+		{dies, faults.TaskRun}:     hang(lostChunk + "; the replacement never saw the chunk (3.11 _maintain_pool)"),
+		{dies, faults.ResultWrite}: hang(tornFrame + ": the frame carries the chunk's three values; " + lostJob27),
+	})
+}
+
+// chunkNote names the unresolved jobs of a chunked map, which a death
+// loses together: what every run of the scenario shows, unless which
+// results came first is a race.
+func chunkNote(o Outcome) string {
+	if o.Scenario.ChunkSize <= 1 || CountsRace(o.ErrorKinds(), o.Causes) {
+		return ""
+	}
+	var jobs []int
+	for _, j := range o.Jobs {
+		if j.State == JobUnresolved {
+			jobs = append(jobs, j.Job)
+		}
+	}
+	if len(jobs) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("unresolved with chunksize=%d: %s %s", o.Scenario.ChunkSize, plural(len(jobs), "job", "jobs"), joinInts(jobs))
+}
