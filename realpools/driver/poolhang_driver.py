@@ -405,8 +405,8 @@ def check_lifecycle(sc):
     if sc.get("chunksize"):
         if pool not in CHUNKED_MAPS:
             raise NotApplicable("chunksize=%d: the driver maps %s one call per future" % (sc["chunksize"], pool))
-        if sc["wait"] != "map":
-            raise BadInput("chunksize=%d: a chunk size is map's argument; wait=%s submits each job alone" % (sc["chunksize"], sc["wait"]))
+        if sc["wait"] not in ("map", "imap", "imap_unordered"):
+            raise BadInput("chunksize=%d: a chunk size is map's and imap's argument; wait=%s submits each job alone" % (sc["chunksize"], sc["wait"]))
 
 
 def lifecycle_kwargs(pool):
@@ -580,8 +580,8 @@ NO_IMAP = {
 
 def check_call_style(sc):
     w, chunk = sc["wait"], sc.get("chunksize", 0)
-    if "chunksize" in sc and (w not in ("imap", "imap_unordered") or chunk < 1):
-        raise BadInput("chunksize=%d: the driver takes a chunk size, 1 or more, for wait=imap and wait=imap_unordered only" % chunk)
+    if "chunksize" in sc and (w not in ("map", "imap", "imap_unordered") or chunk < 1):
+        raise BadInput("chunksize=%d: the driver takes a chunk size, 1 or more, for wait=map, wait=imap and wait=imap_unordered only" % chunk)
     for kind, phase, job in sc["faults"]:
         if phase == "callback" and w != "callback":
             raise BadInput("fault %s@%s:%s: a callback runs only with wait=callback" % (kind, phase, job))
