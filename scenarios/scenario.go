@@ -32,7 +32,9 @@ const (
 )
 
 // WaitStyles lists the waiting styles.
-func WaitStyles() []WaitStyle { return []WaitStyle{WaitMap, WaitGet, WaitJoin} }
+func WaitStyles() []WaitStyle {
+	return append([]WaitStyle{WaitMap, WaitGet, WaitJoin}, endingStyles()...)
+}
 
 // Limits on a scenario's size.
 const (
@@ -227,7 +229,7 @@ func parseWait(val string) (WaitStyle, error) {
 			return w, nil
 		}
 	}
-	return "", fmt.Errorf("unknown wait style %s (allowed: map, get, join)", short(val))
+	return "", fmt.Errorf("unknown wait style %s (allowed: %s)", short(val), waitList())
 }
 
 // parseFault reads KIND@PHASE:JOB, or KIND@PHASE for idle phases.
@@ -285,6 +287,9 @@ func (s Scenario) Validate() error {
 		return err
 	}
 	if _, err := parseWait(string(s.Wait)); err != nil {
+		return fmt.Errorf("scenario: %w", err)
+	}
+	if err := s.validWait(); err != nil {
 		return fmt.Errorf("scenario: %w", err)
 	}
 	if err := s.validChunkSize(); err != nil {
