@@ -71,6 +71,10 @@ func WaitNA(pool pools.Strategy, w WaitStyle) string {
 			return noShutdownPool
 		case "py:pebble":
 			return "pebble.ProcessPool has no shutdown(): close() then join() is wait=join, stop() then join() is wait=terminate"
+		case "py:loky":
+			if w == WaitShutdownCancel {
+				return "loky 3.3's shutdown(wait=True, kill_workers=False) has no cancel_futures"
+			}
 		}
 	}
 	return ""

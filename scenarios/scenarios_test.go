@@ -180,7 +180,7 @@ func TestFailFastNeverHangsOnDeaths(t *testing.T) {
 		if c.Pool != pools.FailFast {
 			continue
 		}
-		for _, w := range scenarios.WaitStyles() {
+		for _, w := range scenarios.WaitStylesFor(c.Pool) {
 			sc := scenarios.Standard(c.Pool, c.Kind, c.Phase)
 			sc.Wait = w
 			if !scenarios.NeverHangs(sc) {
@@ -287,7 +287,7 @@ func TestTextRoundTrips(t *testing.T) {
 		}
 	}
 	for _, c := range scenarios.Cells() {
-		for _, w := range scenarios.WaitStyles() {
+		for _, w := range scenarios.WaitStylesFor(c.Pool) {
 			sc := c.Scenario()
 			sc.Wait = w
 			back, err := scenarios.Parse(sc.String())

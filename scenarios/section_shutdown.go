@@ -27,7 +27,7 @@ func init() {
 			"every future (a cancelled one raises CancelledError: `cancelled`). " + follow +
 			"A future is running, and refuses cancel(), from the moment add_call_item_to_queue puts it on the call queue " +
 			"(max_workers + EXTRA_QUEUED_CALLS deep). Real pools: ProcessPoolExecutor shutdown(wait=False, " +
-			"cancel_futures=True); loky shutdown(wait=False).",
+			"cancel_futures=True); loky 3.3's shutdown has no cancel_futures (n/a).",
 		Rows:  endingRows,
 		Shape: shapeWait(WaitShutdownCancel),
 		NA:    func(p pools.Strategy) string { return WaitNA(p, WaitShutdownCancel) },
