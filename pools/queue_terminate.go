@@ -73,8 +73,11 @@ func (p *queuePool) CallTerminate(ctx context.Context) error {
 	p.mu.Lock()
 	live := p.liveProcsLocked()
 	p.mu.Unlock()
+	sigterm := map[*proc]bool{}
 	for _, pr := range live {
-		pr.Signal(syscall.SIGTERM)
+		if pr.Signal(syscall.SIGTERM) == nil {
+			sigterm[pr] = true
+		}
 	}
 	for _, s := range []struct {
 		name string
@@ -84,7 +87,30 @@ func (p *queuePool) CallTerminate(ctx context.Context) error {
 			return err
 		}
 	}
-	return p.joinRest(ctx, p.closePipes)
+	return p.joinTerminated(ctx, sigterm)
+}
+
+// joinTerminated is `for p in pool: p.join()` after p.terminate(): a
+// worker sent SIGTERM is as good as dead (a worker has no handler for
+// it, so the kernel ends it whatever it waits on), which the caller's
+// wait records as ready, so that no proof reads a worker blocked on the
+// read lock the caller now holds as stuck. Then free the pool.
+func (p *queuePool) joinTerminated(ctx context.Context, sigterm map[*proc]bool) error {
+	p.mu.Lock()
+	ps := append([]*proc(nil), p.procs...)
+	p.mu.Unlock()
+	for _, pr := range ps {
+		id := workerID(pr.PID)
+		ready := func() bool { _, dead, _ := pr.State(); return dead || sigterm[pr] }
+		if err := p.waitDone(ctx, id+" to exit", func() []string { return []string{id} }, pr.Exited(), ready); err != nil {
+			return err
+		}
+		p.reap(pr)
+	}
+	p.gs.Wait()
+	p.closePipes()
+	p.release()
+	return nil
 }
 
 // helpStuffFinish is _help_stuff_finish: take the task queue's read lock

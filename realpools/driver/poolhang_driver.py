@@ -399,19 +399,25 @@ def _wait(h, timeout):
 def call_then_end(self, pool, args, w):
     hs = [pool.submit(a) for a in args]
     self.settling = True
-    for h in hs:
+    for i, h in enumerate(hs):
         while not _ready(h) and not self.settle.is_set():
             _wait(h, 0.05)
+        if _ready(h):
+            _answer_ready(self, pool, i, h)  # so a no-answer still shows what was answered
     self.settling = False
     pool.end(w)
     for i, h in enumerate(hs):
         if w == "terminate" and not _ready(h):
             self.answer(i, Terminated("not answered when terminate() returned"))
             continue
-        try:
-            self.answer(i, pool.get(h))
-        except BaseException as e:
-            self.answer(i, e)
+        _answer_ready(self, pool, i, h)
+
+
+def _answer_ready(run, pool, i, h):
+    try:
+        run.answer(i, pool.get(h))
+    except BaseException as e:
+        run.answer(i, e)
 
 
 # ----------------------------------------------------------------- pools
