@@ -3,6 +3,7 @@ package scenarios_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/poolhang/poolhang/pools"
 	"github.com/poolhang/poolhang/scenarios"
@@ -58,5 +59,33 @@ func TestCallStyleSectionsOnRealPools(t *testing.T) {
 				t.Errorf("section %s, %s: n/a %q but Validate says %v", name, p, na, err)
 			}
 		}
+	}
+}
+
+// BenchmarkCallStyles: a 2-worker scenario that ends its pool with
+// terminate() or shutdown() (target: median wall at most 10 ms, as
+// BenchmarkScenario's).
+func BenchmarkCallStyles(b *testing.B) {
+	for _, text := range []string{
+		"pool=respawn workers=2 jobs=6 wait=terminate",
+		"pool=naive workers=2 jobs=6 wait=terminate",
+		"pool=failfast workers=2 jobs=6 wait=shutdown",
+		"pool=failfast workers=2 jobs=6 wait=shutdown-cancel",
+	} {
+		sc, err := scenarios.Parse(text)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(string(sc.Pool)+"/"+string(sc.Wait), func(b *testing.B) {
+			var ds []time.Duration
+			for b.Loop() {
+				o := run(b, sc)
+				if o.Verdict != scenarios.Completed {
+					b.Fatalf("%s: verdict %s: %s", sc, o.Verdict, o.Diagnosis)
+				}
+				ds = append(ds, o.Wall)
+			}
+			b.ReportMetric(float64(median(ds).Microseconds())/1000, "ms-wall-median")
+		})
 	}
 }
