@@ -9,7 +9,9 @@ func init() {
 	const follow = "ProcessPoolExecutor.shutdown (3.11) sets _shutdown_thread (and _cancel_pending_futures) and wakes " +
 		"the manager; the manager, when it next wakes in run(), calls flag_executor_shutting_down (which cancels every " +
 		"future not yet running) and, once nothing is pending, join_executor_internals (a sentinel per worker, then " +
-		"join). A manager blocked in recv on a torn frame never wakes for it (gh-94777 is the same join on Debian's 3.11.2). "
+		"join). A manager blocked in recv on a torn frame never wakes for it, and shutdown(wait=True) joins it forever; on Debian's " +
+		"3.11.2 a manager joining a feeder blocked writing a large task when a worker died (python/cpython issue 94777, fixed by " +
+		"PR 94784, which the model follows) hangs shutdown(wait=True) the same way. "
 	DefineSection(Section{
 		Name: "shutdown", Order: 11,
 		Title: "shutdown(wait=True): get with a timeout, then shutdown",
