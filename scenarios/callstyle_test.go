@@ -1,6 +1,7 @@
 package scenarios_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -88,4 +89,34 @@ func BenchmarkCallStyles(b *testing.B) {
 			b.ReportMetric(float64(median(ds).Microseconds())/1000, "ms-wall-median")
 		})
 	}
+}
+
+// shutdown(wait=False, cancel_futures=True) cancels what is not running:
+// with both workers stuck on jobs 0 and 1, the call queue (max_workers +
+// EXTRA_QUEUED_CALLS = 3 deep) holds 2, 3 and 4 at the most, so 5, 6 and
+// 7 are cancelled, and result() on job 0 waits forever.
+func TestShutdownCancelCancelsWhatIsNotRunning(t *testing.T) {
+	sc, err := scenarios.Parse(twoStuck)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := run(t, sc)
+	if o.Verdict != scenarios.Hang {
+		t.Fatalf("%s: %s, want hang: %s", sc, o.Verdict, o.Diagnosis)
+	}
+	if got, want := cancelled(o), []int{5, 6, 7}; !slices.Equal(got, want) {
+		t.Errorf("%s: cancelled %v, want %v: %s", sc, got, want, o.Diagnosis)
+	}
+}
+
+const twoStuck = "pool=failfast workers=2 jobs=8 wait=shutdown-cancel fault=stuck@task-run:0 fault=stuck@task-run:1"
+
+func cancelled(o scenarios.Outcome) []int {
+	var out []int
+	for _, j := range o.Jobs {
+		if j.Kind == scenarios.ErrKindCancelled {
+			out = append(out, j.Job)
+		}
+	}
+	return out
 }

@@ -398,6 +398,7 @@ def _wait(h, timeout):
 
 def call_then_end(self, pool, args, w):
     hs = [pool.submit(a) for a in args]
+    self.handles = hs
     self.settling = True
     for i, h in enumerate(hs):
         while not _ready(h) and not self.settle.is_set():
@@ -406,6 +407,9 @@ def call_then_end(self, pool, args, w):
             _answer_ready(self, pool, i, h)  # so a no-answer still shows what was answered
     self.settling = False
     pool.end(w)
+    for i, h in enumerate(hs):
+        if _ready(h):  # what is answered now (cancelled, say), before a result() blocks
+            _answer_ready(self, pool, i, h)
     for i, h in enumerate(hs):
         if w == "terminate" and not _ready(h):
             self.answer(i, Terminated("not answered when terminate() returned"))
@@ -1007,6 +1011,12 @@ def execute(sc, stall):
     t_end = time.monotonic()
     answered = run.done.is_set()
     run.drain()
+    if not answered:
+        # An ending style's caller is blocked on one result; what the pool
+        # answered meanwhile (futures cancelled by shutdown) is shown too.
+        for i, h in enumerate(getattr(run, "handles", ())):
+            if i not in run.answers and _ready(h):
+                _answer_ready(run, pool, i, h)
     out["wall_ms"] = round((t_end - run.t0) * 1000, 1)
     if answered:
         out["answer_ms"] = round((t_end - t_call) * 1000, 1)
