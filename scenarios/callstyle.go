@@ -128,7 +128,7 @@ func (r *run) callThenEnd(ctx context.Context, tasks []pools.Task) callerResult 
 	bounded, giveUp := context.WithCancel(ctx)
 	defer giveUp()
 	r.giveUp = giveUp
-	r.settling.Store(true)
+	r.endPhase.Store(phaseBoundedGet)
 	for _, f := range fs {
 		if f == nil {
 			continue
@@ -137,7 +137,7 @@ func (r *run) callThenEnd(ctx context.Context, tasks []pools.Task) callerResult 
 			break
 		}
 	}
-	r.settling.Store(false)
+	r.endPhase.Store(phaseEnding)
 	var err error
 	if ctx.Err() == nil {
 		err = r.end(ctx)
@@ -189,12 +189,28 @@ func (r *run) end(ctx context.Context) error {
 	}
 }
 
-// settle ends the caller's bounded get once its wait is proven stuck,
-// and reports whether it did; the caller then ends the pool. It notes
-// that in the outcome, since that is the moment the run turns.
+// Where the caller of an ending style is.
+const (
+	phaseBoundedGet = 1 + iota // in its get, which gives up once proven stuck
+	phaseMovingOn              // told to give up, still leaving that wait
+	phaseEnding                // calling terminate() or shutdown(), then collecting
+)
+
+// settle is the watcher's turn on a proof that the caller is stuck. In
+// the caller's bounded get, it ends that get (the caller then ends the
+// pool) and notes it in the outcome, since that is the moment the run
+// turns. While the caller is still leaving that wait, the proof is of a
+// wait already given up. Either way it reports true: no verdict yet.
 func (r *run) settle() bool {
-	if !r.settling.CompareAndSwap(true, false) {
+	switch r.endPhase.Load() {
+	case phaseMovingOn:
+		return true
+	case phaseBoundedGet:
+	default:
 		return false
+	}
+	if !r.endPhase.CompareAndSwap(phaseBoundedGet, phaseMovingOn) {
+		return true // the caller has just left its get: look again
 	}
 	r.giveUp()
 	what := "shutdown()"

@@ -92,9 +92,9 @@ type run struct {
 	// payload is every echo task's argument and expected value: one
 	// allocation, however many jobs.
 	payload []byte
-	// settling: the caller of an ending style (terminate, shutdown) is
-	// in its bounded get; giveUp ends that get (see callThenEnd).
-	settling atomic.Bool
+	// endPhase is where the caller of an ending style (terminate,
+	// shutdown) is; giveUp ends its bounded get (see callThenEnd).
+	endPhase atomic.Int32
 	giveUp   context.CancelFunc
 }
 
