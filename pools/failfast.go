@@ -44,6 +44,7 @@ type failFast struct {
 	sentSentinels bool
 	feedq         [][]byte
 	seenDead      map[*proc]bool // deaths the manager has taken
+	cancelReq     bool           // shutdown(cancel_futures=True), not yet acted on
 	exiting       map[int]bool   // pids that sent their exit message
 	// idleTokens is 3.11's _idle_worker_semaphore, used under
 	// max_tasks_per_child (failfast_retire.go).
@@ -171,6 +172,8 @@ func (p *failFast) applyLocked(pl managerPlan, live int, unseen []*proc) bool {
 		p.doneG(gManager, "finished")
 		p.stopAll() // ends the feeder and the poller; reaps
 		return false
+	case pl.cancel:
+		p.cancelPendingLocked()
 	case pl.recv:
 		// `if result_reader in ready: result_item = result_reader.recv()`
 		p.mu.Unlock()
@@ -204,6 +207,7 @@ type managerState struct {
 	sentinels   bool
 	live        int  // workers not known to have ended
 	resultBytes bool // the result pipe has bytes
+	cancel      bool // shutdown(cancel_futures=True) asks to cancel what is not running
 	// deaths are the ended workers the manager has not taken yet, in the
 	// pool's order: true for one that said it was exiting.
 	deaths []bool
@@ -215,6 +219,7 @@ type managerPlan struct {
 	sentinels bool // join_executor_internals: a None per live worker
 	finish    bool // every worker has ended after its sentinel
 	recv      bool // read a result
+	cancel    bool // flag_executor_shutting_down: cancel what is not running
 	seeDeaths bool // take the unseen deaths
 	abrupt    int  // with seeDeaths: the first abrupt death, which breaks the pool; -1 if none
 }
@@ -222,7 +227,7 @@ type managerPlan struct {
 // acts reports whether the plan does anything: whether the manager has
 // something to do. A snapshot reads it as the manager's wait being ready.
 func (pl managerPlan) acts() bool {
-	return pl.feed || pl.sentinels || pl.finish || pl.recv || pl.seeDeaths
+	return pl.feed || pl.sentinels || pl.finish || pl.recv || pl.cancel || pl.seeDeaths
 }
 
 // planManager is the decision of _ExecutorManagerThread.run and
@@ -242,6 +247,11 @@ func planManager(st managerState) managerPlan {
 		pl.finish = true
 	case st.resultBytes:
 		pl.recv = true
+	case st.cancel:
+		// A wakeup wins over a sentinel in wait_result_broken_or_wakeup
+		// (`elif wakeup_reader in ready: is_broken = False`), and run()
+		// then calls flag_executor_shutting_down before it looks again.
+		pl.cancel = true
 	case len(st.deaths) > 0:
 		pl.seeDeaths = true
 		for i, exiting := range st.deaths {
@@ -261,6 +271,7 @@ func (p *failFast) managerStateLocked() (managerState, []*proc) {
 		queued: len(p.workIDs), room: p.inFlight < p.opts.Workers+extraQueuedCalls,
 		closing: p.closing, pending: len(p.cache), sentinels: p.sentSentinels,
 		live: len(p.liveProcsLocked()), resultBytes: p.results.buffered() > 0,
+		cancel: p.cancelReq,
 	}
 	var unseen []*proc
 	for _, pr := range p.procs {

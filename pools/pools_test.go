@@ -243,12 +243,7 @@ func TestTerminateFromAnyState(t *testing.T) {
 	for _, s := range strategies(t) {
 		for name, setup := range states {
 			t.Run(string(s)+"/"+name, func(t *testing.T) {
-				fds := openFDs(t)
-				p, err := pools.Start(s, pools.Options{Workers: 2})
-				if err != nil {
-					t.Fatal(err)
-				}
-				pids := workerPIDs(p.Snapshot())
+				p, leftNothing := startTwo(t, s)
 				var f *pools.Future
 				if name != "joined" && name != "terminated" {
 					f, _ = p.Submit(ctx(t), pools.Sleep(time.Hour))
@@ -261,16 +256,11 @@ func TestTerminateFromAnyState(t *testing.T) {
 				case <-time.After(20 * time.Second):
 					t.Fatal("Terminate did not return")
 				}
-				for _, pid := range pids {
-					assertReaped(t, pid)
-				}
+				leftNothing()
 				if f != nil {
 					if r, ok := f.Result(); !ok || r.Err == nil {
 						t.Errorf("a job pending at Terminate: resolved=%v err=%v", ok, r.Err)
 					}
-				}
-				if got := openFDs(t); got != fds {
-					t.Errorf("open descriptors: %d before, %d after", fds, got)
 				}
 			})
 		}

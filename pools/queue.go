@@ -68,6 +68,13 @@ type queuePool struct {
 	taskDone   chan struct{}
 	resultDone chan struct{}
 	workerDone chan struct{} // respawn only
+
+	// rhTerminate is result_handler._state = TERMINATE, set by the
+	// terminate() a caller makes (CallTerminate), under core.mu.
+	rhTerminate bool
+	// callerWrites: the caller holds the result write lock to write the
+	// result handler's sentinel (CallTerminate), under the parent's pid.
+	callerWrites atomic.Bool
 }
 
 type queued struct {
@@ -225,6 +232,12 @@ func (p *queuePool) Terminate() error {
 
 func (p *queuePool) terminated() bool { return p.stopping.Load() }
 
+func (p *queuePool) resultHandlerTerminated() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.rhTerminate
+}
+
 // handleTasks follows Pool._handle_tasks.
 func (p *queuePool) handleTasks() {
 	defer p.gs.Done()
@@ -338,6 +351,9 @@ func (p *queuePool) sentinelToResults() bool {
 		lock: lockNames[lockResultWrite], holder: lock.Holder,
 		releasers: func() []string {
 			if h := lock.Holder(); h != 0 {
+				if h == os.Getpid() && p.callerWrites.Load() {
+					return []string{gCaller}
+				}
 				return []string{holderID(h)}
 			}
 			return nil
@@ -399,7 +415,7 @@ func (p *queuePool) handleResults() {
 	sentinel := false
 	for {
 		p.mu.Lock()
-		if sentinel && (len(p.cache) == 0 || p.state == stateTerminate) {
+		if sentinel && (len(p.cache) == 0 || p.terminated() || p.rhTerminate) {
 			p.mu.Unlock()
 			break
 		}
@@ -420,7 +436,8 @@ func (p *queuePool) handleResults() {
 			}
 			return
 		}
-		if p.terminated() {
+		// `if thread._state != RUN: break` after every get (2.6 and 3.x).
+		if p.terminated() || p.resultHandlerTerminated() {
 			break
 		}
 		if f.Job == jobSentinel {

@@ -64,6 +64,11 @@ var realErrorKinds = []struct {
 	{"SystemExit", "", ErrKindExit},           // raised in the worker, sent back (PPE, loky)
 	{"MemoryError", "", ErrKindRead},          // the parent's reader
 	{"TimeoutError", "", ErrKindDeadline},     // pebble's per-task timeout (unused here)
+	// The call styles that end a pool (scenarios/endings.go).
+	{"Terminated", "", ErrKindTerminated},            // the driver's: not answered when terminate() returned
+	{"ShutdownExecutorError", "", ErrKindTerminated}, // loky: shutdown(kill_workers=True) fails what is pending
+	{"CancelledError", "", ErrKindCancelled},         // shutdown(cancel_futures=True); pebble's stop()
+	{"AssertionError", "result_hander not alive", ErrKindTerminateRaised},
 }
 
 // RealErrorKind is the models' error kind for a real pool's error. The

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/poolhang/poolhang/faults"
 	"github.com/poolhang/poolhang/pools"
@@ -26,14 +25,6 @@ const (
 	// WaitIMapUnordered: as WaitIMap, with imap_unordered.
 	WaitIMapUnordered WaitStyle = "imap_unordered"
 )
-
-func waitList() string {
-	var names []string
-	for _, w := range WaitStyles() {
-		names = append(names, string(w))
-	}
-	return strings.Join(names, ", ")
-}
 
 func (s Scenario) imap() bool { return s.Wait == WaitIMap || s.Wait == WaitIMapUnordered }
 
@@ -198,19 +189,6 @@ func (r *run) callIMap(ctx context.Context, tasks []pools.Task) callerResult {
 		}
 	}
 	return callerResult{rs, nil}
-}
-
-// WaitStylesFor lists the waiting styles pool p has: every style but
-// imap's where it has no imap.
-func WaitStylesFor(p pools.Strategy) []WaitStyle {
-	var out []WaitStyle
-	for _, w := range WaitStyles() {
-		if (w == WaitIMap || w == WaitIMapUnordered) && noIMap(p) != "" {
-			continue
-		}
-		out = append(out, w)
-	}
-	return out
 }
 
 // CallerPhases lists the caller's phases a scenario with wait style w

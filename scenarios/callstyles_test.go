@@ -21,6 +21,10 @@ func BenchmarkCallStyles(b *testing.B) {
 		{"imap-input", "pool=respawn workers=2 jobs=6 wait=imap fault=raise@input:3", scenarios.Raised},
 		{"imap_unordered", "pool=respawn workers=2 jobs=6 wait=imap_unordered", scenarios.Completed},
 		{"imap-chunks", "pool=naive workers=2 jobs=6 chunksize=2 wait=imap fault=raise@task-run:2", scenarios.Raised},
+		{"respawn-terminate", "pool=respawn workers=2 jobs=6 wait=terminate", scenarios.Completed},
+		{"naive-terminate", "pool=naive workers=2 jobs=6 wait=terminate", scenarios.Completed},
+		{"failfast-shutdown", "pool=failfast workers=2 jobs=6 wait=shutdown", scenarios.Completed},
+		{"failfast-shutdown-cancel", "pool=failfast workers=2 jobs=6 wait=shutdown-cancel", scenarios.Completed},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			sc, err := scenarios.Parse(tc.text)

@@ -55,6 +55,14 @@ func waitDetail(s pools.Snapshot, w *pools.Wait) string {
 	return w.Detail
 }
 
+// lockHolder is the worker holding the lock w waits for, if any.
+func lockHolder(s pools.Snapshot, w *pools.Wait) (pools.Party, bool) {
+	if w == nil || w.Kind != pools.WaitLock || w.Holder == 0 {
+		return pools.Party{}, false
+	}
+	return s.Worker(w.Holder)
+}
+
 // diagnoseHang tells a proven hang: why it cannot end, who is blocked on
 // what, and which workers are zombies; then the same, summarized.
 func diagnoseHang(s pools.Snapshot, pr Proof) (cs []Cause, account, summary string) {
@@ -74,8 +82,16 @@ func diagnoseHang(s pools.Snapshot, pr Proof) (cs []Cause, account, summary stri
 		}
 		lines = append(lines, line)
 		// Which worker, handler or manager is blocked when the caller is
-		// proven stuck is a race; the caller is not.
+		// proven stuck is a race; the caller is not. Nor is which worker
+		// holds the lock a caller waits for (terminate()): its slot is a
+		// race, whether it is dead is not.
 		if p.Role == pools.RoleCaller {
+			line = fmt.Sprintf("%s is %s", partyName(p), p.State)
+			if h, ok := lockHolder(s, p.Wait); ok {
+				line += " (held by a " + map[bool]string{true: "dead", false: "live"}[h.Exit != nil] + " worker)"
+			} else if d := waitDetail(s, p.Wait); d != "" {
+				line += " (" + d + ")"
+			}
 			sum = append(sum, line)
 		}
 	}

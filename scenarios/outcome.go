@@ -162,6 +162,10 @@ func Classify(err error) string {
 		return ErrKindTask
 	case errors.Is(err, pools.ErrTerminated):
 		return ErrKindTerminated
+	case errors.Is(err, pools.ErrCancelled):
+		return ErrKindCancelled
+	case isTerminateRaised(err):
+		return ErrKindTerminateRaised
 	}
 	return ErrKindOther
 }

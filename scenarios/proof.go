@@ -156,9 +156,15 @@ func evidence(s pools.Snapshot) []string {
 	for _, j := range s.Abandoned {
 		abandoned[j] = true
 	}
+	// A job already answered is no evidence: terminate() SIGTERMs workers
+	// whose slot still names the job they have just answered.
+	pending := map[int]bool{}
+	for _, j := range s.Pending {
+		pending[j] = true
+	}
 	for _, p := range s.Parties {
 		switch {
-		case p.Role == pools.RoleWorker && p.Exit != nil && p.Job >= 0 && !abandoned[p.Job]:
+		case p.Role == pools.RoleWorker && p.Exit != nil && p.Job >= 0 && !abandoned[p.Job] && pending[p.Job]:
 			out = append(out, fmt.Sprintf("the worker that took job %d died holding it", p.Job))
 		case p.Died && len(s.Abandoned) == 0:
 			out = append(out, fmt.Sprintf("the %s died", p.Role))

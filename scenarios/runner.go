@@ -8,6 +8,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -93,6 +94,10 @@ type run struct {
 	// payload is every echo task's argument and expected value: one
 	// allocation, however many jobs.
 	payload []byte
+	// endPhase is where the caller of an ending style (terminate,
+	// shutdown) is; giveUp ends its bounded get (see callThenEnd).
+	endPhase atomic.Int32
+	giveUp   context.CancelFunc
 }
 
 // maxTaskFrame is the largest task frame body the scenario sends. A map
@@ -213,6 +218,10 @@ func (r *run) watch(wait func() error, out *Outcome) (pools.Snapshot, Proof, Ver
 		}
 		haveLivelock = false
 		if haveCandidate && candidate.Progress == s.Progress && sameDead(candidate, s) {
+			if r.settle() {
+				haveCandidate = false
+				continue
+			}
 			out.ToVerdict = now.Sub(lastChange)
 			return s, pr, Hang, nil
 		}
@@ -272,6 +281,9 @@ var errUnresolved = errors.New("unresolved")
 // call waits the scenario's way. Jobs without an answer when it returns
 // carry the error errUnresolved.
 func (r *run) call(ctx context.Context, tasks []pools.Task) callerResult {
+	if r.sc.Wait.Ends() {
+		return r.callThenEnd(ctx, tasks)
+	}
 	switch r.sc.Wait {
 	case WaitCallback:
 		return r.callCallbacks(ctx, tasks)

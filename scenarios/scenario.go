@@ -31,10 +31,10 @@ const (
 	WaitJoin WaitStyle = "join"
 )
 
-// WaitStyles lists the waiting styles (the call styles of callstyles.go
-// after the first three).
+// WaitStyles lists the waiting styles: map, get and join, the call
+// styles of callstyles.go, and the ending styles of endings.go.
 func WaitStyles() []WaitStyle {
-	return []WaitStyle{WaitMap, WaitGet, WaitJoin, WaitCallback, WaitIMap, WaitIMapUnordered}
+	return append([]WaitStyle{WaitMap, WaitGet, WaitJoin, WaitCallback, WaitIMap, WaitIMapUnordered}, endingStyles()...)
 }
 
 // Limits on a scenario's size.
@@ -300,6 +300,9 @@ func (s Scenario) Validate() error {
 		return err
 	}
 	if _, err := parseWait(string(s.Wait)); err != nil {
+		return fmt.Errorf("scenario: %w", err)
+	}
+	if err := s.validWait(); err != nil {
 		return fmt.Errorf("scenario: %w", err)
 	}
 	if err := s.validChunkSize(); err != nil {

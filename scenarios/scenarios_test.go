@@ -300,7 +300,7 @@ func TestTextRoundTrips(t *testing.T) {
 		}
 	}
 	for _, c := range scenarios.Cells() {
-		for _, w := range scenarios.WaitStyles() {
+		for _, w := range scenarios.WaitStylesFor(c.Pool) {
 			sc := c.Scenario()
 			if sc.ChunkSize > 0 && w != scenarios.WaitMap {
 				continue // a chunk size is map's alone

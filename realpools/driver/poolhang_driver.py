@@ -288,8 +288,8 @@ def parse(text):
             except ValueError:
                 raise BadInput("%s=%r is not a whole number" % (key, val))
         elif key == "wait":
-            if val not in WAITS:
-                raise BadInput("unknown wait style %r (allowed: %s)" % (val, ", ".join(WAITS)))
+            if val not in WAITS + ENDING:
+                raise BadInput("unknown wait style %r (allowed: %s)" % (val, ", ".join(WAITS + ENDING)))
             sc["wait"] = val
         elif key == "deadline":
             raise BadInput("deadline=%s: only poolhang's tracked model has per-task deadlines; no real pool takes one here" % val)
@@ -309,6 +309,7 @@ def parse(text):
     if not 0 <= sc["payload"] <= MAX_PAYLOAD:
         raise BadInput("payload=%d, allowed 0 to %d bytes" % (sc["payload"], MAX_PAYLOAD))
     check_call_style(sc)
+    check_ending(sc)
     for kind, phase, job in sc["faults"]:
         if job is not None and job >= sc["jobs"]:
             raise BadInput("fault %s@%s:%d targets job %d, but the scenario has %d jobs" % (kind, phase, job, job, sc["jobs"]))
@@ -459,6 +460,76 @@ def lifecycle_evidence(out, run):
     out["init_failures"] = len(run.init_failed)
 
 
+# ------------------------------------------------- ending call styles
+
+# The call styles that end the pool after a bounded get (scenarios/endings.go):
+# the caller submits each job and waits for them until every one is
+# answered or nothing moved for the stall limit (the model's proof of a
+# stuck wait; here a timeout), then calls terminate() or shutdown().
+ENDING = ("terminate", "shutdown", "shutdown-cancel")
+ENDING_NA = {
+    ("terminate", "py:ProcessPoolExecutor"): "ProcessPoolExecutor (3.11) has no terminate(): its nearest is "
+    "shutdown(wait=False, cancel_futures=True), wait=shutdown-cancel (terminate_workers() comes in 3.14)",
+    ("shutdown", "py:mp.Pool"): "multiprocessing.Pool has no shutdown(): close() then join() is wait=join, terminate() is wait=terminate",
+    ("shutdown-cancel", "py:mp.Pool"): "multiprocessing.Pool has no shutdown(): close() then join() is wait=join, terminate() is wait=terminate",
+    ("shutdown", "py:billiard"): "billiard.Pool has no shutdown(): close() then join() is wait=join, terminate() is wait=terminate",
+    ("shutdown-cancel", "py:billiard"): "billiard.Pool has no shutdown(): close() then join() is wait=join, terminate() is wait=terminate",
+    ("shutdown", "py:pebble"): "pebble.ProcessPool has no shutdown(): close() then join() is wait=join, stop() then join() is wait=terminate",
+    ("shutdown-cancel", "py:pebble"): "pebble.ProcessPool has no shutdown(): close() then join() is wait=join, stop() then join() is wait=terminate",
+    ("shutdown-cancel", "py:loky"): "loky 3.3's shutdown(wait=True, kill_workers=False) has no cancel_futures",
+}
+
+
+class Terminated(Exception):
+    """A job not answered when terminate() returned: CPython never sets it."""
+
+
+def check_ending(sc):
+    why = ENDING_NA.get((sc["wait"], sc["pool"]))
+    if why:
+        raise NotApplicable("wait=%s: %s" % (sc["wait"], why))
+
+
+def _ready(h):
+    return h.ready() if hasattr(h, "ready") else h.done()
+
+
+def _wait(h, timeout):
+    if hasattr(h, "ready"):
+        h.wait(timeout)
+    else:
+        import concurrent.futures
+        concurrent.futures.wait([h], timeout=timeout)
+
+
+def call_then_end(self, pool, args, w):
+    hs = [pool.submit(a) for a in args]
+    self.handles = hs
+    self.settling = True
+    for i, h in enumerate(hs):
+        while not _ready(h) and not self.settle.is_set():
+            _wait(h, 0.05)
+        if _ready(h):
+            _answer_ready(self, pool, i, h)  # so a no-answer still shows what was answered
+    self.settling = False
+    pool.end(w)
+    for i, h in enumerate(hs):
+        if _ready(h):  # what is answered now (cancelled, say), before a result() blocks
+            _answer_ready(self, pool, i, h)
+    for i, h in enumerate(hs):
+        if w == "terminate" and not _ready(h):
+            self.answer(i, Terminated("not answered when terminate() returned"))
+            continue
+        _answer_ready(self, pool, i, h)
+
+
+def _answer_ready(run, pool, i, h):
+    try:
+        run.answer(i, pool.get(h))
+    except BaseException as e:
+        run.answer(i, e)
+
+
 # ----------------------------------------------------------------- pools
 
 class Adapter:
@@ -477,6 +548,10 @@ class Adapter:
 
     def submit(self, arg):
         return self.p.apply_async(run_job, (arg,))
+
+    def end(self, wait):
+        # multiprocessing.Pool.terminate / billiard.Pool.terminate
+        self.p.terminate()
 
     def get(self, h):
         return h.get()
@@ -523,6 +598,13 @@ class Executor(Adapter):
     def submit_noop(self):
         return self.p.submit(noop, 0)
 
+    def end(self, wait):
+        # ProcessPoolExecutor.shutdown(wait, *, cancel_futures)
+        if wait == "shutdown":
+            self.p.shutdown(wait=True)
+        else:
+            self.p.shutdown(wait=False, cancel_futures=True)
+
 
 class PPE(Executor):
     def make(self, n):
@@ -534,6 +616,11 @@ class Loky(Executor):
     def make(self, n):
         from joblib.externals.loky import get_reusable_executor
         return get_reusable_executor(max_workers=n, **lifecycle_kwargs(self.name))
+
+    def end(self, wait):
+        # loky 3.3 shutdown(wait=True, kill_workers=False): kill_workers
+        # is its terminate (pending futures get ShutdownExecutorError)
+        self.p.shutdown(wait=True, kill_workers=(wait == "terminate"))
 
 
 class Pebble(Executor):
@@ -553,6 +640,11 @@ class Pebble(Executor):
 
     def join(self):
         self.p.close()
+        self.p.join()
+
+    def end(self, wait):
+        # pebble.ProcessPool.stop() then join(): its terminate
+        self.p.stop()
         self.p.join()
 
 
@@ -804,6 +896,8 @@ class Run:
         self.done = threading.Event()
         self.t0 = time.monotonic()
         self.efd, self.ebuf, self.elock = None, b"", threading.Lock()
+        self.settling = False  # the caller of an ending style is in its bounded get
+        self.settle = threading.Event()  # set when that get gives up
 
     # The events listener: every worker event is progress; a sigkill strike is
     # answered with a real SIGKILL.
@@ -865,6 +959,8 @@ class Run:
                 call_callbacks(self, pool, args)
             elif w in ("imap", "imap_unordered"):
                 call_imap(self, pool, args)
+            elif w in ENDING:
+                self.call_then_end(pool, args, w)
             elif w == "map":
                 pool.map(args, self.answer)
             else:
@@ -880,6 +976,9 @@ class Run:
             self.call_error = e
         finally:
             self.done.set()
+
+
+Run.call_then_end = call_then_end
 
 
 def in_parent_pid(pid):
@@ -1135,11 +1234,24 @@ def execute(sc, stall):
                 run.progress = time.monotonic()
         with run.lock:
             quiet = time.monotonic() - run.progress
+        if quiet >= limit and run.settling:
+            # The caller's bounded get gives up: it ends the pool now.
+            run.settling = False
+            run.settle.set()
+            with run.lock:
+                run.progress = time.monotonic()
+            continue
         if quiet >= limit:
             break
     t_end = time.monotonic()
     answered = run.done.is_set()
     run.drain()
+    if not answered:
+        # An ending style's caller is blocked on one result; what the pool
+        # answered meanwhile (futures cancelled by shutdown) is shown too.
+        for i, h in enumerate(getattr(run, "handles", ())):
+            if i not in run.answers and _ready(h):
+                _answer_ready(run, pool, i, h)
     out["wall_ms"] = round((t_end - run.t0) * 1000, 1)
     if answered:
         out["answer_ms"] = round((t_end - t_call) * 1000, 1)

@@ -93,6 +93,9 @@ type GenOptions struct {
 	// Options: also draw the pool options (maxtasks=, initializer=,
 	// chunksize=) where the pool takes them (drawOptions).
 	Options bool
+	// Waits, if set, are the wait styles to draw from; otherwise every
+	// style the pool has (scenarios.WaitStylesFor).
+	Waits []scenarios.WaitStyle
 }
 
 // NoFaults keeps no fault.
@@ -121,8 +124,12 @@ func draw(t *rapid.T, pool pools.Strategy, o GenOptions) scenarios.Scenario {
 		Pool:    pool,
 		Workers: rapid.IntRange(1, or(o.MaxWorkers, 8)).Draw(t, "workers"),
 		Jobs:    rapid.IntRange(0, or(o.MaxJobs, 64)).Draw(t, "jobs"),
-		Wait:    rapid.SampledFrom(scenarios.WaitStylesFor(pool)).Draw(t, "wait"),
 	}
+	waits := o.Waits
+	if len(waits) == 0 {
+		waits = scenarios.WaitStylesFor(pool)
+	}
+	sc.Wait = rapid.SampledFrom(waits).Draw(t, "wait")
 	if len(o.Payloads) > 0 {
 		sc.Payload = rapid.SampledFrom(o.Payloads).Draw(t, "payload")
 	}
