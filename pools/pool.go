@@ -36,6 +36,13 @@ type Options struct {
 	// TaskTimeout, if positive, is how long a task may run: past it its
 	// worker is killed and the job fails with context.DeadlineExceeded.
 	TaskTimeout time.Duration
+	// LostWorkerTimeout is billiard's grace before a job acknowledged by
+	// a worker that died fails with WorkerLost (lost_worker_timeout,
+	// LOST_WORKER_TIMEOUT); 0 means billiard's 10 s.
+	LostWorkerTimeout time.Duration
+	// Recover: once the pool has broken, Reuse starts a fresh one in its
+	// place, as loky's get_reusable_executor does.
+	Recover bool
 
 	// MaxTaskFrame, if positive, is the largest task frame body a worker
 	// will allocate (default 1 GiB): set it to what the caller can send.
@@ -101,8 +108,9 @@ func Start(s Strategy, o Options) (Pool, error) {
 	if o.MaxTaskFrame < 0 || o.MaxTaskFrame > frame.MaxBody {
 		return nil, fmt.Errorf("pools: MaxTaskFrame = %d, want 0 (default) to %d", o.MaxTaskFrame, frame.MaxBody)
 	}
-	if o.Retries < 0 || o.RestartBudget < 0 || o.TaskTimeout < 0 {
-		return nil, fmt.Errorf("pools: Retries = %d, RestartBudget = %d, TaskTimeout = %s: none may be negative", o.Retries, o.RestartBudget, o.TaskTimeout)
+	if o.Retries < 0 || o.RestartBudget < 0 || o.TaskTimeout < 0 || o.LostWorkerTimeout < 0 {
+		return nil, fmt.Errorf("pools: Retries = %d, RestartBudget = %d, TaskTimeout = %s, LostWorkerTimeout = %s: none may be negative",
+			o.Retries, o.RestartBudget, o.TaskTimeout, o.LostWorkerTimeout)
 	}
 	d, err := Lookup(s)
 	if err != nil {
@@ -129,6 +137,12 @@ func (o Options) set() []Option {
 	if o.TaskTimeout != 0 {
 		out = append(out, OptionTaskTimeout)
 	}
+	if o.LostWorkerTimeout != 0 {
+		out = append(out, OptionLostWorkerTimeout)
+	}
+	if o.Recover {
+		out = append(out, OptionRecover)
+	}
 	return out
 }
 
@@ -141,6 +155,9 @@ type Future struct {
 	// group is the map the job belongs to (Pool.map's MapResult); nil for
 	// a job submitted alone (an ApplyResult).
 	group *mapGroup
+	// billiard only, under core.mu: the call's index (billiard's job id)
+	// and the pid that acknowledged the job (0: none yet).
+	call, ackedBy int
 }
 
 // Job is the job id, in submission order from 0.
@@ -215,6 +232,8 @@ type core struct {
 	// abandoned: jobs answered by their map's first error before their
 	// own chunk's result (2.6's MapResult._set), so nothing waits for them.
 	abandoned map[int]bool
+	// dropped: pending jobs the pool lost by itself, with how (billiard).
+	dropped map[int]string
 	procs     []*proc // live workers and, for the record, dead ones
 	started   int     // workers recorded so far (the last one's Party.Slot)
 	parties   map[string]*gstate
@@ -294,7 +313,7 @@ func newCore(s Strategy, o Options) (*core, error) {
 	}
 	c := &core{
 		strategy: s, opts: o, reg: reg, exe: exe, devnull: devnull, stderr: o.Stderr, secret: secret,
-		died: make(chan struct{}, 1), cache: map[int]*Future{}, abandoned: map[int]bool{}, parties: map[string]*gstate{},
+		died: make(chan struct{}, 1), cache: map[int]*Future{}, abandoned: map[int]bool{}, dropped: map[int]string{}, parties: map[string]*gstate{},
 	}
 	if c.stderr == nil {
 		c.stderr = devnull

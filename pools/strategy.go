@@ -59,6 +59,10 @@ type WorkerMode struct {
 	// GuardDecode: an error decoding a task becomes that job's error, and
 	// the worker goes on (the job id travels in the envelope).
 	GuardDecode bool
+	// Ack: once a task is decoded, and before it runs, the worker writes
+	// an acknowledgement (the job and its pid) to the result pipe
+	// (billiard's Worker.workloop: `put((ACK, (job, i, now(), pid, ...)))`).
+	Ack bool
 }
 
 // An Option is a strategy-specific pool option.
@@ -68,6 +72,10 @@ const (
 	OptionRetries       Option = "Retries"       // Options.Retries
 	OptionRestartBudget Option = "RestartBudget" // Options.RestartBudget
 	OptionTaskTimeout   Option = "TaskTimeout"   // Options.TaskTimeout
+	// OptionLostWorkerTimeout: Options.LostWorkerTimeout (billiard).
+	OptionLostWorkerTimeout Option = "LostWorkerTimeout"
+	// OptionRecover: Options.Recover (loky's reusable executor).
+	OptionRecover Option = "Recover"
 	// OptionChunkSize: Map takes Pool.map's chunksize ([ChunkMapper]).
 	OptionChunkSize Option = "chunksize"
 )

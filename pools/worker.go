@@ -167,6 +167,14 @@ func (w *worker) loop() error {
 			}
 			return nil
 		}
+		if w.mode.Ack {
+			// Worker.workloop: `put((ACK, (job, i, now(), pid, synqW_fd)))`
+			// once the task is received, before `fun(*args, **kwargs)`.
+			ack := wireResult{Value: []byte(strconv.Itoa(job) + " " + strconv.Itoa(int(w.pid)))}
+			if err := w.put(jobAck, ack); err != nil {
+				return err
+			}
+		}
 		values, ran, err := w.run(job, calls)
 		if err != nil && !w.mode.CatchAll && IsExitRequest(err) {
 			return err // SystemExit is not an Exception

@@ -56,6 +56,7 @@ func RunWith(ctx context.Context, sc Scenario, o RunOptions) (Outcome, error) {
 	}
 	start := time.Now()
 	p, err := pools.Start(sc.Pool, pools.Options{Workers: sc.Workers, Stderr: o.Stderr, TaskTimeout: sc.Deadline,
+		LostWorkerTimeout: modelGrace(sc.Pool),
 		// Workers allocate no more for a task frame than this scenario
 		// sends: its payload, its triggers and the function's name, times
 		// the calls a map's chunk carries in one frame.
