@@ -234,12 +234,12 @@ type core struct {
 	abandoned map[int]bool
 	// dropped: pending jobs the pool lost by itself, with how (billiard).
 	dropped map[int]string
-	procs     []*proc // live workers and, for the record, dead ones
-	started   int     // workers recorded so far (the last one's Party.Slot)
-	parties   map[string]*gstate
-	order     []string
-	callers   []*callerWait
-	ncall     int
+	procs   []*proc // live workers and, for the record, dead ones
+	started int     // workers recorded so far (the last one's Party.Slot)
+	parties map[string]*gstate
+	order   []string
+	callers []*callerWait
+	ncall   int
 	// resolverIDs names the parties that resolve futures.
 	resolverIDs func() []string
 	released    bool

@@ -68,7 +68,7 @@ type queuePool struct {
 	stopping   atomic.Bool   // Terminate has begun
 	taskDone   chan struct{}
 	resultDone chan struct{}
-	workerDone chan struct{} // respawn only
+	workerDone chan struct{}  // respawn only
 	bill       *billiardState // billiard only (billiard.go)
 }
 
