@@ -18,11 +18,15 @@ type Pair struct {
 func (p Pair) String() string { return string(p.Model) + "=" + p.Real }
 
 // DefaultPairs is every real pool that names its model: respawn with
-// multiprocessing.Pool, failfast with ProcessPoolExecutor.
+// multiprocessing.Pool, failfast with ProcessPoolExecutor, loky with
+// loky's reusable executor (billiard only on request, below).
 func DefaultPairs() []Pair {
 	var out []Pair
 	for _, p := range realpools.Pools() {
-		if p.Model != "" {
+		// billiard waits out its 10 s lost-worker grace for every lost
+		// worker, so 20 real scenarios take minutes: search it on
+		// purpose, with -pairs billiard=py:billiard.
+		if p.Model != "" && p.Model != string(pools.Billiard) {
 			out = append(out, Pair{pools.Strategy(p.Model), p.Name})
 		}
 	}

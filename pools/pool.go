@@ -232,16 +232,16 @@ type core struct {
 	// abandoned: jobs answered by their map's first error before their
 	// own chunk's result (2.6's MapResult._set), so nothing waits for them.
 	abandoned map[int]bool
-	// dropped: pending jobs the pool lost by itself, with how (billiard).
-	dropped map[int]string
-	procs   []*proc // live workers and, for the record, dead ones
-	started int     // workers recorded so far (the last one's Party.Slot)
-	parties map[string]*gstate
-	order   []string
-	callers []*callerWait
-	ncall   int
+	procs     []*proc // live workers and, for the record, dead ones
+	started   int     // workers recorded so far (the last one's Party.Slot)
+	parties   map[string]*gstate
+	order     []string
+	callers   []*callerWait
+	ncall     int
 	// resolverIDs names the parties that resolve futures.
 	resolverIDs func() []string
+	// dropped: pending jobs the pool lost by itself, with how (billiard).
+	dropped     map[int]string
 	released    bool
 	releaseOnce sync.Once
 	termOnce    sync.Once
