@@ -4,6 +4,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/poolhang/poolhang/pools/internal/shm"
+	"golang.org/x/sys/unix"
 )
 
 // Billiard follows Celery's billiard.Pool (billiard 4.1, billiard/pool.py):
@@ -170,6 +173,19 @@ func (p *queuePool) ackLocked(body []byte) {
 		c.ackedBy = pid
 	}
 	p.reg.Bump()
+	// billiard's Supervisor reaps at most every 0.8 s, by which time its
+	// ResultHandler has read every ACK the dead worker wrote; the model's
+	// worker handler reaps at once, so an ACK read after the worker was
+	// reaped marks its call here, as that later pass would have.
+	for _, pr := range p.procs {
+		if pr.PID == pid {
+			if x, dead, reaped := pr.State(); dead && reaped {
+				p.bill.lost[f.call] = lostMark{at: time.Now(), pr: pr, exit: x, jobs: jobsOf(f)}
+				notify(p.change)
+			}
+			break
+		}
+	}
 }
 
 // joinExitedWorkersLocked follows Pool._join_exited_workers once the
@@ -227,4 +243,45 @@ func (p *queuePool) nextGraceLocked() time.Time {
 		}
 	}
 	return next
+}
+
+// handoffBound bounds how long a worker lets a waiting one take the read
+// lock first (letWaiterRead).
+const handoffBound = time.Second
+
+// letWaiterRead paces a billiard worker coming back for its next task
+// like a CPython worker: while another worker already waits on the task
+// queue's read lock, it lets that one take it first. Between releasing
+// the lock and coming back, billiard's worker unpickles the task, puts
+// its ACK, runs the call and puts the result, in Python: far longer than
+// a waiting worker takes to wake, so in billiard a waiting worker takes
+// the next task (every real run of the standard task-decode cells shows
+// the map's second job going to the second worker). The model's Go
+// worker is faster than a futex wake, and without this the worker that
+// takes job 2 would sometimes be one still starting, which changes
+// billiard's answer (MapResult.worker_pids). It waits for a condition,
+// never for a time, except for the bound that keeps a waiter that died
+// (an idle-lock-waiter fault) from holding it up for good.
+func (w *worker) letWaiterRead() {
+	lock := w.reg.Lock(lockTaskRead)
+	deadline := time.Now().Add(handoffBound)
+	for time.Now().Before(deadline) && lock.Holder() == 0 && w.otherWaiter() {
+		unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
+	}
+}
+
+// otherWaiter reports whether another live worker waits for the task
+// read lock.
+func (w *worker) otherWaiter() bool {
+	for i := range shm.MaxSlots {
+		s := slotOf(w.reg, i)
+		pid := s.PID().Load()
+		if pid == 0 || pid == w.pid || s.state() != wWaitTaskLock {
+			continue
+		}
+		if unix.Kill(int(pid), 0) == nil {
+			return true
+		}
+	}
+	return false
 }

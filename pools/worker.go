@@ -234,6 +234,9 @@ func resultTrigs(calls []wireTask) []trig {
 func (w *worker) get() (int, []wireTask, error) {
 	var t []wireTask
 	if w.locks {
+		if w.mode.Ack {
+			w.letWaiterRead()
+		}
 		w.slot.set(wWaitTaskLock, -1)
 		w.slot.SetWaitLock(lockTaskRead)
 		w.reg.Lock(lockTaskRead).Acquire(w.pid)

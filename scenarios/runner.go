@@ -147,6 +147,9 @@ func (r *run) drive(ctx context.Context, backstop <-chan time.Time, out *Outcome
 			}
 		}
 	}
+	if err := r.settleAcks(wait); err != nil {
+		return r.timedOut(err)
+	}
 	tasks, err := r.tasks()
 	if err != nil {
 		return r.snapshot(), Proof{}, HangTimeout, err
