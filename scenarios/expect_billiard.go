@@ -13,7 +13,7 @@ import (
 // a cell), which would make the matrix and the searches wait 10 s for
 // every lost worker. The verdict is the same; only the time to it is
 // shorter.
-const ModelGrace = 200 * time.Millisecond
+const ModelGrace = 100 * time.Millisecond
 
 // modelGrace is the grace a model pool starts with: ModelGrace where the
 // strategy takes one, else none.
@@ -25,7 +25,7 @@ func modelGrace(s pools.Strategy) time.Duration {
 }
 
 // billiard: Celery's billiard.Pool 4.1 (billiard/pool.py), modelled with a
-// 200 ms lost-worker grace (ModelGrace). In the standard map of 6 jobs
+// 100 ms lost-worker grace (ModelGrace). In the standard map of 6 jobs
 // the map is one MapResult: one cache entry, whose worker_pids are every
 // pid that acknowledged any of its chunks.
 func init() {
@@ -33,7 +33,7 @@ func init() {
 		Strategy: pools.Billiard, File: expectFile(pools.Billiard), NeverHangs: mayHangOnAnything,
 		Cells: map[When]Expectation{
 			{raises, faults.TaskEncode}:    hang("TaskHandler.body's `except Exception` does `job, ind = task[:2]` on the message (TASK, (job, i, ...)): the error goes to cache[TASK], cache[2], which is no call of this pool (the map is job 0), KeyError is swallowed, and job 2's task is dropped: the map never completes"),
-			{raises, faults.TaskDecode}:    raised(ErrKindWorkerLost, "the unpickling error escapes Worker._make_protected_receive (it catches only EOFError/IOError) and the worker exits before it acknowledges job 2; but it had acknowledged an earlier chunk of the same map, so _join_exited_workers finds the map's worker_pids include a gone pid and marks it lost; after the grace (ModelGrace, 200 ms; billiard's LOST_WORKER_TIMEOUT is 10 s) mark_as_worker_lost fails the map with WorkerLostError"+billiardMapFails),
+			{raises, faults.TaskDecode}:    raised(ErrKindWorkerLost, "the unpickling error escapes Worker._make_protected_receive (it catches only EOFError/IOError) and the worker exits before it acknowledges job 2; but it had acknowledged an earlier chunk of the same map, so _join_exited_workers finds the map's worker_pids include a gone pid and marks it lost; after the grace (ModelGrace, 100 ms; billiard's LOST_WORKER_TIMEOUT is 10 s) mark_as_worker_lost fails the map with WorkerLostError"+billiardMapFails),
 			{raises, faults.TaskRun}:       raised(ErrKindTask, "Worker.workloop catches Exception around the call and sends the error as job 2's READY"+billiardMapFails),
 			{raises, faults.ResultEncode}:  raised(ErrKindEncode, "Worker.workloop wraps the pickling error in MaybeEncodingError and sends that as job 2's READY"+billiardMapFails),
 			{raises, faults.ResultDecode}:  hang("the unpickling error escapes ResultHandler._process_result (it catches IOError/EOFError); body's `finally: finish_at_shutdown()` reads on while the cache is not empty, but job 2's READY was the message that failed: the map never completes"),
@@ -54,7 +54,7 @@ func init() {
 }
 
 const (
-	billiardLost = "Worker.workloop acknowledged job 2 (`put((ACK, ...))` before `fun(*args)`); the worker died, _join_exited_workers marks the map lost (on_job_process_lost) and, after the grace (ModelGrace, 200 ms; billiard's LOST_WORKER_TIMEOUT is 10 s), mark_as_worker_lost fails it with WorkerLostError"
+	billiardLost = "Worker.workloop acknowledged job 2 (`put((ACK, ...))` before `fun(*args)`); the worker died, _join_exited_workers marks the map lost (on_job_process_lost) and, after the grace (ModelGrace, 100 ms; billiard's LOST_WORKER_TIMEOUT is 10 s), mark_as_worker_lost fails it with WorkerLostError"
 	// billiard's MapResult._set: a failed chunk makes the whole map ready
 	// with its error at once, as 2.6 does.
 	billiardMapFails = "; MapResult._set makes the map ready with it at once"
