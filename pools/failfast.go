@@ -21,9 +21,14 @@ func init() {
 			"add_call_item_to_queue", "process_result_item", "terminate_broken", "join_executor_internals",
 			"_process_worker", "_SafeQueue._on_queue_feeder_error"},
 		SharedQueues: true,
-		Worker:       WorkerMode{CatchAll: true, SendEncodeError: true, SayExiting: true, InitReturns: true},
-		Options:      []Option{OptionMaxTasks, OptionInitializer},
-		Start:        startAs(startFailFast),
+		Worker:       failFastWorker,
+		Options:      []Option{OptionMaxTasks, OptionInitializer, OptionRecover},
+		Start: func(o Options) (Pool, error) {
+			if o.Recover {
+				return startReusable(FailFast, o)
+			}
+			return startAs(func(o Options) (*failFast, error) { return startFailFast(FailFast, o) })(o)
+		},
 	})
 }
 
@@ -66,8 +71,14 @@ const (
 	extraQueuedCalls = 64
 )
 
-func startFailFast(o Options) (*failFast, error) {
-	c, err := newCore(FailFast, o)
+// failFastWorker is _process_worker: `except BaseException` around the
+// call and around sending its result, and the exit message on the
+// sentinel.
+var failFastWorker = WorkerMode{CatchAll: true, SendEncodeError: true, SayExiting: true, InitReturns: true}
+
+// startFailFast starts a fail-fast pool whose workers serve strategy s.
+func startFailFast(s Strategy, o Options) (*failFast, error) {
+	c, err := newCore(s, o)
 	if err != nil {
 		return nil, err
 	}

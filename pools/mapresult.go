@@ -94,6 +94,9 @@ func (p *queuePool) MapChunks(ctx context.Context, ts []Task, chunksize int) ([]
 		g.jobs = append(g.jobs, f)
 		ownedBy(calls[i].Trigs, f.job)
 	}
+	if p.bill != nil {
+		p.bill.newCallLocked(g.jobs...)
+	}
 	for i := 0; i < len(calls); i += chunksize {
 		end := min(i+chunksize, len(calls))
 		p.putLocked(queued{job: g.jobs[i].job, t: calls[i], chunk: calls[i:end]})
@@ -164,7 +167,7 @@ func (p *queuePool) setLocked(job int, r wireResult) error {
 	if g.err == nil {
 		g.err = err
 	}
-	if p.respawn {
+	if p.respawn && p.bill == nil {
 		for _, f := range chunk {
 			p.resolveLocked(f.job, Result{Err: err})
 		}

@@ -36,6 +36,13 @@ type Options struct {
 	// TaskTimeout, if positive, is how long a task may run: past it its
 	// worker is killed and the job fails with context.DeadlineExceeded.
 	TaskTimeout time.Duration
+	// LostWorkerTimeout is billiard's grace before a job acknowledged by
+	// a worker that died fails with WorkerLost (lost_worker_timeout,
+	// LOST_WORKER_TIMEOUT); 0 means billiard's 10 s.
+	LostWorkerTimeout time.Duration
+	// Recover: once the pool has broken, Reuse starts a fresh one in its
+	// place, as loky's get_reusable_executor does.
+	Recover bool
 
 	// MaxTasks, if positive, is how many tasks a worker runs before it
 	// retires and is replaced (Pool's maxtasksperchild, 3.11
@@ -109,8 +116,9 @@ func Start(s Strategy, o Options) (Pool, error) {
 	if o.MaxTaskFrame < 0 || o.MaxTaskFrame > frame.MaxBody {
 		return nil, fmt.Errorf("pools: MaxTaskFrame = %d, want 0 (default) to %d", o.MaxTaskFrame, frame.MaxBody)
 	}
-	if o.Retries < 0 || o.RestartBudget < 0 || o.TaskTimeout < 0 || o.MaxTasks < 0 {
-		return nil, fmt.Errorf("pools: Retries = %d, RestartBudget = %d, TaskTimeout = %s, MaxTasks = %d: none may be negative", o.Retries, o.RestartBudget, o.TaskTimeout, o.MaxTasks)
+	if o.Retries < 0 || o.RestartBudget < 0 || o.TaskTimeout < 0 || o.MaxTasks < 0 || o.LostWorkerTimeout < 0 {
+		return nil, fmt.Errorf("pools: Retries = %d, RestartBudget = %d, TaskTimeout = %s, MaxTasks = %d, LostWorkerTimeout = %s: none may be negative",
+			o.Retries, o.RestartBudget, o.TaskTimeout, o.MaxTasks, o.LostWorkerTimeout)
 	}
 	d, err := Lookup(s)
 	if err != nil {
@@ -137,6 +145,12 @@ func (o Options) set() []Option {
 	if o.TaskTimeout != 0 {
 		out = append(out, OptionTaskTimeout)
 	}
+	if o.LostWorkerTimeout != 0 {
+		out = append(out, OptionLostWorkerTimeout)
+	}
+	if o.Recover {
+		out = append(out, OptionRecover)
+	}
 	return append(out, o.lifecycleSet()...)
 }
 
@@ -157,6 +171,9 @@ type Future struct {
 	cb    Callback
 	cbRan bool
 	cbErr error
+	// billiard only, under core.mu: the call's index (billiard's job id)
+	// and the pid that acknowledged the job (0: none yet).
+	call, ackedBy int
 }
 
 // Job is the job id, in submission order from 0.
@@ -241,6 +258,8 @@ type core struct {
 	ncall     int
 	// resolverIDs names the parties that resolve futures.
 	resolverIDs func() []string
+	// dropped: pending jobs the pool lost by itself, with how (billiard).
+	dropped     map[int]string
 	released    bool
 	releaseOnce sync.Once
 	termOnce    sync.Once
@@ -313,7 +332,7 @@ func newCore(s Strategy, o Options) (*core, error) {
 	reg.SetLifecycle(o.MaxTasks, o.InitFails)
 	c := &core{
 		strategy: s, opts: o, reg: reg, exe: exe, devnull: devnull, stderr: o.Stderr, secret: secret,
-		died: make(chan struct{}, 1), cache: map[int]*Future{}, abandoned: map[int]bool{}, parties: map[string]*gstate{},
+		died: make(chan struct{}, 1), cache: map[int]*Future{}, abandoned: map[int]bool{}, dropped: map[int]string{}, parties: map[string]*gstate{},
 	}
 	if c.stderr == nil {
 		c.stderr = devnull

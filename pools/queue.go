@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"sync/atomic"
+	"time"
 
 	"github.com/poolhang/poolhang/pools/internal/frame"
 )
@@ -67,7 +68,8 @@ type queuePool struct {
 	stopping   atomic.Bool   // Terminate has begun
 	taskDone   chan struct{}
 	resultDone chan struct{}
-	workerDone chan struct{} // respawn only
+	workerDone chan struct{}  // respawn only
+	bill       *billiardState // billiard only (billiard.go)
 
 	// rhTerminate is result_handler._state = TERMINATE, set by the
 	// terminate() a caller makes (CallTerminate), under core.mu.
@@ -102,11 +104,16 @@ func startQueue(s Strategy, o Options) (*queuePool, error) {
 		return nil, err
 	}
 	p := &queuePool{
-		core: c, respawn: s == Respawn,
+		core: c, respawn: s == Respawn || s == Billiard,
 		taskReady: make(chan struct{}, 1), change: make(chan struct{}, 1),
 		taskDone: make(chan struct{}), resultDone: make(chan struct{}), workerDone: make(chan struct{}),
 	}
 	c.resolverIDs = func() []string { return []string{gResult} }
+	if s == Billiard {
+		p.bill = newBilliardState(o)
+		// The worker handler fails lost jobs (_join_exited_workers).
+		c.resolverIDs = func() []string { return []string{gResult, gWorker} }
+	}
 	if p.respawn {
 		// _PoolCache.__delitem__: `if not self: self.notifier.put(None)`,
 		// so that _handle_workers sees a drained cache after close().
@@ -146,7 +153,12 @@ func (p *queuePool) Submit(ctx context.Context, t Task) (*Future, error) {
 			return ErrClosed
 		}
 		return nil
-	}, p.putLocked)
+	}, func(q queued) {
+		if p.bill != nil {
+			p.bill.newCallLocked(p.cache[q.job])
+		}
+		p.putLocked(q)
+	})
 }
 
 func (p *queuePool) putLocked(q queued) {
@@ -168,7 +180,9 @@ func (p *queuePool) Close() error {
 	p.reg.Bump()
 	if p.respawn {
 		notify(p.change)
-	} else {
+	}
+	if !p.respawn || p.bill != nil {
+		// billiard's close puts the sentinel at once, as 2.6 does.
 		p.putLocked(queued{sentinel: true})
 	}
 	return nil
@@ -311,6 +325,12 @@ func (p *queuePool) feedTasks() bool {
 func (p *queuePool) sendTask(q queued) bool {
 	b, err := encodeQueued(q)
 	if err != nil {
+		if p.bill != nil && !IsExitRequest(err) {
+			p.mu.Lock()
+			p.billiardEncodeErrorLocked(q, err)
+			p.mu.Unlock()
+			return true
+		}
 		if p.respawn && !IsExitRequest(err) {
 			// 3.x: `except Exception as e: ... cache[job]._set(idx, (False, e))`
 			p.mu.Lock()
@@ -429,6 +449,11 @@ func (p *queuePool) handleResults() {
 		if err != nil {
 			if isEOFOrIO(err) {
 				p.doneG(gResult, "stopped: EOFError/IOError reading the result pipe")
+			} else if p.bill != nil {
+				// The MemoryError escapes _process_result; finish_at_shutdown
+				// then reads the body left in the pipe as the next message,
+				// which fails again, and PoolThread.run calls os._exit(1).
+				p.dieG(gResult, "died of an uncaught error reading the result pipe ("+err.Error()+"), and then of another reading the body it left as the next message: billiard's PoolThread.run calls os._exit(1), ending the parent")
 			} else {
 				// Any other exception ends the thread silently (the
 				// seed's MemoryError).
@@ -446,11 +471,26 @@ func (p *queuePool) handleResults() {
 		}
 		p.setG(gResult, fmt.Sprintf("decoding the result of job %d", f.Job), nil)
 		r, err := decodeResult(f.Job, f.Body)
+		if err != nil && p.bill != nil && !sentinel {
+			// billiard: the error escapes _process_result, and ResultHandler.
+			// body's `finally: self.finish_at_shutdown()` reads on while the
+			// cache is not empty; job's result is gone.
+			p.mu.Lock()
+			p.dropLocked(f.Job, "had its result read and lost: unpickling it failed in the result handler, which reads on (finish_at_shutdown) without it")
+			p.mu.Unlock()
+			sentinel = true
+			continue
+		}
 		if err != nil {
 			p.dieG(gResult, fmt.Sprintf("died of an uncaught error decoding the result of job %d: %v", f.Job, err))
 			return
 		}
 		p.mu.Lock()
+		if f.Job == jobAck {
+			p.ackLocked(r.Value)
+			p.mu.Unlock()
+			continue
+		}
 		if err := p.setLocked(f.Job, r); err != nil {
 			p.mu.Unlock()
 			// `cache[job]._set(i, obj)` is guarded by `except KeyError`
@@ -500,17 +540,31 @@ func (p *queuePool) handleWorkers() {
 		kind: WaitEvents,
 		what: "a worker to exit or the pool to change",
 		releasers: func() []string {
-			return append(p.liveWorkerIDsLocked(), gCaller, gResult)
+			ids := append(p.liveWorkerIDsLocked(), gCaller, gResult)
+			if !p.nextGraceLocked().IsZero() {
+				ids = append(ids, Clock)
+			}
+			return ids
 		},
-		ready: func() bool { return !p.keepGoingLocked() || p.deadUnreapedLocked() },
+		// An armed grace (billiard) is ready: the clock will wake it.
+		ready: func() bool {
+			return !p.keepGoingLocked() || p.deadUnreapedLocked() || !p.nextGraceLocked().IsZero()
+		},
 	}
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
 	for {
 		p.mu.Lock()
 		if !p.keepGoingLocked() {
 			p.mu.Unlock()
 			break
 		}
-		if p.deadUnreapedLocked() {
+		next := p.nextGraceLocked()
+		if p.deadUnreapedLocked() || (!next.IsZero() && !time.Now().Before(next)) {
 			p.setGLocked(gWorker, "maintaining the pool", nil)
 			p.mu.Unlock()
 			p.maintainPool()
@@ -518,13 +572,23 @@ func (p *queuePool) handleWorkers() {
 		}
 		p.setGLocked(gWorker, "waiting for a worker to exit or the pool to change", wait)
 		p.mu.Unlock()
+		var tc <-chan time.Time
+		if !next.IsZero() {
+			if timer == nil {
+				timer = time.NewTimer(time.Until(next))
+			} else {
+				timer.Reset(time.Until(next))
+			}
+			tc = timer.C
+		}
 		select {
 		case <-p.died:
 		case <-p.change:
+		case <-tc:
 		}
 	}
 	p.mu.Lock()
-	if p.state != stateTerminate {
+	if p.state != stateTerminate && p.bill == nil {
 		p.putLocked(queued{sentinel: true})
 	}
 	p.mu.Unlock()
@@ -560,10 +624,16 @@ func (p *queuePool) maintainPool() {
 	for _, pr := range dead {
 		p.reap(pr)
 	}
+	if p.bill != nil {
+		p.mu.Lock()
+		p.joinExitedWorkersLocked(time.Now(), len(dead))
+		p.mu.Unlock()
+	}
 	for {
 		p.mu.Lock()
 		need := p.opts.Workers - len(p.liveProcsLocked())
-		stop := p.state == stateTerminate
+		// billiard's _repopulate_pool: `if self._state != RUN: return`.
+		stop := p.state == stateTerminate || (p.bill != nil && p.state != stateRun)
 		p.mu.Unlock()
 		if need <= 0 || stop {
 			return

@@ -23,6 +23,11 @@ type Snapshot struct {
 	// their own result came (2.6 marks a map ready at its first failed
 	// chunk): a worker that dies holding one leaves nobody waiting.
 	Abandoned []int
+	// Dropped lists pending jobs the pool itself lost, each with how:
+	// billiard's task handler dropping a task it could not send, or its
+	// result handler losing a result it could not read. Nothing will
+	// answer them.
+	Dropped []Dropped
 	// Parties: the callers, then the parent's goroutines, then workers.
 	Parties []Party
 	Locks   []LockState
@@ -35,6 +40,12 @@ type Snapshot struct {
 	// (respawn's worker handler); "" if none. With InitFails, all it can
 	// do is start workers that die in their initializer.
 	Respawner string
+}
+
+// Dropped is a pending job the pool lost by itself, and how.
+type Dropped struct {
+	Job int
+	How string
 }
 
 // Outside is the releaser of a worker stopped at a point to let a signal
@@ -174,6 +185,11 @@ func (c *core) snapshotOnce(r roles) Snapshot {
 		s.Abandoned = append(s.Abandoned, j)
 	}
 	sort.Ints(s.Abandoned)
+	for _, j := range c.pendingLocked() {
+		if how, ok := c.dropped[j]; ok {
+			s.Dropped = append(s.Dropped, Dropped{Job: j, How: how})
+		}
+	}
 	if r.locks {
 		for i := range numLocks {
 			s.Locks = append(s.Locks, LockState{Name: lockNames[i], Holder: c.reg.Lock(i).Holder()})

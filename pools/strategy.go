@@ -63,6 +63,10 @@ type WorkerMode struct {
 	// returns, exit code 0 (3.11 _process_worker); otherwise the error
 	// ends the worker, exit code 1 (3.11 multiprocessing.pool.worker).
 	InitReturns bool
+	// Ack: once a task is decoded, and before it runs, the worker writes
+	// an acknowledgement (the job and its pid) to the result pipe
+	// (billiard's Worker.workloop: `put((ACK, (job, i, now(), pid, ...)))`).
+	Ack bool
 }
 
 // An Option is a strategy-specific pool option.
@@ -72,6 +76,10 @@ const (
 	OptionRetries       Option = "Retries"       // Options.Retries
 	OptionRestartBudget Option = "RestartBudget" // Options.RestartBudget
 	OptionTaskTimeout   Option = "TaskTimeout"   // Options.TaskTimeout
+	// OptionLostWorkerTimeout: Options.LostWorkerTimeout (billiard).
+	OptionLostWorkerTimeout Option = "LostWorkerTimeout"
+	// OptionRecover: Options.Recover (loky's reusable executor).
+	OptionRecover Option = "Recover"
 	// OptionChunkSize: Map takes Pool.map's chunksize ([ChunkMapper]).
 	OptionChunkSize Option = "chunksize"
 )

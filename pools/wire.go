@@ -31,6 +31,7 @@ var ErrTornFrame = frame.ErrTorn
 const (
 	jobSentinel = frame.JobSentinel
 	jobExiting  = frame.JobExiting
+	jobAck      = frame.JobAck
 )
 
 type (

@@ -174,6 +174,14 @@ func (w *worker) loop() error {
 			}
 			return nil
 		}
+		if w.mode.Ack {
+			// Worker.workloop: `put((ACK, (job, i, now(), pid, synqW_fd)))`
+			// once the task is received, before `fun(*args, **kwargs)`.
+			ack := wireResult{Value: []byte(strconv.Itoa(job) + " " + strconv.Itoa(int(w.pid)))}
+			if err := w.put(jobAck, ack); err != nil {
+				return err
+			}
+		}
 		values, ran, err := w.run(job, calls)
 		if err != nil && !w.mode.CatchAll && IsExitRequest(err) {
 			return err // SystemExit is not an Exception
@@ -243,6 +251,9 @@ func resultTrigs(calls []wireTask) []trig {
 func (w *worker) get() (int, []wireTask, error) {
 	var t []wireTask
 	if w.locks {
+		if w.mode.Ack {
+			w.letWaiterRead()
+		}
 		w.slot.set(wWaitTaskLock, -1)
 		w.slot.SetWaitLock(lockTaskRead)
 		w.reg.Lock(lockTaskRead).Acquire(w.pid)

@@ -22,7 +22,7 @@ func TestPoolOptionsBadInput(t *testing.T) {
 		{"pool=py:mp.Pool workers=2 jobs=6 maxtasks=0", realpools.ErrBadScenario, "maxtasks=0, allowed 1 to 4096"},
 		{"pool=py:mp.Pool workers=2 jobs=6 maxtasks=many", realpools.ErrBadScenario, "not a whole number"},
 		{"pool=py:mp.Pool workers=2 jobs=6 initializer=ok", realpools.ErrBadScenario, "allowed raise"},
-		{"pool=py:mp.Pool workers=2 jobs=6 chunksize=3 wait=get", realpools.ErrBadScenario, "map's argument"},
+		{"pool=py:mp.Pool workers=2 jobs=6 chunksize=3 wait=get", realpools.ErrBadScenario, "imap's argument"},
 		{"pool=py:ProcessPoolExecutor workers=2 jobs=6 chunksize=3", realpools.ErrNotApplicable, "one call per future"},
 		{"pool=py:loky workers=2 jobs=6 maxtasks=2", realpools.ErrNotApplicable, "no tasks-per-worker limit"},
 	} {

@@ -27,8 +27,8 @@ type Pool struct {
 var pools = []Pool{
 	{"py:mp.Pool", "CPython's multiprocessing.Pool (Lib/multiprocessing/pool.py)", "respawn", ""},
 	{"py:ProcessPoolExecutor", "CPython's concurrent.futures.ProcessPoolExecutor (Lib/concurrent/futures/process.py)", "failfast", ""},
-	{"py:billiard", "billiard.Pool, Celery's fork of multiprocessing.Pool", "", "billiard"},
-	{"py:loky", "loky's reusable executor, shipped in joblib as joblib.externals.loky", "", "joblib.externals.loky"},
+	{"py:billiard", "billiard.Pool, Celery's fork of multiprocessing.Pool", "billiard", "billiard"},
+	{"py:loky", "loky's reusable executor, shipped in joblib as joblib.externals.loky", "loky", "joblib.externals.loky"},
 	{"py:pebble", "pebble.ProcessPool", "", "pebble"},
 }
 

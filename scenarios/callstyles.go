@@ -55,6 +55,9 @@ func noIMap(p pools.Strategy) string {
 	if p == pools.FailFast {
 		return "failfast (ProcessPoolExecutor) has no imap: Executor.map submits every item before it returns (`fs = [self.submit(fn, *args) for args in zip(*iterables)]`)"
 	}
+	if p == pools.Loky {
+		return "loky's executor is a ProcessPoolExecutor: no imap, and its map submits every item before it returns"
+	}
 	return ""
 }
 

@@ -66,11 +66,15 @@ func WaitNA(pool pools.Strategy, w WaitStyle) string {
 		switch pool {
 		case pools.FailFast, "py:ProcessPoolExecutor":
 			return noTerminatePPE
+		case pools.Loky:
+			return "loky's executor has no terminate(): its nearest is shutdown(kill_workers=True)"
 		}
 	case WaitShutdown, WaitShutdownCancel:
 		switch pool {
-		case pools.Naive, pools.Respawn, "py:mp.Pool", "py:billiard":
+		case pools.Naive, pools.Respawn, "py:mp.Pool":
 			return noShutdownPool
+		case pools.Billiard, "py:billiard":
+			return "billiard.Pool has no shutdown(): close() then join() is wait=join, terminate() is wait=terminate"
 		case "py:pebble":
 			return "pebble.ProcessPool has no shutdown(): close() then join() is wait=join, stop() then join() is wait=terminate"
 		case "py:loky":

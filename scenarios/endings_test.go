@@ -12,11 +12,11 @@ import (
 func TestCallStylesParse(t *testing.T) {
 	for _, tc := range []struct{ text, want string }{
 		{"pool=respawn workers=2 jobs=6 wait=shutdown", "multiprocessing.Pool has no shutdown()"},
-		{"pool=py:mp.Pool workers=2 jobs=6 wait=shutdown-cancel", "py:mp.Pool takes wait=map, get, join, terminate"},
+		{"pool=py:mp.Pool workers=2 jobs=6 wait=shutdown-cancel", "py:mp.Pool takes wait=map, get, join, callback, imap, imap_unordered, terminate"},
 		{"pool=failfast workers=2 jobs=6 wait=terminate", "wait=shutdown-cancel"},
 		{"pool=py:ProcessPoolExecutor workers=2 jobs=6 wait=terminate", "no terminate()"},
 		{"pool=py:pebble workers=2 jobs=6 wait=shutdown", "stop() then join() is wait=terminate"},
-		{"pool=naive workers=2 jobs=6 wait=kill", "allowed: map, get, join, terminate, shutdown, shutdown-cancel"},
+		{"pool=naive workers=2 jobs=6 wait=kill", "allowed: map, get, join, callback, imap, imap_unordered, terminate, shutdown, shutdown-cancel"},
 		{"pool=naive workers=2 jobs=6 chunksize=2 wait=terminate", "submits each job alone"},
 	} {
 		_, err := scenarios.Parse(tc.text)

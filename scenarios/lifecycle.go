@@ -76,7 +76,7 @@ func MaxTasksNA(p pools.Strategy) string {
 		return "the tracked design does not retire workers: it replaces one only when it dies or misses its deadline"
 	}
 	if _, err := pools.Lookup(p); err == nil {
-		return "the " + string(p) + " pool takes no maxtasks option"
+		return "not modelled: the " + string(p) + " model takes no maxtasks option (see the real pool's column)"
 	}
 	return "unknown pool " + string(p)
 }
@@ -87,7 +87,7 @@ func InitializerNA(p pools.Strategy) string {
 		return ""
 	}
 	if _, err := pools.Lookup(p); err == nil {
-		return "the " + string(p) + " pool takes no initializer option"
+		return "not modelled: the " + string(p) + " model takes no initializer option (see the real pool's column)"
 	}
 	return "unknown pool " + string(p)
 }

@@ -30,6 +30,8 @@ const MatrixCommand = "go run ./cmd/poolhang matrix"
 type Matrix struct {
 	Command string       `json:"command"`
 	Cells   []MatrixCell `json:"cells"`
+	// Recovery is the recovery row (recovery.go).
+	Recovery []RecoveryCell `json:"recovery,omitempty"`
 	// seed is the seed's own hang, drawn as graphs/seed.svg.
 	seed *waitgraph.Graph
 	// real is the real pools' cells, shown beside the models in
@@ -223,6 +225,10 @@ func RunMatrix(ctx context.Context, progress func(i, n int, mc MatrixCell, t Cel
 		if progress != nil {
 			progress(i+1, len(cells), mc, t)
 		}
+	}
+	var err error
+	if m.Recovery, err = RunRecovery(ctx); err != nil {
+		return m, g, err
 	}
 	sc, err := Parse(SeedScenario)
 	if err != nil {
@@ -495,6 +501,7 @@ func (m Matrix) Markdown() string {
 	for _, s := range Sections() {
 		m.mdSection(&b, s)
 	}
+	recoveryMarkdown(&b, m.Recovery)
 	m.realMarkdown(&b)
 	return b.String()
 }
@@ -512,6 +519,9 @@ func (m Matrix) mdHeader(b *strings.Builder, real []string) {
 		"idle phases, the fault strikes an idle worker before the map is submitted. A hang is proven from the\n" +
 		"pool's state (every party the caller waits for is blocked on something only a dead or blocked party\n" +
 		"could release), never from a timeout.\n\n")
+	fmt.Fprintf(b, "The billiard model runs with a %s lost-worker grace (pools.Options.LostWorkerTimeout; billiard's own\n"+
+		"LOST_WORKER_TIMEOUT is 10 s, which the real column waits out): its worker-lost cells are answered that long\n"+
+		"after the death (`poolhang run` prints the time; generated.json has each cell's).\n\n", ModelGrace)
 	b.WriteString("Legend: ✅ completed (every job has its correct value) · ⚠️ raised (every job answered, some with errors) · " +
 		"⛔ hang (proven: the caller can never be answered) · 🔁 livelock (proven: workers start and die again and again, and no job can progress) · ⏳ hang-timeout (backstop; never expected) · " +
 		"n/a the fault cannot strike there in that pool.\n\n")

@@ -85,6 +85,7 @@ const (
 	CauseDeadLockHolder Cause = "lock-died-with-holder"
 	CauseTornFrame      Cause = "torn-frame"
 	CauseStuckTask      Cause = "task-never-returns"
+	CauseJobDropped     Cause = "job-dropped-by-pool"
 )
 
 // causes names why a proven hang cannot end, with a sentence each. The
@@ -111,6 +112,9 @@ func causes(s pools.Snapshot, p Proof) ([]Cause, []string) {
 		case w.Exit == nil && w.Wait != nil && w.Wait.Kind == pools.WaitNeverReturns:
 			add(CauseStuckTask, fmt.Sprintf("job %d never returns in the worker that took it", w.Job))
 		}
+	}
+	for _, d := range s.Dropped {
+		add(CauseJobDropped, fmt.Sprintf("job %d %s", d.Job, d.How))
 	}
 	for _, l := range s.Locks {
 		if d, ok := s.Worker(l.Holder); ok && d.Exit != nil {

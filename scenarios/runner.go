@@ -57,6 +57,7 @@ func RunWith(ctx context.Context, sc Scenario, o RunOptions) (Outcome, error) {
 	}
 	start := time.Now()
 	po := pools.Options{Workers: sc.Workers, Stderr: o.Stderr, TaskTimeout: sc.Deadline,
+		LostWorkerTimeout: modelGrace(sc.Pool),
 		// Workers allocate no more for a task frame than this scenario
 		// sends: its payload, its triggers and the function's name, times
 		// the calls a map's chunk carries in one frame.
@@ -152,6 +153,9 @@ func (r *run) drive(ctx context.Context, backstop <-chan time.Time, out *Outcome
 				return r.timedOut(err)
 			}
 		}
+	}
+	if err := r.settleAcks(wait); err != nil {
+		return r.timedOut(err)
 	}
 	tasks, err := r.tasks()
 	if err != nil {

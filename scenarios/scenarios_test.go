@@ -242,7 +242,7 @@ func TestBadInput(t *testing.T) {
 		{"pool=naive workers=2 jobs=6 chunksize=0", "chunksize=0, allowed 1 to 4096"},
 		{"pool=naive workers=2 jobs=6 chunksize=-3", "chunksize=-3, allowed 1 to 4096"},
 		{"pool=naive workers=2 jobs=6 chunksize=big", `chunksize="big" is not a whole number`},
-		{"pool=failfast workers=2 jobs=6 chunksize=2", "only the naive and respawn pools (multiprocessing.Pool.map) take a chunk size, not failfast"},
+		{"pool=failfast workers=2 jobs=6 chunksize=2", "only the naive, respawn and billiard pools (multiprocessing.Pool.map) take a chunk size, not failfast"},
 		{"pool=tracked workers=2 jobs=6 chunksize=2", "not tracked"},
 		{"pool=respawn workers=2 jobs=6 wait=get chunksize=2", "wait=get submits each job alone"},
 		{"pool=py:threads workers=2 jobs=6", "or a real Python pool: py:mp.Pool, py:ProcessPoolExecutor"},

@@ -19,6 +19,10 @@ func TestSectionCells(t *testing.T) {
 			return ""
 		},
 	}
+	for _, p := range pools.Strategies() {
+		expectSection("probe", p, map[When]Expectation{})
+	}
+	defer delete(sectionExpectations, "probe")
 	cells := sectionCells(s)
 	if len(cells) == 0 {
 		t.Fatal("no cells")

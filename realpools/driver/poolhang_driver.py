@@ -673,7 +673,7 @@ NO_IMAP = {
 def check_call_style(sc):
     w, chunk = sc["wait"], sc.get("chunksize", 0)
     if "chunksize" in sc and (w not in ("map", "imap", "imap_unordered") or chunk < 1):
-        raise BadInput("chunksize=%d: the driver takes a chunk size, 1 or more, for wait=map, wait=imap and wait=imap_unordered only" % chunk)
+        raise BadInput("chunksize=%d: a chunk size (1 or more) is map's and imap's argument; wait=%s submits each job alone" % (chunk, w))
     for kind, phase, job in sc["faults"]:
         if phase == "callback" and w != "callback":
             raise BadInput("fault %s@%s:%s: a callback runs only with wait=callback" % (kind, phase, job))

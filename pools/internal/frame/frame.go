@@ -43,6 +43,7 @@ const (
 const (
 	JobSentinel = -1 // "no more tasks" (Python's None on a queue)
 	JobExiting  = -2 // a fail-fast worker says it got its sentinel and exits
+	JobAck      = -3 // a billiard worker acknowledges a job it took (its body says which)
 )
 
 // ErrAllocation is the reader's MemoryError: it could not allocate a frame

@@ -1,0 +1,65 @@
+package scenarios
+
+import (
+	"time"
+
+	"github.com/poolhang/poolhang/faults"
+	"github.com/poolhang/poolhang/pools"
+)
+
+// ModelGrace is the lost-worker grace the billiard model runs with in
+// every scenario (pools.Options.LostWorkerTimeout): billiard's own
+// LOST_WORKER_TIMEOUT is 10 s (the real column waits it out, about 11 s
+// a cell), which would make the matrix and the searches wait 10 s for
+// every lost worker. The verdict is the same; only the time to it is
+// shorter.
+const ModelGrace = 100 * time.Millisecond
+
+// modelGrace is the grace a model pool starts with: ModelGrace where the
+// strategy takes one, else none.
+func modelGrace(s pools.Strategy) time.Duration {
+	if s.Supports(pools.OptionLostWorkerTimeout) {
+		return ModelGrace
+	}
+	return 0
+}
+
+// billiard: Celery's billiard.Pool 4.1 (billiard/pool.py), modelled with a
+// 100 ms lost-worker grace (ModelGrace). In the standard map of 6 jobs
+// the map is one MapResult: one cache entry, whose worker_pids are every
+// pid that acknowledged any of its chunks.
+func init() {
+	expect(StrategyExpectations{
+		Strategy: pools.Billiard, File: expectFile(pools.Billiard), NeverHangs: mayHangOnAnything,
+		Cells: map[When]Expectation{
+			{raises, faults.TaskEncode}:    hang("TaskHandler.body's `except Exception` does `job, ind = task[:2]` on the message (TASK, (job, i, ...)): the error goes to cache[TASK], cache[2], which is no call of this pool (the map is job 0), KeyError is swallowed, and job 2's task is dropped: the map never completes"),
+			{raises, faults.TaskDecode}:    raised(ErrKindWorkerLost, "the unpickling error escapes Worker._make_protected_receive (it catches only EOFError/IOError) and the worker exits before it acknowledges job 2; but it had acknowledged an earlier chunk of the same map, so _join_exited_workers finds the map's worker_pids include a gone pid and marks it lost; after the grace (ModelGrace, 100 ms; billiard's LOST_WORKER_TIMEOUT is 10 s) mark_as_worker_lost fails the map with WorkerLostError"+firstChunks+billiardMapFails),
+			{raises, faults.TaskRun}:       raised(ErrKindTask, "Worker.workloop catches Exception around the call and sends the error as job 2's READY"+billiardMapFails),
+			{raises, faults.ResultEncode}:  raised(ErrKindEncode, "Worker.workloop wraps the pickling error in MaybeEncodingError and sends that as job 2's READY"+billiardMapFails),
+			{raises, faults.ResultDecode}:  hang("the unpickling error escapes ResultHandler._process_result (it catches IOError/EOFError); body's `finally: finish_at_shutdown()` reads on while the cache is not empty, but job 2's READY was the message that failed: the map never completes"),
+			{exits, faults.TaskDecode}:     raised(ErrKindWorkerLost, "SystemExit escapes the worker's receive: it exits before it acknowledges job 2, but it had acknowledged an earlier chunk of the map; after the grace the map fails with WorkerLostError"+firstChunks),
+			{exits, faults.TaskRun}:        raised(ErrKindWorkerLost, "Worker.workloop catches only Exception: SystemExit ends the worker, which had acknowledged job 2; after the grace the map fails with WorkerLostError"),
+			{exits, faults.ResultEncode}:   raised(ErrKindWorkerLost, "SystemExit escapes the MaybeEncodingError guard (`except Exception`) and ends the worker, which had acknowledged job 2: WorkerLostError after the grace"),
+			{exits, faults.ResultDecode}:   hang("SystemExit escapes _process_result like any error; finish_at_shutdown reads on, but job 2's READY is gone: the map never completes"),
+			{dies, faults.TaskDecode}:      raised(ErrKindWorkerLost, "the worker dies before it acknowledges job 2, but it had acknowledged an earlier chunk of the same map (MapResult.worker_pids): after the grace the map fails with WorkerLostError"+firstChunks),
+			{dies, faults.TaskRun}:         raised(ErrKindWorkerLost, billiardLost),
+			{dies, faults.ResultEncode}:    raised(ErrKindWorkerLost, billiardLost),
+			{dies, faults.ResultWrite}:     raised(ErrKindWorkerLost, "the worker dies mid-frame holding the result write lock: the result handler blocks on the torn frame, but the worker handler (the Supervisor thread, not the result handler) runs _join_exited_workers, and after the grace the map fails with WorkerLostError"),
+			{dies, faults.IdleLockHolder}:  hang(deadLock + "; billiard's worker reads under SimpleQueue.get_payload's read lock too, and the replacement blocks on it"),
+			{dies, faults.IdleLockWaiter}:  done("the dead idle worker held nothing and acknowledged nothing; it is replaced and every job completes"),
+			{readerr, faults.ResultDecode}: hang("the MemoryError escapes _process_result; finish_at_shutdown reads the body left in the pipe as the next message and fails again, and PoolThread.run calls os._exit(1): the real parent exits; the model's result handler dies and the caller is never answered"),
+			{never, faults.TaskRun}:        hang("the pool has no timeout: billiard's soft and hard time limits (TimeoutHandler) exist only when Pool(timeout=...) or soft_timeout is set, and the standard pool sets none"),
+		},
+	})
+}
+
+const (
+	// firstChunks: which worker took job 2 first decides it; the model
+	// paces its workers as CPython's are (pools/billiard.go,
+	// letWaiterRead).
+	firstChunks  = " (each of the 2 workers takes one of jobs 0 and 1 first, as billiard's CPython workers do)"
+	billiardLost = "Worker.workloop acknowledged job 2 (`put((ACK, ...))` before `fun(*args)`); the worker died, _join_exited_workers marks the map lost (on_job_process_lost) and, after the grace (ModelGrace, 100 ms; billiard's LOST_WORKER_TIMEOUT is 10 s), mark_as_worker_lost fails it with WorkerLostError"
+	// billiard's MapResult._set: a failed chunk makes the whole map ready
+	// with its error at once, as 2.6 does.
+	billiardMapFails = "; MapResult._set makes the map ready with it at once"
+)
