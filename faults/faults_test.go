@@ -75,6 +75,15 @@ func TestOSExitEndsAtOnce(t *testing.T) {
 	}
 }
 
+// exit0 is a real exit_group(0): the wait status says exited with code
+// 0, not signalled, exactly what a retiring worker leaves.
+func TestExit0IsACleanExit(t *testing.T) {
+	ws := helper(t, "exit0")
+	if !ws.Exited() || ws.ExitStatus() != 0 {
+		t.Fatalf("wait status %#x: exited=%v code=%d signaled=%v; want exit code 0", uint32(ws), ws.Exited(), ws.ExitStatus(), ws.Signaled())
+	}
+}
+
 // A SIGKILL fault is a worker stopped at its point, killed by a real signal
 // from outside: run one in a pool and read the worker's end.
 func TestSIGKILLLandsAtThePoint(t *testing.T) {

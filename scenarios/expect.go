@@ -100,6 +100,7 @@ var (
 	dies    = faults.Dies
 	readerr = faults.ReaderFails
 	never   = faults.NeverReturns
+	clean   = faults.ExitsClean
 )
 
 // Reasons shared by the multiprocessing.Pool models (naive, respawn).

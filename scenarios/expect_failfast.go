@@ -26,14 +26,21 @@ func init() {
 			{dies, faults.IdleLockHolder}:  raised(ErrKindBroken, "an idle worker's death breaks the pool before the map: every submit fails"),
 			{dies, faults.IdleLockWaiter}:  raised(ErrKindBroken, "an idle worker's death breaks the pool before the map: every submit fails"),
 			{readerr, faults.ResultDecode}: raised(ErrKindBroken, brokeRead),
+			{clean, faults.TaskDecode}:     raised(ErrKindBroken, brokeExit0),
+			{clean, faults.TaskRun}:        raised(ErrKindBroken, brokeExit0),
+			{clean, faults.ResultEncode}:   raised(ErrKindBroken, brokeExit0),
 			{never, faults.TaskRun}:        hang("ProcessPoolExecutor has no per-task deadline: a task that never returns is waited for forever"),
 		},
 	})
 }
 
 const (
-	brokeDies = "a worker died while the pool was in use: the pool breaks and every pending job fails with BrokenProcessPool"
-	brokeRead = "reading a result failed: the manager breaks the pool and every pending job fails"
+	// brokeExit0: 3.11's retirement (max_tasks_per_child) is announced by
+	// a _ResultItem with exit_pid, and run() pops that process before its
+	// sentinel is waited on again; an unannounced exit is a death.
+	brokeExit0 = "_ExecutorManagerThread.wait_result_broken_or_wakeup (3.11) waits on the result pipe, the wakeup pipe and every worker's sentinel; a sentinel ready with no result leaves is_broken = True whatever the exit code, and _terminate_broken fails every pending job with BrokenProcessPool. A 3.11 worker that retires (max_tasks_per_child) says so first in a _ResultItem with exit_pid, and run() pops it from processes; exit(0) says nothing, so it is a death"
+	brokeDies  = "a worker died while the pool was in use: the pool breaks and every pending job fails with BrokenProcessPool"
+	brokeRead  = "reading a result failed: the manager breaks the pool and every pending job fails"
 )
 
 // failfastNeverHangs: a death breaks the pool, except mid-frame

@@ -27,14 +27,19 @@ func init() {
 			{dies, faults.IdleLockHolder}:  hang(deadLock),
 			{dies, faults.IdleLockWaiter}:  done(idleDies),
 			{readerr, faults.ResultDecode}: hang("the MemoryError escapes the result handler's get(): the thread dies silently (the seed's second incident)"),
+			{clean, faults.TaskDecode}:     hang(exit0Unseen + " (2.6 decodes inside the read lock, so that lock dies too)"),
+			{clean, faults.TaskRun}:        hang(exit0Unseen),
+			{clean, faults.ResultEncode}:   hang(exit0Unseen),
 			{never, faults.TaskRun}:        hang("nothing bounds a task's time: the caller waits for job 2 forever"),
 		},
 	})
 }
 
 const (
-	lostJob  = "the worker dies holding job 2; nothing answers it, so the cache never empties and the caller waits forever"
-	idleDies = "an idle worker that held nothing dies; the other worker does every job"
+	// exit0Unseen: 2.6 has no _handle_workers; the code is never read.
+	exit0Unseen = "2.6's Pool never looks at a worker after starting it (no worker handler; only join reaps): the exit(0) goes unseen like any death, and job 2, held by the exited worker, is never answered"
+	lostJob     = "the worker dies holding job 2; nothing answers it, so the cache never empties and the caller waits forever"
+	idleDies    = "an idle worker that held nothing dies; the other worker does every job"
 	// naive's map is 2.6's MapResult: ready at the first failed chunk.
 	// Map raises the first error, so every job of the map carries it.
 	mapRaises26 = "; map raises it: 2.6's MapResult._set makes the map ready at its first failed chunk"

@@ -27,13 +27,19 @@ func init() {
 			{dies, faults.IdleLockHolder}:  hang(deadLock + "; the replacement blocks on it too"),
 			{dies, faults.IdleLockWaiter}:  done("the dead idle worker held nothing and is replaced; no job was lost"),
 			{readerr, faults.ResultDecode}: hang("the MemoryError escapes the result handler's get(): the thread dies silently"),
+			{clean, faults.TaskDecode}:     hang(exit0Replaced),
+			{clean, faults.TaskRun}:        hang(exit0Replaced),
+			{clean, faults.ResultEncode}:   hang(exit0Replaced),
 			{never, faults.TaskRun}:        hang("nothing bounds a task's time: the caller waits for job 2 forever"),
 		},
 	})
 }
 
 const (
-	lostJob27 = "the worker is replaced but job 2 is lost with it: the cache never empties (the seed: 2.7's respawn does not help)"
+	// exit0Replaced: 3.11 Pool._join_exited_workers tests only
+	// `worker.exitcode is not None`.
+	exit0Replaced = "_handle_workers -> _maintain_pool -> _join_exited_workers (3.11) replaces every worker whose exitcode is not None, 0 included, just as it replaces one retired by maxtasksperchild: the exit(0) is taken for a retirement, and job 2, held by it, is lost (the cache never empties)"
+	lostJob27     = "the worker is replaced but job 2 is lost with it: the cache never empties (the seed: 2.7's respawn does not help)"
 	// respawn's map is 3.x's MapResult: ready once every chunk is in;
 	// map raises the first error, so every job of the map carries it.
 	mapRaises3x = "; map raises it once every chunk is in (3.x MapResult._set: \"only consider the result ready once all jobs are done\")"

@@ -25,10 +25,17 @@ func init() {
 			{dies, faults.ResultWrite}:     raised(ErrKindWorkerLost, "the worker died before job 2's result was whole; its private pipe ends there, and only job 2 fails"),
 			{dies, faults.IdleLockWaiter}:  done("an idle worker held nothing: it is replaced and every job completes"),
 			{readerr, faults.ResultDecode}: raised(ErrKindRead, "the reader of that worker's private pipe fails: the worker is killed and replaced, job 2 fails"),
+			{clean, faults.TaskDecode}:     raised(ErrKindWorkerLost, exit0Lost),
+			{clean, faults.TaskRun}:        raised(ErrKindWorkerLost, exit0Lost),
+			{clean, faults.ResultEncode}:   raised(ErrKindWorkerLost, exit0Lost),
 			{never, faults.TaskRun}:        raised(ErrKindDeadline, "job 2 runs past its deadline: its worker is killed and replaced, job 2 fails with DeadlineExceeded"),
 		},
 	})
 }
+
+// exit0Lost: the supervisor retires workers only by a sentinel it sends,
+// so an exit it did not ask for is a death whatever its code.
+const exit0Lost = "the supervisor asked the worker for no exit: a worker that ends holding job 2 is lost whatever its exit code, so job 2 alone fails with WorkerLost naming the clean exit (exit code 0), and the worker is replaced"
 
 // trackedNeverHangs: the parent answers every job a fault hits; only a
 // task that never returns, with no deadline, is waited for forever.

@@ -53,7 +53,7 @@ POOLS = {
     "py:pebble": "pebble.ProcessPool",
 }
 MODULES = {"py:billiard": "billiard", "py:loky": "joblib.externals.loky", "py:pebble": "pebble"}
-KINDS = ("raise", "sys-exit", "os-exit", "sigkill", "segfault", "reader-memory-error", "stuck")
+KINDS = ("raise", "sys-exit", "os-exit", "exit0", "sigkill", "segfault", "reader-memory-error", "stuck", "sigstop")
 JOB_PHASES = ("task-encode", "task-decode", "task-run", "result-encode", "result-write", "result-decode")
 IDLE_PHASES = ("idle-lock-holder", "idle-lock-waiter")
 PARENT_PHASES = ("task-encode", "result-decode")
@@ -118,6 +118,14 @@ def strike(kind, phase, job):
         raise RuntimeError("poolhang driver: %s refused in the parent" % kind)
     if kind == "os-exit":
         os._exit(OS_EXIT_CODE)
+    if kind == "exit0":
+        # exit_group(0): the wait status a retiring worker leaves.
+        os._exit(0)
+    if kind == "sigstop":
+        # Stopped for good (state T): nobody sends SIGCONT; the reaper's
+        # SIGKILL ends it at teardown, which works on a stopped process.
+        os.kill(os.getpid(), signal.SIGSTOP)
+        raise RuntimeError("poolhang driver: sigstop: the worker was continued")
     if kind == "segfault":
         import ctypes
         import resource
@@ -341,6 +349,8 @@ def check_fault(sc, kind, phase):
         "segfault": ("task-decode", "task-run", "result-encode", "result-write") + IDLE_PHASES,
         "reader-memory-error": ("result-decode",),
         "stuck": ("task-run",),
+        "exit0": ("task-decode", "task-run", "result-encode"),
+        "sigstop": ("task-decode", "task-run", "result-encode", "result-write", "idle-lock-holder"),
     }[kind]
     if phase not in allowed:
         raise BadInput("impossible fault: %s at %s (%s strikes at: %s)" % (kind, phase, kind, ", ".join(allowed)))
@@ -880,9 +890,11 @@ def execute(sc, stall):
         else:
             os.kill(pid, IDLE_SIGNAL)
         # The fault has struck when the worker is dead (a zombie, or reaped
-        # by its pool); only then is the map submitted.
+        # by its pool), or for sigstop stopped (T); only then is the map
+        # submitted.
         deadline = time.monotonic() + 10
-        while (proc_stat(pid) or ["Z"])[0] != "Z":
+        struck = ("T",) if kind == "sigstop" else ("Z",)
+        while (proc_stat(pid) or ["Z"])[0] not in struck:
             if time.monotonic() > deadline:
                 raise RuntimeError("idle worker %d did not die of %s" % (pid, kind))
             time.sleep(0.001)
