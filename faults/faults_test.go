@@ -5,10 +5,13 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/poolhang/poolhang/faults"
 	"github.com/poolhang/poolhang/pools"
@@ -125,6 +128,52 @@ func TestSIGKILLLandsAtThePoint(t *testing.T) {
 		}
 	}
 	t.Fatal("the worker did not die")
+}
+
+// A sigstop fault is a real SIGSTOP: the kernel shows the worker in state
+// T where it stopped, holding its job, and the pool's SIGKILL at teardown
+// ends and reaps it all the same.
+func TestSIGSTOPIsARealStop(t *testing.T) {
+	p, err := pools.Start(pools.Naive, pools.Options{Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, _ := faults.Lookup("sigstop")
+	task := pools.Square(3)
+	task.Triggers = []pools.Trigger{k.Trigger(faults.TaskRun)}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := p.Submit(ctx, task); err != nil {
+		p.Terminate()
+		t.Fatal(err)
+	}
+	var pid int
+	for pid == 0 && ctx.Err() == nil {
+		for _, w := range p.Snapshot().Parties {
+			if w.Worker && w.Wait != nil && w.Wait.Kind == pools.WaitStopped && !w.Wait.Ready {
+				if w.Stopped != "task-run" || w.Job != 0 || w.Exit != nil {
+					t.Errorf("stopped worker: at %q holding job %d, exit %v; want alive at task-run holding job 0", w.Stopped, w.Job, w.Exit)
+				}
+				pid = w.PID
+			}
+		}
+	}
+	if pid == 0 {
+		p.Terminate()
+		t.Fatal("the worker never showed as stopped")
+	}
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:])); len(f) == 0 || f[0] != "T" {
+		t.Errorf("/proc/%d/stat says %q; want state T", pid, stat)
+	}
+	p.Terminate()
+	var info unix.Siginfo
+	if err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil); err != unix.ECHILD {
+		t.Errorf("after Terminate, the stopped worker %d is still a child (waitid: %v)", pid, err)
+	}
 }
 
 func TestCatalog(t *testing.T) {

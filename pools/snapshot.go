@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"sort"
+
+	process "github.com/poolhang/poolhang/pools/internal/proc"
 )
 
 // A Snapshot is what every party of a pool was doing at one moment. It
@@ -290,6 +292,17 @@ func stopped(p *Party, stop Point, r roles) bool {
 	switch {
 	case stop == 0:
 		return false
+	case stop&pointStops != 0:
+		at := stop &^ pointStops
+		p.Stop, p.Stopped = at, at.String()
+		// Proven from the kernel, not the slot: until /proc says T the
+		// worker is still on its way to the stop, so it can move.
+		st := process.StateLetter(p.PID)
+		p.Wait = &Wait{Kind: WaitStopped, For: "nothing: stopped by SIGSTOP at " + at.String() + ", and nobody sends SIGCONT", Job: p.Job,
+			Ready: st != 'T', Detail: fmt.Sprintf("state %c, as ps shows it", st)}
+		if r.deadline != "" {
+			p.Wait.Releasers = []string{r.deadline}
+		}
 	case stop&pointHangs != 0:
 		at := stop &^ pointHangs
 		p.Stop, p.Stopped = at, at.String()

@@ -123,9 +123,13 @@ func (w *worker) write(b []byte) error {
 
 // await marks the slot as stopped at p holding job and blocks this
 // goroutine for good, so that a signal sent from outside lands exactly
-// here.
+// here. A stop marked pointStops is the worker's own SIGSTOP, sent once
+// the slot says where it stops.
 func (w *worker) await(p Point, job int) {
 	w.slot.SetPoint(uint32(p), int64(job))
+	if p&pointStops != 0 {
+		unix.Kill(os.Getpid(), unix.SIGSTOP)
+	}
 	for {
 		unix.Pause()
 	}

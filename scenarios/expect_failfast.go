@@ -29,12 +29,19 @@ func init() {
 			{clean, faults.TaskDecode}:     raised(ErrKindBroken, brokeExit0),
 			{clean, faults.TaskRun}:        raised(ErrKindBroken, brokeExit0),
 			{clean, faults.ResultEncode}:   raised(ErrKindBroken, brokeExit0),
+			{stops, faults.TaskDecode}:     hang(stoppedUnseen),
+			{stops, faults.TaskRun}:        hang(stoppedUnseen),
+			{stops, faults.ResultEncode}:   hang(stoppedUnseen),
+			{stops, faults.ResultWrite}:    hang("the worker stops after writing part of job 2's result frame: the manager, which reads results itself (wait_result_broken_or_wakeup: result_reader.recv()), waits in recv for the rest of the frame that only the stopped worker could write, and looks at no sentinel again"),
+			{stops, faults.IdleLockHolder}: hang("the stopped idle worker holds the call queue's read lock (multiprocessing.Queue.get: `with self._rlock: res = self._recv_bytes()`): it is alive, so no sentinel fires and the pool never breaks, and no other worker reads a call again"),
 			{never, faults.TaskRun}:        hang("ProcessPoolExecutor has no per-task deadline: a task that never returns is waited for forever"),
 		},
 	})
 }
 
 const (
+	// stoppedUnseen: 3.11's manager sees deaths, not stops.
+	stoppedUnseen = "_ExecutorManagerThread.wait_result_broken_or_wakeup (3.11) waits on the result pipe, the wakeup pipe and the workers' sentinels: a worker stopped by SIGSTOP (state T) writes nothing and its sentinel never fires, and ProcessPoolExecutor has no per-task timeout (Future.result(timeout) bounds only the caller's wait): the caller waits for job 2 forever"
 	// brokeExit0: 3.11's retirement (max_tasks_per_child) is announced by
 	// a _ResultItem with exit_pid, and run() pops that process before its
 	// sentinel is waited on again; an unannounced exit is a death.
@@ -45,9 +52,10 @@ const (
 
 // failfastNeverHangs: a death breaks the pool, except mid-frame
 // (result-write), where the manager blocks in recv on the torn frame as
-// 3.11's does; and nothing bounds a task that never returns.
+// 3.11's does; and nothing bounds a task that never returns or a worker
+// that is stopped.
 func failfastNeverHangs(sc Scenario) bool {
 	return noFault(sc, func(k faults.Kind, f Fault) bool {
-		return k.Effect == faults.NeverReturns || (k.Effect == faults.Dies && f.Phase == faults.ResultWrite)
+		return k.Effect == faults.NeverReturns || k.Effect == faults.Stops || (k.Effect == faults.Dies && f.Phase == faults.ResultWrite)
 	})
 }

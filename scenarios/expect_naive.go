@@ -30,6 +30,11 @@ func init() {
 			{clean, faults.TaskDecode}:     hang(exit0Unseen + " (2.6 decodes inside the read lock, so that lock dies too)"),
 			{clean, faults.TaskRun}:        hang(exit0Unseen),
 			{clean, faults.ResultEncode}:   hang(exit0Unseen),
+			{stops, faults.TaskDecode}:     hang(stoppedAlive + "; 2.6 decodes inside the read lock, so it holds job 2 and the read lock, and the other worker blocks on the lock"),
+			{stops, faults.TaskRun}:        hang(stoppedAlive + "; nothing bounds a task's time in 2.6: the caller waits for job 2 forever"),
+			{stops, faults.ResultEncode}:   hang(stoppedAlive + "; job 2's result is never sent, and nothing bounds a task's time in 2.6"),
+			{stops, faults.ResultWrite}:    hang("the worker stops after writing part of job 2's result frame, holding the result write lock: the result handler waits for the rest of a frame only the stopped worker could write"),
+			{stops, faults.IdleLockHolder}: hang(stoppedLock),
 			{never, faults.TaskRun}:        hang("nothing bounds a task's time: the caller waits for job 2 forever"),
 		},
 	})

@@ -30,12 +30,20 @@ func init() {
 			{clean, faults.TaskDecode}:     hang(exit0Replaced),
 			{clean, faults.TaskRun}:        hang(exit0Replaced),
 			{clean, faults.ResultEncode}:   hang(exit0Replaced),
+			{stops, faults.TaskDecode}:     hang(stoppedAlive + "; " + stoppedNotReplaced),
+			{stops, faults.TaskRun}:        hang(stoppedAlive + "; " + stoppedNotReplaced),
+			{stops, faults.ResultEncode}:   hang(stoppedAlive + "; " + stoppedNotReplaced),
+			{stops, faults.ResultWrite}:    hang("the worker stops after writing part of job 2's result frame, holding the result write lock: the result handler waits for the rest of the frame; " + stoppedNotReplaced),
+			{stops, faults.IdleLockHolder}: hang(stoppedLock + "; its exitcode is None, so _maintain_pool starts no replacement"),
 			{never, faults.TaskRun}:        hang("nothing bounds a task's time: the caller waits for job 2 forever"),
 		},
 	})
 }
 
 const (
+	// stoppedNotReplaced: 3.11 _join_exited_workers tests exitcode, which
+	// a stopped process does not have.
+	stoppedNotReplaced = "_join_exited_workers (3.11) replaces only workers whose exitcode is not None, and a stopped one has none: job 2 stays with it, and 3.11's Pool has no per-task timeout (AsyncResult.get(timeout) bounds only the caller's own wait)"
 	// exit0Replaced: 3.11 Pool._join_exited_workers tests only
 	// `worker.exitcode is not None`.
 	exit0Replaced = "_handle_workers -> _maintain_pool -> _join_exited_workers (3.11) replaces every worker whose exitcode is not None, 0 included, just as it replaces one retired by maxtasksperchild: the exit(0) is taken for a retirement, and job 2, held by it, is lost (the cache never empties)"

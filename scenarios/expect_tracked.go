@@ -28,6 +28,10 @@ func init() {
 			{clean, faults.TaskDecode}:     raised(ErrKindWorkerLost, exit0Lost),
 			{clean, faults.TaskRun}:        raised(ErrKindWorkerLost, exit0Lost),
 			{clean, faults.ResultEncode}:   raised(ErrKindWorkerLost, exit0Lost),
+			{stops, faults.TaskDecode}:     raised(ErrKindDeadline, stoppedKilled),
+			{stops, faults.TaskRun}:        raised(ErrKindDeadline, stoppedKilled),
+			{stops, faults.ResultEncode}:   raised(ErrKindDeadline, stoppedKilled),
+			{stops, faults.ResultWrite}:    raised(ErrKindDeadline, stoppedKilled+" (the half frame on its private pipe dies with it)"),
 			{never, faults.TaskRun}:        raised(ErrKindDeadline, "job 2 runs past its deadline: its worker is killed and replaced, job 2 fails with DeadlineExceeded"),
 		},
 	})
@@ -37,10 +41,15 @@ func init() {
 // so an exit it did not ask for is a death whatever its code.
 const exit0Lost = "the supervisor asked the worker for no exit: a worker that ends holding job 2 is lost whatever its exit code, so job 2 alone fails with WorkerLost naming the clean exit (exit code 0), and the worker is replaced"
 
+// stoppedKilled: the deadline counts from when the job became its
+// worker's head job (tworker.since), whatever the worker is doing.
+const stoppedKilled = "the per-task deadline runs from when job 2 became its worker's head job, whatever that worker does: past it the supervisor sends SIGKILL, which ends a stopped (T) process too, fails job 2 alone with DeadlineExceeded and replaces the worker"
+
 // trackedNeverHangs: the parent answers every job a fault hits; only a
-// task that never returns, with no deadline, is waited for forever.
+// task that never returns or a stopped worker, with no deadline, is
+// waited for forever.
 func trackedNeverHangs(sc Scenario) bool {
 	return noFault(sc, func(k faults.Kind, _ Fault) bool {
-		return k.Effect == faults.NeverReturns && sc.Deadline <= 0
+		return (k.Effect == faults.NeverReturns || k.Effect == faults.Stops) && sc.Deadline <= 0
 	})
 }

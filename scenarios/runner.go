@@ -365,7 +365,7 @@ func (r *run) strikeIdle(i int, f Fault, wait func() error) error {
 	r.struck[i], r.idle[target] = true, true
 	for {
 		s := r.snapshot()
-		if w, ok := s.Worker(target); ok && w.Exit != nil {
+		if w, ok := s.Worker(target); ok && (w.Exit != nil || isStopped(w)) {
 			return nil
 		}
 		if err := wait(); err != nil {
@@ -410,6 +410,12 @@ func idleTarget(s pools.Snapshot, ph faults.Phase) (pid int, ready bool, none st
 		}
 	}
 	return 0, false, "no live idle worker fits " + string(ph)
+}
+
+// isStopped reports whether the kernel shows w stopped (state T) where
+// it stopped itself.
+func isStopped(w pools.Party) bool {
+	return w.Exit == nil && w.Wait != nil && w.Wait.Kind == pools.WaitStopped && !w.Wait.Ready
 }
 
 func sameDead(a, b pools.Snapshot) bool {
