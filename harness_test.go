@@ -370,6 +370,9 @@ func TestPropertyTrackedLosesOnlyTheJobsHit(t *testing.T) {
 			}
 		}
 		for _, j := range o.Jobs {
+			if j.Kind == scenarios.ErrKindInterrupted {
+				continue // a Ctrl-C fails every job the caller had not yet received
+			}
 			if (j.State == scenarios.JobOK) == hit[j.Job] {
 				t.Logf("job %d: %s %s; hit by a fault: %v", j.Job, j.State, j.Error, hit[j.Job])
 				fail(t, "tracked failed a job no fault hit, or answered one a fault hit", o)

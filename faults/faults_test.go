@@ -176,6 +176,65 @@ func TestSIGSTOPIsARealStop(t *testing.T) {
 	}
 }
 
+// A Ctrl-C is a real SIGINT to the workers' own process group, which the
+// harness is not in: in 2.6's Pool (naive) every worker raises
+// KeyboardInterrupt, which `except Exception` does not catch, and ends
+// with code 1; the harness goes on.
+func TestSIGINTReachesEveryWorkerAndNotTheHarness(t *testing.T) {
+	p, err := pools.Start(pools.Naive, pools.Options{Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Terminate()
+	k, _ := faults.Lookup("sigint")
+	task := pools.Square(3)
+	task.Triggers = []pools.Trigger{k.Trigger(faults.TaskRun)}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := p.Submit(ctx, task); err != nil {
+		t.Fatal(err)
+	}
+	// Struck once the target is at its point and no worker is still
+	// starting (a forked Python worker has its handler from birth).
+	var pids []int
+	for len(pids) == 0 && ctx.Err() == nil {
+		s := p.Snapshot()
+		at, ready := false, true
+		for _, w := range s.Parties {
+			at = at || w.Worker && w.Stopped == "task-run" && w.Job == 0
+			ready = ready && !w.Starting
+		}
+		for _, w := range s.Parties {
+			if at && ready && w.Worker {
+				pids = append(pids, w.PID)
+			}
+		}
+	}
+	for _, pid := range pids {
+		if pg, err := unix.Getpgid(pid); err != nil || pg == unix.Getpgrp() {
+			t.Fatalf("worker %d is in process group %d (%v), the harness's is %d", pid, pg, err, unix.Getpgrp())
+		}
+	}
+	if err := p.SignalGroup(k.Signal); err != nil {
+		t.Fatal(err)
+	}
+	for ctx.Err() == nil {
+		ended := 0
+		for _, w := range p.Snapshot().Parties {
+			if w.Worker && w.Exit != nil {
+				if w.Exit.Signal != 0 || w.Exit.Code != 1 {
+					t.Fatalf("worker %d ended %s; want exit code 1 (an uncaught KeyboardInterrupt)", w.PID, w.Exit)
+				}
+				ended++
+			}
+		}
+		if ended == len(pids) {
+			return
+		}
+	}
+	t.Fatalf("not every worker of %v ended after the SIGINT", pids)
+}
+
 func TestCatalog(t *testing.T) {
 	names := map[string]bool{}
 	for _, k := range faults.Kinds() {

@@ -42,8 +42,8 @@ func init() {
 		NotAt: union(map[Phase]string{
 			TaskEncode:   "the parent encodes the task: a SIGSTOP would stop the harness, not a worker",
 			ResultDecode: "the parent decodes the result: a SIGSTOP would stop the harness, not a worker",
-			IdleLockWaiter: "not modelled yet: a stopped waiter for the read lock holds nothing, but it can take the one futex wake-up " +
-				"a release sends (glibc's sem_post and this pool's lock wake one waiter) and leave the others asleep; that needs its own argument",
+			IdleLockWaiter: "not modelled yet: a stopped waiter for the read lock holds nothing, but with glibc's semaphores (sem_post wakes one waiter) " +
+				"it can take the one wake-up a release sends and leave the other waiters asleep, which this model's lock (it wakes every waiter) would not show",
 		}),
 	})
 }

@@ -22,7 +22,9 @@ func init() {
 			"_process_worker", "_SafeQueue._on_queue_feeder_error"},
 		SharedQueues: true,
 		Worker:       WorkerMode{CatchAll: true, SendEncodeError: true, SayExiting: true},
-		Start:        startAs(startFailFast),
+		// Future.result and the manager thread's join: Condition.wait.
+		InterruptibleWaits: true,
+		Start:              startAs(startFailFast),
 	})
 }
 

@@ -66,6 +66,9 @@ type Party struct {
 	Phase string
 	// Idle: a live worker waiting for its next task.
 	Idle bool
+	// Starting: a live worker that has not yet reached its loop, so its
+	// signal handlers may not be installed yet.
+	Starting bool
 	// Done: a goroutine has returned. Died: it returned because of an
 	// uncaught error, as a Python thread dies silently.
 	Done  bool
@@ -226,6 +229,7 @@ func (c *core) workerPartyLocked(pr *proc, r roles) Party {
 	state := sl.state()
 	p.State, p.Job, p.Phase = state.String(), int(sl.Job().Load()), state.phase()
 	p.Idle = (state == wWaitTaskLock || state == wReadTask) && p.Job < 0
+	p.Starting = state == wStarting
 	if r.locks {
 		for i := range numLocks {
 			if c.reg.Lock(i).Holder() == pr.PID {

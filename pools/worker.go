@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/poolhang/poolhang/pools/internal/frame"
 	"github.com/poolhang/poolhang/pools/internal/shm"
@@ -84,6 +86,13 @@ func serveWorker(spec string) int {
 		resW:    cnt.ResW,
 	}
 	w.tasks.Max = reg.MaxFrame()
+	ignoreSIGINT.Store(def.Worker.IgnoreSIGINT)
+	w.sigint.wake = make(chan struct{})
+	// Caught before the loop runs, as Python's handler is installed
+	// before a worker runs any code: a SIGINT never kills it by default.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT)
+	go w.onSIGINT(sigs)
 	go w.mailbox()
 	err = w.loop()
 	if err == nil {
@@ -112,6 +121,7 @@ type worker struct {
 	tasks   *frame.Reader
 	results *os.File
 	resW    *atomic.Int64 // the result pipe's written counter
+	sigint  sigintPoint
 }
 
 func (w *worker) write(b []byte) error {
@@ -126,6 +136,10 @@ func (w *worker) write(b []byte) error {
 // here. A stop marked pointStops is the worker's own SIGSTOP, sent once
 // the slot says where it stops.
 func (w *worker) await(p Point, job int) {
+	if p&pointInterrupt != 0 {
+		w.awaitInterrupt(p&^pointInterrupt, job)
+		return
+	}
 	w.slot.SetPoint(uint32(p), int64(job))
 	if p&pointStops != 0 {
 		unix.Kill(os.Getpid(), unix.SIGSTOP)
@@ -172,13 +186,13 @@ func (w *worker) loop() error {
 			return nil
 		}
 		values, ran, err := w.run(job, calls)
-		if err != nil && !w.mode.CatchAll && IsExitRequest(err) {
-			return err // SystemExit is not an Exception
+		if err != nil && !w.mode.CatchAll && escapes(err) {
+			return err // SystemExit and KeyboardInterrupt are not Exceptions
 		}
 		r := resultOf(values, err, resultTrigs(ran))
 		if err := w.put(job, r); err != nil {
 			switch {
-			case w.mode.CatchAll, w.mode.SendEncodeError && !IsExitRequest(err):
+			case w.mode.CatchAll, w.mode.SendEncodeError && !escapes(err):
 				r = resultOf(nil, &EncodeError{What: "result", Err: err}, nil)
 				if err := w.put(job, r); err != nil {
 					return err
@@ -234,9 +248,19 @@ func (w *worker) get() (int, []wireTask, error) {
 		w.slot.SetWaitLock(lockTaskRead)
 		w.reg.Lock(lockTaskRead).Acquire(w.pid)
 		w.slot.ClearWaitLock()
+		if err := w.interruptedNow(); err != nil {
+			w.reg.Lock(lockTaskRead).Release()
+			return -1, nil, err
+		}
 	}
 	w.slot.set(wReadTask, -1)
 	f, err := w.tasks.Next(nil)
+	if kerr := w.interruptedNow(); kerr != nil {
+		if w.locks {
+			w.reg.Lock(lockTaskRead).Release()
+		}
+		return -1, nil, kerr
+	}
 	if errors.Is(err, ErrAllocation) && w.mode.GuardDecode {
 		// Refused, the body is still in the pipe: skip it, or its
 		// middle would be read as the next frame (and could forge one).

@@ -102,6 +102,7 @@ var (
 	never   = faults.NeverReturns
 	clean   = faults.ExitsClean
 	stops   = faults.Stops
+	ctrlC   = faults.Interrupted
 )
 
 // Reasons shared by the multiprocessing.Pool models (naive, respawn).

@@ -35,12 +35,17 @@ func init() {
 			{stops, faults.ResultEncode}:   hang(stoppedAlive + "; " + stoppedNotReplaced),
 			{stops, faults.ResultWrite}:    hang("the worker stops after writing part of job 2's result frame, holding the result write lock: the result handler waits for the rest of the frame; " + stoppedNotReplaced),
 			{stops, faults.IdleLockHolder}: hang(stoppedLock + "; its exitcode is None, so _maintain_pool starts no replacement"),
+			{ctrlC, faults.TaskDecode}:     raised(ErrKindInterrupted, ctrlC3x),
+			{ctrlC, faults.TaskRun}:        raised(ErrKindInterrupted, ctrlC3x),
+			{ctrlC, faults.ResultEncode}:   raised(ErrKindInterrupted, ctrlC3x),
 			{never, faults.TaskRun}:        hang("nothing bounds a task's time: the caller waits for job 2 forever"),
 		},
 	})
 }
 
 const (
+	// ctrlC3x: the caller's side decides the verdict.
+	ctrlC3x = "Pool.map waits in ApplyResult.wait -> threading.Event.wait -> Condition.wait -> lock.acquire(), which a signal interrupts on POSIX since 3.2: the caller gets KeyboardInterrupt at once, and map delivers no job. Meanwhile KeyboardInterrupt escapes every worker (`except Exception` around the call, `except (EOFError, OSError)` around get()): they end with code 1, _maintain_pool replaces them, and job 2 is lost with its worker (bpo 8296's hang is what a later join() would see)"
 	// stoppedNotReplaced: 3.11 _join_exited_workers tests exitcode, which
 	// a stopped process does not have.
 	stoppedNotReplaced = "_join_exited_workers (3.11) replaces only workers whose exitcode is not None, and a stopped one has none: job 2 stays with it, and 3.11's Pool has no per-task timeout (AsyncResult.get(timeout) bounds only the caller's own wait)"

@@ -32,6 +32,9 @@ func init() {
 			{stops, faults.TaskRun}:        raised(ErrKindDeadline, stoppedKilled),
 			{stops, faults.ResultEncode}:   raised(ErrKindDeadline, stoppedKilled),
 			{stops, faults.ResultWrite}:    raised(ErrKindDeadline, stoppedKilled+" (the half frame on its private pipe dies with it)"),
+			{ctrlC, faults.TaskDecode}:     raised(ErrKindInterrupted, ctrlCTracked),
+			{ctrlC, faults.TaskRun}:        raised(ErrKindInterrupted, ctrlCTracked),
+			{ctrlC, faults.ResultEncode}:   raised(ErrKindInterrupted, ctrlCTracked),
 			{never, faults.TaskRun}:        raised(ErrKindDeadline, "job 2 runs past its deadline: its worker is killed and replaced, job 2 fails with DeadlineExceeded"),
 		},
 	})
@@ -40,6 +43,9 @@ func init() {
 // exit0Lost: the supervisor retires workers only by a sentinel it sends,
 // so an exit it did not ask for is a death whatever its code.
 const exit0Lost = "the supervisor asked the worker for no exit: a worker that ends holding job 2 is lost whatever its exit code, so job 2 alone fails with WorkerLost naming the clean exit (exit code 0), and the worker is replaced"
+
+// ctrlCTracked: the Ctrl-C is the caller's alone.
+const ctrlCTracked = "the caller's wait takes a context, which the Ctrl-C ends: the caller gets KeyboardInterrupt at once and map delivers no job; the workers ignore SIGINT, so job 2 and every other job go on and the pool is still whole for whatever the program does next"
 
 // stoppedKilled: the deadline counts from when the job became its
 // worker's head job (tworker.since), whatever the worker is doing.

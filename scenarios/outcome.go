@@ -44,7 +44,10 @@ const (
 	ErrKindRestart    = "restart-budget"
 	ErrKindRead       = "read-error"
 	ErrKindWrongValue = "wrong-value"
-	ErrKindOther      = "other"
+	// ErrKindInterrupted: the caller's call raised KeyboardInterrupt (a
+	// Ctrl-C ended its wait) before it delivered the job.
+	ErrKindInterrupted = "interrupted"
+	ErrKindOther       = "other"
 )
 
 // JobOutcome is one job's end.
@@ -134,6 +137,8 @@ func Classify(err error) string {
 	var wl *pools.WorkerLost
 	var re *pools.ReadError
 	switch {
+	case pools.IsKeyboardInterrupt(err):
+		return ErrKindInterrupted
 	case errors.Is(err, pools.ErrBrokenPool):
 		return ErrKindBroken
 	case errors.As(err, &wl):

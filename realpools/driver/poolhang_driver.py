@@ -53,7 +53,7 @@ POOLS = {
     "py:pebble": "pebble.ProcessPool",
 }
 MODULES = {"py:billiard": "billiard", "py:loky": "joblib.externals.loky", "py:pebble": "pebble"}
-KINDS = ("raise", "sys-exit", "os-exit", "exit0", "sigkill", "segfault", "reader-memory-error", "stuck", "sigstop")
+KINDS = ("raise", "sys-exit", "os-exit", "exit0", "sigkill", "segfault", "reader-memory-error", "stuck", "sigstop", "sigint")
 JOB_PHASES = ("task-encode", "task-decode", "task-run", "result-encode", "result-write", "result-decode")
 IDLE_PHASES = ("idle-lock-holder", "idle-lock-waiter")
 PARENT_PHASES = ("task-encode", "result-decode")
@@ -121,6 +121,20 @@ def strike(kind, phase, job):
     if kind == "exit0":
         # exit_group(0): the wait status a retiring worker leaves.
         os._exit(0)
+    if kind == "sigint":
+        # Ctrl-C: SIGINT to the whole process group (the reaper started the
+        # driver in a group of its own): the parent, whose main thread is
+        # the caller, and every worker, this one included. Here the
+        # KeyboardInterrupt is raised at the next eval-breaker check (a
+        # backward jump), unless this worker ignores SIGINT or its pool's
+        # handler does not raise; then the task goes on.
+        os.killpg(os.getpgrp(), signal.SIGINT)
+        if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+            return
+        end = time.monotonic() + 5
+        while time.monotonic() < end:
+            pass
+        return
     if kind == "sigstop":
         # Stopped for good (state T): nobody sends SIGCONT; the reaper's
         # SIGKILL ends it at teardown, which works on a stopped process.
@@ -177,6 +191,9 @@ class ResultTrap:
     def __reduce__(self):
         if self.phase == "result-encode":
             strike(self.kind, self.phase, self.job)
+            # The strike returned (a Ctrl-C this worker ignores): the
+            # result goes back as any other.
+            return (_result, (self.job, self.value))
         if self.phase == "result-write":
             _midframe.update(kind=self.kind, job=self.job)
             return (_result, (self.job, self.value, b"w" * BIG))
@@ -351,6 +368,7 @@ def check_fault(sc, kind, phase):
         "stuck": ("task-run",),
         "exit0": ("task-decode", "task-run", "result-encode"),
         "sigstop": ("task-decode", "task-run", "result-encode", "result-write", "idle-lock-holder"),
+        "sigint": ("task-decode", "task-run", "result-encode"),
     }[kind]
     if phase not in allowed:
         raise BadInput("impossible fault: %s at %s (%s strikes at: %s)" % (kind, phase, kind, ", ".join(allowed)))
@@ -512,7 +530,7 @@ def read_proc(pid, name):
 
 SYSCALLS = {"0": "read", "1": "write", "7": "poll", "23": "select", "202": "futex", "232": "epoll_wait",
             "270": "pselect6", "271": "ppoll", "281": "epoll_pwait", "34": "pause", "61": "wait4",
-            "247": "waitid", "230": "clock_nanosleep", "35": "nanosleep", "130": "rt_sigsuspend"}
+            "247": "waitid", "62": "kill", "230": "clock_nanosleep", "35": "nanosleep", "130": "rt_sigsuspend"}
 
 
 def syscall_of(pid):
@@ -899,9 +917,31 @@ def execute(sc, stall):
                 raise RuntimeError("idle worker %d did not die of %s" % (pid, kind))
             time.sleep(0.001)
 
+    if any(k == "sigint" for k, _, _ in sc["faults"]):
+        # A Ctrl-C reaches only the main thread of a Python process, so the
+        # caller is the main thread here, as in a program whose user
+        # presses Ctrl-C during pool.map; the monitor watches from a thread
+        # and ends the process itself.
+        threading.main_thread().name = "poolhang-caller"
+        t_call = time.monotonic()
+        mon = threading.Thread(target=monitor, args=(run, sc, pool, limit, out, threading.main_thread(), t_call),
+                               name="poolhang-monitor", daemon=True)
+        mon.start()
+        run.call(pool, args)
+        while True:
+            try:
+                mon.join()
+            except KeyboardInterrupt:
+                pass  # a second Ctrl-C: the monitor still ends the run
     caller = threading.Thread(target=run.call, args=(pool, args), name="poolhang-caller", daemon=True)
     t_call = time.monotonic()
     caller.start()
+    monitor(run, sc, pool, limit, out, caller, t_call)
+
+
+def monitor(run, sc, pool, limit, out, caller, t_call):
+    """Watch the run until the caller is answered or nothing moved for the
+    limit, write the outcome, tear down and end the process."""
     _driver_tids.add(threading.get_native_id())
     last, cpu, _ = signature(run)
     while not run.done.wait(0.05):
