@@ -90,19 +90,7 @@ func TestExit0IsACleanExit(t *testing.T) {
 // A SIGKILL fault is a worker stopped at its point, killed by a real signal
 // from outside: run one in a pool and read the worker's end.
 func TestSIGKILLLandsAtThePoint(t *testing.T) {
-	p, err := pools.Start(pools.Naive, pools.Options{Workers: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Terminate()
-	k, _ := faults.Lookup("sigkill")
-	task := pools.Square(3)
-	task.Triggers = []pools.Trigger{k.Trigger(faults.TaskRun)}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if _, err := p.Submit(ctx, task); err != nil {
-		t.Fatal(err)
-	}
+	p, k, ctx := submitStruck(t, 1, "sigkill")
 	var pid int
 	for pid == 0 {
 		for _, w := range p.Snapshot().Parties {
@@ -134,19 +122,7 @@ func TestSIGKILLLandsAtThePoint(t *testing.T) {
 // T where it stopped, holding its job, and the pool's SIGKILL at teardown
 // ends and reaps it all the same.
 func TestSIGSTOPIsARealStop(t *testing.T) {
-	p, err := pools.Start(pools.Naive, pools.Options{Workers: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, _ := faults.Lookup("sigstop")
-	task := pools.Square(3)
-	task.Triggers = []pools.Trigger{k.Trigger(faults.TaskRun)}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if _, err := p.Submit(ctx, task); err != nil {
-		p.Terminate()
-		t.Fatal(err)
-	}
+	p, _, ctx := submitStruck(t, 1, "sigstop")
 	var pid int
 	for pid == 0 && ctx.Err() == nil {
 		for _, w := range p.Snapshot().Parties {
@@ -159,7 +135,6 @@ func TestSIGSTOPIsARealStop(t *testing.T) {
 		}
 	}
 	if pid == 0 {
-		p.Terminate()
 		t.Fatal("the worker never showed as stopped")
 	}
 	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
@@ -181,19 +156,7 @@ func TestSIGSTOPIsARealStop(t *testing.T) {
 // KeyboardInterrupt, which `except Exception` does not catch, and ends
 // with code 1; the harness goes on.
 func TestSIGINTReachesEveryWorkerAndNotTheHarness(t *testing.T) {
-	p, err := pools.Start(pools.Naive, pools.Options{Workers: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Terminate()
-	k, _ := faults.Lookup("sigint")
-	task := pools.Square(3)
-	task.Triggers = []pools.Trigger{k.Trigger(faults.TaskRun)}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if _, err := p.Submit(ctx, task); err != nil {
-		t.Fatal(err)
-	}
+	p, k, ctx := submitStruck(t, 2, "sigint")
 	// Struck once the target is at its point and no worker is still
 	// starting (a forked Python worker has its handler from birth).
 	var pids []int
@@ -233,6 +196,29 @@ func TestSIGINTReachesEveryWorkerAndNotTheHarness(t *testing.T) {
 		}
 	}
 	t.Fatalf("not every worker of %v ended after the SIGINT", pids)
+}
+
+// submitStruck starts a naive pool of n workers and submits square(3)
+// with kind's trigger at task-run; the pool is terminated at cleanup.
+func submitStruck(t *testing.T, n int, kind string) (pools.Pool, faults.Kind, context.Context) {
+	t.Helper()
+	p, err := pools.Start(pools.Naive, pools.Options{Workers: n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Terminate() })
+	k, err := faults.Lookup(kind)
+	if err != nil {
+		t.Fatal(err)
+	}
+	task := pools.Square(3)
+	task.Triggers = []pools.Trigger{k.Trigger(faults.TaskRun)}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	if _, err := p.Submit(ctx, task); err != nil {
+		t.Fatal(err)
+	}
+	return p, k, ctx
 }
 
 func TestCatalog(t *testing.T) {
