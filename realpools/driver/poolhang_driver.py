@@ -377,6 +377,13 @@ def check_fault(sc, kind, phase):
         why = ("pebble's idle workers wait in channel.poll() without the channel lock and take it only "
                "to receive and acknowledge a ready task (pebble/pool/process.py fetch_task, task_transaction)")
         raise NotApplicable("%s at idle-lock-holder: %s" % (kind, why))
+    if kind == "sigstop" and phase == "idle-lock-holder" and pool == "py:loky":
+        why = ("loky's reusable executor retires a worker idle for its timeout (10 s, get_reusable_executor): "
+               "the worker blocked on the call queue's read lock, which the stopped worker holds, gives up "
+               "(_process_worker: call_queue.get(timeout=...) raises queue.Empty) and loky starts another, every 10 s "
+               "for ever; this driver counts a worker started or ended as progress, so it can tell that churn "
+               "neither from a slow pool nor from a no-answer (seen: no verdict within 2m49s)")
+        raise NotApplicable("%s at idle-lock-holder: %s" % (kind, why))
     if phase == "idle-lock-waiter" and sc["workers"] < 2 and pool != "py:pebble":
         raise NotApplicable("%s at idle-lock-waiter: with one worker, that worker holds the read lock; a waiter needs at least 2 workers" % kind)
 
