@@ -118,6 +118,10 @@ type Kind struct {
 	// that it stopped at the point (Action must then call Strike.Await),
 	// or at once to an idle worker.
 	Signal syscall.Signal
+	// Group: Signal goes to the pool's whole process group, and the
+	// parent's side of it is modelled, as a terminal's Ctrl-C reaches
+	// every process of its foreground job ([pools.Inspector.SignalGroup]).
+	Group bool
 	// Phases maps each meaningful phase to why it is meaningful there.
 	Phases map[Phase]string
 	// NotAt maps phases where the kind cannot strike to why not.

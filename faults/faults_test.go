@@ -5,10 +5,13 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/poolhang/poolhang/faults"
 	"github.com/poolhang/poolhang/pools"
@@ -75,22 +78,19 @@ func TestOSExitEndsAtOnce(t *testing.T) {
 	}
 }
 
+// exit0 is a real exit_group(0): the wait status says exited with code
+// 0, not signalled, exactly what a retiring worker leaves.
+func TestExit0IsACleanExit(t *testing.T) {
+	ws := helper(t, "exit0")
+	if !ws.Exited() || ws.ExitStatus() != 0 {
+		t.Fatalf("wait status %#x: exited=%v code=%d signaled=%v; want exit code 0", uint32(ws), ws.Exited(), ws.ExitStatus(), ws.Signaled())
+	}
+}
+
 // A SIGKILL fault is a worker stopped at its point, killed by a real signal
 // from outside: run one in a pool and read the worker's end.
 func TestSIGKILLLandsAtThePoint(t *testing.T) {
-	p, err := pools.Start(pools.Naive, pools.Options{Workers: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Terminate()
-	k, _ := faults.Lookup("sigkill")
-	task := pools.Square(3)
-	task.Triggers = []pools.Trigger{k.Trigger(faults.TaskRun)}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if _, err := p.Submit(ctx, task); err != nil {
-		t.Fatal(err)
-	}
+	p, k, ctx := submitStruck(t, 1, "sigkill")
 	var pid int
 	for pid == 0 {
 		for _, w := range p.Snapshot().Parties {
@@ -116,6 +116,109 @@ func TestSIGKILLLandsAtThePoint(t *testing.T) {
 		}
 	}
 	t.Fatal("the worker did not die")
+}
+
+// A sigstop fault is a real SIGSTOP: the kernel shows the worker in state
+// T where it stopped, holding its job, and the pool's SIGKILL at teardown
+// ends and reaps it all the same.
+func TestSIGSTOPIsARealStop(t *testing.T) {
+	p, _, ctx := submitStruck(t, 1, "sigstop")
+	var pid int
+	for pid == 0 && ctx.Err() == nil {
+		for _, w := range p.Snapshot().Parties {
+			if w.Worker && w.Wait != nil && w.Wait.Kind == pools.WaitStopped && !w.Wait.Ready {
+				if w.Stopped != "task-run" || w.Job != 0 || w.Exit != nil {
+					t.Errorf("stopped worker: at %q holding job %d, exit %v; want alive at task-run holding job 0", w.Stopped, w.Job, w.Exit)
+				}
+				pid = w.PID
+			}
+		}
+	}
+	if pid == 0 {
+		t.Fatal("the worker never showed as stopped")
+	}
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:])); len(f) == 0 || f[0] != "T" {
+		t.Errorf("/proc/%d/stat says %q; want state T", pid, stat)
+	}
+	p.Terminate()
+	var info unix.Siginfo
+	if err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil); err != unix.ECHILD {
+		t.Errorf("after Terminate, the stopped worker %d is still a child (waitid: %v)", pid, err)
+	}
+}
+
+// A Ctrl-C is a real SIGINT to the workers' own process group, which the
+// harness is not in: in 2.6's Pool (naive) every worker raises
+// KeyboardInterrupt, which `except Exception` does not catch, and ends
+// with code 1; the harness goes on.
+func TestSIGINTReachesEveryWorkerAndNotTheHarness(t *testing.T) {
+	p, k, ctx := submitStruck(t, 2, "sigint")
+	// Struck once the target is at its point and no worker is still
+	// starting (a forked Python worker has its handler from birth).
+	var pids []int
+	for len(pids) == 0 && ctx.Err() == nil {
+		s := p.Snapshot()
+		at, ready := false, true
+		for _, w := range s.Parties {
+			at = at || w.Worker && w.Stopped == "task-run" && w.Job == 0
+			ready = ready && !w.Starting
+		}
+		for _, w := range s.Parties {
+			if at && ready && w.Worker {
+				pids = append(pids, w.PID)
+			}
+		}
+	}
+	for _, pid := range pids {
+		if pg, err := unix.Getpgid(pid); err != nil || pg == unix.Getpgrp() {
+			t.Fatalf("worker %d is in process group %d (%v), the harness's is %d", pid, pg, err, unix.Getpgrp())
+		}
+	}
+	if err := p.SignalGroup(k.Signal); err != nil {
+		t.Fatal(err)
+	}
+	for ctx.Err() == nil {
+		ended := 0
+		for _, w := range p.Snapshot().Parties {
+			if w.Worker && w.Exit != nil {
+				if w.Exit.Signal != 0 || w.Exit.Code != 1 {
+					t.Fatalf("worker %d ended %s; want exit code 1 (an uncaught KeyboardInterrupt)", w.PID, w.Exit)
+				}
+				ended++
+			}
+		}
+		if ended == len(pids) {
+			return
+		}
+	}
+	t.Fatalf("not every worker of %v ended after the SIGINT", pids)
+}
+
+// submitStruck starts a naive pool of n workers and submits square(3)
+// with kind's trigger at task-run; the pool is terminated at cleanup.
+func submitStruck(t *testing.T, n int, kind string) (pools.Pool, faults.Kind, context.Context) {
+	t.Helper()
+	p, err := pools.Start(pools.Naive, pools.Options{Workers: n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Terminate() })
+	k, err := faults.Lookup(kind)
+	if err != nil {
+		t.Fatal(err)
+	}
+	task := pools.Square(3)
+	task.Triggers = []pools.Trigger{k.Trigger(faults.TaskRun)}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	if _, err := p.Submit(ctx, task); err != nil {
+		t.Fatal(err)
+	}
+	return p, k, ctx
 }
 
 func TestCatalog(t *testing.T) {

@@ -89,6 +89,20 @@ func (s *Strike) Hang() {
 // pointHangs marks, in a slot's point, a stop that never ends by itself.
 const pointHangs Point = 0x80
 
+// pointStops marks, in a slot's point, a worker that stopped itself with
+// SIGSTOP there: the kernel, not the worker, then says whether it runs.
+const pointStops Point = 0x40
+
+// Stop records in the worker's shared slot that it stops at the point,
+// then sends itself a real SIGSTOP (kill(getpid(), SIGSTOP)): the whole
+// process stops, in state T, until a SIGCONT or a SIGKILL. In the parent
+// it returns at once.
+func (s *Strike) Stop() {
+	if s.await != nil {
+		s.await(s.At|pointStops, s.Job)
+	}
+}
+
 // Await records in the worker's shared slot that it reached the point and
 // blocks the calling goroutine forever, so that something outside (a
 // SIGKILL) can land exactly there. In the parent it returns at once.

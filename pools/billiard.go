@@ -34,9 +34,12 @@ func init() {
 		// escapes), wraps a result that fails to pickle in
 		// MaybeEncodingError, and unpickles the task outside the read
 		// lock (SimpleQueue.get_payload, then loads).
-		Worker:  WorkerMode{SendEncodeError: true, Ack: true},
-		Options: []Option{OptionChunkSize, OptionLostWorkerTimeout},
-		Start:   startAs(func(o Options) (*queuePool, error) { return startQueue(Billiard, o) }),
+		Worker: WorkerMode{SendEncodeError: true, Ack: true},
+		// On Python 3, ApplyResult.wait and MapResult.wait are
+		// threading.Event.wait: a Ctrl-C interrupts them.
+		InterruptibleWaits: true,
+		Options:            []Option{OptionChunkSize, OptionLostWorkerTimeout},
+		Start:              startAs(func(o Options) (*queuePool, error) { return startQueue(Billiard, o) }),
 	})
 }
 

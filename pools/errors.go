@@ -80,7 +80,13 @@ type WorkerLost struct {
 }
 
 func (e *WorkerLost) Error() string {
-	return fmt.Sprintf("worker %d lost during %s: %s (attempt %d)", e.PID, e.Phase, e.Status, e.Attempts)
+	how := e.Status.String()
+	if e.Status == (Exit{}) {
+		// What a retiring worker leaves; said outright, since a pool that
+		// reads only the code takes it for a retirement (pebble 5.0).
+		how = "a clean exit (exit code 0) while it held the job"
+	}
+	return fmt.Sprintf("worker %d lost during %s: %s (attempt %d)", e.PID, e.Phase, how, e.Attempts)
 }
 
 // DeadlineError is the error of a job that ran past Options.TaskTimeout:

@@ -22,7 +22,9 @@ func init() {
 			"_process_worker", "_SafeQueue._on_queue_feeder_error"},
 		SharedQueues: true,
 		Worker:       failFastWorker,
-		Options:      []Option{OptionMaxTasks, OptionInitializer, OptionRecover},
+		// Future.result and the manager thread's join: Condition.wait.
+		InterruptibleWaits: true,
+		Options:            []Option{OptionMaxTasks, OptionInitializer, OptionRecover},
 		Start: func(o Options) (Pool, error) {
 			if o.Recover {
 				return startReusable(FailFast, o)

@@ -24,7 +24,9 @@ func init() {
 			"_process_worker", "_sendback_result", "TerminatedWorkerError"},
 		SharedQueues: true,
 		Worker:       failFastWorker,
-		Options:      []Option{OptionRecover},
+		// Future.result: Condition.wait, interruptible on Python 3.
+		InterruptibleWaits: true,
+		Options:            []Option{OptionRecover},
 		Start: func(o Options) (Pool, error) {
 			o.Recover = true
 			return startReusable(Loky, o)
@@ -113,3 +115,7 @@ func (r *reusable) Interrupt(pid int, t Trigger) error { return r.current().Inte
 func (r *reusable) Signal(pid int, sig syscall.Signal) error {
 	return r.current().Signal(pid, sig)
 }
+
+// SignalGroup signals the current executor's process group: a Ctrl-C
+// reaches the workers a terminal would reach.
+func (r *reusable) SignalGroup(sig syscall.Signal) error { return r.current().SignalGroup(sig) }

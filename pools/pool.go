@@ -106,6 +106,10 @@ type Inspector interface {
 	// pool's own process handle (a pidfd), so that a pid reused by
 	// another process is never hit.
 	Signal(pid int, sig syscall.Signal) error
+	// SignalGroup sends sig to the pool's process group, every live
+	// worker at once, as a terminal sends Ctrl-C to its foreground job.
+	// The harness is never in that group.
+	SignalGroup(sig syscall.Signal) error
 }
 
 // Start starts a pool of the given strategy.
@@ -263,6 +267,8 @@ type core struct {
 	released    bool
 	releaseOnce sync.Once
 	termOnce    sync.Once
+
+	group procGroup // the workers' process group
 }
 
 // terminateOnce runs end once, unless the pool was joined already (then

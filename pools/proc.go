@@ -46,7 +46,7 @@ func (c *core) spawn(pipes func(s slot) (task, res *pipe, err error)) (*proc, er
 	files := []*os.File{c.devnull, c.devnull, c.stderr, c.reg.File(), task.r, res.w}
 	// -test.run=^$ keeps a test binary that forgot MaybeServeWorker from
 	// running its tests in every worker.
-	p, err := process.Start(c.exe, []string{c.exe, "-test.run=^$"}, env, files)
+	p, err := c.group.start(c.exe, []string{c.exe, "-test.run=^$"}, env, files)
 	if err != nil {
 		c.freeSlot(idx)
 		return nil, fmt.Errorf("pools: start worker: %w", err)

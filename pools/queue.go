@@ -42,8 +42,10 @@ func init() {
 			"Pool._handle_workers", "Pool._maintain_pool", "Pool.close", "Pool.join", "worker", "MapResult._set"},
 		SharedQueues: true,
 		Worker:       WorkerMode{SendEncodeError: true},
-		Options:      []Option{OptionChunkSize, OptionMaxTasks, OptionInitializer},
-		Start:        startAs(func(o Options) (*queuePool, error) { return startQueue(Respawn, o) }),
+		// 3.x Pool.map: ApplyResult.wait -> threading.Event.wait.
+		InterruptibleWaits: true,
+		Options:            []Option{OptionChunkSize, OptionMaxTasks, OptionInitializer},
+		Start:              startAs(func(o Options) (*queuePool, error) { return startQueue(Respawn, o) }),
 	})
 }
 

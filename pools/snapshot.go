@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"sort"
+
+	process "github.com/poolhang/poolhang/pools/internal/proc"
 )
 
 // A Snapshot is what every party of a pool was doing at one moment. It
@@ -86,6 +88,9 @@ type Party struct {
 	// Init: a live worker that has not finished starting: it has not
 	// run its initializer yet, or is running it.
 	Init bool
+	// Starting: a live worker that has not yet reached its loop, so its
+	// signal handlers may not be installed yet.
+	Starting bool
 	// Done: a goroutine has returned. Died: it returned because of an
 	// uncaught error, as a Python thread dies silently.
 	Done  bool
@@ -254,6 +259,7 @@ func (c *core) workerPartyLocked(pr *proc, r roles) Party {
 	p.State, p.Job, p.Phase = state.String(), int(sl.Job().Load()), state.phase()
 	p.Idle = (state == wWaitTaskLock || state == wReadTask) && p.Job < 0
 	p.Init = state == wStarting || state == wInit
+	p.Starting = state == wStarting || state == wInit
 	if r.locks {
 		for i := range numLocks {
 			if c.reg.Lock(i).Holder() == pr.PID {
@@ -320,6 +326,17 @@ func stopped(p *Party, stop Point, r roles) bool {
 	switch {
 	case stop == 0:
 		return false
+	case stop&pointStops != 0:
+		at := stop &^ pointStops
+		p.Stop, p.Stopped = at, at.String()
+		// Proven from the kernel, not the slot: until /proc says T the
+		// worker is still on its way to the stop, so it can move.
+		st := process.StateLetter(p.PID)
+		p.Wait = &Wait{Kind: WaitStopped, For: "nothing: stopped by SIGSTOP at " + at.String() + ", and nobody sends SIGCONT", Job: p.Job,
+			Ready: st != 'T', Detail: fmt.Sprintf("state %c, as ps shows it", st)}
+		if r.deadline != "" {
+			p.Wait.Releasers = []string{r.deadline}
+		}
 	case stop&pointHangs != 0:
 		at := stop &^ pointHangs
 		p.Stop, p.Stopped = at, at.String()

@@ -33,6 +33,13 @@ type Definition struct {
 	SharedQueues bool
 	// Worker is what runs inside its worker processes.
 	Worker WorkerMode
+	// InterruptibleWaits: a SIGINT to the parent ends the caller's blocking
+	// wait (map, get, join) with KeyboardInterrupt. True from Python 3.2,
+	// where lock acquires are interruptible on POSIX (threading.Event.wait
+	// under Pool.map and Future.result); false for 2.6, whose
+	// Condition.wait() without a timeout blocks in an acquire that retries
+	// on EINTR (bpo 8296).
+	InterruptibleWaits bool
 	// Options lists the strategy-specific options it supports; [Start]
 	// refuses any other that is set.
 	Options []Option
@@ -67,6 +74,11 @@ type WorkerMode struct {
 	// an acknowledgement (the job and its pid) to the result pipe
 	// (billiard's Worker.workloop: `put((ACK, (job, i, now(), pid, ...)))`).
 	Ack bool
+	// IgnoreSIGINT: the worker ignores SIGINT, so a Ctrl-C is the parent's
+	// alone (Pool(initializer=signal.signal(SIGINT, SIG_IGN)), the usual
+	// advice); otherwise SIGINT raises KeyboardInterrupt wherever the
+	// worker is.
+	IgnoreSIGINT bool
 }
 
 // An Option is a strategy-specific pool option.
@@ -177,6 +189,14 @@ func (s Strategy) Follows() string {
 func (s Strategy) SharedQueues() bool {
 	d, ok := lookup(s)
 	return ok && d.SharedQueues
+}
+
+// InterruptibleWaits reports whether a SIGINT to the parent ends the
+// caller's blocking wait with KeyboardInterrupt (see
+// [Definition.InterruptibleWaits]).
+func (s Strategy) InterruptibleWaits() bool {
+	d, ok := lookup(s)
+	return ok && d.InterruptibleWaits
 }
 
 // Supports reports whether the strategy takes option o.

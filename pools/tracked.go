@@ -21,9 +21,12 @@ func init() {
 		Models:    "private pipes per worker, jobs assigned by the parent, a death fails exactly the job it held",
 		Follows:   "poolhang's own design",
 		Functions: []string{"(none: billiard's and pebble's per-worker job tracking are the nearest peers)"},
-		Worker:    WorkerMode{CatchAll: true, SendEncodeError: true, GuardDecode: true},
-		Options:   []Option{OptionRetries, OptionRestartBudget, OptionTaskTimeout, OptionInitializer},
-		Start:     startAs(func(o Options) (*tracked, error) { return startTrackedAs(Tracked, o) }),
+		// A Ctrl-C is the caller's: it returns from its wait at once, and
+		// the workers, which ignore SIGINT, lose nothing.
+		Worker:             WorkerMode{CatchAll: true, SendEncodeError: true, GuardDecode: true, IgnoreSIGINT: true},
+		InterruptibleWaits: true,
+		Options:            []Option{OptionRetries, OptionRestartBudget, OptionTaskTimeout, OptionInitializer},
+		Start:              startAs(func(o Options) (*tracked, error) { return startTrackedAs(Tracked, o) }),
 	})
 }
 

@@ -61,6 +61,7 @@ const (
 	WaitSignal                // a worker stopped at a point for a signal from outside
 	WaitNeverReturns          // a task that never returns
 	WaitDeadline              // a sleep until an armed deadline
+	WaitStopped               // a worker stopped by SIGSTOP (state T)
 )
 
 var waitKindNames = [...]string{
@@ -75,6 +76,7 @@ var waitKindNames = [...]string{
 	WaitSignal:       "signal",
 	WaitNeverReturns: "never returns",
 	WaitDeadline:     "deadline",
+	WaitStopped:      "stopped (T)",
 }
 
 func (k WaitKind) String() string {

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/poolhang/poolhang/pools/internal/frame"
 	"github.com/poolhang/poolhang/pools/internal/shm"
@@ -85,6 +87,13 @@ func serveWorker(spec string) int {
 	}
 	w.tasks.Max = reg.MaxFrame()
 	w.maxTasks, w.initFails = reg.Lifecycle()
+	ignoreSIGINT.Store(def.Worker.IgnoreSIGINT)
+	w.sigint.wake = make(chan struct{})
+	// Caught before the loop runs, as Python's handler is installed
+	// before a worker runs any code: a SIGINT never kills it by default.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT)
+	go w.onSIGINT(sigs)
 	go w.mailbox()
 	if code := w.initialize(); code >= 0 {
 		return code
@@ -119,6 +128,7 @@ type worker struct {
 	// The pool's lifecycle options (shm.Region.Lifecycle).
 	maxTasks  int
 	initFails bool
+	sigint    sigintPoint
 }
 
 func (w *worker) write(b []byte) error {
@@ -130,9 +140,17 @@ func (w *worker) write(b []byte) error {
 
 // await marks the slot as stopped at p holding job and blocks this
 // goroutine for good, so that a signal sent from outside lands exactly
-// here.
+// here. A stop marked pointStops is the worker's own SIGSTOP, sent once
+// the slot says where it stops.
 func (w *worker) await(p Point, job int) {
+	if p&pointInterrupt != 0 {
+		w.awaitInterrupt(p&^pointInterrupt, job)
+		return
+	}
 	w.slot.SetPoint(uint32(p), int64(job))
+	if p&pointStops != 0 {
+		unix.Kill(os.Getpid(), unix.SIGSTOP)
+	}
 	for {
 		unix.Pause()
 	}
@@ -183,8 +201,8 @@ func (w *worker) loop() error {
 			}
 		}
 		values, ran, err := w.run(job, calls)
-		if err != nil && !w.mode.CatchAll && IsExitRequest(err) {
-			return err // SystemExit is not an Exception
+		if err != nil && !w.mode.CatchAll && escapes(err) {
+			return err // SystemExit and KeyboardInterrupt are not Exceptions
 		}
 		r := resultOf(values, err, resultTrigs(ran))
 		last := w.retire(completed + 1)
@@ -193,7 +211,7 @@ func (w *worker) loop() error {
 		}
 		if err := w.put(job, r); err != nil {
 			switch {
-			case w.mode.CatchAll, w.mode.SendEncodeError && !IsExitRequest(err):
+			case w.mode.CatchAll, w.mode.SendEncodeError && !escapes(err):
 				r = resultOf(nil, &EncodeError{What: "result", Err: err}, nil)
 				if last && w.mode.SayExiting {
 					r.ExitPID = w.pid
@@ -258,9 +276,19 @@ func (w *worker) get() (int, []wireTask, error) {
 		w.slot.SetWaitLock(lockTaskRead)
 		w.reg.Lock(lockTaskRead).Acquire(w.pid)
 		w.slot.ClearWaitLock()
+		if err := w.interruptedNow(); err != nil {
+			w.reg.Lock(lockTaskRead).Release()
+			return -1, nil, err
+		}
 	}
 	w.slot.set(wReadTask, -1)
 	f, err := w.tasks.Next(nil)
+	if kerr := w.interruptedNow(); kerr != nil {
+		if w.locks {
+			w.reg.Lock(lockTaskRead).Release()
+		}
+		return -1, nil, kerr
+	}
 	if errors.Is(err, ErrAllocation) && w.mode.GuardDecode {
 		// Refused, the body is still in the pipe: skip it, or its
 		// middle would be read as the next frame (and could forge one).

@@ -59,11 +59,12 @@ var realErrorKinds = []struct {
 	{"ProcessExpired", "", ErrKindWorkerLost},    // pebble: the worker that ran the task died
 	{"WorkerLostError", "", ErrKindWorkerLost},   // billiard.exceptions
 	{"ExceptionWithTraceback", "WorkerLostError", ErrKindWorkerLost},
-	{"MaybeEncodingError", "", ErrKindEncode}, // multiprocessing.pool, billiard.pool
-	{"PicklingError", "", ErrKindEncode},      // loky re-raises a task's pickling error
-	{"SystemExit", "", ErrKindExit},           // raised in the worker, sent back (PPE, loky)
-	{"MemoryError", "", ErrKindRead},          // the parent's reader
-	{"TimeoutError", "", ErrKindDeadline},     // pebble's per-task timeout (unused here)
+	{"MaybeEncodingError", "", ErrKindEncode},     // multiprocessing.pool, billiard.pool
+	{"PicklingError", "", ErrKindEncode},          // loky re-raises a task's pickling error
+	{"SystemExit", "", ErrKindExit},               // raised in the worker, sent back (PPE, loky)
+	{"MemoryError", "", ErrKindRead},              // the parent's reader
+	{"TimeoutError", "", ErrKindDeadline},         // pebble's per-task timeout (unused here)
+	{"KeyboardInterrupt", "", ErrKindInterrupted}, // a Ctrl-C ended the caller's wait
 	// The call styles that end a pool (scenarios/endings.go).
 	{"Terminated", "", ErrKindTerminated},            // the driver's: not answered when terminate() returned
 	{"ShutdownExecutorError", "", ErrKindTerminated}, // loky: shutdown(kill_workers=True) fails what is pending

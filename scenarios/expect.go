@@ -120,12 +120,21 @@ var (
 	dies    = faults.Dies
 	readerr = faults.ReaderFails
 	never   = faults.NeverReturns
+	clean   = faults.ExitsClean
+	stops   = faults.Stops
+	ctrlC   = faults.Interrupted
 )
 
 // Reasons shared by the multiprocessing.Pool models (naive, respawn).
 const (
-	deadLock = "the dead worker held the task queue's read lock, which nothing releases: no worker can read a task again (cpython#96062)"
-	deadRead = "the result handler catches only IOError/EOFError: the error kills the thread silently and no result is read again"
+	// stoppedAlive: a worker in state T is neither running nor dead.
+	stoppedAlive = "the worker stopped by SIGSTOP (state T) is alive: no sentinel fires, no pipe closes, and it never writes again"
+	// stoppedLock: the read lock is held across the blocking read
+	// (2.6's get: racquire(); recv(); 3.x SimpleQueue.get: `with self._rlock:
+	// res = self._reader.recv_bytes()`).
+	stoppedLock = "the stopped idle worker holds the task queue's read lock, taken around its blocking read; it is alive, so nothing releases the lock and every other worker blocks on it: no task is read again"
+	deadLock    = "the dead worker held the task queue's read lock, which nothing releases: no worker can read a task again (cpython#96062)"
+	deadRead    = "the result handler catches only IOError/EOFError: the error kills the thread silently and no result is read again"
 	// A frame torn by a dying writer: the reader waits for the rest, and
 	// the dead writer keeps the result write lock.
 	tornFrame = "the worker dies after writing part of job 2's result frame, holding the result write lock: the result handler blocks on the torn frame"

@@ -49,6 +49,17 @@ func init() {
 			{dies, faults.IdleLockWaiter}:  done("the dead idle worker held nothing and acknowledged nothing; it is replaced and every job completes"),
 			{readerr, faults.ResultDecode}: hang("the MemoryError escapes _process_result; finish_at_shutdown reads the body left in the pipe as the next message and fails again, and PoolThread.run calls os._exit(1): the real parent exits; the model's result handler dies and the caller is never answered"),
 			{never, faults.TaskRun}:        hang("the pool has no timeout: billiard's soft and hard time limits (TimeoutHandler) exist only when Pool(timeout=...) or soft_timeout is set, and the standard pool sets none"),
+			{clean, faults.TaskDecode}:     raised(ErrKindWorkerLost, billiardClean),
+			{clean, faults.TaskRun}:        raised(ErrKindWorkerLost, billiardClean),
+			{clean, faults.ResultEncode}:   raised(ErrKindWorkerLost, billiardClean),
+			{stops, faults.TaskDecode}:     hang(billiardStopped),
+			{stops, faults.TaskRun}:        hang(billiardStopped),
+			{stops, faults.ResultEncode}:   hang(billiardStopped),
+			{stops, faults.ResultWrite}:    hang(billiardStopped + "; and the result handler waits for the rest of job 2's frame, behind the write lock the stopped worker holds"),
+			{stops, faults.IdleLockHolder}: hang("the stopped idle worker holds the task queue's read lock: no other worker can take a task; its exitcode is None, so _join_exited_workers neither replaces it nor marks anything lost"),
+			{ctrlC, faults.TaskDecode}:     raised(ErrKindInterrupted, billiardCtrlC),
+			{ctrlC, faults.TaskRun}:        raised(ErrKindInterrupted, billiardCtrlC),
+			{ctrlC, faults.ResultEncode}:   raised(ErrKindInterrupted, billiardCtrlC),
 		},
 	})
 }
@@ -62,4 +73,18 @@ const (
 	// billiard's MapResult._set: a failed chunk makes the whole map ready
 	// with its error at once, as 2.6 does.
 	billiardMapFails = "; MapResult._set makes the map ready with it at once"
+)
+
+const (
+	// billiardClean: Pool._join_exited_workers collects every worker whose
+	// exitcode is not None, whatever the code, and marks lost the calls
+	// whose worker_pids include it (the real billiard logs "Worker exited
+	// prematurely: exitcode 0" and raises WorkerLostError the same way).
+	billiardClean = "the worker exits with code 0 holding job 2; _join_exited_workers collects any worker whose exitcode is not None, exit code 0 included, and the map had chunks acknowledged by that pid (MapResult.worker_pids): after the grace mark_as_worker_lost fails the map with WorkerLostError" + billiardMapFails
+	// billiardStopped: soft and hard time limits exist only when the
+	// pool has a timeout, and the standard pool has none.
+	billiardStopped = "the worker is stopped (state T) holding job 2: it neither runs nor dies, so _join_exited_workers never sees it exit, and no time limit applies (billiard kills a task only with soft_timeout/timeout set, which the standard pool does not)"
+	// billiardCtrlC: billiard runs on Python 3, whose waits a signal
+	// interrupts.
+	billiardCtrlC = "MapResult.wait is threading.Event.wait on Python 3, which a SIGINT interrupts: the caller gets KeyboardInterrupt at once and map delivers no job (the workers, whose workloop catches only Exception, die of KeyboardInterrupt)"
 )

@@ -26,25 +26,45 @@ func init() {
 			{dies, faults.IdleLockHolder}:  raised(ErrKindBroken, "an idle worker's death breaks the pool before the map: every submit fails"),
 			{dies, faults.IdleLockWaiter}:  raised(ErrKindBroken, "an idle worker's death breaks the pool before the map: every submit fails"),
 			{readerr, faults.ResultDecode}: raised(ErrKindBroken, brokeRead),
+			{clean, faults.TaskDecode}:     raised(ErrKindBroken, brokeExit0),
+			{clean, faults.TaskRun}:        raised(ErrKindBroken, brokeExit0),
+			{clean, faults.ResultEncode}:   raised(ErrKindBroken, brokeExit0),
+			{stops, faults.TaskDecode}:     hang(stoppedUnseen),
+			{stops, faults.TaskRun}:        hang(stoppedUnseen),
+			{stops, faults.ResultEncode}:   hang(stoppedUnseen),
+			{stops, faults.ResultWrite}:    hang("the worker stops after writing part of job 2's result frame: the manager, which reads results itself (wait_result_broken_or_wakeup: result_reader.recv()), waits in recv for the rest of the frame that only the stopped worker could write, and looks at no sentinel again"),
+			{stops, faults.IdleLockHolder}: hang("the stopped idle worker holds the call queue's read lock (multiprocessing.Queue.get: `with self._rlock: res = self._recv_bytes()`): it is alive, so no sentinel fires and the pool never breaks, and no other worker reads a call again"),
+			{ctrlC, faults.TaskDecode}:     raised(ErrKindInterrupted, ctrlCFutures+"; the worker decoding job 2 gets it inside call_queue.get, unguarded, and ends with code 1"),
+			{ctrlC, faults.TaskRun}:        raised(ErrKindInterrupted, ctrlCFutures+"; the worker running job 2 catches it (`except BaseException` around the call) and sends it as job 2's exception"),
+			{ctrlC, faults.ResultEncode}:   raised(ErrKindInterrupted, ctrlCFutures+"; the worker encoding job 2's result catches it (_sendback_result: `except BaseException`) and sends an error instead"),
 			{never, faults.TaskRun}:        hang("ProcessPoolExecutor has no per-task deadline: a task that never returns is waited for forever"),
 		},
 	})
 }
 
 const (
-	brokeDies = "a worker died while the pool was in use: the pool breaks and every pending job fails with BrokenProcessPool"
-	brokeRead = "reading a result failed: the manager breaks the pool and every pending job fails"
+	// ctrlCFutures: the caller's side decides the verdict.
+	ctrlCFutures = "the caller waits in Future.result -> Condition.wait -> lock.acquire(), which a signal interrupts on POSIX since 3.2: it gets KeyboardInterrupt at once, and map delivers no job. An idle worker gets KeyboardInterrupt in call_queue.get, which _process_worker does not guard: it ends with code 1, and the manager breaks the pool (wait_result_broken_or_wakeup)"
+	// stoppedUnseen: 3.11's manager sees deaths, not stops.
+	stoppedUnseen = "_ExecutorManagerThread.wait_result_broken_or_wakeup (3.11) waits on the result pipe, the wakeup pipe and the workers' sentinels: a worker stopped by SIGSTOP (state T) writes nothing and its sentinel never fires, and ProcessPoolExecutor has no per-task timeout (Future.result(timeout) bounds only the caller's wait): the caller waits for job 2 forever"
+	// brokeExit0: 3.11's retirement (max_tasks_per_child) is announced by
+	// a _ResultItem with exit_pid, and run() pops that process before its
+	// sentinel is waited on again; an unannounced exit is a death.
+	brokeExit0 = "_ExecutorManagerThread.wait_result_broken_or_wakeup (3.11) waits on the result pipe, the wakeup pipe and every worker's sentinel; a sentinel ready with no result leaves is_broken = True whatever the exit code, and _terminate_broken fails every pending job with BrokenProcessPool. A 3.11 worker that retires (max_tasks_per_child) says so first in a _ResultItem with exit_pid, and run() pops it from processes; exit(0) says nothing, so it is a death"
+	brokeDies  = "a worker died while the pool was in use: the pool breaks and every pending job fails with BrokenProcessPool"
+	brokeRead  = "reading a result failed: the manager breaks the pool and every pending job fails"
 )
 
 // failfastNeverHangs: a death breaks the pool, except mid-frame
 // (result-write), where the manager blocks in recv on the torn frame as
-// 3.11's does; and nothing bounds a task that never returns; and under
-// max_tasks_per_child a retired worker may not be replaced (115634).
+// 3.11's does; and nothing bounds a task that never returns or a worker
+// that is stopped; and under max_tasks_per_child a retired worker may not
+// be replaced (115634).
 func failfastNeverHangs(sc Scenario) bool {
 	if sc.MaxTasks > 0 {
 		return false // retired workers left unreplaced: section_maxtasks.go
 	}
 	return noFault(sc, func(k faults.Kind, f Fault) bool {
-		return k.Effect == faults.NeverReturns || (k.Effect == faults.Dies && f.Phase == faults.ResultWrite)
+		return k.Effect == faults.NeverReturns || k.Effect == faults.Stops || (k.Effect == faults.Dies && f.Phase == faults.ResultWrite)
 	})
 }

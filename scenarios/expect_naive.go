@@ -27,14 +27,29 @@ func init() {
 			{dies, faults.IdleLockHolder}:  hang(deadLock),
 			{dies, faults.IdleLockWaiter}:  done(idleDies),
 			{readerr, faults.ResultDecode}: hang("the MemoryError escapes the result handler's get(): the thread dies silently (the seed's second incident)"),
+			{clean, faults.TaskDecode}:     hang(exit0Unseen + " (2.6 decodes inside the read lock, so that lock dies too)"),
+			{clean, faults.TaskRun}:        hang(exit0Unseen),
+			{clean, faults.ResultEncode}:   hang(exit0Unseen),
+			{stops, faults.TaskDecode}:     hang(stoppedAlive + "; 2.6 decodes inside the read lock, so it holds job 2 and the read lock, and the other worker blocks on the lock"),
+			{stops, faults.TaskRun}:        hang(stoppedAlive + "; nothing bounds a task's time in 2.6: the caller waits for job 2 forever"),
+			{stops, faults.ResultEncode}:   hang(stoppedAlive + "; job 2's result is never sent, and nothing bounds a task's time in 2.6"),
+			{stops, faults.ResultWrite}:    hang("the worker stops after writing part of job 2's result frame, holding the result write lock: the result handler waits for the rest of a frame only the stopped worker could write"),
+			{stops, faults.IdleLockHolder}: hang(stoppedLock),
+			{ctrlC, faults.TaskDecode}:     hang(ctrlC26),
+			{ctrlC, faults.TaskRun}:        hang(ctrlC26),
+			{ctrlC, faults.ResultEncode}:   hang(ctrlC26),
 			{never, faults.TaskRun}:        hang("nothing bounds a task's time: the caller waits for job 2 forever"),
 		},
 	})
 }
 
 const (
-	lostJob  = "the worker dies holding job 2; nothing answers it, so the cache never empties and the caller waits forever"
-	idleDies = "an idle worker that held nothing dies; the other worker does every job"
+	// ctrlC26: bpo 8296, "Pool hangs when issuing KeyboardInterrupt".
+	ctrlC26 = "2.6's worker guards get() with `except (EOFError, IOError)` and the call with `except Exception`, and KeyboardInterrupt is neither: every worker, the one holding job 2 too, ends with code 1 (its finally releases the read lock), and 2.6 replaces none. The caller waits in Condition.wait() without a timeout, a lock acquire that Python 2 retries on EINTR: the Ctrl-C never reaches it, and it waits for job 2 forever (bpo 8296)"
+	// exit0Unseen: 2.6 has no _handle_workers; the code is never read.
+	exit0Unseen = "2.6's Pool never looks at a worker after starting it (no worker handler; only join reaps): the exit(0) goes unseen like any death, and job 2, held by the exited worker, is never answered"
+	lostJob     = "the worker dies holding job 2; nothing answers it, so the cache never empties and the caller waits forever"
+	idleDies    = "an idle worker that held nothing dies; the other worker does every job"
 	// naive's map is 2.6's MapResult: ready at the first failed chunk.
 	// Map raises the first error, so every job of the map carries it.
 	mapRaises26 = "; map raises it: 2.6's MapResult._set makes the map ready at its first failed chunk"

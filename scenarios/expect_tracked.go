@@ -25,15 +25,37 @@ func init() {
 			{dies, faults.ResultWrite}:     raised(ErrKindWorkerLost, "the worker died before job 2's result was whole; its private pipe ends there, and only job 2 fails"),
 			{dies, faults.IdleLockWaiter}:  done("an idle worker held nothing: it is replaced and every job completes"),
 			{readerr, faults.ResultDecode}: raised(ErrKindRead, "the reader of that worker's private pipe fails: the worker is killed and replaced, job 2 fails"),
+			{clean, faults.TaskDecode}:     raised(ErrKindWorkerLost, exit0Lost),
+			{clean, faults.TaskRun}:        raised(ErrKindWorkerLost, exit0Lost),
+			{clean, faults.ResultEncode}:   raised(ErrKindWorkerLost, exit0Lost),
+			{stops, faults.TaskDecode}:     raised(ErrKindDeadline, stoppedKilled),
+			{stops, faults.TaskRun}:        raised(ErrKindDeadline, stoppedKilled),
+			{stops, faults.ResultEncode}:   raised(ErrKindDeadline, stoppedKilled),
+			{stops, faults.ResultWrite}:    raised(ErrKindDeadline, stoppedKilled+" (the half frame on its private pipe dies with it)"),
+			{ctrlC, faults.TaskDecode}:     raised(ErrKindInterrupted, ctrlCTracked),
+			{ctrlC, faults.TaskRun}:        raised(ErrKindInterrupted, ctrlCTracked),
+			{ctrlC, faults.ResultEncode}:   raised(ErrKindInterrupted, ctrlCTracked),
 			{never, faults.TaskRun}:        raised(ErrKindDeadline, "job 2 runs past its deadline: its worker is killed and replaced, job 2 fails with DeadlineExceeded"),
 		},
 	})
 }
 
+// exit0Lost: the supervisor retires workers only by a sentinel it sends,
+// so an exit it did not ask for is a death whatever its code.
+const exit0Lost = "the supervisor asked the worker for no exit: a worker that ends holding job 2 is lost whatever its exit code, so job 2 alone fails with WorkerLost naming the clean exit (exit code 0), and the worker is replaced"
+
+// ctrlCTracked: the Ctrl-C is the caller's alone.
+const ctrlCTracked = "the caller's wait takes a context, which the Ctrl-C ends: the caller gets KeyboardInterrupt at once and map delivers no job; the workers ignore SIGINT, so job 2 and every other job go on and the pool is still whole for whatever the program does next"
+
+// stoppedKilled: the deadline counts from when the job became its
+// worker's head job (tworker.since), whatever the worker is doing.
+const stoppedKilled = "the per-task deadline runs from when job 2 became its worker's head job, whatever that worker does: past it the supervisor sends SIGKILL, which ends a stopped (T) process too, fails job 2 alone with DeadlineExceeded and replaces the worker"
+
 // trackedNeverHangs: the parent answers every job a fault hits; only a
-// task that never returns, with no deadline, is waited for forever.
+// task that never returns or a stopped worker, with no deadline, is
+// waited for forever.
 func trackedNeverHangs(sc Scenario) bool {
 	return noFault(sc, func(k faults.Kind, _ Fault) bool {
-		return k.Effect == faults.NeverReturns && sc.Deadline <= 0
+		return (k.Effect == faults.NeverReturns || k.Effect == faults.Stops) && sc.Deadline <= 0
 	})
 }

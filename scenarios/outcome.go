@@ -44,7 +44,10 @@ const (
 	ErrKindRestart    = "restart-budget"
 	ErrKindRead       = "read-error"
 	ErrKindWrongValue = "wrong-value"
-	ErrKindOther      = "other"
+	// ErrKindInterrupted: the caller's call raised KeyboardInterrupt (a
+	// Ctrl-C ended its wait) before it delivered the job.
+	ErrKindInterrupted = "interrupted"
+	ErrKindOther       = "other"
 	// The caller's own code raised (callstyles.go): its callback, or the
 	// imap's input iterable.
 	ErrKindCallback = "callback-error"
@@ -144,6 +147,8 @@ func Classify(err error) string {
 		return ErrKindCallback
 	case errors.As(err, &ie):
 		return ErrKindInput
+	case pools.IsKeyboardInterrupt(err):
+		return ErrKindInterrupted
 	case errors.Is(err, pools.ErrBrokenPool):
 		return ErrKindBroken
 	case errors.As(err, &wl):

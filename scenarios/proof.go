@@ -86,6 +86,7 @@ const (
 	CauseTornFrame      Cause = "torn-frame"
 	CauseStuckTask      Cause = "task-never-returns"
 	CauseJobDropped     Cause = "job-dropped-by-pool"
+	CauseStoppedWorker  Cause = "worker-stopped"
 )
 
 // causes names why a proven hang cannot end, with a sentence each. The
@@ -111,6 +112,8 @@ func causes(s pools.Snapshot, p Proof) ([]Cause, []string) {
 			add(CauseJobLost, fmt.Sprintf("job %d was taken by a worker that then ended, %s, in %s", w.Job, w.Exit, w.Phase))
 		case w.Exit == nil && w.Wait != nil && w.Wait.Kind == pools.WaitNeverReturns:
 			add(CauseStuckTask, fmt.Sprintf("job %d never returns in the worker that took it", w.Job))
+		case w.Exit == nil && w.Wait != nil && w.Wait.Kind == pools.WaitStopped:
+			add(CauseStoppedWorker, stoppedLine(w))
 		}
 	}
 	for _, d := range s.Dropped {
@@ -142,6 +145,19 @@ func causes(s pools.Snapshot, p Proof) ([]Cause, []string) {
 	}
 	workerlessCauses(s, add)
 	return cs, lines
+}
+
+// stoppedLine says what a worker stopped by SIGSTOP holds: a job, a lock,
+// or nothing.
+func stoppedLine(w pools.Party) string {
+	what := "a worker"
+	switch {
+	case w.Job >= 0:
+		what = fmt.Sprintf("job %d is held by a worker that", w.Job)
+	case len(w.Holds) > 0:
+		what = fmt.Sprintf("the %s is held by a worker that", w.Holds[0])
+	}
+	return fmt.Sprintf("%s is stopped by SIGSTOP at %s (%s): it neither runs nor dies, and nothing sends SIGCONT", what, w.Stopped, w.Wait.Detail)
 }
 
 // evidence lists what in s only a hang can follow from, in a pool that

@@ -450,6 +450,10 @@ func realRace(pool, kind string, phase faults.Phase) string {
 	case phase == faults.IdleLockWaiter:
 		return "pebble 5.0: an idle worker's death with no task running raises BrokenProcessPool(\"All workers expired\") inside the pool manager " +
 			"(pebble/pool/process.py), which shows as RuntimeError: Unexpected error within the Pool, as no-answer, or as completed, depending on timing"
+	case k.Effect == faults.ExitsClean || k.Effect == faults.Stops || k.Effect == faults.Interrupted:
+		// No death pebble handles: it skips exit code 0 (inspect_workers),
+		// a stopped worker never expires, and its workers ignore SIGINT.
+		return ""
 	case (k.Effect == faults.Dies || k.Effect == faults.ExitRequest || phase == faults.ResultEncode) &&
 		(phase == faults.TaskRun || phase == faults.ResultEncode || phase == faults.ResultWrite):
 		return "pebble 5.0: handle_worker_expiration fails the dead worker's task only if the pool manager has already handled that worker's ACK; " +

@@ -90,8 +90,11 @@ type run struct {
 	idle   map[int]bool // pids of the workers idle faults struck
 	notes  []string     // faults that could not strike
 	caller chan callerResult
-	stop   context.CancelFunc
-	result *callerResult
+	stop   func()
+	// interrupt ends the caller's wait with KeyboardInterrupt: the
+	// parent's side of a Ctrl-C, where the pool's waits are interruptible.
+	interrupt func()
+	result    *callerResult
 	// payload is every echo task's argument and expected value: one
 	// allocation, however many jobs.
 	payload []byte
@@ -161,8 +164,9 @@ func (r *run) drive(ctx context.Context, backstop <-chan time.Time, out *Outcome
 	if err != nil {
 		return r.snapshot(), Proof{}, HangTimeout, err
 	}
-	callCtx, stop := context.WithCancel(context.Background())
-	r.stop = stop
+	callCtx, cancel := context.WithCancelCause(context.Background())
+	r.stop = func() { cancel(nil) }
+	r.interrupt = func() { cancel(errInterrupted) }
 	r.caller = make(chan callerResult, 1)
 	go func() { r.caller <- r.call(callCtx, tasks) }()
 	return r.watch(wait, out)
@@ -282,6 +286,15 @@ func (r *run) tasks() ([]pools.Task, error) {
 // errUnresolved marks a job the caller never got an answer for.
 var errUnresolved = errors.New("unresolved")
 
+// errInterrupted is what the caller's call raised when a Ctrl-C ended its
+// wait: every job it had not yet delivered carries it.
+var errInterrupted = fmt.Errorf("%w raised to the caller: the Ctrl-C ended its wait", &pools.KeyboardInterrupt{})
+
+// interrupted reports whether the caller's wait was ended by a Ctrl-C.
+func interrupted(ctx context.Context) bool {
+	return errors.Is(context.Cause(ctx), errInterrupted)
+}
+
 // call waits the scenario's way. Jobs without an answer when it returns
 // carry the error errUnresolved.
 func (r *run) call(ctx context.Context, tasks []pools.Task) callerResult {
@@ -302,7 +315,12 @@ func (r *run) call(ctx context.Context, tasks []pools.Task) callerResult {
 			rs, err = r.p.Map(ctx, tasks)
 		}
 		for i := range rs {
-			if err != nil && rs[i].Err == err {
+			switch {
+			case interrupted(ctx):
+				// The Ctrl-C came while job 2 was out: map raised
+				// KeyboardInterrupt and delivered nothing.
+				rs[i].Err = errInterrupted
+			case err != nil && rs[i].Err == err:
 				rs[i].Err = errUnresolved
 			}
 		}
@@ -319,20 +337,33 @@ func (r *run) call(ctx context.Context, tasks []pools.Task) callerResult {
 		fs[i] = f
 	}
 	var err error
+	waiting := 0 // the job whose wait raised, if one did
 	if r.sc.Wait == WaitJoin {
 		r.p.Close()
 		err = r.p.Join(ctx)
 	}
 	// Then get() each result: join can return with jobs never answered
 	// (2.6, once the result handler has died), and the caller wants them.
-	for _, f := range fs {
+	if err == nil && interrupted(ctx) {
+		err = errInterrupted
+	}
+	for i, f := range fs {
 		if f == nil || err != nil {
 			continue
 		}
-		_, err = f.Wait(ctx)
+		waiting = i
+		if _, err = f.Wait(ctx); err == nil && interrupted(ctx) {
+			// Its result came as the Ctrl-C did: the KeyboardInterrupt
+			// is raised at the next wait.
+			waiting, err = i+1, errInterrupted
+		}
 	}
 	for i, f := range fs {
 		if f == nil {
+			continue
+		}
+		if err != nil && i >= waiting && interrupted(ctx) {
+			rs[i] = pools.Result{Err: errInterrupted}
 			continue
 		}
 		if res, ok := f.Result(); ok {
@@ -357,10 +388,31 @@ func (r *run) strikeSignals(s pools.Snapshot) {
 		}
 		at := k.Trigger(f.Phase).At
 		for _, w := range s.Parties {
-			if w.Role == pools.RoleWorker && w.Exit == nil && w.Stop == at && w.Job == f.Job {
+			if w.Role != pools.RoleWorker || w.Exit != nil || w.Stop != at || w.Job != f.Job {
+				continue
+			}
+			if !k.Group {
 				r.p.Signal(w.PID, k.Signal)
 				r.struck[i] = true
+				continue
 			}
+			// A Ctrl-C, once the other workers have settled, so that what
+			// it finds them doing is the same from run to run.
+			if !settled(s, w.PID) {
+				break
+			}
+			// The caller's wait ends with KeyboardInterrupt where it is
+			// interruptible: the parent's main thread gets it as the
+			// workers get theirs, before any of them can answer job 2.
+			if r.sc.Pool.InterruptibleWaits() {
+				r.interrupt()
+			}
+			// Then every worker at once.
+			if err := r.p.SignalGroup(k.Signal); err != nil {
+				r.notes = append(r.notes, fmt.Sprintf("fault %s did not strike: %v", f, err))
+			}
+			r.struck[i] = true
+			break
 		}
 	}
 }
@@ -397,7 +449,7 @@ func (r *run) strikeIdle(i int, f Fault, wait func() error) error {
 	r.struck[i], r.idle[target] = true, true
 	for {
 		s := r.snapshot()
-		if w, ok := s.Worker(target); ok && w.Exit != nil {
+		if w, ok := s.Worker(target); ok && (w.Exit != nil || isStopped(w)) {
 			return nil
 		}
 		if err := wait(); err != nil {
@@ -442,6 +494,30 @@ func idleTarget(s pools.Snapshot, ph faults.Phase) (pid int, ready bool, none st
 		}
 	}
 	return 0, false, "no live idle worker fits " + string(ph)
+}
+
+// settled reports whether, on a consistent snapshot, every live worker but
+// target is blocked: none is starting (a forked Python worker has its
+// SIGINT handler from birth, ours once it runs), running, or about to.
+func settled(s pools.Snapshot, target int) bool {
+	if !s.Consistent {
+		return false
+	}
+	for _, w := range s.Parties {
+		if w.Role != pools.RoleWorker || w.Exit != nil || w.PID == target {
+			continue
+		}
+		if w.Starting || w.Wait == nil || w.Wait.Ready {
+			return false
+		}
+	}
+	return true
+}
+
+// isStopped reports whether the kernel shows w stopped (state T) where
+// it stopped itself.
+func isStopped(w pools.Party) bool {
+	return w.Exit == nil && w.Wait != nil && w.Wait.Kind == pools.WaitStopped && !w.Wait.Ready
 }
 
 func sameDead(a, b pools.Snapshot) bool {
@@ -505,7 +581,10 @@ func (r *run) finish(out *Outcome, s pools.Snapshot, pr Proof, v Verdict) {
 	} else {
 		k := struck{jobs: map[int]faults.Phase{}, pids: r.idle}
 		for _, f := range r.sc.Faults {
-			if f.Job >= 0 {
+			// A Ctrl-C answers the caller at once where its wait is
+			// interruptible: how the workers end afterwards races that
+			// answer, so it is left out of the summary (the account has it).
+			if kd, _ := faults.Lookup(f.Kind); f.Job >= 0 && !kd.Group {
 				k.jobs[f.Job] = f.Phase
 			}
 		}

@@ -16,7 +16,7 @@ func (r *run) settleAcks(wait func() error) error {
 		return err
 	}
 	for {
-		if s := r.snapshot(); s.Consistent && settled(s) {
+		if s := r.snapshot(); s.Consistent && acksSettled(s) {
 			return nil
 		}
 		if err := wait(); err != nil {
@@ -25,9 +25,9 @@ func (r *run) settleAcks(wait func() error) error {
 	}
 }
 
-// settled reports whether every live worker waits for a task and, with
+// acksSettled reports whether every live worker waits for a task and, with
 // shared queues, one of them holds the read lock while it does.
-func settled(s pools.Snapshot) bool {
+func acksSettled(s pools.Snapshot) bool {
 	live := 0
 	for _, w := range s.Parties {
 		if w.Role != pools.RoleWorker || w.Exit != nil {

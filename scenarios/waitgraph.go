@@ -273,6 +273,8 @@ func nodeState(p pools.Party) waitgraph.State {
 		return waitgraph.Zombie
 	case p.Exit != nil, p.Done:
 		return waitgraph.Reaped
+	case isStopped(p):
+		return waitgraph.Stopped
 	case p.Wait != nil && !p.Wait.Ready:
 		return waitgraph.Blocked
 	}

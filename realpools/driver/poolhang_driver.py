@@ -62,7 +62,7 @@ POOLS = {
     "py:pebble": "pebble.ProcessPool",
 }
 MODULES = {"py:billiard": "billiard", "py:loky": "joblib.externals.loky", "py:pebble": "pebble"}
-KINDS = ("raise", "sys-exit", "os-exit", "sigkill", "segfault", "reader-memory-error", "stuck")
+KINDS = ("raise", "sys-exit", "os-exit", "exit0", "sigkill", "segfault", "reader-memory-error", "stuck", "sigstop", "sigint")
 JOB_PHASES = ("task-encode", "task-decode", "task-run", "result-encode", "result-write", "result-decode")
 IDLE_PHASES = ("idle-lock-holder", "idle-lock-waiter")
 PARENT_PHASES = ("task-encode", "result-decode")
@@ -129,6 +129,28 @@ def strike(kind, phase, job):
         raise RuntimeError("poolhang driver: %s refused in the parent" % kind)
     if kind == "os-exit":
         os._exit(OS_EXIT_CODE)
+    if kind == "exit0":
+        # exit_group(0): the wait status a retiring worker leaves.
+        os._exit(0)
+    if kind == "sigint":
+        # Ctrl-C: SIGINT to the whole process group (the reaper started the
+        # driver in a group of its own): the parent, whose main thread is
+        # the caller, and every worker, this one included. Here the
+        # KeyboardInterrupt is raised at the next eval-breaker check (a
+        # backward jump), unless this worker ignores SIGINT or its pool's
+        # handler does not raise; then the task goes on.
+        os.killpg(os.getpgrp(), signal.SIGINT)
+        if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+            return
+        end = time.monotonic() + 5
+        while time.monotonic() < end:
+            pass
+        return
+    if kind == "sigstop":
+        # Stopped for good (state T): nobody sends SIGCONT; the reaper's
+        # SIGKILL ends it at teardown, which works on a stopped process.
+        os.kill(os.getpid(), signal.SIGSTOP)
+        raise RuntimeError("poolhang driver: sigstop: the worker was continued")
     if kind == "segfault":
         import ctypes
         import resource
@@ -180,6 +202,9 @@ class ResultTrap:
     def __reduce__(self):
         if self.phase == "result-encode":
             strike(self.kind, self.phase, self.job)
+            # The strike returned (a Ctrl-C this worker ignores): the
+            # result goes back as any other.
+            return (_result, (self.job, self.value))
         if self.phase == "result-write":
             _midframe.update(kind=self.kind, job=self.job)
             return (_result, (self.job, self.value, b"w" * BIG))
@@ -357,6 +382,9 @@ def check_fault(sc, kind, phase):
         "segfault": ("task-decode", "task-run", "result-encode", "result-write") + IDLE_PHASES,
         "reader-memory-error": ("result-decode",),
         "stuck": ("task-run",),
+        "exit0": ("task-decode", "task-run", "result-encode"),
+        "sigstop": ("task-decode", "task-run", "result-encode", "result-write", "idle-lock-holder"),
+        "sigint": ("task-decode", "task-run", "result-encode"),
     }[kind]
     if phase not in allowed:
         raise BadInput("impossible fault: %s at %s (%s strikes at: %s)" % (kind, phase, kind, ", ".join(allowed)))
@@ -364,6 +392,13 @@ def check_fault(sc, kind, phase):
     if phase == "idle-lock-holder" and pool == "py:pebble":
         why = ("pebble's idle workers wait in channel.poll() without the channel lock and take it only "
                "to receive and acknowledge a ready task (pebble/pool/process.py fetch_task, task_transaction)")
+        raise NotApplicable("%s at idle-lock-holder: %s" % (kind, why))
+    if kind == "sigstop" and phase == "idle-lock-holder" and pool == "py:loky":
+        why = ("loky's reusable executor retires a worker idle for its timeout (10 s, get_reusable_executor): "
+               "the worker blocked on the call queue's read lock, which the stopped worker holds, gives up "
+               "(_process_worker: call_queue.get(timeout=...) raises queue.Empty) and loky starts another, every 10 s "
+               "for ever; this driver counts a worker started or ended as progress, so it can tell that churn "
+               "neither from a slow pool nor from a no-answer (seen: no verdict within 2m49s)")
         raise NotApplicable("%s at idle-lock-holder: %s" % (kind, why))
     if phase == "idle-lock-waiter" and sc["workers"] < 2 and pool != "py:pebble":
         raise NotApplicable("%s at idle-lock-waiter: with one worker, that worker holds the read lock; a waiter needs at least 2 workers" % kind)
@@ -817,7 +852,7 @@ def read_proc(pid, name):
 
 SYSCALLS = {"0": "read", "1": "write", "7": "poll", "23": "select", "202": "futex", "232": "epoll_wait",
             "270": "pselect6", "271": "ppoll", "281": "epoll_pwait", "34": "pause", "61": "wait4",
-            "247": "waitid", "230": "clock_nanosleep", "35": "nanosleep", "130": "rt_sigsuspend"}
+            "247": "waitid", "62": "kill", "230": "clock_nanosleep", "35": "nanosleep", "130": "rt_sigsuspend"}
 
 
 def syscall_of(pid):
@@ -1213,16 +1248,40 @@ def execute(sc, stall):
         else:
             os.kill(pid, IDLE_SIGNAL)
         # The fault has struck when the worker is dead (a zombie, or reaped
-        # by its pool); only then is the map submitted.
+        # by its pool), or for sigstop stopped (T); only then is the map
+        # submitted.
         deadline = time.monotonic() + 10
-        while (proc_stat(pid) or ["Z"])[0] != "Z":
+        struck = ("T",) if kind == "sigstop" else ("Z",)
+        while (proc_stat(pid) or ["Z"])[0] not in struck:
             if time.monotonic() > deadline:
                 raise RuntimeError("idle worker %d did not die of %s" % (pid, kind))
             time.sleep(0.001)
 
+    if any(k == "sigint" for k, _, _ in sc["faults"]):
+        # A Ctrl-C reaches only the main thread of a Python process, so the
+        # caller is the main thread here, as in a program whose user
+        # presses Ctrl-C during pool.map; the monitor watches from a thread
+        # and ends the process itself.
+        threading.main_thread().name = "poolhang-caller"
+        t_call = time.monotonic()
+        mon = threading.Thread(target=monitor, args=(run, sc, pool, limit, out, threading.main_thread(), t_call),
+                               name="poolhang-monitor", daemon=True)
+        mon.start()
+        run.call(pool, args)
+        while True:
+            try:
+                mon.join()
+            except KeyboardInterrupt:
+                pass  # a second Ctrl-C: the monitor still ends the run
     caller = threading.Thread(target=run.call, args=(pool, args), name="poolhang-caller", daemon=True)
     t_call = time.monotonic()
     caller.start()
+    monitor(run, sc, pool, limit, out, caller, t_call)
+
+
+def monitor(run, sc, pool, limit, out, caller, t_call):
+    """Watch the run until the caller is answered or nothing moved for the
+    limit, write the outcome, tear down and end the process."""
     _driver_tids.add(threading.get_native_id())
     sign = init_signature if _lifecycle.get("initializer") else signature
     last, cpu, _ = sign(run)

@@ -66,16 +66,19 @@ type Process struct {
 	watchErr error
 }
 
-// Start starts exe with args, env and files (its descriptors 0, 1, ...).
-// The process is sent SIGKILL when its parent dies, so a killed parent
-// leaves no orphans. Its exit is not watched until Watch runs.
-func Start(exe string, args, env []string, files []*os.File) (*Process, error) {
+// Start starts exe with args, env and files (its descriptors 0, 1, ...),
+// in process group pgid (0: a new group that it leads). The process is
+// sent SIGKILL when its parent dies, so a killed parent leaves no
+// orphans. Its exit is not watched until Watch runs.
+func Start(exe string, args, env []string, files []*os.File, pgid int) (*Process, error) {
 	pidfd := -1
 	attr := &os.ProcAttr{
 		Env:   env,
 		Files: files,
 		Sys: &syscall.SysProcAttr{
 			Pdeathsig: syscall.SIGKILL,
+			Setpgid:   true,
+			Pgid:      pgid,
 			// A pidfd of our own (os.Process keeps a duplicate), so that
 			// the exit is watched without a thread blocked per process.
 			PidFD: &pidfd,

@@ -14,7 +14,7 @@ func start(t *testing.T, args ...string) *Process {
 		t.Fatal(err)
 	}
 	defer devnull.Close()
-	p, err := Start("/bin/sh", append([]string{"sh", "-c"}, args...), nil, []*os.File{devnull, devnull, devnull})
+	p, err := Start("/bin/sh", append([]string{"sh", "-c"}, args...), nil, []*os.File{devnull, devnull, devnull}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -58,6 +58,18 @@ func (l Lock) Release() {
 	l.Wake()
 }
 
+// ReleaseHeld frees the lock if pid holds it, and reports whether it did:
+// what a `finally` releases for a process that is about to exit, with no
+// risk of freeing a lock another process took meanwhile.
+func (l Lock) ReleaseHeld(pid uint32) bool {
+	if !l.w.CompareAndSwap(pid, 0) {
+		return false
+	}
+	l.r.Bump()
+	l.Wake()
+	return true
+}
+
 // Wake wakes every process waiting for the lock, without freeing it (so
 // that a waiter that must give up sees why).
 func (l Lock) Wake() { futexWake(l.w) }
