@@ -111,6 +111,23 @@ var known = []Known{
 		},
 	},
 	{
+		ID:    "map-chunksize-empty-pool",
+		Pair:  Pair{pools.Respawn, "py:mp.Pool"},
+		Cause: "python",
+		Why: "A race in multiprocessing/pool.py, the same in 3.10.13, 3.11.2, 3.11.7, 3.12.1 and 3.13.0: Pool._map_async computes map's " +
+			"default chunk size as `divmod(len(iterable), len(self._pool) * 4)`, while the worker handler's _maintain_pool reaps a dead " +
+			"worker (_join_exited_workers: `del pool[i]`) before it starts its replacement (_repopulate_pool_static). With one worker " +
+			"that died idle (the driver calls map as soon as the struck worker is dead), a map called between the two sees an empty " +
+			"pool and raises ZeroDivisionError at once, where it otherwise waits behind the read lock the dead worker held (the " +
+			"model's hang, and the real pool's usual no-answer: 9 of 10 replays of `pool=py:mp.Pool workers=1 jobs=11 wait=map " +
+			"fault=os-exit@idle-lock-holder`, 1 ZeroDivisionError). The model computes the chunk size from the pool's size, which " +
+			"a death does not change.",
+		Match: func(r Result) bool {
+			return r.Scenario.Wait == scenarios.WaitMap && r.Scenario.Workers == 1 && r.Real.Verdict == string(realpools.Raised) &&
+				strings.Contains(r.Real.Summary, "ZeroDivisionError") && has(r.Scenario, func(f scenarios.Fault) bool { return f.Job < 0 })
+		},
+	},
+	{
 		ID:    "map-first-failure",
 		Pair:  Pair{pools.Respawn, "py:mp.Pool"},
 		Cause: "race",
@@ -136,6 +153,21 @@ var known = []Known{
 		Match: func(r Result) bool {
 			return r.Model.Verdict == string(scenarios.Raised) && r.Real.Verdict == string(realpools.Raised) &&
 				slices.Contains(r.Model.Kinds, scenarios.ErrKindBroken) && slices.Contains(r.Real.Kinds, scenarios.ErrKindBroken)
+		},
+	},
+	{
+		ID:    "map-first-failure-broken",
+		Pair:  Pair{pools.FailFast, "py:ProcessPoolExecutor"},
+		Cause: "race",
+		Why: "concurrent/futures/_base.py (3.11) Executor.map's result_iterator raises the error of the first failed job in order. " +
+			"That job's future holds its own error (task-error, exit-request, encode-error) if the manager read its result before the " +
+			"pool broke, and BrokenProcessPool if another job's fault (a death, or a task that fails to unpickle in its worker) broke " +
+			"it first (process.py _ExecutorManagerThread.terminate_broken fails every future still pending). Which comes first is the " +
+			"workers' race, on the model as on the real pool: both raise, one with the job's own error, the other with BrokenProcessPool.",
+		Match: func(r Result) bool {
+			m, x := slices.Contains(r.Model.Kinds, scenarios.ErrKindBroken), slices.Contains(r.Real.Kinds, scenarios.ErrKindBroken)
+			return r.Scenario.Wait == scenarios.WaitMap && r.Model.Verdict == string(scenarios.Raised) &&
+				r.Real.Verdict == string(realpools.Raised) && m != x && has(r.Scenario, breaksPool)
 		},
 	},
 	{
@@ -237,4 +269,17 @@ func managerGone(o realpools.Outcome) bool {
 		}
 	}
 	return true
+}
+
+// breaksPool: a fault that breaks a ProcessPoolExecutor once it strikes:
+// a worker's death anywhere, or an exception outside the worker's guard
+// (unpickling a task) or in the manager (reading a result).
+func breaksPool(f scenarios.Fault) bool {
+	switch {
+	case f.Job < 0, f.Kind == "os-exit", f.Kind == "sigkill", f.Kind == "segfault":
+		return true
+	case f.Phase == "task-decode", f.Phase == "result-decode":
+		return f.Kind != "stuck"
+	}
+	return false
 }

@@ -43,3 +43,52 @@ func TestKnownTerminateBrokenRace(t *testing.T) {
 		}
 	}
 }
+
+// A failfast map raises its first failed job's own error or
+// BrokenProcessPool, as the break and that job's result race.
+func TestKnownMapFirstFailureBroken(t *testing.T) {
+	pair := conformance.Pair{Model: pools.FailFast, Real: "py:ProcessPoolExecutor"}
+	for _, c := range []struct {
+		sc          string
+		model, real []string
+		want        string
+	}{
+		{"pool=failfast workers=2 jobs=10 wait=map fault=raise@task-decode:4 fault=raise@task-run:0", []string{scenarios.ErrKindTask}, []string{scenarios.ErrKindBroken}, "map-first-failure-broken"},
+		{"pool=failfast workers=2 jobs=10 wait=map fault=raise@task-decode:4 fault=raise@task-run:0", []string{scenarios.ErrKindBroken}, []string{scenarios.ErrKindTask}, "map-first-failure-broken"},
+		// Nothing breaks the pool: no race to explain it.
+		{"pool=failfast workers=2 jobs=10 wait=map fault=raise@task-run:4 fault=raise@task-run:0", []string{scenarios.ErrKindTask}, []string{scenarios.ErrKindBroken}, ""},
+	} {
+		sc, err := scenarios.Parse(c.sc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := conformance.Result{Pair: pair, Scenario: sc, Model: conformance.Side{Verdict: string(scenarios.Raised), Kinds: c.model},
+			Real: conformance.Side{Verdict: string(realpools.Raised), Kinds: c.real}}
+		got := ""
+		if k := conformance.Explain(r); k != nil {
+			got = k.ID
+		}
+		if got != c.want {
+			t.Errorf("%s, model %v, real %v: explained by %q, want %q", c.sc, c.model, c.real, got, c.want)
+		}
+	}
+}
+
+// mp.Pool's map divides by the pool's size, which a reaped, not yet
+// replaced worker leaves at 0.
+func TestKnownMapChunksizeEmptyPool(t *testing.T) {
+	sc, err := scenarios.Parse("pool=respawn workers=1 jobs=11 wait=map fault=os-exit@idle-lock-holder")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := conformance.Result{Pair: conformance.Pair{Model: pools.Respawn, Real: "py:mp.Pool"}, Scenario: sc,
+		Model: conformance.Side{Verdict: string(scenarios.Hang)},
+		Real:  conformance.Side{Verdict: string(realpools.Raised), Kinds: []string{scenarios.ErrKindOther}, Summary: "raised (jobs: 11 call-raised) in 224ms: ZeroDivisionError: integer division or modulo by zero"}}
+	if k := conformance.Explain(r); k == nil || k.ID != "map-chunksize-empty-pool" {
+		t.Errorf("explained by %+v, want map-chunksize-empty-pool", k)
+	}
+	r.Real.Summary = "raised (jobs: 11 call-raised) in 224ms: ValueError: x"
+	if k := conformance.Explain(r); k != nil {
+		t.Errorf("another error explained by %s", k.ID)
+	}
+}
