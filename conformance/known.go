@@ -171,6 +171,33 @@ var known = []Known{
 		},
 	},
 	{
+		ID:    "torn-frame-vs-answer",
+		Pair:  Pair{pools.FailFast, "py:ProcessPoolExecutor"},
+		Cause: "race",
+		Why: "One job's worker dies mid-frame (a death at result-write) and another job's fault would answer the caller first: it " +
+			"breaks the pool (a death, a task that fails to unpickle) or, in a map, fails a job earlier in order. " +
+			"concurrent/futures/process.py (3.11) _ExecutorManagerThread.wait_result_broken_or_wakeup reads a result itself once the " +
+			"result pipe is readable (result_reader.recv()), so if the torn frame is in the pipe first the manager blocks in recv " +
+			"for good: no later result is read and no death is seen (no answer); if the other fault's result or death is handled " +
+			"first, the caller is answered (raised). Which comes first is the workers' race, on the model (whose manager reads the " +
+			"same way, and whose dead writer also holds the result write lock) as on the real pool: replayed 10 times each, " +
+			"`workers=2 jobs=3 wait=map fault=segfault@result-write:2 fault=raise@task-decode:1 fault=stuck@task-run:1` gave model " +
+			"hang 3, raised 7, and real no-answer 9, raised 1.",
+		Match: func(r Result) bool {
+			hung := r.Model.Verdict == string(scenarios.Hang) || r.Real.Verdict == string(realpools.NoAnswer)
+			raised := r.Model.Verdict == string(scenarios.Raised) || r.Real.Verdict == string(realpools.Raised)
+			if !hung || !raised {
+				return false
+			}
+			for _, f := range r.Scenario.Faults {
+				if f.Phase == "result-write" && f.Job >= 0 && has(r.Scenario, func(g scenarios.Fault) bool { return g.Job != f.Job && g.Kind != "stuck" }) {
+					return true
+				}
+			}
+			return false
+		},
+	},
+	{
 		ID:    "unsound-task-handler-hang",
 		Pair:  Pair{pools.Respawn, "py:mp.Pool"},
 		Cause: "model",

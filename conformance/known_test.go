@@ -92,3 +92,31 @@ func TestKnownMapChunksizeEmptyPool(t *testing.T) {
 		t.Errorf("another error explained by %s", k.ID)
 	}
 }
+
+// A torn result frame races another job's answer, both ways.
+func TestKnownTornFrameVsAnswer(t *testing.T) {
+	pair := conformance.Pair{Model: pools.FailFast, Real: "py:ProcessPoolExecutor"}
+	for _, c := range []struct {
+		sc          string
+		model, real string
+		want        string
+	}{
+		{"pool=failfast workers=2 jobs=3 wait=map fault=segfault@result-write:2 fault=raise@task-decode:1 fault=stuck@task-run:1", "raised", "no-answer", "torn-frame-vs-answer"},
+		{"pool=failfast workers=4 jobs=12 wait=map fault=segfault@result-write:9 fault=raise@task-run:7", "hang", "raised", "torn-frame-vs-answer"},
+		// A torn frame alone: nothing races it.
+		{"pool=failfast workers=2 jobs=3 wait=map fault=segfault@result-write:2 fault=stuck@task-run:1", "raised", "no-answer", ""},
+	} {
+		sc, err := scenarios.Parse(c.sc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := conformance.Result{Pair: pair, Scenario: sc, Model: conformance.Side{Verdict: c.model}, Real: conformance.Side{Verdict: c.real}}
+		got := ""
+		if k := conformance.Explain(r); k != nil {
+			got = k.ID
+		}
+		if got != c.want {
+			t.Errorf("%s, model %s, real %s: explained by %q, want %q", c.sc, c.model, c.real, got, c.want)
+		}
+	}
+}
