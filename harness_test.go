@@ -241,7 +241,15 @@ func withFlags(t *testing.T, kv map[string]string, f func()) {
 }
 
 // Law 2: any non-hang verdict answers every job exactly once, and every
-// value returned is correct.
+// value returned is correct; except a failfast map, which follows
+// Executor.map (concurrent/futures/_base.py, 3.11): its result_iterator
+// yields the results in job order and raises at the first failed job, and
+// its finally cancels every later future. So there every job before the
+// first failed one has its value, that job its error, and each later job
+// is cancelled (still pending: it is resolved as cancelled and never
+// runs) or not delivered (Future.cancel returned False: it was already
+// on the call queue, in a worker or done). No other call leaves a job
+// cancelled or not delivered.
 func TestPropertyAnswersAreWholeAndCorrect(t *testing.T) {
 	reportFailures(t)
 	rapid.Check(t, func(t *rapid.T) {
@@ -255,6 +263,7 @@ func TestPropertyAnswersAreWholeAndCorrect(t *testing.T) {
 		if o.Verdict == scenarios.HangTimeout {
 			fail(t, "no verdict before the backstop", o)
 		}
+		inOrder := o.Scenario.Pool == pools.FailFast && o.Scenario.Wait == scenarios.WaitMap
 		for i, j := range o.Jobs {
 			if j.Job != i {
 				fail(t, "law 2: job outcomes out of order", o)
@@ -264,7 +273,46 @@ func TestPropertyAnswersAreWholeAndCorrect(t *testing.T) {
 				fail(t, "law 2: a job unresolved or wrong after an answer", o)
 			}
 		}
+		if msg := mapOrderLaw(o.Jobs, inOrder); msg != "" {
+			fail(t, "law 2: "+msg, o)
+		}
 	})
+}
+
+// mapOrderLaw checks the jobs' states against Executor.map where inOrder
+// (a failfast map) and against every job answered elsewhere, and says
+// what is wrong. A failfast map answers ok..., then its first failed job,
+// then cancelled or not-delivered jobs; or, when a submit raised (a
+// broken pool: `fs = [self.submit(...) ...]` raises before any result is
+// waited for), not-delivered jobs, then that submit's error on it and
+// every job after it.
+func mapOrderLaw(jobs []scenarios.JobOutcome, inOrder bool) string {
+	undelivered := func(j scenarios.JobOutcome) bool {
+		return j.State == scenarios.JobCancelled || j.State == scenarios.JobNotDelivered
+	}
+	k := slices.IndexFunc(jobs, func(j scenarios.JobOutcome) bool { return j.State == scenarios.JobError })
+	if !inOrder || k < 0 {
+		if i := slices.IndexFunc(jobs, undelivered); i >= 0 {
+			return fmt.Sprintf("job %d is %s (%s) where no failfast map raised", i, jobs[i].State, jobs[i].Error)
+		}
+		return ""
+	}
+	before, after := jobs[:k], jobs[k+1:]
+	refused := len(before) > 0 && !slices.ContainsFunc(before, func(j scenarios.JobOutcome) bool { return j.State != scenarios.JobNotDelivered })
+	if refused || (k == 0 && len(after) > 0 && after[0].State == scenarios.JobError) {
+		// A submit raised at job k: every job from it on has its error.
+		if i := slices.IndexFunc(after, func(j scenarios.JobOutcome) bool { return j.State != scenarios.JobError || j.Error != jobs[k].Error }); i >= 0 {
+			return fmt.Sprintf("a map refused at job %d, yet job %d is %s (%s)", k, k+1+i, after[i].State, after[i].Error)
+		}
+		return ""
+	}
+	if i := slices.IndexFunc(before, func(j scenarios.JobOutcome) bool { return j.State != scenarios.JobOK }); i >= 0 {
+		return fmt.Sprintf("job %d is %s before the map's first failed job %d", i, before[i].State, k)
+	}
+	if i := slices.IndexFunc(after, func(j scenarios.JobOutcome) bool { return !undelivered(j) }); i >= 0 {
+		return fmt.Sprintf("the map raised at job %d, yet job %d is %s (%s), neither cancelled nor not delivered", k, k+1+i, after[i].State, after[i].Error)
+	}
+	return ""
 }
 
 // Law 3: in naive and respawn every hang has a named cause, and a scenario
@@ -498,4 +546,34 @@ func withoutOptions(sc scenarios.Scenario) []scenarios.Scenario {
 		out = append(out, c)
 	}
 	return out
+}
+
+// The law itself sees each way a failfast map's answer can be wrong.
+func TestMapOrderLaw(t *testing.T) {
+	ok := scenarios.JobOutcome{State: scenarios.JobOK}
+	e := scenarios.JobOutcome{State: scenarios.JobError, Kind: scenarios.ErrKindTask, Error: "boom"}
+	brk := scenarios.JobOutcome{State: scenarios.JobError, Kind: scenarios.ErrKindBroken, Error: "broken"}
+	can := scenarios.JobOutcome{State: scenarios.JobCancelled}
+	nd := scenarios.JobOutcome{State: scenarios.JobNotDelivered}
+	for _, c := range []struct {
+		name    string
+		jobs    []scenarios.JobOutcome
+		inOrder bool
+		bad     bool
+	}{
+		{"all ok", []scenarios.JobOutcome{ok, ok}, true, false},
+		{"raised, then cancelled and running", []scenarios.JobOutcome{ok, e, can, nd}, true, false},
+		{"refused at a submit", []scenarios.JobOutcome{nd, brk, brk}, true, false},
+		{"refused at the first submit", []scenarios.JobOutcome{brk, brk}, true, false},
+		{"delivered after the failure", []scenarios.JobOutcome{e, ok}, true, true},
+		{"two failures delivered", []scenarios.JobOutcome{ok, e, e}, true, true},
+		{"not delivered before the failure", []scenarios.JobOutcome{nd, e, can}, true, true},
+		{"cancelled with no failure", []scenarios.JobOutcome{ok, can}, true, true},
+		{"cancelled outside a failfast map", []scenarios.JobOutcome{e, can}, false, true},
+		{"every job answered elsewhere", []scenarios.JobOutcome{e, ok, e}, false, false},
+	} {
+		if msg := mapOrderLaw(c.jobs, c.inOrder); (msg != "") != c.bad {
+			t.Errorf("%s: law says %q, want bad=%v", c.name, msg, c.bad)
+		}
+	}
 }

@@ -68,6 +68,30 @@ var known = []Known{
 		},
 	},
 	{
+		ID:    "terminate-broken-dict-race",
+		Pair:  Pair{pools.FailFast, "py:ProcessPoolExecutor"},
+		Cause: "python",
+		Why: "A race in concurrent/futures/process.py, seen on Debian's Python 3.11.2 and present unchanged in 3.11.7, 3.12.1, 3.13.0 " +
+			"(pyenv's) and CPython main as stored (commit 044eb6af): the manager thread breaks the pool " +
+			"(_ExecutorManagerThread.terminate_broken) and iterates `for work_id, work_item in self.pending_work_items.items()` to set " +
+			"BrokenProcessPool on each, while the call queue's feeder thread, failing to pickle another task (a task-encode fault), runs " +
+			"_SafeQueue._on_queue_feeder_error, which does `self.pending_work_items.pop(obj.work_id, None)` on the same dict with no lock " +
+			"the manager holds. The dict changes size during the iteration: the manager thread dies of `RuntimeError: dictionary changed " +
+			"size during iteration` (process.py line 484 in 3.11.2) after setting only the futures before that point, so the rest stay " +
+			"pending for ever, no worker is terminated, and a get() or shutdown waits for ever. The model has no such race (its manager " +
+			"fails every pending job and encodes tasks under the pool's one lock). Evidence (replaying the scenario of the 500-run search, " +
+			"pool=py:ProcessPoolExecutor workers=4 jobs=12 payload=1048576 wait=get fault=raise@task-decode:4 fault=raise@result-decode:1 " +
+			"fault=raise@task-encode:6, 6 at a time, 150 runs): 15 no-answers, each with 1 value, 1 error and 10 unanswered jobs, no " +
+			"manager thread among the parent's threads, the workers alive and unterminated, and in 9 of them the RuntimeError's traceback " +
+			"in the last lines of the parent's stderr (in the others a worker's traceback came last); 0 no-answers in 40 runs one at a time. " +
+			"Matched on the evidence: a task-encode fault, and no parent thread left in concurrent/futures/process.py.",
+		Match: func(r Result) bool {
+			return r.Model.Verdict == string(scenarios.Raised) && r.Real.Verdict == string(realpools.NoAnswer) &&
+				has(r.Scenario, func(f scenarios.Fault) bool { return f.Kind == "raise" && f.Phase == "task-encode" }) &&
+				managerGone(r.RealOutcome)
+		},
+	},
+	{
 		ID:    "idle-death-before-close",
 		Pair:  Pair{pools.Respawn, "py:mp.Pool"},
 		Cause: "race",
@@ -87,32 +111,21 @@ var known = []Known{
 		},
 	},
 	{
-		ID:    "error-result-traps",
+		ID:    "map-chunksize-empty-pool",
 		Pair:  Pair{pools.Respawn, "py:mp.Pool"},
-		Cause: "driver",
-		Why:   errorResultTraps,
-		Match: func(r Result) bool { return erroredWithResultFault(r.Scenario) },
-	},
-	{
-		ID:    "error-result-traps",
-		Pair:  Pair{pools.FailFast, "py:ProcessPoolExecutor"},
-		Cause: "driver",
-		Why:   errorResultTraps,
-		Match: func(r Result) bool { return erroredWithResultFault(r.Scenario) },
-	},
-	{
-		ID:    "first-result-fault",
-		Pair:  Pair{pools.Respawn, "py:mp.Pool"},
-		Cause: "driver",
-		Why:   firstResultFault,
-		Match: func(r Result) bool { return twoResultFaults(r.Scenario) },
-	},
-	{
-		ID:    "first-result-fault",
-		Pair:  Pair{pools.FailFast, "py:ProcessPoolExecutor"},
-		Cause: "driver",
-		Why:   firstResultFault,
-		Match: func(r Result) bool { return twoResultFaults(r.Scenario) },
+		Cause: "python",
+		Why: "A race in multiprocessing/pool.py, the same in 3.10.13, 3.11.2, 3.11.7, 3.12.1 and 3.13.0: Pool._map_async computes map's " +
+			"default chunk size as `divmod(len(iterable), len(self._pool) * 4)`, while the worker handler's _maintain_pool reaps a dead " +
+			"worker (_join_exited_workers: `del pool[i]`) before it starts its replacement (_repopulate_pool_static). With one worker " +
+			"that died idle (the driver calls map as soon as the struck worker is dead), a map called between the two sees an empty " +
+			"pool and raises ZeroDivisionError at once, where it otherwise waits behind the read lock the dead worker held (the " +
+			"model's hang, and the real pool's usual no-answer: 9 of 10 replays of `pool=py:mp.Pool workers=1 jobs=11 wait=map " +
+			"fault=os-exit@idle-lock-holder`, 1 ZeroDivisionError). The model computes the chunk size from the pool's size, which " +
+			"a death does not change.",
+		Match: func(r Result) bool {
+			return r.Scenario.Wait == scenarios.WaitMap && r.Scenario.Workers == 1 && r.Real.Verdict == string(realpools.Raised) &&
+				strings.Contains(r.Real.Summary, "ZeroDivisionError") && has(r.Scenario, func(f scenarios.Fault) bool { return f.Job < 0 })
+		},
 	},
 	{
 		ID:    "map-first-failure",
@@ -143,16 +156,45 @@ var known = []Known{
 		},
 	},
 	{
-		ID:    "ppe-map-raises-in-order",
+		ID:    "map-first-failure-broken",
 		Pair:  Pair{pools.FailFast, "py:ProcessPoolExecutor"},
-		Cause: "model",
-		Why: "concurrent/futures/_base.py (3.11) Executor.map returns an iterator (result_iterator) that yields each future's " +
-			"result in job order and raises at the first failed job, without waiting for later jobs. A job before the hung one " +
-			"that raised (its error is in) answers the caller on the real pool, while the failfast model's Map waits for every " +
-			"job and proves a hang on the later one. The fix is in pools/ (failfast's Map): return once every job up to the " +
-			"first failed one in order is resolved, with that job's error, as result_iterator does.",
+		Cause: "race",
+		Why: "concurrent/futures/_base.py (3.11) Executor.map's result_iterator raises the error of the first failed job in order. " +
+			"That job's future holds its own error (task-error, exit-request, encode-error) if the manager read its result before the " +
+			"pool broke, and BrokenProcessPool if another job's fault (a death, or a task that fails to unpickle in its worker) broke " +
+			"it first (process.py _ExecutorManagerThread.terminate_broken fails every future still pending). Which comes first is the " +
+			"workers' race, on the model as on the real pool: both raise, one with the job's own error, the other with BrokenProcessPool.",
 		Match: func(r Result) bool {
-			return r.Scenario.Wait == scenarios.WaitMap && r.Model.Verdict == string(scenarios.Hang) && r.Real.Verdict == string(realpools.Raised)
+			m, x := slices.Contains(r.Model.Kinds, scenarios.ErrKindBroken), slices.Contains(r.Real.Kinds, scenarios.ErrKindBroken)
+			return r.Scenario.Wait == scenarios.WaitMap && r.Model.Verdict == string(scenarios.Raised) &&
+				r.Real.Verdict == string(realpools.Raised) && m != x && has(r.Scenario, breaksPool)
+		},
+	},
+	{
+		ID:    "torn-frame-vs-answer",
+		Pair:  Pair{pools.FailFast, "py:ProcessPoolExecutor"},
+		Cause: "race",
+		Why: "One job's worker dies mid-frame (a death at result-write) and another job's fault would answer the caller first: it " +
+			"breaks the pool (a death, a task that fails to unpickle) or, in a map, fails a job earlier in order. " +
+			"concurrent/futures/process.py (3.11) _ExecutorManagerThread.wait_result_broken_or_wakeup reads a result itself once the " +
+			"result pipe is readable (result_reader.recv()), so if the torn frame is in the pipe first the manager blocks in recv " +
+			"for good: no later result is read and no death is seen (no answer); if the other fault's result or death is handled " +
+			"first, the caller is answered (raised). Which comes first is the workers' race, on the model (whose manager reads the " +
+			"same way, and whose dead writer also holds the result write lock) as on the real pool: replayed 10 times each, " +
+			"`workers=2 jobs=3 wait=map fault=segfault@result-write:2 fault=raise@task-decode:1 fault=stuck@task-run:1` gave model " +
+			"hang 3, raised 7, and real no-answer 9, raised 1.",
+		Match: func(r Result) bool {
+			hung := r.Model.Verdict == string(scenarios.Hang) || r.Real.Verdict == string(realpools.NoAnswer)
+			raised := r.Model.Verdict == string(scenarios.Raised) || r.Real.Verdict == string(realpools.Raised)
+			if !hung || !raised {
+				return false
+			}
+			for _, f := range r.Scenario.Faults {
+				if f.Phase == "result-write" && f.Job >= 0 && has(r.Scenario, func(g scenarios.Fault) bool { return g.Job != f.Job && g.Kind != "stuck" }) {
+					return true
+				}
+			}
+			return false
 		},
 	},
 	{
@@ -203,29 +245,6 @@ var known = []Known{
 	},
 }
 
-const errorResultTraps = "A job whose task raises (raise or sys-exit at task-run) also has a fault at one of its result phases. " +
-	"In the model the result triggers travel with the job and act on whatever result is sent, the error included " +
-	"(pools: resultOf keeps the triggers for the error result). The driver (realpools/driver/poolhang_driver.py run_job) attaches " +
-	"result faults only to a returned value (ResultTrap): a task that raised sends its exception, which carries none, so the " +
-	"result fault never strikes on the real side. The scenario means different things on the two sides; the fix is in the " +
-	"driver: make the injected exception carry the job's result faults (its __reduce__ striking as ResultTrap's does)."
-
-const firstResultFault = "One job has two faults at result phases (result-encode, result-write, result-decode, " +
-	"reader-memory-error). The model strikes them in the order the job reaches them (encode before write before decode). " +
-	"The driver (poolhang_driver.py run_job) returns a ResultTrap for the first result fault in the scenario's text only " +
-	"and ignores the rest, so the real side runs a different plan; the fix is in the driver: pick the earliest phase, as " +
-	"the model does, or refuse two result faults on one job (ErrBadScenario)."
-
-func erroredWithResultFault(sc scenarios.Scenario) bool {
-	raised := map[int]bool{}
-	for _, f := range sc.Faults {
-		if f.Phase == "task-run" && (f.Kind == "raise" || f.Kind == "sys-exit") {
-			raised[f.Job] = true
-		}
-	}
-	return has(sc, func(f scenarios.Fault) bool { return raised[f.Job] && f.Job >= 0 && isResultPhase(f) })
-}
-
 // everyJobFailsEncoding: each job has a raise at task-encode (or there
 // are none), so no job stays in the pool's cache.
 func everyJobFailsEncoding(sc scenarios.Scenario) bool {
@@ -236,25 +255,6 @@ func everyJobFailsEncoding(sc scenarios.Scenario) bool {
 		}
 	}
 	return len(failed) == sc.Jobs
-}
-
-func twoResultFaults(sc scenarios.Scenario) bool {
-	n := map[int]int{}
-	for _, f := range sc.Faults {
-		if f.Job >= 0 && isResultPhase(f) {
-			n[f.Job]++
-		}
-	}
-	for _, c := range n {
-		if c > 1 {
-			return true
-		}
-	}
-	return false
-}
-
-func isResultPhase(f scenarios.Fault) bool {
-	return strings.HasPrefix(string(f.Phase), "result-")
 }
 
 func faultedJobs(sc scenarios.Scenario) int {
@@ -281,4 +281,32 @@ func feederBlocked(o realpools.Outcome) bool {
 		}
 	}
 	return joining && writing
+}
+
+// managerGone: the real outcome's stacks show no thread in
+// concurrent/futures/process.py, so ProcessPoolExecutor's manager thread
+// has ended, and with jobs unanswered it ended by an exception.
+func managerGone(o realpools.Outcome) bool {
+	if len(o.Threads) == 0 {
+		return false // no evidence gathered
+	}
+	for _, t := range o.Threads {
+		if strings.Contains(strings.Join(t.Stack, "\n"), "concurrent/futures/process.py") {
+			return false
+		}
+	}
+	return true
+}
+
+// breaksPool: a fault that breaks a ProcessPoolExecutor once it strikes:
+// a worker's death anywhere, or an exception outside the worker's guard
+// (unpickling a task) or in the manager (reading a result).
+func breaksPool(f scenarios.Fault) bool {
+	switch {
+	case f.Job < 0, f.Kind == "os-exit", f.Kind == "sigkill", f.Kind == "segfault":
+		return true
+	case f.Phase == "task-decode", f.Phase == "result-decode":
+		return f.Kind != "stuck"
+	}
+	return false
 }

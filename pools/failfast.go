@@ -2,6 +2,7 @@ package pools
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -66,10 +67,15 @@ const (
 	gFeeder  = "feeder"
 	// extraQueuedCalls is how many calls beyond one per worker may sit in
 	// the call queue. process.py's EXTRA_QUEUED_CALLS is 1, so that queued
-	// futures can still be cancelled; this model has no cancel, and the
-	// depth changes no verdict (every pending job fails when the pool
-	// breaks, queued or not), so it queues deeper: at 1 the pipeline is
-	// latency-bound at ~45k tasks/s here, at 64 it does ~150-190k.
+	// futures can still be cancelled: a call moved to the call queue is
+	// RUNNING (add_call_item_to_queue: set_running_or_notify_cancel), and
+	// only one still PENDING can be cancelled. This model queues deeper:
+	// at 1 the pipeline is latency-bound at ~45k tasks/s here, at 64 it
+	// does ~150-190k. The one place the depth shows is a map that raised
+	// (Map): CPython cancels every later job beyond the workers+1 calls
+	// waiting on its call queue, this model only those beyond workers+64,
+	// and the others run on. It changes no verdict: the caller has its
+	// answer, and nothing waits for a job of that map again.
 	extraQueuedCalls = 64
 )
 
@@ -114,9 +120,105 @@ func (p *failFast) Submit(ctx context.Context, t Task) (*Future, error) {
 	})
 }
 
+// Map follows Executor.map (concurrent/futures/_base.py, CPython 3.11)
+// as ProcessPoolExecutor.map runs it with chunksize 1 (one call per
+// future):
+//
+//	fs = [self.submit(fn, *args) for args in zip(*iterables)]
+//	def result_iterator():
+//	    try:
+//	        fs.reverse()
+//	        while fs:
+//	            yield _result_or_cancel(fs.pop())
+//	    finally:
+//	        for future in fs:
+//	            future.cancel()
+//
+// A submit that raises (a broken pool) raises out of map at once, before
+// any result is waited for. Otherwise the caller waits for each job's
+// result in job order (_result_or_cancel: fut.result()), and the first
+// job in order that failed raises out of the iterator without a wait for
+// any later job; the generator's finally then cancels every later job.
+// Future.cancel (3.11) succeeds only on a PENDING future: one the manager
+// has not yet moved to the call queue, where add_call_item_to_queue calls
+// set_running_or_notify_cancel (and drops a cancelled one). A job already
+// moved to the call queue, taken by a worker or done is RUNNING or
+// FINISHED: cancel returns False, and it goes on with nobody to read its
+// result.
+//
+// The caller's answer: the values of the jobs before the failed one, its
+// error, then ErrMapCancelled for each later job cancelled and
+// ErrNotDelivered for each one that was running.
 func (p *failFast) Map(ctx context.Context, ts []Task) ([]Result, error) {
-	return p.mapWait(ctx, ts, p.Submit)
+	out := make([]Result, len(ts))
+	fs := make([]*Future, 0, len(ts))
+	for i, t := range ts {
+		f, err := p.Submit(ctx, t)
+		if err != nil {
+			for j := range out {
+				out[j] = Result{Err: err}
+				if j < i {
+					out[j].Err = ErrNotDelivered
+				}
+			}
+			if err == ctx.Err() {
+				return out, err
+			}
+			return out, nil
+		}
+		fs = append(fs, f)
+	}
+	k, err := p.waitInOrder(ctx, fs, out, true)
+	if err != nil || k < 0 {
+		return out, err
+	}
+	p.mu.Lock()
+	cancelled := p.cancelLocked(fs[k+1:])
+	p.mu.Unlock()
+	for j := k + 1; j < len(fs); j++ {
+		out[j] = Result{Err: ErrNotDelivered}
+		if cancelled[fs[j].job] {
+			out[j].Err = ErrMapCancelled
+		}
+	}
+	return out, nil
 }
+
+// cancelLocked is Future.cancel on each of fs: a job not yet moved to the
+// call queue (still in workIDs, so PENDING) is cancelled, resolved with
+// ErrMapCancelled and never runs; any other is left alone. It returns the
+// jobs it cancelled.
+func (p *failFast) cancelLocked(fs []*Future) map[int]bool {
+	want := map[int]bool{}
+	for _, f := range fs {
+		want[f.job] = true
+	}
+	cancelled := map[int]bool{}
+	keep := p.workIDs[:0]
+	for _, q := range p.workIDs {
+		if want[q.job] && p.resolveLocked(q.job, Result{Err: ErrMapCancelled}) {
+			cancelled[q.job] = true
+			continue
+		}
+		keep = append(keep, q)
+	}
+	clear(p.workIDs[len(keep):])
+	p.workIDs = keep
+	p.reg.Bump()
+	return cancelled
+}
+
+var (
+	// ErrMapCancelled is a job of a failfast map that Executor.map's
+	// result_iterator cancelled after an earlier job failed: it was
+	// still PENDING (not yet on the call queue), so it never runs.
+	ErrMapCancelled = errors.New("cancelled: the map raised at an earlier job before this one was on the call queue (Future.cancel)")
+	// ErrNotDelivered is a job of a map that raised before delivering it:
+	// an earlier job failed (or a submit raised) while this one was
+	// already running or done, so it was not cancelled and nobody reads
+	// its result.
+	ErrNotDelivered = errors.New("not delivered: the map raised before this job's turn, and it was running or done, so not cancelled")
+)
 
 func (p *failFast) Terminate() error { return p.terminate(p.stopAll) }
 

@@ -530,19 +530,39 @@ func (c *core) mapWait(ctx context.Context, ts []Task, submit func(context.Conte
 // waitAll waits for every job of fs in order, as the caller of one map,
 // and fills out with their results.
 func (c *core) waitAll(ctx context.Context, fs []*Future, out []Result) error {
-	// first is the first job not resolved yet, or -1.
-	first := func() int {
+	_, err := c.waitInOrder(ctx, fs, out, false)
+	return err
+}
+
+// waitInOrder waits for the jobs of fs in order, as the caller of one
+// map, and fills out with their results. With stopAtError it returns at
+// the first job in order that failed, as Executor.map's result_iterator
+// does, and reports its index in fs (else -1): out is filled up to it,
+// and the jobs after it are not waited for. If ctx ends first, out holds
+// whatever the pool has resolved.
+func (c *core) waitInOrder(ctx context.Context, fs []*Future, out []Result, stopAtError bool) (failed int, err error) {
+	// next is the job the caller waits for: the first one not resolved,
+	// or -1 once the caller has its answer. (f.res is written before
+	// f.done is closed, so it may be read once isDone.)
+	next := func() int {
 		for _, f := range fs {
 			if !f.isDone() {
 				return f.job
 			}
+			if stopAtError && f.res.Err != nil {
+				return -1
+			}
 		}
 		return -1
 	}
-	w := c.enterWait(waitSpec{kind: WaitJobResult, what: fmt.Sprintf("the results of a map of %d jobs", len(fs)),
-		job: first, releasers: c.resolverIDs, ready: func() bool { return first() < 0 }})
+	what := fmt.Sprintf("the results of a map of %d jobs", len(fs))
+	if stopAtError {
+		what = fmt.Sprintf("the results of a map of %d jobs, in order, up to the first failed one", len(fs))
+	}
+	w := c.enterWait(waitSpec{kind: WaitJobResult, what: what,
+		job: next, releasers: c.resolverIDs, ready: func() bool { return next() < 0 }})
 	defer c.leaveWait(w)
-	var err error
+	failed = -1
 	for i, f := range fs {
 		if err == nil {
 			select {
@@ -551,13 +571,16 @@ func (c *core) waitAll(ctx context.Context, fs []*Future, out []Result) error {
 				err = ctx.Err()
 			}
 		}
-		if r, ok := f.Result(); ok {
-			out[i] = r
-		} else {
-			out[i] = Result{Err: err}
+		r, ok := f.Result()
+		if !ok {
+			r = Result{Err: err}
+		}
+		out[i] = r
+		if stopAtError && err == nil && r.Err != nil {
+			return i, nil
 		}
 	}
-	return err
+	return failed, err
 }
 
 // waitG waits, as the caller, for parent goroutine name to finish; ch is

@@ -138,6 +138,14 @@ func diagnoseAnswer(o Outcome, s pools.Snapshot, k struck) (account, summary str
 		fmt.Fprintf(&b, "; %d unresolved", unres)
 		fmt.Fprintf(&sum, "; %d unresolved", unres)
 	}
+	if cancelled, running := o.Undelivered(); cancelled+running > 0 {
+		// Which of them were cancelled is the manager's race with the
+		// caller; the summary keeps only what every run shows.
+		fmt.Fprintf(&b, "; %d not delivered by the map, which raised first (%d cancelled, %d running or done)", cancelled+running, cancelled, running)
+		if !race {
+			fmt.Fprintf(&sum, "; %d not delivered by the map, which raised first", cancelled+running)
+		}
+	}
 	for _, w := range s.Parties {
 		if w.Role != pools.RoleWorker || w.Exit == nil || (w.Exit.Signal == 0 && w.Exit.Code == 0) {
 			continue

@@ -92,6 +92,9 @@ type JobCount struct {
 	OK         int `json:"ok"`
 	Error      int `json:"error"`
 	Unresolved int `json:"unresolved"`
+	// NotDelivered: jobs a failfast map that raised did not deliver
+	// (cancelled, or running), as ProcessPoolExecutor.map does.
+	NotDelivered int `json:"not_delivered,omitempty"`
 }
 
 // A Generation records when, where and how fast a matrix was generated:
@@ -143,7 +146,8 @@ func NewMatrixCell(c Cell, o Outcome) MatrixCell {
 	}
 	if !CountsRace(mc.Errors, mc.Causes) {
 		ok, failed, unres := o.Count()
-		mc.Jobs = &JobCount{ok, failed, unres}
+		cancelled, running := o.Undelivered()
+		mc.Jobs = &JobCount{OK: ok, Error: failed, Unresolved: unres, NotDelivered: cancelled + running}
 	}
 	if e, err := Expect(c); err == nil {
 		mc.Expected, mc.Reason = string(e.Verdict), e.Reason
@@ -614,7 +618,11 @@ func mdCell(b *strings.Builder, label string, mc MatrixCell) {
 		fmt.Fprintf(b, " (%s)", strings.Join(mc.Errors, ", "))
 	}
 	if mc.Jobs != nil {
-		fmt.Fprintf(b, "; jobs %d ok, %d error, %d unresolved.\n", mc.Jobs.OK, mc.Jobs.Error, mc.Jobs.Unresolved)
+		fmt.Fprintf(b, "; jobs %d ok, %d error, %d unresolved", mc.Jobs.OK, mc.Jobs.Error, mc.Jobs.Unresolved)
+		if mc.Jobs.NotDelivered > 0 {
+			fmt.Fprintf(b, ", %d not delivered (the map raised first)", mc.Jobs.NotDelivered)
+		}
+		b.WriteString(".\n")
 	} else {
 		b.WriteString("; how many jobs end ok is a race.\n")
 	}

@@ -30,6 +30,12 @@ const (
 	JobOK         = "ok"
 	JobError      = "error"
 	JobUnresolved = "unresolved"
+	// A failfast map (ProcessPoolExecutor.map) raises at the first failed
+	// job in order; each later job is then cancelled, if it was still
+	// pending (pools.ErrMapCancelled), or not delivered, if it was running
+	// or done (pools.ErrNotDelivered). Neither is an error of the job.
+	JobCancelled    = "cancelled"
+	JobNotDelivered = "not-delivered"
 )
 
 // Error kinds a job can end with.
@@ -57,7 +63,7 @@ const (
 // JobOutcome is one job's end.
 type JobOutcome struct {
 	Job   int
-	State string // JobOK, JobError or JobUnresolved
+	State string // JobOK, JobError, JobUnresolved, JobCancelled or JobNotDelivered
 	Kind  string // the error's kind, for JobError
 	Error string
 }
@@ -106,7 +112,8 @@ type Outcome struct {
 	Proof Proof
 }
 
-// Count returns how many jobs are ok, failed and unresolved.
+// Count returns how many jobs are ok, failed and unresolved; a job a map
+// did not deliver (Undelivered) is none of them.
 func (o Outcome) Count() (ok, failed, unresolved int) {
 	for _, j := range o.Jobs {
 		switch j.State {
@@ -114,8 +121,23 @@ func (o Outcome) Count() (ok, failed, unresolved int) {
 			ok++
 		case JobError:
 			failed++
+		case JobCancelled, JobNotDelivered:
 		default:
 			unresolved++
+		}
+	}
+	return
+}
+
+// Undelivered returns how many jobs a map that raised did not deliver:
+// cancelled, and still running or done.
+func (o Outcome) Undelivered() (cancelled, running int) {
+	for _, j := range o.Jobs {
+		switch j.State {
+		case JobCancelled:
+			cancelled++
+		case JobNotDelivered:
+			running++
 		}
 	}
 	return

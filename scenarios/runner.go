@@ -563,6 +563,10 @@ func (r *run) finish(out *Outcome, s pools.Snapshot, pr Proof, v Verdict) {
 			res := r.result.results[i]
 			switch {
 			case errors.Is(res.Err, errUnresolved), errors.Is(res.Err, context.Canceled):
+			case errors.Is(res.Err, pools.ErrMapCancelled):
+				j.State, j.Error = JobCancelled, res.Err.Error()
+			case errors.Is(res.Err, pools.ErrNotDelivered):
+				j.State, j.Error = JobNotDelivered, res.Err.Error()
 			case res.Err != nil:
 				j.State, j.Kind, j.Error = JobError, Classify(res.Err), res.Err.Error()
 			case !r.correct(i, res.Value):

@@ -193,24 +193,80 @@ class Trap:
         return (_task_decode, (self.kind, self.job))
 
 
-class ResultTrap:
-    """A result that strikes when pickled (worker) or unpickled (parent)."""
+RESULT_PHASES = ("result-encode", "result-write", "reader-memory", "result-decode")
 
-    def __init__(self, kind, phase, job, value):
-        self.kind, self.phase, self.job, self.value = kind, phase, job, value
+
+def _trap_reduce(faults, job, rebuild, args):
+    """Strike one job's result faults in the order the result reaches them,
+    as the models do (pools: encodeResult, the worker's write, the parent's
+    reader, decodeResult): every result-encode fault now, in the worker
+    (the first raise, exit or death ends it); then the first result-write
+    fault mid-frame and any reader-memory-error at the parent's read,
+    through a frame larger than the pipe buffer; then, in the parent, the
+    result-decode faults as the result is unpickled. rebuild(*args) is the
+    result the parent gets if nothing struck before."""
+    of = lambda ph: [k for k, p in faults if p == ph]
+    for kind in of("result-encode"):
+        strike(kind, "result-encode", job)
+    filler = b""
+    if of("result-write"):
+        _midframe.update(kind=of("result-write")[0], job=job)
+        filler = b"w" * BIG
+    if of("reader-memory"):
+        filler = b"m" * (2 * BIG)  # the parent's reader fails on its size
+    return (_rebuild, (job, tuple(of("result-decode")), filler, rebuild, args))
+
+
+def _rebuild(job, decode, filler, rebuild, args):
+    for kind in decode:
+        strike(kind, "result-decode", job)
+    return rebuild(*args)
+
+
+class ResultTrap:
+    """A result that strikes its job's result faults when pickled (worker)
+    and unpickled (parent)."""
+
+    def __init__(self, faults, job, value):
+        self.faults, self.job, self.value = faults, job, value
 
     def __reduce__(self):
-        if self.phase == "result-encode":
-            strike(self.kind, self.phase, self.job)
-            # The strike returned (a Ctrl-C this worker ignores): the
-            # result goes back as any other.
-            return (_result, (self.job, self.value))
-        if self.phase == "result-write":
-            _midframe.update(kind=self.kind, job=self.job)
-            return (_result, (self.job, self.value, b"w" * BIG))
-        if self.phase == "reader-memory":
-            return (_result, (self.job, self.value, b"m" * (2 * BIG)))
-        return (_result_decode, (self.kind, self.job, self.value))
+        return _trap_reduce(self.faults, self.job, _result, (self.job, self.value))
+
+
+class _Trapped:
+    """An error raised by a task-run fault that carries its job's result
+    faults: the pool sends the error as the job's result, so they strike on
+    it as on a value (the models keep a job's result triggers on its error
+    result). The parent gets the plain error back."""
+
+    _poolhang_trap = None
+
+    def __reduce__(self):
+        if self._poolhang_trap is None:
+            return super().__reduce__()
+        faults, job = self._poolhang_trap
+        return _trap_reduce(faults, job, self._plain, self.args)
+
+
+class _TrappedError(_Trapped, InjectedError):
+    _plain = InjectedError
+
+
+class _TrappedExit(_Trapped, SystemExit):
+    _plain = SystemExit
+
+
+def _strike_run(kind, job, results):
+    """strike at task-run; a raise or sys-exit carries the result faults."""
+    try:
+        strike(kind, "task-run", job)
+    except (InjectedError, SystemExit) as e:
+        if not results or type(e) not in (InjectedError, SystemExit):
+            raise
+        t = (_TrappedError if isinstance(e, InjectedError) else _TrappedExit)(*e.args)
+        t._poolhang_trap = (results, job)
+        raise t from None
 
 
 # ------------------------------------------- points inside the connections
@@ -269,12 +325,12 @@ def run_job(arg):
     job, payload, faults = arg[0], arg[1], arg[2]
     emit("run", job, os.getpid())
     value = payload if payload is not None else job * job
+    results = tuple((k, p) for k, p in faults if p in RESULT_PHASES)
     for kind, phase in faults:
         if phase == "task-run":
-            strike(kind, phase, job)
-    for kind, phase in faults:
-        if phase in ("result-encode", "result-write", "result-decode", "reader-memory"):
-            return ResultTrap(kind, phase, job, value)
+            _strike_run(kind, job, results)
+    if results:
+        return ResultTrap(results, job, value)
     return _Res(job, value)
 
 
