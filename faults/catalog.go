@@ -94,6 +94,9 @@ const (
 	ReaderFails Effect = "reader-fails"
 	// NeverReturns: the code at the point never returns.
 	NeverReturns Effect = "never-returns"
+	// Outsized: the task returns a result larger than the result pipe's
+	// buffer, so its writer blocks in write(2) until a reader drains it.
+	Outsized Effect = "outsized-result"
 )
 
 // A Kind is a type of fault.
@@ -119,6 +122,12 @@ type Kind struct {
 	// Points overrides a phase's point (reader-memory-error strikes at
 	// PointResultAlloc, where the parent allocates a frame's body).
 	Points map[Phase]pools.Point
+	// Wait, if set, is the caller's wait style ("join") in the kind's
+	// standard scenario, where the kind is about how the caller waits.
+	Wait string
+	// Value, if set, is the value the targeted job returns instead of
+	// its own (big-result's outsized result).
+	Value func(job int) []byte
 }
 
 var kinds = map[string]Kind{}

@@ -27,7 +27,11 @@ func Standard(pool string, kind string, phase faults.Phase) string {
 	if info, err := faults.ParsePhase(string(phase)); err == nil && info.Where == faults.InIdle {
 		f = fmt.Sprintf("%s@%s", kind, phase)
 	}
-	return fmt.Sprintf("pool=%s workers=2 jobs=6 wait=map fault=%s", pool, f)
+	wait := "map"
+	if k, err := faults.Lookup(kind); err == nil && k.Wait != "" {
+		wait = k.Wait // the kind is about how the caller waits
+	}
+	return fmt.Sprintf("pool=%s workers=2 jobs=6 wait=%s fault=%s", pool, wait, f)
 }
 
 // StandardFaults lists every kind@phase of the fault catalog.

@@ -27,6 +27,7 @@ func init() {
 			{dies, faults.IdleLockWaiter}:  raised(ErrKindBroken, "an idle worker's death breaks the pool before the map: every submit fails"),
 			{readerr, faults.ResultDecode}: raised(ErrKindBroken, brokeRead),
 			{never, faults.TaskRun}:        hang("ProcessPoolExecutor has no per-task deadline: a task that never returns is waited for forever"),
+			{outsized, faults.TaskRun}:     done("shutdown(wait=True) joins only the manager thread, and the manager reads results itself until no work item is pending (_ExecutorManagerThread.run: wait_result_broken_or_wakeup, then process_result_item; 3.11), so job 2's 1 MiB is drained while the caller waits and the worker's put returns; the manager joins the workers only after that (join_executor_internals)"),
 		},
 	})
 }

@@ -28,6 +28,7 @@ func init() {
 			{dies, faults.IdleLockWaiter}:  done("the dead idle worker held nothing and is replaced; no job was lost"),
 			{readerr, faults.ResultDecode}: hang("the MemoryError escapes the result handler's get(): the thread dies silently"),
 			{never, faults.TaskRun}:        hang("nothing bounds a task's time: the caller waits for job 2 forever"),
+			{outsized, faults.TaskRun}:     done(drainsJoin3x),
 		},
 	})
 }

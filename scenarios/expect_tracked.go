@@ -26,6 +26,7 @@ func init() {
 			{dies, faults.IdleLockWaiter}:  done("an idle worker held nothing: it is replaced and every job completes"),
 			{readerr, faults.ResultDecode}: raised(ErrKindRead, "the reader of that worker's private pipe fails: the worker is killed and replaced, job 2 fails"),
 			{never, faults.TaskRun}:        raised(ErrKindDeadline, "job 2 runs past its deadline: its worker is killed and replaced, job 2 fails with DeadlineExceeded"),
+			{outsized, faults.TaskRun}:     done("each worker's private result pipe has its own reader goroutine, which reads on while the caller is in join; join waits for the supervisor, which waits for every job to be answered, and only then reaps the workers"),
 		},
 	})
 }

@@ -357,6 +357,9 @@ func Standard(pool pools.Strategy, kind string, phase faults.Phase) Scenario {
 		f.Job = -1
 	}
 	sc := Scenario{Pool: pool, Workers: 2, Jobs: 6, Wait: WaitMap, Faults: []Fault{f}}
+	if k, err := faults.Lookup(kind); err == nil && k.Wait != "" {
+		sc.Wait = WaitStyle(k.Wait) // the kind is about how the caller waits
+	}
 	if pool.Supports(pools.OptionTaskTimeout) {
 		sc.Deadline = StandardDeadline
 	}

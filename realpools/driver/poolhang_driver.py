@@ -53,7 +53,7 @@ POOLS = {
     "py:pebble": "pebble.ProcessPool",
 }
 MODULES = {"py:billiard": "billiard", "py:loky": "joblib.externals.loky", "py:pebble": "pebble"}
-KINDS = ("raise", "sys-exit", "os-exit", "sigkill", "segfault", "reader-memory-error", "stuck")
+KINDS = ("raise", "sys-exit", "os-exit", "sigkill", "segfault", "reader-memory-error", "stuck", "big-result")
 JOB_PHASES = ("task-encode", "task-decode", "task-run", "result-encode", "result-write", "result-decode")
 IDLE_PHASES = ("idle-lock-holder", "idle-lock-waiter")
 PARENT_PHASES = ("task-encode", "result-decode")
@@ -67,6 +67,12 @@ OS_EXIT_CODE = 3
 MAX_JOBS = 4096
 MAX_PAYLOAD = 64 << 20
 BIG = 1 << 20  # extra result bytes for mid-frame strikes: far above the 64 KiB pipe buffer
+BIG_RESULT = 1 << 20  # big-result's value (faults.BigResultSize): 16 pipe buffers
+
+
+def big_value():
+    """big-result's value, byte for byte poolhang's pools.Payload(BIG_RESULT)."""
+    return (bytes(range(251)) * (BIG_RESULT // 251 + 1))[:BIG_RESULT]
 IDLE_SIGNAL = signal.SIGRTMIN + 5  # in no pool's reset list (billiard resets SIGUSR1/2)
 
 
@@ -234,7 +240,12 @@ def run_job(arg):
     emit("run", job, os.getpid())
     value = payload if payload is not None else job * job
     for kind, phase in faults:
-        if phase == "task-run":
+        if kind == "big-result":
+            # Not a strike: the function returns 1 MiB. The worker then
+            # blocks in write on the result pipe until the parent reads.
+            emit("big-result", job, os.getpid())
+            value = big_value()
+        elif phase == "task-run":
             strike(kind, phase, job)
     for kind, phase in faults:
         if phase in ("result-encode", "result-write", "result-decode", "reader-memory"):
@@ -341,6 +352,7 @@ def check_fault(sc, kind, phase):
         "segfault": ("task-decode", "task-run", "result-encode", "result-write") + IDLE_PHASES,
         "reader-memory-error": ("result-decode",),
         "stuck": ("task-run",),
+        "big-result": ("task-run",),
     }[kind]
     if phase not in allowed:
         raise BadInput("impossible fault: %s at %s (%s strikes at: %s)" % (kind, phase, kind, ", ".join(allowed)))
@@ -951,6 +963,8 @@ def job_outcomes(run, sc, answered):
         j = {"job": i}
         r = run.answers.get(i)
         want = b"p" * sc["payload"] if sc["payload"] else i * i
+        if any(k == "big-result" and j == i for k, _, j in sc["faults"]):
+            want = big_value()
         if i in run.answers and isinstance(r, BaseException):
             j["outcome"] = "error"
             j.update(error_of(r))
@@ -959,7 +973,7 @@ def job_outcomes(run, sc, answered):
                 r = r[0]  # pebble's map runs chunks
             ok = isinstance(r, tuple) and len(r) == 3 and r[0] == "res" and r[1] == i and r[2] == want
             j["outcome"] = "value" if ok else "wrong"
-            j["value"] = r[2] if ok and not sc["payload"] else ("%d bytes" % len(r[2]) if ok else repr(r)[:200])
+            j["value"] = r[2] if ok and isinstance(r[2], int) else ("%d bytes" % len(r[2]) if ok else repr(r)[:200])
         elif answered and run.call_error is not None:
             j["outcome"] = "call-raised"  # the caller's one call raised before delivering this job
         else:
