@@ -97,6 +97,9 @@ const (
 	// Outsized: the task returns a result larger than the result pipe's
 	// buffer, so its writer blocks in write(2) until a reader drains it.
 	Outsized Effect = "outsized-result"
+	// ParentDies: the pool's parent process is killed; what matters is
+	// what becomes of its workers.
+	ParentDies Effect = "parent-dies"
 )
 
 // A Kind is a type of fault.

@@ -227,3 +227,18 @@ func RunAction(name string, at Point) error {
 	}
 	return fire(ts, at, 0, true, nil)
 }
+
+// AwaitParentDeath records in the worker's shared slot that it reached
+// the point, waits until its parent process has ended, and returns, so
+// that the code at the point goes on with no parent: what a worker does
+// when its parent is killed mid-task. In the parent, or with no parent
+// to watch, it returns at once.
+func (s *Strike) AwaitParentDeath() {
+	if s.await == nil || parentDeath == nil {
+		return
+	}
+	parentDeath(s.At, s.Job)
+}
+
+// parentDeath is set by the worker runtime (see worker.awaitParent).
+var parentDeath func(p Point, job int)

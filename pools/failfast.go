@@ -21,7 +21,7 @@ func init() {
 			"add_call_item_to_queue", "process_result_item", "terminate_broken", "join_executor_internals",
 			"_process_worker", "_SafeQueue._on_queue_feeder_error"},
 		SharedQueues: true,
-		Worker:       WorkerMode{CatchAll: true, SendEncodeError: true, SayExiting: true},
+		Worker:       WorkerMode{CatchAll: true, SendEncodeError: true, SayExiting: true, HoldsQueueEnds: true},
 		Start:        startAs(startFailFast),
 	})
 }

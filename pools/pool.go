@@ -23,6 +23,11 @@ type Options struct {
 	Workers int
 	// Stderr receives the workers' standard error; nil discards it.
 	Stderr *os.File
+	// Orphanable: the workers do not die with the parent process
+	// (no PR_SET_PDEATHSIG), as CPython's do not. Only for a parent that
+	// runs under a subreaper which ends its orphans (the parent-killed
+	// fault's harness); otherwise a killed parent leaves its workers.
+	Orphanable bool
 
 	// The rest are strategy-specific (see [Option]): Start refuses one
 	// set for a strategy that does not take it.

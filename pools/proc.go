@@ -44,9 +44,16 @@ func (c *core) spawn(pipes func(s slot) (task, res *pipe, err error)) (*proc, er
 	}
 	env := append(environWithout(workerEnv), fmt.Sprintf("%s=%s %d %s", workerEnv, c.strategy, idx, c.secret))
 	files := []*os.File{c.devnull, c.devnull, c.stderr, c.reg.File(), task.r, res.w}
+	if d, ok := lookup(c.strategy); ok && d.Worker.HoldsQueueEnds {
+		files = append(files, task.w, res.r) // descriptors 6 and 7, never used
+	}
+	start := process.Start
+	if c.opts.Orphanable {
+		start = process.StartOrphanable
+	}
 	// -test.run=^$ keeps a test binary that forgot MaybeServeWorker from
 	// running its tests in every worker.
-	p, err := process.Start(c.exe, []string{c.exe, "-test.run=^$"}, env, files)
+	p, err := start(c.exe, []string{c.exe, "-test.run=^$"}, env, files)
 	if err != nil {
 		c.freeSlot(idx)
 		return nil, fmt.Errorf("pools: start worker: %w", err)

@@ -35,6 +35,7 @@ const (
 // the descriptor, before anything else; on a mismatch the variable is
 // dropped with a warning and the process goes on as itself.
 func MaybeServeWorker() {
+	serveModes()
 	spec, ok := os.LookupEnv(workerEnv)
 	if !ok {
 		return
@@ -79,11 +80,13 @@ func serveWorker(spec string) int {
 		reg:     reg,
 		slot:    sl,
 		pid:     uint32(os.Getpid()),
+		ppid:    os.Getppid(),
 		tasks:   frame.NewReader(os.NewFile(fdTasks, "tasks"), sl.Have(), sl.Need(), cnt.TaskR, reg.Bump),
 		results: os.NewFile(fdResults, "results"),
 		resW:    cnt.ResW,
 	}
 	w.tasks.Max = reg.MaxFrame()
+	parentDeath = w.awaitParent
 	go w.mailbox()
 	err = w.loop()
 	if err == nil {
@@ -109,6 +112,7 @@ type worker struct {
 	reg     *shm.Region
 	slot    slot
 	pid     uint32
+	ppid    int // the parent that started it
 	tasks   *frame.Reader
 	results *os.File
 	resW    *atomic.Int64 // the result pipe's written counter
@@ -128,6 +132,29 @@ func (w *worker) await(p Point, job int) {
 	w.slot.SetPoint(uint32(p), int64(job))
 	for {
 		unix.Pause()
+	}
+}
+
+// awaitParent marks the slot as stopped at p holding job, waits on a
+// pidfd of the parent until it ends, then clears the stop and returns.
+// A parent already gone (reparented: getppid is no longer the one the
+// worker was started by) returns at once.
+func (w *worker) awaitParent(p Point, job int) {
+	w.slot.SetPoint(uint32(p), int64(job))
+	defer w.slot.SetPoint(0, int64(job))
+	fd, err := unix.PidfdOpen(w.ppid, 0)
+	if err != nil {
+		return // the parent is gone already
+	}
+	defer unix.Close(fd)
+	if unix.Getppid() != w.ppid {
+		return
+	}
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	for {
+		if n, err := unix.Poll(fds, -1); n > 0 || (err != nil && err != unix.EINTR) {
+			return
+		}
 	}
 }
 

@@ -24,6 +24,13 @@ const (
 	// WrongValue: the caller was answered without an error, but some
 	// value is wrong.
 	WrongValue Verdict = "wrong-value"
+	// Orphans (parent-killed): some worker was still alive, reparented
+	// to the driver (a child subreaper), when nothing had moved for the
+	// stall limit after the pool's parent was killed. Observed.
+	Orphans Verdict = "orphans"
+	// WorkersExited (parent-killed): every worker ended by itself after
+	// the pool's parent was killed.
+	WorkersExited Verdict = "workers-exited"
 )
 
 // An Outcome is one real run, as the driver reported it.
@@ -99,6 +106,12 @@ type Worker struct {
 	Wchan   string `json:"wchan"`
 	Syscall string `json:"syscall"`
 	FD      string `json:"fd"`
+	// For parent-killed: an orphan, its parent now (the driver, its
+	// subreaper) and the pids holding the other end of the pipe it is
+	// blocked on (lsof's answer), comma-separated.
+	Orphan  bool   `json:"orphan"`
+	PPID    int    `json:"ppid"`
+	Holders string `json:"holders"`
 }
 
 func (w Worker) String() string {

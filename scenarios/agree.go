@@ -126,6 +126,10 @@ func Agrees(model MatrixCell, real RealCell) (bool, string) {
 		return false, differ
 	case model.Verdict == string(Hang):
 		return real.Verdict == string(realpools.NoAnswer), differ
+	case model.Verdict == string(Orphans), model.Verdict == string(WorkersExited):
+		// parent-killed: the same fate of the workers (the verdict words
+		// are the same on both sides).
+		return real.Verdict == model.Verdict, differ
 	case model.Verdict == string(Completed):
 		return real.Verdict == string(realpools.Completed), differ
 	case model.Verdict == string(Raised):

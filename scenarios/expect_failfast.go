@@ -28,6 +28,7 @@ func init() {
 			{readerr, faults.ResultDecode}: raised(ErrKindBroken, brokeRead),
 			{never, faults.TaskRun}:        hang("ProcessPoolExecutor has no per-task deadline: a task that never returns is waited for forever"),
 			{outsized, faults.TaskRun}:     done("shutdown(wait=True) joins only the manager thread, and the manager reads results itself until no work item is pending (_ExecutorManagerThread.run: wait_result_broken_or_wakeup, then process_result_item; 3.11), so job 2's 1 MiB is drained while the caller waits and the worker's put returns; the manager joins the workers only after that (join_executor_internals)"),
+			{parentDies, faults.TaskRun}:   orphaned("3.11's _process_worker closes neither end of the call queue nor of the result queue (inherited at fork; pickled whole by Queue.__getstate__ and SimpleQueue.__getstate__ for spawn), so every worker itself holds the call queue's write end: once the parent is dead, call_queue.get(block=True) never reads end-of-file. The worker that held job 2 writes its result into a pipe whose read end the workers hold, and goes back to get(); every worker ends blocked in read on the call queue or on its read lock, held by another orphan, for good (python/cpython issue 111873)"),
 		},
 	})
 }

@@ -29,6 +29,7 @@ func init() {
 			{readerr, faults.ResultDecode}: hang("the MemoryError escapes the result handler's get(): the thread dies silently (the seed's second incident)"),
 			{never, faults.TaskRun}:        hang("nothing bounds a task's time: the caller waits for job 2 forever"),
 			{outsized, faults.TaskRun}:     done(drainsJoin26),
+			{parentDies, faults.TaskRun}:   exitedAll(parentDied26),
 		},
 	})
 }

@@ -29,6 +29,7 @@ func init() {
 			{readerr, faults.ResultDecode}: hang("the MemoryError escapes the result handler's get(): the thread dies silently"),
 			{never, faults.TaskRun}:        hang("nothing bounds a task's time: the caller waits for job 2 forever"),
 			{outsized, faults.TaskRun}:     done(drainsJoin3x),
+			{parentDies, faults.TaskRun}:   exitedAll(parentDied3x),
 		},
 	})
 }

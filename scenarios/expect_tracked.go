@@ -27,6 +27,7 @@ func init() {
 			{readerr, faults.ResultDecode}: raised(ErrKindRead, "the reader of that worker's private pipe fails: the worker is killed and replaced, job 2 fails"),
 			{never, faults.TaskRun}:        raised(ErrKindDeadline, "job 2 runs past its deadline: its worker is killed and replaced, job 2 fails with DeadlineExceeded"),
 			{outsized, faults.TaskRun}:     done("each worker's private result pipe has its own reader goroutine, which reads on while the caller is in join; join waits for the supervisor, which waits for every job to be answered, and only then reaps the workers"),
+			{parentDies, faults.TaskRun}:   exitedAll("each worker's private task pipe has one writer, the parent: once it is dead the worker reads end-of-file and exits; the worker that held job 2 writes its result to a pipe nobody reads any more (EPIPE) and exits"),
 		},
 	})
 }

@@ -455,11 +455,13 @@ func (m Matrix) JSON() ([]byte, error) {
 }
 
 var symbols = map[string]string{
-	string(Completed):   "✅",
-	string(Raised):      "⚠️",
-	string(Hang):        "⛔",
-	string(HangTimeout): "⏳",
-	"no-answer":         "⌛",
+	string(Completed):     "✅",
+	string(Raised):        "⚠️",
+	string(Hang):          "⛔",
+	string(HangTimeout):   "⏳",
+	"no-answer":           "⌛",
+	string(Orphans):       "👻",
+	string(WorkersExited): "🏁",
 }
 
 func symbol(v string) string {

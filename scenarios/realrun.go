@@ -37,12 +37,20 @@ func RunReal(ctx context.Context, sc Scenario, opts realpools.Options) (realpool
 func RealEvidence(o realpools.Outcome, workers int, pids bool) []string {
 	role := realRoles(o, workers)
 	var ws []string
+	killed := o.Verdict == realpools.Orphans || o.Verdict == realpools.WorkersExited
 	for _, w := range o.Workers {
 		s := role[w.PID]
 		if pids {
 			s += fmt.Sprintf(" (pid %d)", w.PID)
 		}
-		s += ": " + realFate(w, pids || o.Verdict == realpools.NoAnswer)
+		switch {
+		case killed && !pids:
+			// Which worker ends up where, and with which code, is a
+			// race of the jobs still out when the parent was killed.
+			s = "a worker: " + orphanFateOf(w)
+		default:
+			s += ": " + realFate(w, pids || o.Verdict == realpools.NoAnswer || killed)
+		}
 		ws = append(ws, s)
 	}
 	if !pids {
@@ -134,6 +142,12 @@ func realFate(w realpools.Worker, state bool) string {
 		if k := fdKind(w.FD); k != "" {
 			s += " on a " + k
 		}
+		if w.Orphan {
+			s += fmt.Sprintf(", an orphan: its parent is now pid %d, the driver (a child subreaper)", w.PPID)
+			if w.Holders != "" {
+				s += "; the pipe's other end is held by pids " + w.Holders
+			}
+		}
 		return s
 	}
 	return w.Fate
@@ -224,4 +238,17 @@ func realJobs(o realpools.Outcome) string {
 		return "none"
 	}
 	return strings.Join(parts, ", ")
+}
+
+// orphanFateOf is a worker's fate after its parent was killed, without
+// pids or exit codes.
+func orphanFateOf(w realpools.Worker) string {
+	if !w.Orphan {
+		return "ended by itself after its parent died"
+	}
+	s := fmt.Sprintf("an orphan reparented to the driver (a child subreaper), [%s] in %s (wchan %s)", w.State, w.Syscall, w.Wchan)
+	if k := fdKind(w.FD); k != "" {
+		s += " on a " + k
+	}
+	return s
 }

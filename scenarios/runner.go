@@ -46,6 +46,9 @@ func RunWith(ctx context.Context, sc Scenario, o RunOptions) (Outcome, error) {
 	if sc.Real() {
 		return Outcome{}, fmt.Errorf("scenario: %s is a real Python pool: run it with RunReal (poolhang run does)", sc.Pool)
 	}
+	if sc.killsParent() {
+		return runParentKilled(ctx, sc)
+	}
 	if o.Backstop <= 0 {
 		o.Backstop = 20 * time.Second
 	}

@@ -293,6 +293,9 @@ func (s Scenario) Validate() error {
 	if len(s.Faults) > MaxFaults {
 		return fmt.Errorf("scenario: %d faults, at most %d", len(s.Faults), MaxFaults)
 	}
+	if err := s.parentKilledAlone(); err != nil {
+		return fmt.Errorf("scenario: %w", err)
+	}
 	for _, f := range s.Faults {
 		k, err := faults.Lookup(f.Kind)
 		if err != nil {

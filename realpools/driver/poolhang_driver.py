@@ -53,7 +53,7 @@ POOLS = {
     "py:pebble": "pebble.ProcessPool",
 }
 MODULES = {"py:billiard": "billiard", "py:loky": "joblib.externals.loky", "py:pebble": "pebble"}
-KINDS = ("raise", "sys-exit", "os-exit", "sigkill", "segfault", "reader-memory-error", "stuck", "big-result")
+KINDS = ("raise", "sys-exit", "os-exit", "sigkill", "segfault", "reader-memory-error", "stuck", "big-result", "parent-killed")
 JOB_PHASES = ("task-encode", "task-decode", "task-run", "result-encode", "result-write", "result-decode")
 IDLE_PHASES = ("idle-lock-holder", "idle-lock-waiter")
 PARENT_PHASES = ("task-encode", "result-decode")
@@ -137,7 +137,26 @@ def strike(kind, phase, job):
             signal.pause()
     if kind == "stuck":
         threading.Event().wait()
+    if kind == "parent-killed":
+        # The driver kills the pool's parent when it reads the strike
+        # line; the task goes on once the parent is dead.
+        await_parent_death()
+        return
     raise RuntimeError("poolhang driver: no action for %s" % kind)
+
+
+def await_parent_death():
+    """Return once this process's parent has died (a pidfd polled, no sleep)."""
+    ppid = os.getppid()
+    try:
+        fd = os.pidfd_open(ppid)
+    except OSError:
+        return
+    try:
+        if os.getppid() == ppid:
+            select.select([fd], [], [])
+    finally:
+        os.close(fd)
 
 
 def _task_decode(kind, job):
@@ -306,6 +325,8 @@ def parse(text):
         raise BadInput("jobs=%d, allowed 0 to %d" % (sc["jobs"], MAX_JOBS))
     if not 0 <= sc["payload"] <= MAX_PAYLOAD:
         raise BadInput("payload=%d, allowed 0 to %d bytes" % (sc["payload"], MAX_PAYLOAD))
+    if any(k == "parent-killed" for k, _, _ in sc["faults"]) and len(sc["faults"]) > 1:
+        raise BadInput("a parent-killed fault must be the scenario's only fault (it has %d)" % len(sc["faults"]))
     for kind, phase, job in sc["faults"]:
         if job is not None and job >= sc["jobs"]:
             raise BadInput("fault %s@%s:%d targets job %d, but the scenario has %d jobs" % (kind, phase, job, job, sc["jobs"]))
@@ -353,6 +374,7 @@ def check_fault(sc, kind, phase):
         "reader-memory-error": ("result-decode",),
         "stuck": ("task-run",),
         "big-result": ("task-run",),
+        "parent-killed": ("task-run",),
     }[kind]
     if phase not in allowed:
         raise BadInput("impossible fault: %s at %s (%s strikes at: %s)" % (kind, phase, kind, ", ".join(allowed)))
@@ -592,6 +614,9 @@ class Run:
         self.done = threading.Event()
         self.t0 = time.monotonic()
         self.efd, self.ebuf, self.elock = None, b"", threading.Lock()
+        self.hello = []  # worker pids, from their initializer
+        self.pool_parent = 0  # parent-killed: the forked parent of the pool
+        self.parent_killed = threading.Event()
 
     # The events listener: every worker event is progress; a sigkill strike is
     # answered with a real SIGKILL.
@@ -625,6 +650,8 @@ class Run:
             self.events += 1
             self.progress = time.monotonic()
             self.log.append((round((self.progress - self.t0) * 1000, 1), " ".join(f)))
+        if f[0] == "hello":
+            self.hello.append(int(f[1]))
         if f[0] in ("run",):
             self.taken.setdefault(int(f[1]), []).append(int(f[2]))
         elif f[0] == "result":
@@ -636,6 +663,9 @@ class Run:
                 self.taken.setdefault(job, []).append(pid)
             if kind == "sigkill" and not in_parent_pid(pid):
                 os.kill(pid, signal.SIGKILL)
+            if kind == "parent-killed" and self.pool_parent:
+                os.kill(self.pool_parent, signal.SIGKILL)  # the fault: kill -9 of the pool's parent
+                self.parent_killed.set()
 
     def answer(self, i, r):
         with self.lock:
@@ -871,6 +901,8 @@ def execute(sc, stall):
         args.append(tuple(arg))
 
     _nworkers[sc["pool"]] = sc["workers"]
+    if any(k == "parent-killed" for k, _, _ in sc["faults"]):
+        return execute_parent_killed(sc, stall, run, args)
     out = {"scenario": scenario_text(sc), "pool": sc["pool"], "models": POOLS[sc["pool"]],
            "python": sys.version.split()[0], "stall_s": stall}
     pool = ADAPTERS[sc["pool"]](sc["pool"], sc["workers"])
@@ -940,6 +972,182 @@ def execute(sc, stall):
     sys.stdout.flush()
     teardown()
     os._exit(0)
+
+
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def execute_parent_killed(sc, stall, run, args):
+    """parent-killed: this process becomes a child subreaper and forks the
+    pool's parent, which runs the pool and calls it. When the worker that
+    took the targeted job reports that it reached task-run, the pool's
+    parent is killed with SIGKILL, its workers are reparented here, and
+    they are watched: each that ends is reaped and its end recorded; those
+    still alive when nothing moved for the stall limit (or at the backstop)
+    are orphans, recorded as ps and lsof would show them, then killed."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
+    out = {"scenario": scenario_text(sc), "pool": sc["pool"], "models": POOLS[sc["pool"]],
+           "python": sys.version.split()[0], "stall_s": stall, "limit_s": stall, "subreaper": os.getpid()}
+    pid = os.fork()
+    if pid == 0:  # the pool's parent: run the pool, call it, be killed
+        try:
+            os.environ["POOLHANG_PARENT"] = str(os.getpid())
+            os.close(run.efd)
+            # The listener thread is not in this process: a lock it held
+            # at the fork would be held for good here (the fork-held lock).
+            run.lock = threading.Lock()
+            pool = ADAPTERS[sc["pool"]](sc["pool"], sc["workers"])
+            run.call(pool, args)
+        finally:
+            os._exit(0)  # answered before the fault struck: the driver reports it
+    run.pool_parent = pid
+    t0 = time.monotonic()
+    while not run.parent_killed.is_set():
+        r = os.waitpid(pid, os.WNOHANG)
+        if r[0] == pid:
+            raise RuntimeError("the pool's parent ended before parent-killed struck (status %d)" % r[1])
+        if time.monotonic() - t0 > 60:
+            raise RuntimeError("parent-killed did not strike within 60 s")
+        run.parent_killed.wait(0.01)
+    os.waitpid(pid, 0)
+    killed_at = time.monotonic()
+    ended = {}  # pid -> fate, for workers that ended after the parent died
+    backstop = killed_at + max(90.0, 2 * stall)  # past billiard's 30 s of retries and loky's idle timeout and exit lock
+    last, cpu, progress = None, 0, time.monotonic()
+    while True:
+        while True:
+            try:
+                p, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if p == 0:
+                break
+            if os.WIFSIGNALED(status):
+                ended[p] = {"pid": p, "fate": "killed", "signal": signal.Signals(os.WTERMSIG(status)).name}
+            else:
+                ended[p] = {"pid": p, "fate": "exited", "exit_code": os.WEXITSTATUS(status)}
+        live = [w for w in run.hello if w not in ended and (proc_stat(w) or ["Z"])[0] != "Z"]
+        if not live and all(w in ended or proc_stat(w) is None for w in run.hello):
+            break
+        sig = (run.events, tuple(live))
+        now_cpu = sum(int(st[11]) + int(st[12]) for st in (proc_stat(w) for w in live) if st)
+        # A worker asleep on a timer will move by itself: that is not an
+        # orphan's wait (billiard's _ensure_messages_consumed retries every
+        # 0.1 s for 30 s before the worker exits; loky's workers wait for
+        # a call with its 10 s idle timeout, then exit).
+        timed = any(in_timed_wait(w) for w in live)
+        if sig != last or now_cpu >= cpu + 2 or timed:
+            last, cpu, progress = sig, now_cpu, time.monotonic()
+        if time.monotonic() - progress >= stall or time.monotonic() >= backstop:
+            break
+        time.sleep(0.01)  # sampling, not a trigger: the fault has struck
+    out["after_kill_ms"] = round((time.monotonic() - killed_at) * 1000, 1)
+    holders = pipe_holders()
+    workers = []
+    for w in run.hello:
+        if w in ended:
+            workers.append(ended[w])
+            continue
+        f = fate(type("P", (), {"pid": w})())
+        if f.get("fate") == "alive":
+            st = proc_stat(w)
+            f["ppid"] = int(st[1]) if st else 0
+            f["orphan"] = True
+            f["holders"] = other_end(w, f, holders)
+        workers.append(f)
+    orphans = [w for w in workers if w.get("orphan")]
+    out["verdict"] = "orphans" if orphans else "workers-exited"
+    out["workers"] = workers
+    out["struck"] = run.struck
+    run.drain()
+    out["jobs"] = [{"job": i, "outcome": "unanswered", "result_seen": False} for i in range(sc["jobs"])]
+    with run.lock:
+        out["events"] = ["%sms %s" % e for e in run.log[:200]]
+    sys.stdout.write(json.dumps(out) + "\n")
+    sys.stdout.flush()
+    end_children()
+    os._exit(0)
+
+
+def in_timed_wait(pid):
+    """Whether a thread of pid sleeps in a call that a timeout ends:
+    nanosleep, or futex/poll/select/epoll with a timeout (from the call's
+    arguments in /proc/PID/task/TID/syscall)."""
+    try:
+        tids = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return False
+    for tid in tids:
+        f = read_proc(pid, "task/%s/syscall" % tid).split()
+        if len(f) < 7 or f[0] in ("running", "-1"):
+            continue
+        name = SYSCALLS.get(f[0], "")
+        a = [int(x, 16) for x in f[1:7]]
+        if name in ("nanosleep", "clock_nanosleep") or \
+                (name == "futex" and a[3] != 0) or \
+                (name == "poll" and a[2] & 0xffffffff != 0xffffffff) or \
+                (name in ("ppoll",) and a[2] != 0) or \
+                (name in ("select", "pselect6") and a[4] != 0) or \
+                (name in ("epoll_wait", "epoll_pwait") and a[3] & 0xffffffff != 0xffffffff):
+            return True
+    return False
+
+
+def pipe_holders():
+    """inode -> [(pid, access mode)] for every open pipe, as lsof sees it."""
+    out = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            fds = os.listdir("/proc/%s/fd" % d)
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                link = os.readlink("/proc/%s/fd/%s" % (d, fd))
+                if not link.startswith("pipe:["):
+                    continue
+                with open("/proc/%s/fdinfo/%s" % (d, fd)) as f:
+                    flags = [l for l in f.read().split("\n") if l.startswith("flags:")]
+                mode = int(flags[0].split()[1], 8) & 3 if flags else -1
+            except (OSError, ValueError):
+                continue
+            out.setdefault(link, []).append((int(d), mode))
+    return out
+
+
+def other_end(pid, f, holders):
+    """Who holds the other end of the pipe the orphan is blocked on: for a
+    read, the writers; for a write, the readers (lsof's answer)."""
+    fd = f.get("fd", "")
+    if "pipe:[" not in fd:
+        return ""
+    link = fd.split("-> ", 1)[1]
+    want = 0 if f.get("syscall") == "write" else 1  # O_RDONLY readers, O_WRONLY writers
+    pids = sorted({p for p, m in holders.get(link, []) if m in (want, 2)})
+    return ",".join(str(p) for p in pids)
+
+
+def end_children():
+    """Kill every process reparented here and reap it: nothing is left."""
+    me = os.getpid()
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            st = proc_stat(int(d))
+            if st and int(st[1]) == me:
+                try:
+                    os.kill(int(d), signal.SIGKILL)
+                except OSError:
+                    pass
+    while True:
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            return
 
 
 def scenario_text(sc):

@@ -90,6 +90,10 @@ type GenOptions struct {
 	// Payloads, if set, are the payload sizes to draw from (0 is square(i));
 	// put the smallest first, as rapid shrinks toward the first.
 	Payloads []int
+	// ParentKilled draws only the parent-killed fault, alone, and
+	// otherwise it is never drawn: with the parent killed there is no
+	// caller left, so the laws about answers do not apply to it.
+	ParentKilled bool
 }
 
 // NoFaults keeps no fault.
@@ -128,7 +132,7 @@ func draw(t *rapid.T, pool pools.Strategy, o GenOptions) scenarios.Scenario {
 	var opts []scenarios.Fault
 	for _, k := range faults.Kinds() {
 		for _, ph := range k.Meaningful() {
-			if keep != nil && !keep(k, ph) {
+			if keep != nil && !keep(k, ph) || (k.Effect == faults.ParentDies) != o.ParentKilled {
 				continue
 			}
 			if k.Check(pool, ph, pools.MaxWorkers) == nil {
@@ -137,6 +141,9 @@ func draw(t *rapid.T, pool pools.Strategy, o GenOptions) scenarios.Scenario {
 		}
 	}
 	n := rapid.IntRange(0, 3).Draw(t, "faults")
+	if o.ParentKilled {
+		n = 1 // it runs alone (scenarios: parentKilledAlone)
+	}
 	for i := 0; i < n && len(opts) > 0; i++ {
 		f := rapid.SampledFrom(opts).Draw(t, "fault")
 		k, _ := faults.Lookup(f.Kind)
