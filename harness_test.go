@@ -355,7 +355,7 @@ func TestPropertyTrackedLosesOnlyTheJobsHit(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		sc := scenariotest.Gen(scenariotest.GenOptions{Pools: []pools.Strategy{pools.Tracked}}).Draw(t, "scenario")
 		for _, f := range sc.Faults {
-			if k, _ := faults.Lookup(f.Kind); k.Effect == faults.NeverReturns {
+			if k, _ := faults.Lookup(f.Kind); k.Effect == faults.NeverReturns || k.Effect == faults.BlocksAtStart {
 				sc.Deadline = 250 * time.Millisecond
 			}
 		}

@@ -30,6 +30,7 @@ const (
 	ResultDecode   Phase = "result-decode"
 	IdleLockHolder Phase = "idle-lock-holder"
 	IdleLockWaiter Phase = "idle-lock-waiter"
+	WorkerStart    Phase = "worker-start"
 )
 
 // Where a phase runs.
@@ -39,6 +40,7 @@ const (
 	InParent Where = iota // the parent process (the harness itself)
 	InWorker              // a worker holding the targeted job
 	InIdle                // an idle worker, before any job is submitted
+	InStart               // each of the pool's first workers, once started and before its first task
 )
 
 // PhaseInfo describes a phase.
@@ -59,7 +61,12 @@ var phases = []PhaseInfo{
 	{ResultDecode, InParent, pools.PointResultDecode, "the parent receives and decodes the result"},
 	{IdleLockHolder, InIdle, pools.PointIdle, "an idle worker holding the task queue's read lock while it waits"},
 	{IdleLockWaiter, InIdle, pools.PointIdle, "an idle worker that does not hold the task queue's read lock"},
+	{WorkerStart, InStart, pools.PointWorkerStart, "each of the pool's first workers has started and not yet taken its first task"},
 }
+
+// TakesJob reports whether a fault at the phase targets a job (KIND@PHASE:JOB);
+// the idle and start phases target workers instead.
+func (p PhaseInfo) TakesJob() bool { return p.Where == InParent || p.Where == InWorker }
 
 // Phases lists every phase in the order of a job's life.
 func Phases() []PhaseInfo { return append([]PhaseInfo(nil), phases...) }
@@ -100,6 +107,8 @@ const (
 	// ParentDies: the pool's parent process is killed; what matters is
 	// what becomes of its workers.
 	ParentDies Effect = "parent-dies"
+	// BlocksAtStart: a worker blocks for good before its first task.
+	BlocksAtStart Effect = "blocks-at-start"
 )
 
 // A Kind is a type of fault.

@@ -30,6 +30,9 @@ const (
 	PointResultDecode
 	// PointIdle: a worker between tasks, reached through [Pool.Interrupt].
 	PointIdle
+	// PointWorkerStart: a worker that has started and not yet taken its
+	// first task (Options.StartTrigger).
+	PointWorkerStart
 	numPoints
 )
 
@@ -42,6 +45,7 @@ var pointNames = [numPoints]string{
 	PointResultAlloc:  "result-alloc",
 	PointResultDecode: "result-decode",
 	PointIdle:         "idle",
+	PointWorkerStart:  "worker-start",
 }
 
 func (p Point) String() string {
@@ -242,3 +246,18 @@ func (s *Strike) AwaitParentDeath() {
 
 // parentDeath is set by the worker runtime (see worker.awaitParent).
 var parentDeath func(p Point, job int)
+
+// BlockOnInheritedLock blocks the worker for good on a lock it inherited
+// held: a lock word in its own memory that says thread holder of the
+// parent holds it, as a child forked while another thread held a lock
+// finds its copy (python/cpython issue 105464). It records that in the
+// slot first. In the parent it returns at once.
+func (s *Strike) BlockOnInheritedLock(holder int64) {
+	if s.await == nil || inheritedLock == nil {
+		return
+	}
+	inheritedLock(holder)
+}
+
+// inheritedLock is set by the worker runtime (see worker.blockInherited).
+var inheritedLock func(holder int64)

@@ -37,6 +37,10 @@ func (c *core) spawn(pipes func(s slot) (task, res *pipe, err error)) (*proc, er
 	}
 	s := slotOf(c.reg, idx)
 	s.Reset(0)
+	if len(c.startTrig) > 0 && c.firstLeft.Add(-1) >= 0 {
+		s.Start().Store(uint32(c.startTrig[0].ID))
+		s.StartArg().Store(c.startTrig[0].Arg)
+	}
 	task, res, err := pipes(s)
 	if err != nil {
 		c.freeSlot(idx)

@@ -13,6 +13,9 @@ const (
 	wWaitResultLock
 	wWriteResult
 	wExiting
+	// wStartLock: blocked before its first task on a lock it inherited
+	// held (the fork-held-lock fault); its slot's StartArg is the holder.
+	wStartLock
 )
 
 var wstateNames = [...]string{
@@ -25,6 +28,7 @@ var wstateNames = [...]string{
 	wWaitResultLock: "waiting for the result-queue write lock",
 	wWriteResult:    "writing the result pipe",
 	wExiting:        "exiting",
+	wStartLock:      "blocked at start on a lock inherited held from the parent",
 }
 
 func (s wstate) String() string {

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/poolhang/poolhang/pools/internal/frame"
 	"github.com/poolhang/poolhang/pools/internal/shm"
@@ -87,8 +88,12 @@ func serveWorker(spec string) int {
 	}
 	w.tasks.Max = reg.MaxFrame()
 	parentDeath = w.awaitParent
+	inheritedLock = w.blockInherited
 	go w.mailbox()
-	err = w.loop()
+	err = w.start()
+	if err == nil {
+		err = w.loop()
+	}
 	if err == nil {
 		// A clean exit; one on an error keeps its job and state in the
 		// slot, for whoever asks what the worker died holding.
@@ -132,6 +137,31 @@ func (w *worker) await(p Point, job int) {
 	w.slot.SetPoint(uint32(p), int64(job))
 	for {
 		unix.Pause()
+	}
+}
+
+// start runs the action the parent put in the slot for this worker's
+// start, if any, before its first task.
+func (w *worker) start() error {
+	id := w.slot.Start().Load()
+	if id == 0 {
+		return nil
+	}
+	t := trig{ID: uint16(id), At: uint8(PointWorkerStart), Arg: w.slot.StartArg().Load(), Job: -1}
+	return fire([]trig{t}, PointWorkerStart, -1, true, w.await)
+}
+
+// blockInherited records that the worker is blocked at start on a lock
+// whose word says holder holds it, and waits on that word for good: the
+// word is in this process's own memory, and the holder is a thread of
+// the parent, so nothing here can ever release it.
+func (w *worker) blockInherited(holder int64) {
+	w.slot.set(wStartLock, -1)
+	word := new(atomic.Uint32)
+	word.Store(uint32(holder))
+	for {
+		// FUTEX_WAIT|FUTEX_PRIVATE_FLAG: a lock of this process alone.
+		unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(word)), 0|128, uintptr(word.Load()), 0, 0, 0)
 	}
 }
 

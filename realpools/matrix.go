@@ -24,7 +24,7 @@ type Cell struct {
 // (or, for idle phases, on an idle worker before the map).
 func Standard(pool string, kind string, phase faults.Phase) string {
 	f := fmt.Sprintf("%s@%s:2", kind, phase)
-	if info, err := faults.ParsePhase(string(phase)); err == nil && info.Where == faults.InIdle {
+	if info, err := faults.ParsePhase(string(phase)); err == nil && !info.TakesJob() {
 		f = fmt.Sprintf("%s@%s", kind, phase)
 	}
 	wait := "map"

@@ -56,6 +56,11 @@ type Outcome struct {
 	Lost []LostJob `json:"lost"`
 	// Events is the workers' reports, in order, with their times.
 	Events []string `json:"events"`
+	// Start is the start method the scenario named (start=), "" for the
+	// pool's default.
+	Start string `json:"start"`
+	// ForkLock is fork-held-lock's evidence.
+	ForkLock *ForkLock `json:"fork_lock"`
 
 	StallS       float64 `json:"stall_s"`
 	GraceS       float64 `json:"grace_s"`
@@ -69,6 +74,20 @@ type Outcome struct {
 	// ParentExited.
 	ExitCode int    `json:"-"`
 	Stderr   string `json:"-"`
+}
+
+// ForkLock is what fork-held-lock left: the parent thread that held the
+// lock while the workers started, and the workers that reached the lock
+// in their initializer and never got past it.
+type ForkLock struct {
+	HolderTID int   `json:"holder_tid"`
+	Released  bool  `json:"released"` // the parent released it once its workers had started
+	Blocked   []int `json:"blocked"`
+	// HolderInWorker: the holder's thread id is a thread of a blocked
+	// worker (/proc/PID/task/TID); false means the holder does not exist
+	// there, so nothing in the worker can release its copy of the lock.
+	HolderInWorker bool           `json:"holder_in_worker"`
+	WorkerThreads  map[string]int `json:"worker_threads"`
 }
 
 // A Job is one job's outcome.

@@ -77,6 +77,7 @@ const (
 	CauseDeadLockHolder Cause = "lock-died-with-holder"
 	CauseTornFrame      Cause = "torn-frame"
 	CauseStuckTask      Cause = "task-never-returns"
+	CauseInheritedLock  Cause = "lock-inherited-held"
 )
 
 // causes names why a proven hang cannot end, with a sentence each. The
@@ -102,6 +103,8 @@ func causes(s pools.Snapshot, p Proof) ([]Cause, []string) {
 			add(CauseJobLost, fmt.Sprintf("job %d was taken by a worker that then ended, %s, in %s", w.Job, w.Exit, w.Phase))
 		case w.Exit == nil && w.Wait != nil && w.Wait.Kind == pools.WaitNeverReturns:
 			add(CauseStuckTask, fmt.Sprintf("job %d never returns in the worker that took it", w.Job))
+		case w.Exit == nil && w.Wait != nil && w.Wait.Lock == pools.InheritedLock:
+			add(CauseInheritedLock, "a worker is blocked at its start on a lock it inherited held: its holder is a thread of the parent, which does not exist in the worker")
 		}
 	}
 	for _, l := range s.Locks {

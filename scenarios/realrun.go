@@ -78,6 +78,20 @@ func RealEvidence(o realpools.Outcome, workers int, pids bool) []string {
 		}
 		out = append(out, fmt.Sprintf("lost: job %d, taken by %s; its result never reached the parent", j.Job, strings.Join(by, " and ")))
 	}
+	if fl := o.ForkLock; fl != nil && len(fl.Blocked) > 0 {
+		who := fmt.Sprintf("%d %s", len(fl.Blocked), plural(len(fl.Blocked), "worker", "workers"))
+		holder := "a parent thread"
+		if pids {
+			who += fmt.Sprintf(" (pids %v)", fl.Blocked)
+			holder += fmt.Sprintf(" (tid %d)", fl.HolderTID)
+		}
+		where := "which does not exist in them"
+		if fl.HolderInWorker {
+			where = "which is a thread of a worker"
+		}
+		out = append(out, fmt.Sprintf("%s blocked in their initializer on the lock %s held when they were forked, %s; the parent released its own copy once they had started (released: %v)",
+			who, holder, where, fl.Released))
+	}
 	var ts []string
 	for _, t := range o.Threads {
 		ts = append(ts, "parent thread "+threadRole(t.Name)+": "+summariseStack(t.Stack))

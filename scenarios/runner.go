@@ -58,7 +58,7 @@ func RunWith(ctx context.Context, sc Scenario, o RunOptions) (Outcome, error) {
 		o.Backstop = need
 	}
 	start := time.Now()
-	p, err := pools.Start(sc.Pool, pools.Options{Workers: sc.Workers, Stderr: o.Stderr, TaskTimeout: sc.Deadline,
+	p, err := startPool(sc, pools.Options{Workers: sc.Workers, Stderr: o.Stderr, TaskTimeout: sc.Deadline,
 		// Workers allocate no more for a task frame than this scenario
 		// sends: its payload, its triggers and the function's name, times
 		// the calls a map's chunk carries in one frame.
@@ -143,7 +143,7 @@ func (r *run) drive(ctx context.Context, backstop <-chan time.Time, out *Outcome
 		}
 	}
 	for i, f := range r.sc.Faults {
-		if f.Job < 0 {
+		if f.Job < 0 && !atStart(f) {
 			if err := r.strikeIdle(i, f, wait); err != nil {
 				return r.timedOut(err)
 			}

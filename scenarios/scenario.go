@@ -72,6 +72,10 @@ type Scenario struct {
 	// respawn pools with wait=map (0: Pool.map's default,
 	// pools.DefaultChunkSize).
 	ChunkSize int
+	// Start is a real pool's start method (fork, forkserver or spawn;
+	// "" for the pool's default). The models' workers are re-executed,
+	// a spawn-like start, and take none.
+	Start string
 }
 
 // String is the scenario's text form, which Parse reads back:
@@ -88,6 +92,9 @@ func (s Scenario) String() string {
 	}
 	if s.ChunkSize > 0 {
 		fmt.Fprintf(&b, " chunksize=%d", s.ChunkSize)
+	}
+	if s.Start != "" {
+		fmt.Fprintf(&b, " start=%s", s.Start)
 	}
 	fmt.Fprintf(&b, " wait=%s", s.Wait)
 	for _, f := range s.Faults {
@@ -112,7 +119,7 @@ func Parse(text string) (Scenario, error) {
 		}
 		key, val, ok := strings.Cut(field, "=")
 		if !ok {
-			return Scenario{}, fmt.Errorf("scenario: %s is not key=value (keys: pool, workers, jobs, payload, chunksize, deadline, wait, fault)", short(field))
+			return Scenario{}, fmt.Errorf("scenario: %s is not key=value (keys: pool, workers, jobs, payload, chunksize, deadline, start, wait, fault)", short(field))
 		}
 		if seen[key] && key != "fault" {
 			return Scenario{}, fmt.Errorf("scenario: %s given twice", key)
@@ -135,6 +142,8 @@ func Parse(text string) (Scenario, error) {
 			}
 		case "wait":
 			s.Wait, err = parseWait(val)
+		case "start":
+			s.Start, err = parseStart(val)
 		case "deadline":
 			s.Deadline, err = time.ParseDuration(val)
 			switch {
@@ -148,7 +157,7 @@ func Parse(text string) (Scenario, error) {
 			f, err = parseFault(val)
 			s.Faults = append(s.Faults, f)
 		default:
-			err = fmt.Errorf("unknown key %s (keys: pool, workers, jobs, payload, chunksize, deadline, wait, fault)", short(key))
+			err = fmt.Errorf("unknown key %s (keys: pool, workers, jobs, payload, chunksize, deadline, start, wait, fault)", short(key))
 		}
 		if err != nil {
 			return Scenario{}, fmt.Errorf("scenario: %w", err)
@@ -246,9 +255,9 @@ func parseFault(val string) (Fault, error) {
 	}
 	f := Fault{Kind: kind, Phase: info.Phase, Job: -1}
 	switch {
-	case info.Where == faults.InIdle && hasJob:
-		return Fault{}, fmt.Errorf("fault %s: %s strikes an idle worker before any job exists; drop the :%s", short(val), phase, job)
-	case info.Where != faults.InIdle && !hasJob:
+	case !info.TakesJob() && hasJob:
+		return Fault{}, fmt.Errorf("fault %s: %s strikes a worker before any job exists; drop the :%s", short(val), phase, job)
+	case info.TakesJob() && !hasJob:
 		return Fault{}, fmt.Errorf("fault %s: %s needs a target job, as in %s@%s:2", short(val), phase, kind, phase)
 	case hasJob:
 		if f.Job, err = strconv.Atoi(job); err != nil || f.Job < 0 {
@@ -293,6 +302,12 @@ func (s Scenario) Validate() error {
 	if len(s.Faults) > MaxFaults {
 		return fmt.Errorf("scenario: %d faults, at most %d", len(s.Faults), MaxFaults)
 	}
+	if s.Start != "" && !s.Real() {
+		return fmt.Errorf("scenario: start=%s: a start method is a real pool's option; the models' workers are re-executed, a spawn-like start", s.Start)
+	}
+	if err := s.oneStartFault(); err != nil {
+		return fmt.Errorf("scenario: %w", err)
+	}
 	if err := s.parentKilledAlone(); err != nil {
 		return fmt.Errorf("scenario: %w", err)
 	}
@@ -309,9 +324,9 @@ func (s Scenario) Validate() error {
 			return fmt.Errorf("scenario: %w", err)
 		}
 		switch {
-		case info.Where == faults.InIdle && f.Job >= 0:
-			return fmt.Errorf("scenario: fault %s: idle phases target a worker, not job %d", f, f.Job)
-		case info.Where != faults.InIdle && (f.Job < 0 || f.Job >= s.Jobs):
+		case !info.TakesJob() && f.Job >= 0:
+			return fmt.Errorf("scenario: fault %s: idle and start phases target a worker, not job %d", f, f.Job)
+		case info.TakesJob() && (f.Job < 0 || f.Job >= s.Jobs):
 			return fmt.Errorf("scenario: fault %s targets job %d, but the scenario has %d jobs (0 to %d)", f, f.Job, s.Jobs, s.Jobs-1)
 		}
 	}
@@ -356,7 +371,7 @@ func (s Scenario) validChunkSize() error {
 // pool that takes a per-task deadline (tracked) gets StandardDeadline.
 func Standard(pool pools.Strategy, kind string, phase faults.Phase) Scenario {
 	f := Fault{Kind: kind, Phase: phase, Job: 2}
-	if info, err := faults.ParsePhase(string(phase)); err == nil && info.Where == faults.InIdle {
+	if info, err := faults.ParsePhase(string(phase)); err == nil && !info.TakesJob() {
 		f.Job = -1
 	}
 	sc := Scenario{Pool: pool, Workers: 2, Jobs: 6, Wait: WaitMap, Faults: []Fault{f}}

@@ -53,9 +53,17 @@ POOLS = {
     "py:pebble": "pebble.ProcessPool",
 }
 MODULES = {"py:billiard": "billiard", "py:loky": "joblib.externals.loky", "py:pebble": "pebble"}
-KINDS = ("raise", "sys-exit", "os-exit", "sigkill", "segfault", "reader-memory-error", "stuck", "big-result", "parent-killed")
+KINDS = ("raise", "sys-exit", "os-exit", "sigkill", "segfault", "reader-memory-error", "stuck", "big-result", "parent-killed",
+         "fork-held-lock")
 JOB_PHASES = ("task-encode", "task-decode", "task-run", "result-encode", "result-write", "result-decode")
 IDLE_PHASES = ("idle-lock-holder", "idle-lock-waiter")
+START_PHASES = ("worker-start",)  # strikes each first worker, not a job
+START_METHODS = ("fork", "forkserver", "spawn")
+# fork-held-lock: a module lock a parent thread holds while the pool
+# starts its workers, and every worker's initializer takes. A worker
+# forked meanwhile inherits it held; one spawned, or forked from the
+# forkserver, imports this module afresh and finds it free.
+HELD = threading.Lock()
 PARENT_PHASES = ("task-encode", "result-decode")
 DYING = ("os-exit", "sigkill", "segfault")
 # The catalog splits a death while the result is encoded (result-encode,
@@ -248,6 +256,13 @@ def worker_init():
     patch_connections()
     signal.signal(IDLE_SIGNAL, _idle_strike)
     emit("hello", os.getpid())
+    if os.environ.get("POOLHANG_FORK_LOCK"):
+        # Like logging's module lock taken by a handler the initializer
+        # configures: blocks for good if the lock came held across fork.
+        emit("start-lock", os.getpid())
+        with HELD:
+            pass
+        emit("start-lock-taken", os.getpid())
 
 
 def _idle_strike(signum, frame):
@@ -289,7 +304,7 @@ def noop(x):
 def parse(text):
     sc = {"wait": "map", "payload": 0, "faults": []}
     seen = set()
-    keys = "pool, workers, jobs, payload, wait, fault"
+    keys = "pool, workers, jobs, payload, wait, start, fault"
     for field in text.split():
         key, eq, val = field.partition("=")
         if not eq:
@@ -310,6 +325,10 @@ def parse(text):
             if val not in ("map", "get", "join"):
                 raise BadInput("unknown wait style %r (allowed: map, get, join)" % val)
             sc["wait"] = val
+        elif key == "start":
+            if val not in START_METHODS:
+                raise BadInput("unknown start method %r (allowed: %s)" % (val, ", ".join(START_METHODS)))
+            sc["start"] = val
         elif key == "deadline":
             raise BadInput("deadline=%s: only poolhang's tracked model has per-task deadlines; no real pool takes one here" % val)
         elif key == "fault":
@@ -331,7 +350,7 @@ def parse(text):
         if job is not None and job >= sc["jobs"]:
             raise BadInput("fault %s@%s:%d targets job %d, but the scenario has %d jobs" % (kind, phase, job, job, sc["jobs"]))
         check_fault(sc, kind, phase)
-    idle = [(k, ph) for k, ph, j in sc["faults"] if j is None]
+    idle = [(k, ph) for k, ph, j in sc["faults"] if j is None and ph in IDLE_PHASES]
     if len(idle) > 1:
         raise BadInput("%d idle faults (%s): the driver strikes one idle worker before the jobs are submitted; give at most one" % (
             len(idle), ", ".join("%s@%s" % f for f in idle)))
@@ -345,9 +364,9 @@ def parse_fault(val):
     if kind not in KINDS:
         raise BadInput("fault %r: unknown fault kind %r (allowed: %s)" % (val, kind, ", ".join(KINDS)))
     phase, colon, job = rest.partition(":")
-    if phase not in JOB_PHASES + IDLE_PHASES:
-        raise BadInput("fault %r: unknown phase %r (allowed: %s)" % (val, phase, ", ".join(JOB_PHASES + IDLE_PHASES)))
-    if phase in IDLE_PHASES:
+    if phase not in JOB_PHASES + IDLE_PHASES + START_PHASES:
+        raise BadInput("fault %r: unknown phase %r (allowed: %s)" % (val, phase, ", ".join(JOB_PHASES + IDLE_PHASES + START_PHASES)))
+    if phase in IDLE_PHASES + START_PHASES:
         if colon:
             raise BadInput("fault %r: %s strikes an idle worker before any job exists; drop the :%s" % (val, phase, job))
         return kind, phase, None
@@ -375,6 +394,7 @@ def check_fault(sc, kind, phase):
         "stuck": ("task-run",),
         "big-result": ("task-run",),
         "parent-killed": ("task-run",),
+        "fork-held-lock": START_PHASES,
     }[kind]
     if phase not in allowed:
         raise BadInput("impossible fault: %s at %s (%s strikes at: %s)" % (kind, phase, kind, ", ".join(allowed)))
@@ -392,9 +412,10 @@ def check_fault(sc, kind, phase):
 class Adapter:
     executor = False
 
-    def __init__(self, pool, workers):
+    def __init__(self, pool, workers, start=None):
         self.name = pool
         self.workers = workers
+        self.start = start  # the start method: None is the pool's default
         self.p = self.make(workers)
 
     def map(self, args, answer):
@@ -423,7 +444,7 @@ class Adapter:
 class MPPool(Adapter):
     def make(self, n):
         import multiprocessing
-        return multiprocessing.Pool(n, initializer=worker_init)
+        return multiprocessing.get_context(self.start).Pool(n, initializer=worker_init)
 
 
 class Billiard(Adapter):
@@ -431,7 +452,7 @@ class Billiard(Adapter):
         import billiard
         import billiard.pool
         self.lost_worker_timeout = billiard.pool.LOST_WORKER_TIMEOUT
-        return billiard.Pool(n, initializer=worker_init)
+        return billiard.get_context(self.start).Pool(n, initializer=worker_init)
 
 
 class Executor(Adapter):
@@ -455,19 +476,22 @@ class Executor(Adapter):
 class PPE(Executor):
     def make(self, n):
         from concurrent.futures import ProcessPoolExecutor
-        return ProcessPoolExecutor(n, initializer=worker_init)
+        import multiprocessing
+        return ProcessPoolExecutor(n, mp_context=multiprocessing.get_context(self.start), initializer=worker_init)
 
 
 class Loky(Executor):
     def make(self, n):
         from joblib.externals.loky import get_reusable_executor
-        return get_reusable_executor(max_workers=n, initializer=worker_init)
+        return get_reusable_executor(max_workers=n, context=self.start, initializer=worker_init)
 
 
 class Pebble(Executor):
     def make(self, n):
         import pebble
-        return pebble.ProcessPool(max_workers=n, initializer=worker_init)
+        import multiprocessing
+        ctx = multiprocessing.get_context(self.start) if self.start else None
+        return pebble.ProcessPool(max_workers=n, initializer=worker_init, context=ctx)
 
     def map(self, args, answer):
         for i, r in enumerate(self.p.map(run_job, args, chunksize=1).result()):
@@ -491,6 +515,7 @@ ADAPTERS = {"py:mp.Pool": MPPool, "py:ProcessPoolExecutor": PPE, "py:billiard": 
 
 _procs = []
 _procs_lock = threading.Lock()
+_started = threading.Condition(_procs_lock)  # a worker was started
 _closing = []  # set at teardown: no worker starts after it
 
 
@@ -514,6 +539,7 @@ def track_processes():
                     raise RuntimeError("poolhang driver: tearing down, no new workers")
                 _start(self)
                 _procs.append(self)
+                _started.notify_all()
         m.BaseProcess.start = tracked
 
 
@@ -615,6 +641,7 @@ class Run:
         self.t0 = time.monotonic()
         self.efd, self.ebuf, self.elock = None, b"", threading.Lock()
         self.hello = []  # worker pids, from their initializer
+        self.start_lock = set()  # workers at HELD that have not got past it
         self.pool_parent = 0  # parent-killed: the forked parent of the pool
         self.parent_killed = threading.Event()
 
@@ -652,6 +679,10 @@ class Run:
             self.log.append((round((self.progress - self.t0) * 1000, 1), " ".join(f)))
         if f[0] == "hello":
             self.hello.append(int(f[1]))
+        elif f[0] == "start-lock":
+            self.start_lock.add(int(f[1]))
+        elif f[0] == "start-lock-taken":
+            self.start_lock.discard(int(f[1]))
         if f[0] in ("run",):
             self.taken.setdefault(int(f[1]), []).append(int(f[2]))
         elif f[0] == "result":
@@ -867,9 +898,13 @@ def execute(sc, stall):
     efd, wfd = os.pipe()
     os.environ["POOLHANG_EVENTS"] = "/proc/%d/fd/%d" % (os.getpid(), wfd)
     os.environ["POOLHANG_PARENT"] = str(os.getpid())
-    idle = [(k, ph) for k, ph, j in sc["faults"] if j is None]
+    idle = [(k, ph) for k, ph, j in sc["faults"] if j is None and ph in IDLE_PHASES]
     if idle:
         os.environ["POOLHANG_IDLE_KIND"] = idle[0][0]
+    held = None
+    if any(k == "fork-held-lock" for k, _, _ in sc["faults"]):
+        os.environ["POOLHANG_FORK_LOCK"] = "1"
+        held = hold_while_starting(sc["workers"])
 
     run = Run(sc, stall)
     os.set_blocking(efd, False)
@@ -905,12 +940,16 @@ def execute(sc, stall):
         return execute_parent_killed(sc, stall, run, args)
     out = {"scenario": scenario_text(sc), "pool": sc["pool"], "models": POOLS[sc["pool"]],
            "python": sys.version.split()[0], "stall_s": stall}
-    pool = ADAPTERS[sc["pool"]](sc["pool"], sc["workers"])
+    pool = ADAPTERS[sc["pool"]](sc["pool"], sc["workers"], sc.get("start"))
     limit = stall + getattr(pool, "lost_worker_timeout", 0.0)
     if hasattr(pool, "lost_worker_timeout"):
         out["grace_s"] = pool.lost_worker_timeout
         out["grace_why"] = "billiard fails a job whose worker was lost only after lost_worker_timeout (billiard/pool.py LOST_WORKER_TIMEOUT), in case its result is still in the pipe"
     out["limit_s"] = limit
+    if sc.get("start"):
+        out["start"] = sc["start"]
+    if held is not None:
+        out["fork_lock"] = held
     if idle:
         kind, phase = idle[0]
         if sc["pool"] in ("py:ProcessPoolExecutor", "py:loky", "py:pebble"):
@@ -963,6 +1002,14 @@ def execute(sc, stall):
     with _procs_lock:
         ps = list(_procs)
     out["workers"] = [fate(p) for p in ps]
+    if held is not None:
+        # The evidence of fork-held-lock: which workers reached HELD and
+        # never got past it, and that the thread holding it does not
+        # exist in them (a process's threads are /proc/PID/task/TID).
+        blocked = sorted(p for p in run.start_lock if (proc_stat(p) or ["Z"])[0] != "Z")
+        held["blocked"] = blocked
+        held["holder_in_worker"] = any(os.path.exists("/proc/%d/task/%d" % (p, held.get("holder_tid", 0))) for p in blocked)
+        held["worker_threads"] = {str(p): len(os.listdir("/proc/%d/task" % p)) for p in blocked if os.path.isdir("/proc/%d/task" % p)}
     with run.lock:
         out["events"] = ["%sms %s" % e for e in run.log[:200]]
     lost = [j for j in out["jobs"] if j["outcome"] == "unanswered" and j.get("taken_by")]
@@ -999,7 +1046,7 @@ def execute_parent_killed(sc, stall, run, args):
             # The listener thread is not in this process: a lock it held
             # at the fork would be held for good here (the fork-held lock).
             run.lock = threading.Lock()
-            pool = ADAPTERS[sc["pool"]](sc["pool"], sc["workers"])
+            pool = ADAPTERS[sc["pool"]](sc["pool"], sc["workers"], sc.get("start"))
             run.call(pool, args)
         finally:
             os._exit(0)  # answered before the fault struck: the driver reports it
@@ -1150,10 +1197,33 @@ def end_children():
             return
 
 
+def hold_while_starting(n):
+    """fork-held-lock: a parent thread takes HELD and keeps it until the
+    pool has started n workers, as a thread logging a message holds
+    logging's lock while another thread forks. Returns what the outcome
+    records: the holder thread's id, which exists only in this process."""
+    rec = {}
+    taken = threading.Event()
+
+    def holder():
+        rec["holder_tid"] = threading.get_native_id()
+        with HELD:
+            taken.set()
+            with _started:
+                _started.wait_for(lambda: len(_procs) >= n)
+        rec["released"] = True
+
+    threading.Thread(target=holder, name="poolhang-lock-holder", daemon=True).start()
+    taken.wait()
+    return rec
+
+
 def scenario_text(sc):
     s = "pool=%s workers=%d jobs=%d" % (sc["pool"], sc["workers"], sc["jobs"])
     if sc["payload"]:
         s += " payload=%d" % sc["payload"]
+    if sc.get("start"):
+        s += " start=" + sc["start"]
     s += " wait=" + sc["wait"]
     for k, ph, j in sc["faults"]:
         s += " fault=%s@%s" % (k, ph) + ("" if j is None else ":%d" % j)

@@ -148,7 +148,7 @@ func draw(t *rapid.T, pool pools.Strategy, o GenOptions) scenarios.Scenario {
 		f := rapid.SampledFrom(opts).Draw(t, "fault")
 		k, _ := faults.Lookup(f.Kind)
 		info, _ := faults.ParsePhase(string(f.Phase))
-		if info.Where != faults.InIdle {
+		if info.TakesJob() {
 			if sc.Jobs == 0 {
 				continue
 			}
