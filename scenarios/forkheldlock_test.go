@@ -122,7 +122,9 @@ func TestForkHeldLockStartMethods(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				o, err := scenarios.RunReal(ctx, sc, realpools.Options{})
+				// A fixed stall limit rather than a calibration: a spawn
+				// start on a loaded machine can look stalled for 2 s.
+				o, err := scenarios.RunReal(ctx, sc, realpools.Options{Stall: 6 * time.Second})
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -70,7 +70,7 @@ type Process struct {
 // The process is sent SIGKILL when its parent dies, so a killed parent
 // leaves no orphans. Its exit is not watched until Watch runs.
 func Start(exe string, args, env []string, files []*os.File) (*Process, error) {
-	return start(exe, args, env, files, syscall.SIGKILL)
+	return startWith(exe, args, env, files, syscall.SIGKILL)
 }
 
 // StartOrphanable starts a process as Start does, but without the signal
@@ -78,10 +78,10 @@ func Start(exe string, args, env []string, files []*os.File) (*Process, error) {
 // its own code does then, as CPython's pools leave their workers (the
 // parent-killed fault, whose harness is a subreaper that ends them).
 func StartOrphanable(exe string, args, env []string, files []*os.File) (*Process, error) {
-	return start(exe, args, env, files, 0)
+	return startWith(exe, args, env, files, 0)
 }
 
-func start(exe string, args, env []string, files []*os.File, pdeathsig syscall.Signal) (*Process, error) {
+func startWith(exe string, args, env []string, files []*os.File, pdeathsig syscall.Signal) (*Process, error) {
 	pidfd := -1
 	attr := &os.ProcAttr{
 		Env:   env,
