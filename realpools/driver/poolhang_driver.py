@@ -731,7 +731,8 @@ def signature(run):
     """What counts as progress: an event, an answer, a worker started or
     ended, CPU time burnt by a worker (a worker importing its modules on a
     loaded machine is slow, not stuck), or a worker or pool thread found
-    starved (runnable, and given no CPU since the last sample). Parent threads' CPU time does
+    starved (runnable, and given no CPU since the last sample), or bytes
+    read by a pool thread of the parent. Parent threads' CPU time does
     not count: some pools' parent threads poll on timers forever."""
     with _procs_lock:
         ps = list(_procs)
@@ -748,8 +749,33 @@ def signature(run):
     # A starved pool thread in the parent is one the machine has not
     # served yet: load, not a hang.
     runnable = runnable or any_runnable(os.getpid(), _driver_tids)
+    read = pool_threads_read(_driver_tids)
     with run.lock:
-        return (run.events, len(run.answers), tuple(states)), cpu, runnable
+        return (run.events, len(run.answers), tuple(states), read), cpu, runnable
+
+
+def pool_threads_read(skip):
+    """Bytes the parent's pool threads have read (rchar of each thread but
+    the driver's own): a result handler draining a large result on a
+    loaded machine is slow, not stuck. A thread that polls on a timer
+    reads nothing, so this does not count it."""
+    total = 0
+    base = "/proc/%d/task" % os.getpid()
+    try:
+        tids = os.listdir(base)
+    except OSError:
+        return 0
+    for tid in tids:
+        if int(tid) in skip:
+            continue
+        try:
+            with open("%s/%s/io" % (base, tid)) as f:
+                for line in f:
+                    if line.startswith("rchar:"):
+                        total += int(line.split()[1])
+        except (OSError, ValueError):
+            pass
+    return total
 
 
 _driver_tids = set()  # the driver's own threads: the monitor and the listener
