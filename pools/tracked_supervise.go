@@ -113,6 +113,7 @@ func (p *tracked) viewLocked(tw *tworker, now time.Time) workerView {
 		(tw.killed == nil || tw.killed == errExitRequested) {
 		w.overdue, w.killed = true, false
 	}
+	w.unheard = w.killed && tw.killed == errExitRequested && !dead && slotOf(p.reg, tw.pr.idx).state() == wStartLock
 	if dead && tw.read && !tw.done {
 		taken := tw.task.read.Load()
 		for _, a := range tw.fifo {
