@@ -170,12 +170,14 @@ func pipeAt(pid, fd int) (ino uint64, buffered int, room bool) {
 // endsTable maps a pipe inode to the pids holding it open, by access mode.
 type endsTable map[uint64]map[int][]int // inode -> access mode -> pids
 
-// pipeEnds reads every process's open pipes from /proc, as lsof does.
+// pipeEnds reads the open pipes of this process's descendants from
+// /proc, as lsof does. Only they can hold the ends: the pipes were made
+// by the orphans' dead parent, whose descendants are now ours (we are
+// their subreaper), and a descriptor passes only to a child.
 func pipeEnds() endsTable {
 	t := endsTable{}
-	procs, _ := filepath.Glob("/proc/[0-9]*")
-	for _, dir := range procs {
-		pid := atoi(filepath.Base(dir))
+	for _, pid := range descendants(os.Getpid()) {
+		dir := fmt.Sprintf("/proc/%d", pid)
 		fds, _ := os.ReadDir(dir + "/fd")
 		for _, fd := range fds {
 			link, err := os.Readlink(dir + "/fd/" + fd.Name())
@@ -209,6 +211,25 @@ func (t endsTable) holders(ino uint64, mode, self int) []int {
 				out = appendOnce(out, p)
 			}
 		}
+	}
+	return out
+}
+
+// descendants lists the processes below root, from every process's
+// parent in /proc/PID/stat.
+func descendants(root int) []int {
+	kids := map[int][]int{}
+	procs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, dir := range procs {
+		pid := atoi(filepath.Base(dir))
+		if pp := atoi(procField(pid, 1)); pp > 0 {
+			kids[pp] = append(kids[pp], pid)
+		}
+	}
+	var out []int
+	for q := kids[root]; len(q) > 0; q = q[1:] {
+		out = append(out, q[0])
+		q = append(q, kids[q[0]]...)
 	}
 	return out
 }

@@ -36,7 +36,7 @@ const (
 	envPoolParent = "POOLHANG_POOL_PARENT"
 	// orphanBackstop bounds the watch of the orphans: past it, with
 	// neither an end nor a proof, the verdict is HangTimeout.
-	orphanBackstop = 10 * time.Second
+	orphanBackstop = 20 * time.Second
 )
 
 // Verdicts of a scenario whose parent is killed: the caller is gone with
@@ -429,6 +429,12 @@ func watchOrphans(ws []orphanFate, deadline time.Time) bool {
 			if ws[i].Exit == "" {
 				if x, ok := reapIfEnded(ws[i].PID); ok {
 					ws[i].Exit = x
+					continue
+				}
+				if atoiStat(ws[i].PID) == "" {
+					// Reaped by the parent before it was killed (tracked
+					// kills a worker past its deadline), so never ours.
+					ws[i].Exit = "ended and reaped before its parent died"
 					continue
 				}
 				live = append(live, ws[i].PID)
