@@ -1082,8 +1082,8 @@ def execute_parent_killed(sc, stall, run, args):
         r = os.waitpid(pid, os.WNOHANG)
         if r[0] == pid:
             raise RuntimeError("the pool's parent ended before parent-killed struck (status %d)" % r[1])
-        if time.monotonic() - t0 > 60:
-            raise RuntimeError("parent-killed did not strike within 60 s")
+        if time.monotonic() - t0 > 240:  # a bound for a machine under heavy load, not a trigger
+            raise RuntimeError("parent-killed did not strike within 240 s")
         run.parent_killed.wait(0.01)
     os.waitpid(pid, 0)
     killed_at = time.monotonic()
