@@ -41,8 +41,13 @@ func startPool(sc Scenario, o pools.Options) (pools.Pool, error) {
 	return pools.Start(sc.Pool, o)
 }
 
+// StartFaultsFit reports why the scenario's worker-start faults cannot
+// strike together with its other faults, or nil.
+func (sc Scenario) StartFaultsFit() error { return sc.oneStartFault() }
+
 // oneStartFault: the workers start once, so a scenario has at most one
-// worker-start fault.
+// worker-start fault, and the workers it blocks are never idle, so no
+// idle fault can strike beside it.
 func (sc Scenario) oneStartFault() error {
 	n := 0
 	for _, f := range sc.Faults {
@@ -52,6 +57,11 @@ func (sc Scenario) oneStartFault() error {
 	}
 	if n > 1 {
 		return fmt.Errorf("%d worker-start faults: the pool's workers start once, so give at most one", n)
+	}
+	for _, f := range sc.Faults {
+		if info, err := faults.ParsePhase(string(f.Phase)); n > 0 && err == nil && info.Where == faults.InIdle {
+			return fmt.Errorf("fault %s cannot strike with a worker-start fault: the workers block at their start and are never idle", f)
+		}
 	}
 	return nil
 }

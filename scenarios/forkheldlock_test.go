@@ -81,6 +81,7 @@ func TestForkHeldLockBadInput(t *testing.T) {
 		{"pool=naive workers=2 jobs=6 fault=segfault@worker-start", "segfault strikes at:"},
 		{"pool=naive workers=2 jobs=6 fault=fork-held-lock@worker-start fault=fork-held-lock@worker-start", "at most one"},
 		{"pool=naive workers=2 jobs=6 start=fork", "the models' workers are re-executed"},
+		{"pool=naive workers=2 jobs=6 fault=fork-held-lock@worker-start fault=sigkill@idle-lock-waiter", "never idle"},
 		{"pool=py:mp.Pool workers=2 jobs=6 start=vfork", "allowed: fork, forkserver, spawn"},
 	} {
 		_, err := scenarios.Parse(tc.text)

@@ -157,6 +157,9 @@ func draw(t *rapid.T, pool pools.Strategy, o GenOptions) scenarios.Scenario {
 		if k.Check(pool, f.Phase, sc.Workers) != nil {
 			continue
 		}
+		if try := append(append([]scenarios.Fault(nil), sc.Faults...), f); (scenarios.Scenario{Faults: try}).StartFaultsFit() != nil {
+			continue // a worker-start fault with an idle one, or two
+		}
 		sc.Faults = append(sc.Faults, f)
 	}
 	return sc
