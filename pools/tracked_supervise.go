@@ -106,10 +106,10 @@ func (p *tracked) viewLocked(tw *tworker, now time.Time) workerView {
 	}
 	w.overdue = w.held > 0 && p.opts.TaskTimeout > 0 && !now.IsZero() && now.Sub(tw.since) >= p.opts.TaskTimeout
 	// The start deadline: a worker that has not reached its first read
-	// within the task deadline of its start is stuck there (a lock it
+	// within startTimeout of its start is stuck there (a lock it
 	// inherited held, say); its jobs, never taken, go back to the queue.
 	// One told to exit never reads its sentinel either: kill it too.
-	if p.opts.TaskTimeout > 0 && !now.IsZero() && !dead && !p.startedLocked(tw) && now.Sub(tw.born) >= p.opts.TaskTimeout &&
+	if p.opts.TaskTimeout > 0 && !now.IsZero() && !dead && !p.startedLocked(tw) && now.Sub(tw.born) >= p.startTimeout() &&
 		(tw.killed == nil || tw.killed == errExitRequested) {
 		w.overdue, w.killed = true, false
 	}
@@ -278,7 +278,11 @@ func (p *tracked) nextDeadlineLocked() time.Time {
 			if (d == tw.since && len(tw.fifo) == 0) || (d == tw.born && p.startedLocked(tw)) {
 				continue
 			}
-			d = d.Add(p.opts.TaskTimeout)
+			if d == tw.born {
+				d = d.Add(p.startTimeout())
+			} else {
+				d = d.Add(p.opts.TaskTimeout)
+			}
 			if next.IsZero() || d.Before(next) {
 				next = d
 			}
@@ -286,6 +290,14 @@ func (p *tracked) nextDeadlineLocked() time.Time {
 	}
 	return next
 }
+
+// startTimeout is how long a worker may take to reach its first read:
+// the task deadline, but at least minStartTimeout, so that a worker slow
+// to start on a loaded machine (an exec, the runtime's start) is not
+// taken for a stuck one.
+func (p *tracked) startTimeout() time.Duration { return max(p.opts.TaskTimeout, minStartTimeout) }
+
+const minStartTimeout = 2 * time.Second
 
 // errExitRequested marks a worker sent its exit sentinel.
 var errExitRequested = errors.New("exit requested")

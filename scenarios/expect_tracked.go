@@ -28,7 +28,7 @@ func init() {
 			{never, faults.TaskRun}:             raised(ErrKindDeadline, "job 2 runs past its deadline: its worker is killed and replaced, job 2 fails with DeadlineExceeded"),
 			{outsized, faults.TaskRun}:          done("each worker's private result pipe has its own reader goroutine, which reads on while the caller is in join; join waits for the supervisor, which waits for every job to be answered, and only then reaps the workers"),
 			{parentDies, faults.TaskRun}:        exitedAll("each worker's private task pipe has one writer, the parent: once it is dead the worker reads end-of-file and exits; the worker that held job 2 writes its result to a pipe nobody reads any more (EPIPE) and exits"),
-			{blocksAtStart, faults.WorkerStart}: done("the start deadline notices: a worker whose slot has not reached its first read within the task deadline (500 ms) of its start is killed and replaced, and the jobs written to its private pipe, which it never began to read, go back to the queue; the replacements start clean (the held lock's moment has passed), so every job completes"),
+			{blocksAtStart, faults.WorkerStart}: done("the start deadline notices: a worker whose slot has not reached its first read within the start deadline (the task deadline, at least 2 s, so a slow start on a loaded machine is not taken for a stuck one) is killed and replaced, and the jobs written to its private pipe, which it never began to read, go back to the queue; the replacements start clean (the held lock's moment has passed), so every job completes"),
 		},
 	})
 }
