@@ -31,8 +31,9 @@ const (
 	IdleLockHolder Phase = "idle-lock-holder"
 	IdleLockWaiter Phase = "idle-lock-waiter"
 	// Callback and Input are the caller's own code (caller.go).
-	Callback Phase = "callback"
-	Input    Phase = "input"
+	Callback    Phase = "callback"
+	Input       Phase = "input"
+	WorkerStart Phase = "worker-start"
 )
 
 // Where a phase runs.
@@ -43,6 +44,7 @@ const (
 	InWorker              // a worker holding the targeted job
 	InIdle                // an idle worker, before any job is submitted
 	InCaller              // the caller's own code, for the targeted job (caller.go)
+	InStart               // each of the pool's first workers, once started and before its first task
 )
 
 // PhaseInfo describes a phase.
@@ -65,7 +67,12 @@ var phases = []PhaseInfo{
 	{IdleLockWaiter, InIdle, pools.PointIdle, "an idle worker that does not hold the task queue's read lock"},
 	{Callback, InCaller, 0, "the job's callback or error_callback runs (wait=callback)"},
 	{Input, InCaller, 0, "the imap's input iterable produces the job (wait=imap, wait=imap_unordered)"},
+	{WorkerStart, InStart, pools.PointWorkerStart, "each of the pool's first workers has started and not yet taken its first task"},
 }
+
+// TakesJob reports whether a fault at the phase targets a job (KIND@PHASE:JOB);
+// the idle and start phases target workers instead.
+func (p PhaseInfo) TakesJob() bool { return p.Where == InParent || p.Where == InWorker || p.Where == InCaller }
 
 // Phases lists every phase in the order of a job's life.
 func Phases() []PhaseInfo { return append([]PhaseInfo(nil), phases...) }
@@ -100,6 +107,14 @@ const (
 	ReaderFails Effect = "reader-fails"
 	// NeverReturns: the code at the point never returns.
 	NeverReturns Effect = "never-returns"
+	// Outsized: the task returns a result larger than the result pipe's
+	// buffer, so its writer blocks in write(2) until a reader drains it.
+	Outsized Effect = "outsized-result"
+	// ParentDies: the pool's parent process is killed; what matters is
+	// what becomes of its workers.
+	ParentDies Effect = "parent-dies"
+	// BlocksAtStart: a worker blocks for good before its first task.
+	BlocksAtStart Effect = "blocks-at-start"
 )
 
 // A Kind is a type of fault.
@@ -129,6 +144,12 @@ type Kind struct {
 	// Points overrides a phase's point (reader-memory-error strikes at
 	// PointResultAlloc, where the parent allocates a frame's body).
 	Points map[Phase]pools.Point
+	// Wait, if set, is the caller's wait style ("join") in the kind's
+	// standard scenario, where the kind is about how the caller waits.
+	Wait string
+	// Value, if set, is the value the targeted job returns instead of
+	// its own (big-result's outsized result).
+	Value func(job int) []byte
 }
 
 var kinds = map[string]Kind{}

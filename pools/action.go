@@ -30,6 +30,9 @@ const (
 	PointResultDecode
 	// PointIdle: a worker between tasks, reached through [Pool.Interrupt].
 	PointIdle
+	// PointWorkerStart: a worker that has started and not yet taken its
+	// first task (Options.StartTrigger).
+	PointWorkerStart
 	numPoints
 )
 
@@ -42,6 +45,7 @@ var pointNames = [numPoints]string{
 	PointResultAlloc:  "result-alloc",
 	PointResultDecode: "result-decode",
 	PointIdle:         "idle",
+	PointWorkerStart:  "worker-start",
 }
 
 func (p Point) String() string {
@@ -241,3 +245,33 @@ func RunAction(name string, at Point) error {
 	}
 	return fire(ts, at, 0, true, nil)
 }
+
+// AwaitParentDeath records in the worker's shared slot that it reached
+// the point, waits until its parent process has ended, and returns, so
+// that the code at the point goes on with no parent: what a worker does
+// when its parent is killed mid-task. In the parent, or with no parent
+// to watch, it returns at once.
+func (s *Strike) AwaitParentDeath() {
+	if s.await == nil || parentDeath == nil {
+		return
+	}
+	parentDeath(s.At, s.Job)
+}
+
+// parentDeath is set by the worker runtime (see worker.awaitParent).
+var parentDeath func(p Point, job int)
+
+// BlockOnInheritedLock blocks the worker for good on a lock it inherited
+// held: a lock word in its own memory that says thread holder of the
+// parent holds it, as a child forked while another thread held a lock
+// finds its copy (python/cpython issue 105464). It records that in the
+// slot first. In the parent it returns at once.
+func (s *Strike) BlockOnInheritedLock(holder int64) {
+	if s.await == nil || inheritedLock == nil {
+		return
+	}
+	inheritedLock(holder)
+}
+
+// inheritedLock is set by the worker runtime (see worker.blockInherited).
+var inheritedLock func(holder int64)

@@ -82,7 +82,7 @@ const (
 // failFastWorker is _process_worker: `except BaseException` around the
 // call and around sending its result, and the exit message on the
 // sentinel.
-var failFastWorker = WorkerMode{CatchAll: true, SendEncodeError: true, SayExiting: true, InitReturns: true}
+var failFastWorker = WorkerMode{CatchAll: true, SendEncodeError: true, SayExiting: true, InitReturns: true, HoldsQueueEnds: true}
 
 // startFailFast starts a fail-fast pool whose workers serve strategy s.
 func startFailFast(s Strategy, o Options) (*failFast, error) {

@@ -22,11 +22,15 @@ type procGroup struct {
 	members []*process.Process
 }
 
-func (g *procGroup) start(exe string, args, env []string, files []*os.File) (*process.Process, error) {
+func (g *procGroup) start(exe string, args, env []string, files []*os.File, orphanable bool) (*process.Process, error) {
+	start := process.Start
+	if orphanable {
+		start = process.StartOrphanable
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.memberLocked(false) != nil {
-		p, err := process.Start(exe, args, env, files, g.pgid)
+		p, err := start(exe, args, env, files, g.pgid)
 		if err == nil {
 			g.members = append(g.members, p)
 			return p, nil
@@ -36,7 +40,7 @@ func (g *procGroup) start(exe string, args, env []string, files []*os.File) (*pr
 			return nil, err
 		}
 	}
-	p, err := process.Start(exe, args, env, files, 0)
+	p, err := start(exe, args, env, files, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -23,6 +23,17 @@ type Options struct {
 	Workers int
 	// Stderr receives the workers' standard error; nil discards it.
 	Stderr *os.File
+	// Orphanable: the workers do not die with the parent process
+	// (no PR_SET_PDEATHSIG), as CPython's do not. Only for a parent that
+	// runs under a subreaper which ends its orphans (the parent-killed
+	// fault's harness); otherwise a killed parent leaves its workers.
+	Orphanable bool
+	// StartTrigger, if its Action is set, runs in each of the pool's
+	// first Workers workers once started, before its first task (at
+	// PointWorkerStart): a worker-start fault, such as a lock inherited
+	// held at fork. Workers started later (replacements) do not run it:
+	// the start it models has passed.
+	StartTrigger Trigger
 
 	// The rest are strategy-specific (see [Option]): Start refuses one
 	// set for a strategy that does not take it.
@@ -235,6 +246,10 @@ type core struct {
 	devnull  *os.File
 	stderr   *os.File
 	secret   string // the workers' handshake (see MaybeServeWorker)
+	// startTrig is Options.StartTrigger resolved; firstLeft counts the
+	// first workers still to be started, which run it.
+	startTrig []trig
+	firstLeft atomic.Int32
 	// cacheEmptied, if set, is called under mu when the last pending job
 	// is resolved (3.x's _PoolCache notifies the worker handler then).
 	cacheEmptied func()
@@ -342,6 +357,15 @@ func newCore(s Strategy, o Options) (*core, error) {
 	}
 	if c.stderr == nil {
 		c.stderr = devnull
+	}
+	if o.StartTrigger.Action != "" {
+		t := o.StartTrigger
+		t.At = PointWorkerStart
+		if c.startTrig, err = resolve([]Trigger{t}); err != nil {
+			c.release()
+			return nil, err
+		}
+		c.firstLeft.Store(int32(o.Workers))
 	}
 	return c, nil
 }

@@ -37,6 +37,10 @@ func (c *core) spawn(pipes func(s slot) (task, res *pipe, err error)) (*proc, er
 	}
 	s := slotOf(c.reg, idx)
 	s.Reset(0)
+	if len(c.startTrig) > 0 && c.firstLeft.Add(-1) >= 0 {
+		s.Start().Store(uint32(c.startTrig[0].ID))
+		s.StartArg().Store(c.startTrig[0].Arg)
+	}
 	task, res, err := pipes(s)
 	if err != nil {
 		c.freeSlot(idx)
@@ -44,9 +48,12 @@ func (c *core) spawn(pipes func(s slot) (task, res *pipe, err error)) (*proc, er
 	}
 	env := append(environWithout(workerEnv), fmt.Sprintf("%s=%s %d %s", workerEnv, c.strategy, idx, c.secret))
 	files := []*os.File{c.devnull, c.devnull, c.stderr, c.reg.File(), task.r, res.w}
+	if d, ok := lookup(c.strategy); ok && d.Worker.HoldsQueueEnds {
+		files = append(files, task.w, res.r) // descriptors 6 and 7, never used
+	}
 	// -test.run=^$ keeps a test binary that forgot MaybeServeWorker from
 	// running its tests in every worker.
-	p, err := c.group.start(c.exe, []string{c.exe, "-test.run=^$"}, env, files)
+	p, err := c.group.start(c.exe, []string{c.exe, "-test.run=^$"}, env, files, c.opts.Orphanable)
 	if err != nil {
 		c.freeSlot(idx)
 		return nil, fmt.Errorf("pools: start worker: %w", err)

@@ -101,6 +101,10 @@ type Party struct {
 	Wait *Wait
 }
 
+// InheritedLock is the Wait.Lock of a worker blocked at its start on a
+// lock it inherited held (fork-held-lock).
+const InheritedLock = "inherited lock"
+
 // A Wait is what a party is blocked on and who could release it.
 type Wait struct {
 	Kind WaitKind
@@ -290,6 +294,15 @@ func (c *core) workerPartyLocked(pr *proc, r roles) Party {
 		}
 		p.Wait = &Wait{Kind: WaitTaskPipe, Job: -1, For: "a task on the " + pr.task.name, Releasers: rel, Ready: pr.task.readReady(sl.Have(), sl.Need()),
 			Detail: fmt.Sprintf("%d bytes buffered", n)}
+	case wStartLock:
+		// Nobody can release it: its holder is a thread of the parent,
+		// and the word is the worker's own copy.
+		h := int(sl.StartArg().Load())
+		p.Wait = &Wait{Kind: WaitLock, For: "a lock it inherited held at its start", Job: -1, Lock: InheritedLock, Holder: h,
+			Detail: fmt.Sprintf("held by thread %d of the parent, which does not exist in the worker; the word is the worker's own copy", h)}
+		if r.deadline != "" {
+			p.Wait.Releasers = []string{r.deadline} // its start deadline kills it
+		}
 	case wWriteResult:
 		n, capa := pr.res.buffered(), pr.res.capacity()
 		rel := []string{r.resultReader}

@@ -14,6 +14,9 @@ const (
 	wWriteResult
 	wExiting
 	wInit // running the pool's initializer, before any task
+	// wStartLock: blocked before its first task on a lock it inherited
+	// held (the fork-held-lock fault); its slot's StartArg is the holder.
+	wStartLock
 )
 
 var wstateNames = [...]string{
@@ -27,6 +30,7 @@ var wstateNames = [...]string{
 	wWriteResult:    "writing the result pipe",
 	wExiting:        "exiting",
 	wInit:           "running the initializer",
+	wStartLock:      "blocked at start on a lock inherited held from the parent",
 }
 
 func (s wstate) String() string {

@@ -79,6 +79,14 @@ type WorkerMode struct {
 	// advice); otherwise SIGINT raises KeyboardInterrupt wherever the
 	// worker is.
 	IgnoreSIGINT bool
+	// HoldsQueueEnds: the worker holds both ends of its task and result
+	// pipes, as a ProcessPoolExecutor worker holds the call queue and the
+	// result queue whole (3.11 _process_worker closes neither end, and
+	// both are inherited at fork or pickled whole for spawn). It never
+	// uses the extra ends; they only keep the task pipe from ever reading
+	// end-of-file while the worker lives, and the result pipe writable,
+	// once the parent is gone.
+	HoldsQueueEnds bool
 }
 
 // An Option is a strategy-specific pool option.

@@ -98,6 +98,10 @@ func Int(v []byte) (int64, error) {
 // run calls the task's function; task-run triggers act inside the call.
 func runCall(t wireTask, job int, await func(Point, int)) ([]byte, error) {
 	if err := fire(t.Trigs, PointTaskRun, job, true, await); err != nil {
+		var rv *Returned
+		if errors.As(err, &rv) {
+			return rv.Value, nil // the function returned early, with this value
+		}
 		return nil, err
 	}
 	f, ok := taskFuncs[t.Fn]
@@ -105,4 +109,14 @@ func runCall(t wireTask, job int, await func(Point, int)) ([]byte, error) {
 		return nil, fmt.Errorf("unknown task function %q (registered: %v)", t.Fn, TaskFuncs())
 	}
 	return f(t.Arg)
+}
+
+// Returned is what a task-run action returns to make the task function
+// return Value instead of running its body: the task's own code producing
+// a different result, as a function that returns a large object does.
+// At any other point it is an ordinary error.
+type Returned struct{ Value []byte }
+
+func (r *Returned) Error() string {
+	return fmt.Sprintf("returned %d bytes outside a task function", len(r.Value))
 }

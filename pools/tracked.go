@@ -77,6 +77,7 @@ type tworker struct {
 	read    bool        // its reader has returned
 	readErr error       // why, if not end of file
 	done    bool        // its death has been handled
+	born    time.Time   // when it was started, for the start deadline
 }
 
 const gSupervisor = "supervisor"
@@ -156,6 +157,7 @@ func (p *tracked) startWorker() error {
 		return ErrTerminated
 	}
 	p.addProcLocked(pr)
+	tw.born = time.Now()
 	p.ws = append(p.ws, tw)
 	p.startGLocked(readerID(pr.PID), RoleReader)
 	p.mu.Unlock()

@@ -28,6 +28,9 @@ type workerView struct {
 	retire    bool // a bad result frame: no more jobs, end it once drained
 	held      int  // jobs assigned and unanswered
 	overdue   bool // its head job has run past the task deadline
+	// unheard: told to exit, but blocked at its start (an inherited
+	// lock), so it will never read the sentinel: no death is coming.
+	unheard bool
 	// jobs are the jobs it held, in order; read only once it is dead and
 	// its reader has returned, to settle its death.
 	jobs []heldJob
@@ -158,7 +161,9 @@ func planSupervisor(st supervisorState) supervisorPlan {
 		why := killReason(0)
 		switch {
 		case w.killed:
-			pl.dying++
+			if !w.unheard {
+				pl.dying++
+			}
 		case w.badStream:
 			why = killBadStream
 		case w.retire && w.held == 0:

@@ -105,6 +105,15 @@ func (p *tracked) viewLocked(tw *tworker, now time.Time) workerView {
 		badStream: tw.readErr != nil, retire: tw.retire, held: len(tw.fifo),
 	}
 	w.overdue = w.held > 0 && p.opts.TaskTimeout > 0 && !now.IsZero() && now.Sub(tw.since) >= p.opts.TaskTimeout
+	// The start deadline: a worker that has not reached its first read
+	// within startTimeout of its start is stuck there (a lock it
+	// inherited held, say); its jobs, never taken, go back to the queue.
+	// One told to exit never reads its sentinel either: kill it too.
+	if p.opts.TaskTimeout > 0 && !now.IsZero() && !dead && !p.startedLocked(tw) && now.Sub(tw.born) >= p.startTimeout() &&
+		(tw.killed == nil || tw.killed == errExitRequested) {
+		w.overdue, w.killed = true, false
+	}
+	w.unheard = w.killed && tw.killed == errExitRequested && !dead && slotOf(p.reg, tw.pr.idx).state() == wStartLock
 	if dead && tw.read && !tw.done {
 		taken := tw.task.read.Load()
 		for _, a := range tw.fifo {
@@ -152,7 +161,7 @@ func (p *tracked) applyLocked(pl supervisorPlan) func() {
 	}
 	for _, i := range pl.exit {
 		tw := p.ws[i]
-		tw.killed = errors.New("exit requested")
+		tw.killed = errExitRequested
 		rest = append(rest, func() {
 			tw.wmu.Lock()
 			tw.task.send(sentinel())
@@ -259,12 +268,43 @@ func (p *tracked) nextDeadlineLocked() time.Time {
 		return next
 	}
 	for _, tw := range p.ws {
-		if len(tw.fifo) > 0 && tw.killed == nil && !tw.done {
-			d := tw.since.Add(p.opts.TaskTimeout)
+		if (tw.killed != nil && tw.killed != errExitRequested) || tw.done {
+			continue
+		}
+		for _, d := range []time.Time{tw.since, tw.born} {
+			if tw.killed != nil && d == tw.since {
+				continue // told to exit: only its start deadline counts
+			}
+			if (d == tw.since && len(tw.fifo) == 0) || (d == tw.born && p.startedLocked(tw)) {
+				continue
+			}
+			if d == tw.born {
+				d = d.Add(p.startTimeout())
+			} else {
+				d = d.Add(p.opts.TaskTimeout)
+			}
 			if next.IsZero() || d.Before(next) {
 				next = d
 			}
 		}
 	}
 	return next
+}
+
+// startTimeout is how long a worker may take to reach its first read:
+// the task deadline, but at least minStartTimeout, so that a worker slow
+// to start on a loaded machine (an exec, the runtime's start) is not
+// taken for a stuck one.
+func (p *tracked) startTimeout() time.Duration { return max(p.opts.TaskTimeout, minStartTimeout) }
+
+const minStartTimeout = 2 * time.Second
+
+// errExitRequested marks a worker sent its exit sentinel.
+var errExitRequested = errors.New("exit requested")
+
+// startedLocked reports whether tw has got past its start: its slot says
+// it reached its loop (a worker blocked at start says so too).
+func (p *tracked) startedLocked(tw *tworker) bool {
+	st := slotOf(p.reg, tw.pr.idx).state()
+	return st != wStarting && st != wStartLock
 }

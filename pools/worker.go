@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"syscall"
+	"unsafe"
 
 	"github.com/poolhang/poolhang/pools/internal/frame"
 	"github.com/poolhang/poolhang/pools/internal/shm"
@@ -37,6 +38,7 @@ const (
 // the descriptor, before anything else; on a mismatch the variable is
 // dropped with a warning and the process goes on as itself.
 func MaybeServeWorker() {
+	serveModes()
 	spec, ok := os.LookupEnv(workerEnv)
 	if !ok {
 		return
@@ -81,6 +83,7 @@ func serveWorker(spec string) int {
 		reg:     reg,
 		slot:    sl,
 		pid:     uint32(os.Getpid()),
+		ppid:    os.Getppid(),
 		tasks:   frame.NewReader(os.NewFile(fdTasks, "tasks"), sl.Have(), sl.Need(), cnt.TaskR, reg.Bump),
 		results: os.NewFile(fdResults, "results"),
 		resW:    cnt.ResW,
@@ -94,11 +97,16 @@ func serveWorker(spec string) int {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT)
 	go w.onSIGINT(sigs)
+	parentDeath = w.awaitParent
+	inheritedLock = w.blockInherited
 	go w.mailbox()
-	if code := w.initialize(); code >= 0 {
-		return code
+	err = w.start()
+	if err == nil {
+		if code := w.initialize(); code >= 0 {
+			return code
+		}
+		err = w.loop()
 	}
-	err = w.loop()
 	if err == nil {
 		// A clean exit; one on an error keeps its job and state in the
 		// slot, for whoever asks what the worker died holding.
@@ -122,6 +130,7 @@ type worker struct {
 	reg     *shm.Region
 	slot    slot
 	pid     uint32
+	ppid    int // the parent that started it
 	tasks   *frame.Reader
 	results *os.File
 	resW    *atomic.Int64 // the result pipe's written counter
@@ -153,6 +162,54 @@ func (w *worker) await(p Point, job int) {
 	}
 	for {
 		unix.Pause()
+	}
+}
+
+// start runs the action the parent put in the slot for this worker's
+// start, if any, before its first task.
+func (w *worker) start() error {
+	id := w.slot.Start().Load()
+	if id == 0 {
+		return nil
+	}
+	t := trig{ID: uint16(id), At: uint8(PointWorkerStart), Arg: w.slot.StartArg().Load(), Job: -1}
+	return fire([]trig{t}, PointWorkerStart, -1, true, w.await)
+}
+
+// blockInherited records that the worker is blocked at start on a lock
+// whose word says holder holds it, and waits on that word for good: the
+// word is in this process's own memory, and the holder is a thread of
+// the parent, so nothing here can ever release it.
+func (w *worker) blockInherited(holder int64) {
+	w.slot.set(wStartLock, -1)
+	word := new(atomic.Uint32)
+	word.Store(uint32(holder))
+	for {
+		// FUTEX_WAIT|FUTEX_PRIVATE_FLAG: a lock of this process alone.
+		unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(word)), 0|128, uintptr(word.Load()), 0, 0, 0)
+	}
+}
+
+// awaitParent marks the slot as stopped at p holding job, waits on a
+// pidfd of the parent until it ends, then clears the stop and returns.
+// A parent already gone (reparented: getppid is no longer the one the
+// worker was started by) returns at once.
+func (w *worker) awaitParent(p Point, job int) {
+	w.slot.SetPoint(uint32(p), int64(job))
+	defer w.slot.SetPoint(0, int64(job))
+	fd, err := unix.PidfdOpen(w.ppid, 0)
+	if err != nil {
+		return // the parent is gone already
+	}
+	defer unix.Close(fd)
+	if unix.Getppid() != w.ppid {
+		return
+	}
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	for {
+		if n, err := unix.Poll(fds, -1); n > 0 || (err != nil && err != unix.EINTR) {
+			return
+		}
 	}
 }
 

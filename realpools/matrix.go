@@ -28,10 +28,14 @@ type Cell struct {
 // (or, for idle phases, on an idle worker before the map).
 func Standard(pool string, kind string, phase faults.Phase) string {
 	f := fmt.Sprintf("%s@%s:2", kind, phase)
-	if info, err := faults.ParsePhase(string(phase)); err == nil && info.Where == faults.InIdle {
+	if info, err := faults.ParsePhase(string(phase)); err == nil && !info.TakesJob() {
 		f = fmt.Sprintf("%s@%s", kind, phase)
 	}
-	return fmt.Sprintf("pool=%s workers=2 jobs=6 wait=map fault=%s", pool, f)
+	wait := "map"
+	if k, err := faults.Lookup(kind); err == nil && k.Wait != "" {
+		wait = k.Wait // the kind is about how the caller waits
+	}
+	return fmt.Sprintf("pool=%s workers=2 jobs=6 wait=%s fault=%s", pool, wait, f)
 }
 
 // Text is the scenario the cell runs.

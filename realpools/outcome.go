@@ -24,6 +24,13 @@ const (
 	// WrongValue: the caller was answered without an error, but some
 	// value is wrong.
 	WrongValue Verdict = "wrong-value"
+	// Orphans (parent-killed): some worker was still alive, reparented
+	// to the driver (a child subreaper), when nothing had moved for the
+	// stall limit after the pool's parent was killed. Observed.
+	Orphans Verdict = "orphans"
+	// WorkersExited (parent-killed): every worker ended by itself after
+	// the pool's parent was killed.
+	WorkersExited Verdict = "workers-exited"
 )
 
 // An Outcome is one real run, as the driver reported it.
@@ -55,6 +62,11 @@ type Outcome struct {
 	// with these counts growing (the real side of a model's livelock).
 	WorkersStarted int `json:"workers_started"`
 	InitFailures   int `json:"init_failures"`
+	// Start is the start method the scenario named (start=), "" for the
+	// pool's default.
+	Start string `json:"start"`
+	// ForkLock is fork-held-lock's evidence.
+	ForkLock *ForkLock `json:"fork_lock"`
 
 	StallS       float64 `json:"stall_s"`
 	GraceS       float64 `json:"grace_s"`
@@ -68,6 +80,20 @@ type Outcome struct {
 	// ParentExited.
 	ExitCode int    `json:"-"`
 	Stderr   string `json:"-"`
+}
+
+// ForkLock is what fork-held-lock left: the parent thread that held the
+// lock while the workers started, and the workers that reached the lock
+// in their initializer and never got past it.
+type ForkLock struct {
+	HolderTID int   `json:"holder_tid"`
+	Released  bool  `json:"released"` // the parent released it once its workers had started
+	Blocked   []int `json:"blocked"`
+	// HolderInWorker: the holder's thread id is a thread of a blocked
+	// worker (/proc/PID/task/TID); false means the holder does not exist
+	// there, so nothing in the worker can release its copy of the lock.
+	HolderInWorker bool           `json:"holder_in_worker"`
+	WorkerThreads  map[string]int `json:"worker_threads"`
 }
 
 // A Job is one job's outcome.
@@ -107,6 +133,12 @@ type Worker struct {
 	FD      string `json:"fd"`
 	// InitFailed: the worker reported that the pool's initializer raised.
 	InitFailed bool `json:"init_failed"`
+	// For parent-killed: an orphan, its parent now (the driver, its
+	// subreaper) and the pids holding the other end of the pipe it is
+	// blocked on (lsof's answer), comma-separated.
+	Orphan  bool   `json:"orphan"`
+	PPID    int    `json:"ppid"`
+	Holders string `json:"holders"`
 }
 
 func (w Worker) String() string {

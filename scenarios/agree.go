@@ -117,6 +117,8 @@ type Explanation struct {
 var explanations = []Explanation{
 	{pools.Billiard, "py:billiard", "reader-memory-error@result-decode",
 		"billiard 4.1's ResultHandler lets the MemoryError out of _process_result; body's `finally: finish_at_shutdown()` reads the frame body left in the pipe as the next message, fails again, and PoolThread.run's `except Exception: os._exit(1)` ends the real parent (parent-exited); the model cannot end the harness's own process, so its result handler dies there and the caller, never answered, is proven stuck (hang): in both, the caller never gets an answer"},
+	{pools.Loky, "py:loky", "parent-killed@task-run",
+		"loky 3.3's _process_worker waits for a call with `call_queue.get(block=True, timeout=timeout)`, the reusable executor's idle timeout (10 s): once the parent is gone no call comes, each worker shuts itself down after the timeout, and the real workers end (about a minute here); the loky model is failfast's mechanism, which has no idle timeout, so its orphans stay, as 3.11's ProcessPoolExecutor's do. The loky model does not model the idle timeout"},
 }
 
 // Explanations lists the known model/real disagreements.
@@ -144,6 +146,10 @@ func Agrees(model MatrixCell, real RealCell) (bool, string) {
 		// A livelock is seen from outside as no answer while workers
 		// keep being started and dying (the driver counts them).
 		return real.Verdict == string(realpools.NoAnswer), differ
+	case model.Verdict == string(Orphans), model.Verdict == string(WorkersExited):
+		// parent-killed: the same fate of the workers (the verdict words
+		// are the same on both sides).
+		return real.Verdict == model.Verdict, differ
 	case model.Verdict == string(Completed):
 		return real.Verdict == string(realpools.Completed), differ
 	case model.Verdict == string(Raised):

@@ -46,6 +46,9 @@ func waitDetail(s pools.Snapshot, w *pools.Wait) string {
 	if w == nil {
 		return ""
 	}
+	if w.Kind == pools.WaitLock && w.Lock == pools.InheritedLock {
+		return w.Detail
+	}
 	if w.Kind == pools.WaitLock && w.Holder != 0 {
 		if h, ok := s.Worker(w.Holder); ok {
 			return "held by " + workerName(h)

@@ -115,14 +115,15 @@ var (
 	raised = func(kind, why string) Expectation {
 		return Expectation{Verdict: Raised, Errors: []string{kind}, Reason: why}
 	}
-	raises  = faults.Raises
-	exits   = faults.ExitRequest
-	dies    = faults.Dies
-	readerr = faults.ReaderFails
-	never   = faults.NeverReturns
-	clean   = faults.ExitsClean
-	stops   = faults.Stops
-	ctrlC   = faults.Interrupted
+	raises   = faults.Raises
+	exits    = faults.ExitRequest
+	dies     = faults.Dies
+	readerr  = faults.ReaderFails
+	never    = faults.NeverReturns
+	clean    = faults.ExitsClean
+	stops    = faults.Stops
+	ctrlC    = faults.Interrupted
+	outsized = faults.Outsized
 )
 
 // Reasons shared by the multiprocessing.Pool models (naive, respawn).
@@ -138,4 +139,16 @@ const (
 	// A frame torn by a dying writer: the reader waits for the rest, and
 	// the dead writer keeps the result write lock.
 	tornFrame = "the worker dies after writing part of job 2's result frame, holding the result write lock: the result handler blocks on the torn frame"
+)
+
+// Why a result larger than the pipe does not deadlock a multiprocessing.Pool
+// whose caller joins first: join() never waits for a worker before it has
+// waited for the result handler, and the result handler reads the result
+// pipe independently of join, until the cache is empty. The worker's write
+// of job 2's 1 MiB returns once the handler has read all but the pipe's
+// 64 KiB; the documentation's "joining processes that use queues" deadlock
+// needs the joiner to be the only reader, which a Pool's caller never is.
+const (
+	drainsJoin26 = "2.6's Pool.join joins the task handler, then the result handler, and only then the workers; the result handler goes on reading the result pipe after its sentinel `while cache and thread._state != TERMINATE` (_handle_results), so job 2's 1 MiB is drained while the caller is in join, and the worker's write returns"
+	drainsJoin3x = "3.11's Pool.join joins the worker handler, the task handler, the result handler, and only then the workers (Pool.join); _handle_results reads on `while cache and thread._state != TERMINATE`, and _handle_workers sends the workers their sentinels only once the cache is empty, so job 2's 1 MiB is read while the caller is in join and the worker's write returns"
 )

@@ -10,7 +10,7 @@ import (
 )
 
 // keyList names every key of the text form, for errors.
-const keyList = "pool, workers, jobs, payload, chunksize, maxtasks, initializer, deadline, wait, fault"
+const keyList = "pool, workers, jobs, payload, chunksize, maxtasks, initializer, deadline, start, wait, fault"
 
 // MaxMaxTasks bounds maxtasks=.
 const MaxMaxTasks = MaxJobs

@@ -471,12 +471,14 @@ func (m Matrix) JSON() ([]byte, error) {
 }
 
 var symbols = map[string]string{
-	string(Completed):   "✅",
-	string(Raised):      "⚠️",
-	string(Hang):        "⛔",
-	string(HangTimeout): "⏳",
-	string(Livelock):    "🔁",
-	"no-answer":         "⌛",
+	string(Completed):     "✅",
+	string(Raised):        "⚠️",
+	string(Hang):          "⛔",
+	string(HangTimeout):   "⏳",
+	string(Livelock):      "🔁",
+	"no-answer":           "⌛",
+	string(Orphans):       "👻",
+	string(WorkersExited): "🏁",
 }
 
 func symbol(v string) string {

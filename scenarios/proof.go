@@ -87,6 +87,7 @@ const (
 	CauseStuckTask      Cause = "task-never-returns"
 	CauseJobDropped     Cause = "job-dropped-by-pool"
 	CauseStoppedWorker  Cause = "worker-stopped"
+	CauseInheritedLock  Cause = "lock-inherited-held"
 )
 
 // causes names why a proven hang cannot end, with a sentence each. The
@@ -114,6 +115,8 @@ func causes(s pools.Snapshot, p Proof) ([]Cause, []string) {
 			add(CauseStuckTask, fmt.Sprintf("job %d never returns in the worker that took it", w.Job))
 		case w.Exit == nil && w.Wait != nil && w.Wait.Kind == pools.WaitStopped:
 			add(CauseStoppedWorker, stoppedLine(w))
+		case w.Exit == nil && w.Wait != nil && w.Wait.Lock == pools.InheritedLock:
+			add(CauseInheritedLock, "a worker is blocked at its start on a lock it inherited held: its holder is a thread of the parent, which does not exist in the worker")
 		}
 	}
 	for _, d := range s.Dropped {

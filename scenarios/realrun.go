@@ -37,6 +37,7 @@ func RunReal(ctx context.Context, sc Scenario, opts realpools.Options) (realpool
 func RealEvidence(o realpools.Outcome, workers int, pids bool) []string {
 	role := realRoles(o, workers)
 	var ws []string
+	killed := o.Verdict == realpools.Orphans || o.Verdict == realpools.WorkersExited
 	for _, w := range o.Workers {
 		if w.InitFailed {
 			continue // counted in one line below: there may be hundreds
@@ -45,7 +46,14 @@ func RealEvidence(o realpools.Outcome, workers int, pids bool) []string {
 		if pids {
 			s += fmt.Sprintf(" (pid %d)", w.PID)
 		}
-		s += ": " + realFate(w, pids || o.Verdict == realpools.NoAnswer)
+		switch {
+		case killed && !pids:
+			// Which worker ends up where, and with which code, is a
+			// race of the jobs still out when the parent was killed.
+			s = "a worker: " + orphanFateOf(w)
+		default:
+			s += ": " + realFate(w, pids || o.Verdict == realpools.NoAnswer || killed)
+		}
 		ws = append(ws, s)
 	}
 	if !pids {
@@ -75,6 +83,20 @@ func RealEvidence(o realpools.Outcome, workers int, pids bool) []string {
 			by = []string{"no worker (it never left the parent)"}
 		}
 		out = append(out, fmt.Sprintf("lost: job %d, taken by %s; its result never reached the parent", j.Job, strings.Join(by, " and ")))
+	}
+	if fl := o.ForkLock; fl != nil && len(fl.Blocked) > 0 {
+		who := fmt.Sprintf("%d %s", len(fl.Blocked), plural(len(fl.Blocked), "worker", "workers"))
+		holder := "a parent thread"
+		if pids {
+			who += fmt.Sprintf(" (pids %v)", fl.Blocked)
+			holder += fmt.Sprintf(" (tid %d)", fl.HolderTID)
+		}
+		where := "which does not exist in them"
+		if fl.HolderInWorker {
+			where = "which is a thread of a worker"
+		}
+		out = append(out, fmt.Sprintf("%s blocked in their initializer on the lock %s held when they were forked, %s; the parent released its own copy once they had started (released: %v)",
+			who, holder, where, fl.Released))
 	}
 	var ts []string
 	for _, t := range o.Threads {
@@ -139,6 +161,12 @@ func realFate(w realpools.Worker, state bool) string {
 		s := fmt.Sprintf("alive [%s] in %s (wchan %s)", w.State, w.Syscall, w.Wchan)
 		if k := fdKind(w.FD); k != "" {
 			s += " on a " + k
+		}
+		if w.Orphan {
+			s += fmt.Sprintf(", an orphan: its parent is now pid %d, the driver (a child subreaper)", w.PPID)
+			if w.Holders != "" {
+				s += "; the pipe's other end is held by pids " + w.Holders
+			}
 		}
 		return s
 	}
@@ -230,4 +258,17 @@ func realJobs(o realpools.Outcome) string {
 		return "none"
 	}
 	return strings.Join(parts, ", ")
+}
+
+// orphanFateOf is a worker's fate after its parent was killed, without
+// pids or exit codes.
+func orphanFateOf(w realpools.Worker) string {
+	if !w.Orphan {
+		return "ended by itself after its parent died"
+	}
+	s := fmt.Sprintf("an orphan reparented to the driver (a child subreaper), [%s] in %s (wchan %s)", w.State, w.Syscall, w.Wchan)
+	if k := fdKind(w.FD); k != "" {
+		s += " on a " + k
+	}
+	return s
 }

@@ -47,6 +47,9 @@ func RunWith(ctx context.Context, sc Scenario, o RunOptions) (Outcome, error) {
 	if sc.Real() {
 		return Outcome{}, fmt.Errorf("scenario: %s is a real Python pool: run it with RunReal (poolhang run does)", sc.Pool)
 	}
+	if sc.killsParent() {
+		return runParentKilled(ctx, sc)
+	}
 	if o.Backstop <= 0 {
 		o.Backstop = 20 * time.Second
 	}
@@ -63,7 +66,7 @@ func RunWith(ctx context.Context, sc Scenario, o RunOptions) (Outcome, error) {
 		// the calls a map's chunk carries in one frame.
 		MaxTaskFrame: sc.maxTaskFrame()}
 	sc.lifecycleOptions(&po)
-	p, err := pools.Start(sc.Pool, po)
+	p, err := startPool(sc, po)
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -151,7 +154,7 @@ func (r *run) drive(ctx context.Context, backstop <-chan time.Time, out *Outcome
 		}
 	}
 	for i, f := range r.sc.Faults {
-		if f.Job < 0 {
+		if f.Job < 0 && !atStart(f) {
 			if err := r.strikeIdle(i, f, wait); err != nil {
 				return r.timedOut(err)
 			}
@@ -253,6 +256,9 @@ func (r *run) answered(cr callerResult) Verdict {
 }
 
 func (r *run) correct(job int, v []byte) bool {
+	if want, ok := r.sc.valueOf(job); ok {
+		return bytes.Equal(v, want)
+	}
 	if r.sc.Payload > 0 {
 		return bytes.Equal(v, r.payload)
 	}

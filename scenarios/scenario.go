@@ -82,6 +82,10 @@ type Scenario struct {
 	// Initializer is what the pool's initializer does in every worker
 	// (initializer=raise); "": the pool has none.
 	Initializer string
+	// Start is a real pool's start method (fork, forkserver or spawn;
+	// "" for the pool's default). The models' workers are re-executed,
+	// a spawn-like start, and take none.
+	Start string
 }
 
 // String is the scenario's text form, which Parse reads back:
@@ -100,6 +104,9 @@ func (s Scenario) String() string {
 		fmt.Fprintf(&b, " chunksize=%d", s.ChunkSize)
 	}
 	s.lifecycleString(&b)
+	if s.Start != "" {
+		fmt.Fprintf(&b, " start=%s", s.Start)
+	}
 	fmt.Fprintf(&b, " wait=%s", s.Wait)
 	for _, f := range s.Faults {
 		b.WriteString(" fault=" + f.String())
@@ -146,6 +153,8 @@ func Parse(text string) (Scenario, error) {
 			}
 		case "wait":
 			s.Wait, err = parseWait(val)
+		case "start":
+			s.Start, err = parseStart(val)
 		case "deadline":
 			s.Deadline, err = time.ParseDuration(val)
 			switch {
@@ -261,9 +270,9 @@ func parseFault(val string) (Fault, error) {
 	}
 	f := Fault{Kind: kind, Phase: info.Phase, Job: -1}
 	switch {
-	case info.Where == faults.InIdle && hasJob:
-		return Fault{}, fmt.Errorf("fault %s: %s strikes an idle worker before any job exists; drop the :%s", short(val), phase, job)
-	case info.Where != faults.InIdle && !hasJob:
+	case !info.TakesJob() && hasJob:
+		return Fault{}, fmt.Errorf("fault %s: %s strikes a worker before any job exists; drop the :%s", short(val), phase, job)
+	case info.TakesJob() && !hasJob:
 		return Fault{}, fmt.Errorf("fault %s: %s needs a target job, as in %s@%s:2", short(val), phase, kind, phase)
 	case hasJob:
 		if f.Job, err = strconv.Atoi(job); err != nil || f.Job < 0 {
@@ -317,6 +326,15 @@ func (s Scenario) Validate() error {
 	if len(s.Faults) > MaxFaults {
 		return fmt.Errorf("scenario: %d faults, at most %d", len(s.Faults), MaxFaults)
 	}
+	if s.Start != "" && !s.Real() {
+		return fmt.Errorf("scenario: start=%s: a start method is a real pool's option; the models' workers are re-executed, a spawn-like start", s.Start)
+	}
+	if err := s.oneStartFault(); err != nil {
+		return fmt.Errorf("scenario: %w", err)
+	}
+	if err := s.parentKilledAlone(); err != nil {
+		return fmt.Errorf("scenario: %w", err)
+	}
 	for _, f := range s.Faults {
 		k, err := faults.Lookup(f.Kind)
 		if err != nil {
@@ -330,9 +348,9 @@ func (s Scenario) Validate() error {
 			return fmt.Errorf("scenario: %w", err)
 		}
 		switch {
-		case info.Where == faults.InIdle && f.Job >= 0:
-			return fmt.Errorf("scenario: fault %s: idle phases target a worker, not job %d", f, f.Job)
-		case info.Where != faults.InIdle && (f.Job < 0 || f.Job >= s.Jobs):
+		case !info.TakesJob() && f.Job >= 0:
+			return fmt.Errorf("scenario: fault %s: idle and start phases target a worker, not job %d", f, f.Job)
+		case info.TakesJob() && (f.Job < 0 || f.Job >= s.Jobs):
 			return fmt.Errorf("scenario: fault %s targets job %d, but the scenario has %d jobs (0 to %d)", f, f.Job, s.Jobs, s.Jobs-1)
 		}
 	}
@@ -383,10 +401,13 @@ func (s Scenario) validChunkSize() error {
 // pool that takes a per-task deadline (tracked) gets StandardDeadline.
 func Standard(pool pools.Strategy, kind string, phase faults.Phase) Scenario {
 	f := Fault{Kind: kind, Phase: phase, Job: 2}
-	if info, err := faults.ParsePhase(string(phase)); err == nil && info.Where == faults.InIdle {
+	if info, err := faults.ParsePhase(string(phase)); err == nil && !info.TakesJob() {
 		f.Job = -1
 	}
 	sc := Scenario{Pool: pool, Workers: 2, Jobs: 6, Wait: WaitMap, Faults: []Fault{f}}
+	if k, err := faults.Lookup(kind); err == nil && k.Wait != "" {
+		sc.Wait = WaitStyle(k.Wait) // the kind is about how the caller waits
+	}
 	if pool.Supports(pools.OptionTaskTimeout) {
 		sc.Deadline = StandardDeadline
 	}

@@ -12,7 +12,8 @@ import "github.com/poolhang/poolhang/pools"
 // time its map is sent; so does the model's, from here.
 func (r *run) settleAcks(wait func() error) error {
 	d, err := pools.Lookup(r.sc.Pool)
-	if err != nil || !d.Worker.Ack {
+	if err != nil || !d.Worker.Ack || hasStartFault(r.sc) {
+		// Workers blocked at their start never come to wait for a task.
 		return err
 	}
 	for {
@@ -39,4 +40,15 @@ func acksSettled(s pools.Snapshot) bool {
 		}
 	}
 	return live > 0 && (len(s.Locks) == 0 || s.Locks[0].Holder != 0)
+}
+
+// hasStartFault reports whether a fault of sc strikes at the workers'
+// start.
+func hasStartFault(sc Scenario) bool {
+	for _, f := range sc.Faults {
+		if atStart(f) {
+			return true
+		}
+	}
+	return false
 }

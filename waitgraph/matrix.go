@@ -18,33 +18,41 @@ const (
 	ParentExit  Verdict = "parent-exited" // a real pool ended its own parent before answering
 	WrongValue  Verdict = "wrong-value"   // a real pool answered a wrong value without an error
 	NotApplic   Verdict = "n/a"           // the fault cannot strike there
+	// The parent-killed fault's two ends: its caller dies with the
+	// parent, so the cell tells the workers' fate.
+	Orphans       Verdict = "orphans"        // some worker outlived its killed parent for good
+	WorkersExited Verdict = "workers-exited" // every worker ended once its parent was killed
 )
 
 // Verdicts lists every verdict in legend order.
-var Verdicts = []Verdict{Completed, Raised, Hang, HangTimeout, NoAnswer, ParentExit, WrongValue, NotApplic}
+var Verdicts = []Verdict{Completed, Raised, Hang, HangTimeout, NoAnswer, ParentExit, WrongValue, Orphans, WorkersExited, NotApplic}
 
 var verdictMeaning = map[Verdict]string{
-	Completed:   "every job answered",
-	Raised:      "answered, some with errors",
-	Hang:        "proven hang",
-	HangTimeout: "backstop, no proof",
-	NoAnswer:    "real pool, no answer",
-	ParentExit:  "real pool ended its parent",
-	WrongValue:  "real pool, wrong value",
-	NotApplic:   "cannot strike there",
+	Completed:     "every job answered",
+	Raised:        "answered, some with errors",
+	Hang:          "proven hang",
+	HangTimeout:   "backstop, no proof",
+	NoAnswer:      "real pool, no answer",
+	ParentExit:    "real pool ended its parent",
+	WrongValue:    "real pool, wrong value",
+	NotApplic:     "cannot strike there",
+	Orphans:       "workers outlived the killed parent",
+	WorkersExited: "workers ended with the parent",
 }
 
 // verdictColor is a cell's fill and text colour; the word is always
 // written too, so colour is never the only cue.
 var verdictColor = map[Verdict][2]string{
-	Completed:   {"#c6efce", "#14532d"},
-	Raised:      {"#ffeb9c", "#713f12"},
-	Hang:        {"#f87171", "#450a0a"},
-	HangTimeout: {"#d8b4fe", "#3b0764"},
-	NoAnswer:    {"#fdba74", "#431407"},
-	ParentExit:  {"#f9a8d4", "#500724"},
-	WrongValue:  {"#fca5a5", "#7f1d1d"},
-	NotApplic:   {"#e5e7eb", "#374151"},
+	Completed:     {"#c6efce", "#14532d"},
+	Raised:        {"#ffeb9c", "#713f12"},
+	Hang:          {"#f87171", "#450a0a"},
+	HangTimeout:   {"#d8b4fe", "#3b0764"},
+	NoAnswer:      {"#fdba74", "#431407"},
+	ParentExit:    {"#f9a8d4", "#500724"},
+	WrongValue:    {"#fca5a5", "#7f1d1d"},
+	NotApplic:     {"#e5e7eb", "#374151"},
+	Orphans:       {"#a5b4fc", "#1e1b4b"},
+	WorkersExited: {"#99f6e4", "#134e4a"},
 }
 
 // A Matrix is the matrix at a glance: one row per fault and phase, one

@@ -96,7 +96,7 @@ func TestMatrixValidate(t *testing.T) {
 		{"unlabelled row", func(m *waitgraph.Matrix) { m.Rows[0].Label = "" }, "row 0 has no label"},
 		{"short row", func(m *waitgraph.Matrix) { m.Rows[1].Cells = m.Rows[1].Cells[:2] }, "has 2 cells; want one per column (3)"},
 		{"unknown verdict", func(m *waitgraph.Matrix) { m.Rows[0].Cells[1].Verdict = "hung" },
-			`verdict "hung"; want one of completed, raised, hang, hang-timeout, no-answer, parent-exited, wrong-value, n/a`},
+			`verdict "hung"; want one of completed, raised, hang, hang-timeout, no-answer, parent-exited, wrong-value, orphans, workers-exited, n/a`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -62,9 +62,17 @@ POOLS = {
     "py:pebble": "pebble.ProcessPool",
 }
 MODULES = {"py:billiard": "billiard", "py:loky": "joblib.externals.loky", "py:pebble": "pebble"}
-KINDS = ("raise", "sys-exit", "os-exit", "exit0", "sigkill", "segfault", "reader-memory-error", "stuck", "sigstop", "sigint")
+KINDS = ("raise", "sys-exit", "os-exit", "exit0", "sigkill", "segfault", "reader-memory-error", "stuck", "sigstop", "sigint",
+         "big-result", "parent-killed", "fork-held-lock")
 JOB_PHASES = ("task-encode", "task-decode", "task-run", "result-encode", "result-write", "result-decode")
 IDLE_PHASES = ("idle-lock-holder", "idle-lock-waiter")
+START_PHASES = ("worker-start",)  # strikes each first worker, not a job
+START_METHODS = ("fork", "forkserver", "spawn")
+# fork-held-lock: a module lock a parent thread holds while the pool
+# starts its workers, and every worker's initializer takes. A worker
+# forked meanwhile inherits it held; one spawned, or forked from the
+# forkserver, imports this module afresh and finds it free.
+HELD = threading.Lock()
 PARENT_PHASES = ("task-encode", "result-decode")
 CALLER_PHASES = ("callback", "input")  # the caller's own code (see the call styles below)
 WAITS = ("map", "get", "join", "callback", "imap", "imap_unordered")
@@ -78,6 +86,12 @@ OS_EXIT_CODE = 3
 MAX_JOBS = 4096
 MAX_PAYLOAD = 64 << 20
 BIG = 1 << 20  # extra result bytes for mid-frame strikes: far above the 64 KiB pipe buffer
+BIG_RESULT = 1 << 20  # big-result's value (faults.BigResultSize): 16 pipe buffers
+
+
+def big_value():
+    """big-result's value, byte for byte poolhang's pools.Payload(BIG_RESULT)."""
+    return (bytes(range(251)) * (BIG_RESULT // 251 + 1))[:BIG_RESULT]
 IDLE_SIGNAL = signal.SIGRTMIN + 5  # in no pool's reset list (billiard resets SIGUSR1/2)
 
 
@@ -164,7 +178,26 @@ def strike(kind, phase, job):
             signal.pause()
     if kind == "stuck":
         threading.Event().wait()
+    if kind == "parent-killed":
+        # The driver kills the pool's parent when it reads the strike
+        # line; the task goes on once the parent is dead.
+        await_parent_death()
+        return
     raise RuntimeError("poolhang driver: no action for %s" % kind)
+
+
+def await_parent_death():
+    """Return once this process's parent has died (a pidfd polled, no sleep)."""
+    ppid = os.getppid()
+    try:
+        fd = os.pidfd_open(ppid)
+    except OSError:
+        return
+    try:
+        if os.getppid() == ppid:
+            select.select([fd], [], [])
+    finally:
+        os.close(fd)
 
 
 def _task_decode(kind, job):
@@ -315,6 +348,13 @@ def worker_init():
     patch_connections()
     signal.signal(IDLE_SIGNAL, _idle_strike)
     emit("hello", os.getpid())
+    if os.environ.get("POOLHANG_FORK_LOCK"):
+        # Like logging's module lock taken by a handler the initializer
+        # configures: blocks for good if the lock came held across fork.
+        emit("start-lock", os.getpid())
+        with HELD:
+            pass
+        emit("start-lock-taken", os.getpid())
 
 
 def _idle_strike(signum, frame):
@@ -327,7 +367,12 @@ def run_job(arg):
     value = payload if payload is not None else job * job
     results = tuple((k, p) for k, p in faults if p in RESULT_PHASES)
     for kind, phase in faults:
-        if phase == "task-run":
+        if kind == "big-result":
+            # Not a strike: the function returns 1 MiB. The worker then
+            # blocks in write on the result pipe until the parent reads.
+            emit("big-result", job, os.getpid())
+            value = big_value()
+        elif phase == "task-run":
             _strike_run(kind, job, results)
     if results:
         return ResultTrap(results, job, value)
@@ -351,7 +396,7 @@ def noop(x):
 def parse(text):
     sc = {"wait": "map", "payload": 0, "faults": []}
     seen = set()
-    keys = "pool, workers, jobs, payload, chunksize, maxtasks, initializer, wait, fault"
+    keys = "pool, workers, jobs, payload, chunksize, maxtasks, initializer, wait, start, fault"
     for field in text.split():
         key, eq, val = field.partition("=")
         if not eq:
@@ -372,6 +417,10 @@ def parse(text):
             if val not in WAITS + ENDING:
                 raise BadInput("unknown wait style %r (allowed: %s)" % (val, ", ".join(WAITS + ENDING)))
             sc["wait"] = val
+        elif key == "start":
+            if val not in START_METHODS:
+                raise BadInput("unknown start method %r (allowed: %s)" % (val, ", ".join(START_METHODS)))
+            sc["start"] = val
         elif key == "deadline":
             raise BadInput("deadline=%s: only poolhang's tracked model has per-task deadlines; no real pool takes one here" % val)
         elif key == "fault":
@@ -391,12 +440,14 @@ def parse(text):
         raise BadInput("payload=%d, allowed 0 to %d bytes" % (sc["payload"], MAX_PAYLOAD))
     check_call_style(sc)
     check_ending(sc)
+    if any(k == "parent-killed" for k, _, _ in sc["faults"]) and len(sc["faults"]) > 1:
+        raise BadInput("a parent-killed fault must be the scenario's only fault (it has %d)" % len(sc["faults"]))
     for kind, phase, job in sc["faults"]:
         if job is not None and job >= sc["jobs"]:
             raise BadInput("fault %s@%s:%d targets job %d, but the scenario has %d jobs" % (kind, phase, job, job, sc["jobs"]))
         check_fault(sc, kind, phase)
     check_lifecycle(sc)
-    idle = [(k, ph) for k, ph, j in sc["faults"] if j is None]
+    idle = [(k, ph) for k, ph, j in sc["faults"] if j is None and ph in IDLE_PHASES]
     if len(idle) > 1:
         raise BadInput("%d idle faults (%s): the driver strikes one idle worker before the jobs are submitted; give at most one" % (
             len(idle), ", ".join("%s@%s" % f for f in idle)))
@@ -410,9 +461,9 @@ def parse_fault(val):
     if kind not in KINDS:
         raise BadInput("fault %r: unknown fault kind %r (allowed: %s)" % (val, kind, ", ".join(KINDS)))
     phase, colon, job = rest.partition(":")
-    if phase not in JOB_PHASES + IDLE_PHASES + CALLER_PHASES:
-        raise BadInput("fault %r: unknown phase %r (allowed: %s)" % (val, phase, ", ".join(JOB_PHASES + IDLE_PHASES + CALLER_PHASES)))
-    if phase in IDLE_PHASES:
+    if phase not in JOB_PHASES + IDLE_PHASES + CALLER_PHASES + START_PHASES:
+        raise BadInput("fault %r: unknown phase %r (allowed: %s)" % (val, phase, ", ".join(JOB_PHASES + IDLE_PHASES + CALLER_PHASES + START_PHASES)))
+    if phase in IDLE_PHASES + START_PHASES:
         if colon:
             raise BadInput("fault %r: %s strikes an idle worker before any job exists; drop the :%s" % (val, phase, job))
         return kind, phase, None
@@ -441,6 +492,9 @@ def check_fault(sc, kind, phase):
         "exit0": ("task-decode", "task-run", "result-encode"),
         "sigstop": ("task-decode", "task-run", "result-encode", "result-write", "idle-lock-holder"),
         "sigint": ("task-decode", "task-run", "result-encode"),
+        "big-result": ("task-run",),
+        "parent-killed": ("task-run",),
+        "fork-held-lock": START_PHASES,
     }[kind]
     if phase not in allowed:
         raise BadInput("impossible fault: %s at %s (%s strikes at: %s)" % (kind, phase, kind, ", ".join(allowed)))
@@ -626,9 +680,10 @@ def _answer_ready(run, pool, i, h):
 class Adapter:
     executor = False
 
-    def __init__(self, pool, workers):
+    def __init__(self, pool, workers, start=None):
         self.name = pool
         self.workers = workers
+        self.start = start  # the start method: None is the pool's default
         self.p = self.make(workers)
 
     def map(self, args, answer):
@@ -661,7 +716,7 @@ class Adapter:
 class MPPool(Adapter):
     def make(self, n):
         import multiprocessing
-        return multiprocessing.Pool(n, **lifecycle_kwargs(self.name))
+        return multiprocessing.get_context(self.start).Pool(n, **lifecycle_kwargs(self.name))
 
 
 class Billiard(Adapter):
@@ -669,7 +724,7 @@ class Billiard(Adapter):
         import billiard
         import billiard.pool
         self.lost_worker_timeout = billiard.pool.LOST_WORKER_TIMEOUT
-        return billiard.Pool(n, **lifecycle_kwargs(self.name))
+        return billiard.get_context(self.start).Pool(n, **lifecycle_kwargs(self.name))
 
 
 class Executor(Adapter):
@@ -700,13 +755,18 @@ class Executor(Adapter):
 class PPE(Executor):
     def make(self, n):
         from concurrent.futures import ProcessPoolExecutor
-        return ProcessPoolExecutor(n, **lifecycle_kwargs(self.name))
+        import multiprocessing
+        kw = lifecycle_kwargs(self.name)
+        if self.start:
+            # Without one, 3.11 takes fork, or spawn under max_tasks_per_child.
+            kw["mp_context"] = multiprocessing.get_context(self.start)
+        return ProcessPoolExecutor(n, **kw)
 
 
 class Loky(Executor):
     def make(self, n):
         from joblib.externals.loky import get_reusable_executor
-        return get_reusable_executor(max_workers=n, **lifecycle_kwargs(self.name))
+        return get_reusable_executor(max_workers=n, context=self.start, **lifecycle_kwargs(self.name))
 
     def end(self, wait):
         # loky 3.3 shutdown(wait=True, kill_workers=False): kill_workers
@@ -717,7 +777,9 @@ class Loky(Executor):
 class Pebble(Executor):
     def make(self, n):
         import pebble
-        return pebble.ProcessPool(max_workers=n, **lifecycle_kwargs(self.name))
+        import multiprocessing
+        ctx = multiprocessing.get_context(self.start) if self.start else None
+        return pebble.ProcessPool(max_workers=n, context=ctx, **lifecycle_kwargs(self.name))
 
     def map(self, args, answer):
         for i, r in enumerate(self.p.map(run_job, args, chunksize=_lifecycle.get("chunksize") or 1).result()):
@@ -863,6 +925,7 @@ ADAPTERS = {"py:mp.Pool": MPPool, "py:ProcessPoolExecutor": PPE, "py:billiard": 
 
 _procs = []
 _procs_lock = threading.Lock()
+_started = threading.Condition(_procs_lock)  # a worker was started
 _closing = []  # set at teardown: no worker starts after it
 
 
@@ -886,6 +949,7 @@ def track_processes():
                     raise RuntimeError("poolhang driver: tearing down, no new workers")
                 _start(self)
                 _procs.append(self)
+                _started.notify_all()
         m.BaseProcess.start = tracked
 
 
@@ -989,6 +1053,10 @@ class Run:
         self.efd, self.ebuf, self.elock = None, b"", threading.Lock()
         self.settling = False  # the caller of an ending style is in its bounded get
         self.settle = threading.Event()  # set when that get gives up
+        self.hello = []  # worker pids, from their initializer
+        self.start_lock = set()  # workers at HELD that have not got past it
+        self.pool_parent = 0  # parent-killed: the forked parent of the pool
+        self.parent_killed = threading.Event()
 
     # The events listener: every worker event is progress; a sigkill strike is
     # answered with a real SIGKILL.
@@ -1026,6 +1094,12 @@ class Run:
             self.log.append((round((now - self.t0) * 1000, 1), " ".join(f)))
         if f[0] == "init-failed":
             self.init_failed.add(int(f[1]))
+        elif f[0] == "hello":
+            self.hello.append(int(f[1]))
+        elif f[0] == "start-lock":
+            self.start_lock.add(int(f[1]))
+        elif f[0] == "start-lock-taken":
+            self.start_lock.discard(int(f[1]))
         if f[0] in ("run",):
             self.taken.setdefault(int(f[1]), []).append(int(f[2]))
         elif f[0] == "result":
@@ -1037,6 +1111,9 @@ class Run:
                 self.taken.setdefault(job, []).append(pid)
             if kind == "sigkill" and not in_parent_pid(pid):
                 os.kill(pid, signal.SIGKILL)
+            if kind == "parent-killed" and self.pool_parent:
+                os.kill(self.pool_parent, signal.SIGKILL)  # the fault: kill -9 of the pool's parent
+                self.parent_killed.set()
 
     def answer(self, i, r):
         with self.lock:
@@ -1080,7 +1157,8 @@ def signature(run):
     """What counts as progress: an event, an answer, a worker started or
     ended, CPU time burnt by a worker (a worker importing its modules on a
     loaded machine is slow, not stuck), or a worker or pool thread found
-    starved (runnable, and given no CPU since the last sample). Parent threads' CPU time does
+    starved (runnable, and given no CPU since the last sample), or bytes
+    read by a pool thread of the parent. Parent threads' CPU time does
     not count: some pools' parent threads poll on timers forever."""
     with _procs_lock:
         ps = list(_procs)
@@ -1097,8 +1175,33 @@ def signature(run):
     # A starved pool thread in the parent is one the machine has not
     # served yet: load, not a hang.
     runnable = runnable or any_runnable(os.getpid(), _driver_tids)
+    read = pool_threads_read(_driver_tids)
     with run.lock:
-        return (run.events, len(run.answers), tuple(states)), cpu, runnable
+        return (run.events, len(run.answers), tuple(states), read), cpu, runnable
+
+
+def pool_threads_read(skip):
+    """Bytes the parent's pool threads have read (rchar of each thread but
+    the driver's own): a result handler draining a large result on a
+    loaded machine is slow, not stuck. A thread that polls on a timer
+    reads nothing, so this does not count it."""
+    total = 0
+    base = "/proc/%d/task" % os.getpid()
+    try:
+        tids = os.listdir(base)
+    except OSError:
+        return 0
+    for tid in tids:
+        if int(tid) in skip:
+            continue
+        try:
+            with open("%s/%s/io" % (base, tid)) as f:
+                for line in f:
+                    if line.startswith("rchar:"):
+                        total += int(line.split()[1])
+        except (OSError, ValueError):
+            pass
+    return total
 
 
 _driver_tids = set()  # the driver's own threads: the monitor and the listener
@@ -1247,9 +1350,13 @@ def execute(sc, stall):
     efd, wfd = os.pipe()
     os.environ["POOLHANG_EVENTS"] = "/proc/%d/fd/%d" % (os.getpid(), wfd)
     os.environ["POOLHANG_PARENT"] = str(os.getpid())
-    idle = [(k, ph) for k, ph, j in sc["faults"] if j is None]
+    idle = [(k, ph) for k, ph, j in sc["faults"] if j is None and ph in IDLE_PHASES]
     if idle:
         os.environ["POOLHANG_IDLE_KIND"] = idle[0][0]
+    held = None
+    if any(k == "fork-held-lock" for k, _, _ in sc["faults"]):
+        os.environ["POOLHANG_FORK_LOCK"] = "1"
+        held = hold_while_starting(sc["workers"])
 
     run = Run(sc, stall)
     os.set_blocking(efd, False)
@@ -1283,14 +1390,20 @@ def execute(sc, stall):
     _nworkers[sc["pool"]] = sc["workers"]
     _lifecycle.clear()
     _lifecycle.update((k, sc[k]) for k in LIFECYCLE_KEYS if sc.get(k))
+    if any(k == "parent-killed" for k, _, _ in sc["faults"]):
+        return execute_parent_killed(sc, stall, run, args)
     out = {"scenario": scenario_text(sc), "pool": sc["pool"], "models": POOLS[sc["pool"]],
            "python": sys.version.split()[0], "stall_s": stall}
-    pool = ADAPTERS[sc["pool"]](sc["pool"], sc["workers"])
+    pool = ADAPTERS[sc["pool"]](sc["pool"], sc["workers"], sc.get("start"))
     limit = stall + getattr(pool, "lost_worker_timeout", 0.0)
     if hasattr(pool, "lost_worker_timeout"):
         out["grace_s"] = pool.lost_worker_timeout
         out["grace_why"] = "billiard fails a job whose worker was lost only after lost_worker_timeout (billiard/pool.py LOST_WORKER_TIMEOUT), in case its result is still in the pipe"
     out["limit_s"] = limit
+    if sc.get("start"):
+        out["start"] = sc["start"]
+    if held is not None:
+        out["fork_lock"] = held
     if idle:
         kind, phase = idle[0]
         if sc["pool"] in ("py:ProcessPoolExecutor", "py:loky", "py:pebble"):
@@ -1382,6 +1495,14 @@ def monitor(run, sc, pool, limit, out, caller, t_call):
         ps = list(_procs)
     out["workers"] = [fate(p) for p in ps]
     lifecycle_evidence(out, run)
+    if held is not None:
+        # The evidence of fork-held-lock: which workers reached HELD and
+        # never got past it, and that the thread holding it does not
+        # exist in them (a process's threads are /proc/PID/task/TID).
+        blocked = sorted(p for p in run.start_lock if (proc_stat(p) or ["Z"])[0] != "Z")
+        held["blocked"] = blocked
+        held["holder_in_worker"] = any(os.path.exists("/proc/%d/task/%d" % (p, held.get("holder_tid", 0))) for p in blocked)
+        held["worker_threads"] = {str(p): len(os.listdir("/proc/%d/task" % p)) for p in blocked if os.path.isdir("/proc/%d/task" % p)}
     with run.lock:
         out["events"] = ["%sms %s" % e for e in run.log[:200]]
     lost = [j for j in out["jobs"] if j["outcome"] == "unanswered" and j.get("taken_by")]
@@ -1393,6 +1514,203 @@ def monitor(run, sc, pool, limit, out, caller, t_call):
     os._exit(0)
 
 
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def execute_parent_killed(sc, stall, run, args):
+    """parent-killed: this process becomes a child subreaper and forks the
+    pool's parent, which runs the pool and calls it. When the worker that
+    took the targeted job reports that it reached task-run, the pool's
+    parent is killed with SIGKILL, its workers are reparented here, and
+    they are watched: each that ends is reaped and its end recorded; those
+    still alive when nothing moved for the stall limit (or at the backstop)
+    are orphans, recorded as ps and lsof would show them, then killed."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
+    out = {"scenario": scenario_text(sc), "pool": sc["pool"], "models": POOLS[sc["pool"]],
+           "python": sys.version.split()[0], "stall_s": stall, "limit_s": stall, "subreaper": os.getpid()}
+    pid = os.fork()
+    if pid == 0:  # the pool's parent: run the pool, call it, be killed
+        try:
+            os.environ["POOLHANG_PARENT"] = str(os.getpid())
+            os.close(run.efd)
+            # The listener thread is not in this process: a lock it held
+            # at the fork would be held for good here (the fork-held lock).
+            run.lock = threading.Lock()
+            pool = ADAPTERS[sc["pool"]](sc["pool"], sc["workers"], sc.get("start"))
+            run.call(pool, args)
+        finally:
+            os._exit(0)  # answered before the fault struck: the driver reports it
+    run.pool_parent = pid
+    t0 = time.monotonic()
+    while not run.parent_killed.is_set():
+        r = os.waitpid(pid, os.WNOHANG)
+        if r[0] == pid:
+            raise RuntimeError("the pool's parent ended before parent-killed struck (status %d)" % r[1])
+        if time.monotonic() - t0 > 240:  # a bound for a machine under heavy load, not a trigger
+            raise RuntimeError("parent-killed did not strike within 240 s")
+        run.parent_killed.wait(0.01)
+    os.waitpid(pid, 0)
+    killed_at = time.monotonic()
+    ended = {}  # pid -> fate, for workers that ended after the parent died
+    backstop = killed_at + max(90.0, 2 * stall)  # past billiard's 30 s of retries and loky's idle timeout and exit lock
+    last, cpu, progress = None, 0, time.monotonic()
+    while True:
+        while True:
+            try:
+                p, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if p == 0:
+                break
+            if os.WIFSIGNALED(status):
+                ended[p] = {"pid": p, "fate": "killed", "signal": signal.Signals(os.WTERMSIG(status)).name}
+            else:
+                ended[p] = {"pid": p, "fate": "exited", "exit_code": os.WEXITSTATUS(status)}
+        live = [w for w in run.hello if w not in ended and (proc_stat(w) or ["Z"])[0] != "Z"]
+        if not live and all(w in ended or proc_stat(w) is None for w in run.hello):
+            break
+        sig = (run.events, tuple(live))
+        now_cpu = sum(int(st[11]) + int(st[12]) for st in (proc_stat(w) for w in live) if st)
+        # A worker asleep on a timer will move by itself: that is not an
+        # orphan's wait (billiard's _ensure_messages_consumed retries every
+        # 0.1 s for 30 s before the worker exits; loky's workers wait for
+        # a call with its 10 s idle timeout, then exit).
+        timed = any(in_timed_wait(w) for w in live)
+        if sig != last or now_cpu >= cpu + 2 or timed:
+            last, cpu, progress = sig, now_cpu, time.monotonic()
+        if time.monotonic() - progress >= stall or time.monotonic() >= backstop:
+            break
+        time.sleep(0.01)  # sampling, not a trigger: the fault has struck
+    out["after_kill_ms"] = round((time.monotonic() - killed_at) * 1000, 1)
+    holders = pipe_holders()
+    workers = []
+    for w in run.hello:
+        if w in ended:
+            workers.append(ended[w])
+            continue
+        f = fate(type("P", (), {"pid": w})())
+        if f.get("fate") == "alive":
+            st = proc_stat(w)
+            f["ppid"] = int(st[1]) if st else 0
+            f["orphan"] = True
+            f["holders"] = other_end(w, f, holders)
+        workers.append(f)
+    orphans = [w for w in workers if w.get("orphan")]
+    out["verdict"] = "orphans" if orphans else "workers-exited"
+    out["workers"] = workers
+    out["struck"] = run.struck
+    run.drain()
+    out["jobs"] = [{"job": i, "outcome": "unanswered", "result_seen": False} for i in range(sc["jobs"])]
+    with run.lock:
+        out["events"] = ["%sms %s" % e for e in run.log[:200]]
+    sys.stdout.write(json.dumps(out) + "\n")
+    sys.stdout.flush()
+    end_children()
+    os._exit(0)
+
+
+def in_timed_wait(pid):
+    """Whether a thread of pid sleeps in a call that a timeout ends:
+    nanosleep, or futex/poll/select/epoll with a timeout (from the call's
+    arguments in /proc/PID/task/TID/syscall)."""
+    try:
+        tids = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return False
+    for tid in tids:
+        f = read_proc(pid, "task/%s/syscall" % tid).split()
+        if len(f) < 7 or f[0] in ("running", "-1"):
+            continue
+        name = SYSCALLS.get(f[0], "")
+        a = [int(x, 16) for x in f[1:7]]
+        if name in ("nanosleep", "clock_nanosleep") or \
+                (name == "futex" and a[3] != 0) or \
+                (name == "poll" and a[2] & 0xffffffff != 0xffffffff) or \
+                (name in ("ppoll",) and a[2] != 0) or \
+                (name in ("select", "pselect6") and a[4] != 0) or \
+                (name in ("epoll_wait", "epoll_pwait") and a[3] & 0xffffffff != 0xffffffff):
+            return True
+    return False
+
+
+def pipe_holders():
+    """inode -> [(pid, access mode)] for every open pipe, as lsof sees it."""
+    out = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            fds = os.listdir("/proc/%s/fd" % d)
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                link = os.readlink("/proc/%s/fd/%s" % (d, fd))
+                if not link.startswith("pipe:["):
+                    continue
+                with open("/proc/%s/fdinfo/%s" % (d, fd)) as f:
+                    flags = [l for l in f.read().split("\n") if l.startswith("flags:")]
+                mode = int(flags[0].split()[1], 8) & 3 if flags else -1
+            except (OSError, ValueError):
+                continue
+            out.setdefault(link, []).append((int(d), mode))
+    return out
+
+
+def other_end(pid, f, holders):
+    """Who holds the other end of the pipe the orphan is blocked on: for a
+    read, the writers; for a write, the readers (lsof's answer)."""
+    fd = f.get("fd", "")
+    if "pipe:[" not in fd:
+        return ""
+    link = fd.split("-> ", 1)[1]
+    want = 0 if f.get("syscall") == "write" else 1  # O_RDONLY readers, O_WRONLY writers
+    pids = sorted({p for p, m in holders.get(link, []) if m in (want, 2)})
+    return ",".join(str(p) for p in pids)
+
+
+def end_children():
+    """Kill every process reparented here and reap it: nothing is left."""
+    me = os.getpid()
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            st = proc_stat(int(d))
+            if st and int(st[1]) == me:
+                try:
+                    os.kill(int(d), signal.SIGKILL)
+                except OSError:
+                    pass
+    while True:
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            return
+
+
+def hold_while_starting(n):
+    """fork-held-lock: a parent thread takes HELD and keeps it until the
+    pool has started n workers, as a thread logging a message holds
+    logging's lock while another thread forks. Returns what the outcome
+    records: the holder thread's id, which exists only in this process."""
+    rec = {}
+    taken = threading.Event()
+
+    def holder():
+        rec["holder_tid"] = threading.get_native_id()
+        with HELD:
+            taken.set()
+            with _started:
+                _started.wait_for(lambda: len(_procs) >= n)
+        rec["released"] = True
+
+    threading.Thread(target=holder, name="poolhang-lock-holder", daemon=True).start()
+    taken.wait()
+    return rec
+
+
 def scenario_text(sc):
     s = "pool=%s workers=%d jobs=%d" % (sc["pool"], sc["workers"], sc["jobs"])
     if sc["payload"]:
@@ -1400,6 +1718,8 @@ def scenario_text(sc):
     for k in LIFECYCLE_KEYS:
         if sc.get(k):
             s += " %s=%s" % (k, sc[k])
+    if sc.get("start"):
+        s += " start=" + sc["start"]
     s += " wait=" + sc["wait"]
     for k, ph, j in sc["faults"]:
         s += " fault=%s@%s" % (k, ph) + ("" if j is None else ":%d" % j)
@@ -1417,6 +1737,8 @@ def job_outcomes(run, sc, answered):
         j = {"job": i}
         r = run.answers.get(i)
         want = b"p" * sc["payload"] if sc["payload"] else i * i
+        if any(k == "big-result" and j == i for k, _, j in sc["faults"]):
+            want = big_value()
         if i in run.answers and isinstance(r, BaseException):
             j["outcome"] = "error"
             j.update(error_of(r))
@@ -1425,7 +1747,7 @@ def job_outcomes(run, sc, answered):
                 r = r[0]  # pebble's map runs chunks
             ok = isinstance(r, tuple) and len(r) == 3 and r[0] == "res" and r[1] == i and r[2] == want
             j["outcome"] = "value" if ok else "wrong"
-            j["value"] = r[2] if ok and not sc["payload"] else ("%d bytes" % len(r[2]) if ok else repr(r)[:200])
+            j["value"] = r[2] if ok and isinstance(r[2], int) else ("%d bytes" % len(r[2]) if ok else repr(r)[:200])
         elif answered and run.call_error is not None:
             j["outcome"] = "call-raised"  # the caller's one call raised before delivering this job
         else:

@@ -96,6 +96,10 @@ type GenOptions struct {
 	// Waits, if set, are the wait styles to draw from; otherwise every
 	// style the pool has (scenarios.WaitStylesFor).
 	Waits []scenarios.WaitStyle
+	// ParentKilled draws only the parent-killed fault, alone, and
+	// otherwise it is never drawn: with the parent killed there is no
+	// caller left, so the laws about answers do not apply to it.
+	ParentKilled bool
 }
 
 // NoFaults keeps no fault.
@@ -141,7 +145,7 @@ func draw(t *rapid.T, pool pools.Strategy, o GenOptions) scenarios.Scenario {
 	var opts []scenarios.Fault
 	for _, k := range faults.Kinds() {
 		for _, ph := range append(k.Meaningful(), scenarios.CallerPhases(sc.Wait)...) {
-			if keep != nil && !keep(k, ph) {
+			if keep != nil && !keep(k, ph) || (k.Effect == faults.ParentDies) != o.ParentKilled {
 				continue
 			}
 			if k.Check(pool, ph, pools.MaxWorkers) == nil {
@@ -150,11 +154,14 @@ func draw(t *rapid.T, pool pools.Strategy, o GenOptions) scenarios.Scenario {
 		}
 	}
 	n := rapid.IntRange(0, 3).Draw(t, "faults")
+	if o.ParentKilled {
+		n = 1 // it runs alone (scenarios: parentKilledAlone)
+	}
 	for i := 0; i < n && len(opts) > 0; i++ {
 		f := rapid.SampledFrom(opts).Draw(t, "fault")
 		k, _ := faults.Lookup(f.Kind)
 		info, _ := faults.ParsePhase(string(f.Phase))
-		if info.Where != faults.InIdle {
+		if info.TakesJob() {
 			if sc.Jobs == 0 {
 				continue
 			}
@@ -162,6 +169,9 @@ func draw(t *rapid.T, pool pools.Strategy, o GenOptions) scenarios.Scenario {
 		}
 		if k.Check(pool, f.Phase, sc.Workers) != nil {
 			continue
+		}
+		if try := append(append([]scenarios.Fault(nil), sc.Faults...), f); (scenarios.Scenario{Faults: try}).StartFaultsFit() != nil {
+			continue // a worker-start fault with an idle one, or two
 		}
 		sc.Faults = append(sc.Faults, f)
 	}

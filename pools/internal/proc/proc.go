@@ -71,12 +71,24 @@ type Process struct {
 // sent SIGKILL when its parent dies, so a killed parent leaves no
 // orphans. Its exit is not watched until Watch runs.
 func Start(exe string, args, env []string, files []*os.File, pgid int) (*Process, error) {
+	return startWith(exe, args, env, files, pgid, syscall.SIGKILL)
+}
+
+// StartOrphanable starts a process as Start does, but without the signal
+// at its parent's death: a parent that is killed leaves it to whatever
+// its own code does then, as CPython's pools leave their workers (the
+// parent-killed fault, whose harness is a subreaper that ends them).
+func StartOrphanable(exe string, args, env []string, files []*os.File, pgid int) (*Process, error) {
+	return startWith(exe, args, env, files, pgid, 0)
+}
+
+func startWith(exe string, args, env []string, files []*os.File, pgid int, pdeathsig syscall.Signal) (*Process, error) {
 	pidfd := -1
 	attr := &os.ProcAttr{
 		Env:   env,
 		Files: files,
 		Sys: &syscall.SysProcAttr{
-			Pdeathsig: syscall.SIGKILL,
+			Pdeathsig: pdeathsig,
 			Setpgid:   true,
 			Pgid:      pgid,
 			// A pidfd of our own (os.Process keeps a duplicate), so that

@@ -20,6 +20,8 @@ import "sync/atomic"
 //	           (the worker's private pipes, if it has them)
 //	72 have    int64  bytes of the task frame being read
 //	80 need    int64  bytes that frame needs, 0 until its header is in
+//	88 start   uint32 an action to run before the first task, 0 none
+//	96 startarg int64
 type Slot struct {
 	r    *Region
 	base int
@@ -56,6 +58,11 @@ func (s Slot) Counters() Counters { return countersAt(s.r, s.base+40) }
 func (s Slot) Have() *atomic.Int64 { return s.r.i64(s.base + 72) }
 func (s Slot) Need() *atomic.Int64 { return s.r.i64(s.base + 80) }
 
+// Start is the action a new worker runs before its first task, 0 none,
+// and StartArg its argument; the parent sets them before the start.
+func (s Slot) Start() *atomic.Uint32   { return s.r.u32(s.base + 88) }
+func (s Slot) StartArg() *atomic.Int64 { return s.r.i64(s.base + 96) }
+
 // Reset readies the slot for a new worker: state 0, no lock, no job, no
 // stop, no mail, counters at 0.
 func (s Slot) Reset(pid int) {
@@ -65,6 +72,8 @@ func (s Slot) Reset(pid int) {
 	s.Job().Store(-1)
 	s.Point().Store(0)
 	s.mail().Store(0)
+	s.Start().Store(0)
+	s.StartArg().Store(0)
 	c := s.Counters()
 	for _, x := range []*atomic.Int64{c.TaskW, c.TaskR, c.ResW, c.ResR, s.Have(), s.Need()} {
 		x.Store(0)
