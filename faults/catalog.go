@@ -72,7 +72,9 @@ var phases = []PhaseInfo{
 
 // TakesJob reports whether a fault at the phase targets a job (KIND@PHASE:JOB);
 // the idle and start phases target workers instead.
-func (p PhaseInfo) TakesJob() bool { return p.Where == InParent || p.Where == InWorker || p.Where == InCaller }
+func (p PhaseInfo) TakesJob() bool {
+	return p.Where == InParent || p.Where == InWorker || p.Where == InCaller
+}
 
 // Phases lists every phase in the order of a job's life.
 func Phases() []PhaseInfo { return append([]PhaseInfo(nil), phases...) }
