@@ -210,7 +210,7 @@ func TestBadInput(t *testing.T) {
 		{"pool=py:pebble workers=2 jobs=6 fault=sigkill@idle-lock-holder", realpools.ErrNotApplicable, "channel.poll()"},
 		{"pool=py:mp.Pool workers=2 jobs=6 wait=map fault=raise@callback:2", realpools.ErrBadScenario, "only with wait=callback"},
 		{"pool=py:mp.Pool workers=2 jobs=6 wait=callback fault=sigkill@callback:2", realpools.ErrBadScenario, "impossible fault"},
-		{"pool=py:mp.Pool workers=2 jobs=6 wait=get chunksize=2", realpools.ErrBadScenario, "wait=imap and wait=imap_unordered only"},
+		{"pool=py:mp.Pool workers=2 jobs=6 wait=get chunksize=2", realpools.ErrBadScenario, "imap's argument"},
 		{"pool=py:ProcessPoolExecutor workers=2 jobs=6 wait=imap fault=raise@input:2", realpools.ErrNotApplicable, "has no imap"},
 	} {
 		_, err := realpools.Run(ctx, tc.scenario, realpools.Options{Stall: realpools.MinStall})

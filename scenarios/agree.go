@@ -119,6 +119,8 @@ var explanations = []Explanation{
 		"billiard 4.1's ResultHandler lets the MemoryError out of _process_result; body's `finally: finish_at_shutdown()` reads the frame body left in the pipe as the next message, fails again, and PoolThread.run's `except Exception: os._exit(1)` ends the real parent (parent-exited); the model cannot end the harness's own process, so its result handler dies there and the caller, never answered, is proven stuck (hang): in both, the caller never gets an answer"},
 	{pools.Loky, "py:loky", "parent-killed@task-run",
 		"loky 3.3's _process_worker waits for a call with `call_queue.get(block=True, timeout=timeout)`, the reusable executor's idle timeout (10 s): once the parent is gone no call comes, each worker shuts itself down after the timeout, and the real workers end (about a minute here); the loky model is failfast's mechanism, which has no idle timeout, so its orphans stay, as 3.11's ProcessPoolExecutor's do. The loky model does not model the idle timeout"},
+	{pools.Loky, "py:loky", "sigstop@idle-lock-holder",
+		"the real cell is n/a: loky retires an idle worker after its idle timeout (10 s, `call_queue.get(block=True, timeout=timeout)`) and starts another, so the worker stopped holding the call queue's read lock is never the only way forward for long and the driver cannot hold the point; the model, without the idle timeout, proves the hang 3.11's ProcessPoolExecutor has"},
 }
 
 // Explanations lists the known model/real disagreements.

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -111,6 +112,11 @@ func mapVerdict(rs []pools.Result) string {
 	var kinds []string
 	for i, r := range rs {
 		k := ""
+		if errors.Is(r.Err, pools.ErrMapCancelled) || errors.Is(r.Err, pools.ErrNotDelivered) {
+			// The map raised at an earlier job (Executor.map's
+			// result_iterator): this one was never delivered.
+			continue
+		}
 		if r.Err != nil {
 			k = Classify(r.Err)
 		} else if v, err := pools.Int(r.Value); err != nil || v != int64(i*i) {

@@ -1321,7 +1321,11 @@ def main(argv):
         print(json.dumps({"error": "driver failed: " + traceback.format_exc()[-2000:]}))
         sys.stdout.flush()
         teardown()
-        return 4
+        # Not sys.exit: the pool's threads (and multiprocessing's atexit
+        # joins) can block the interpreter's shutdown for good, and the Go
+        # side waits for this process to end.
+        sys.stderr.flush()
+        os._exit(4)
 
 
 def fail(code, key, msg):
@@ -1495,6 +1499,7 @@ def monitor(run, sc, pool, limit, out, caller, t_call):
         ps = list(_procs)
     out["workers"] = [fate(p) for p in ps]
     lifecycle_evidence(out, run)
+    held = out.get("fork_lock")
     if held is not None:
         # The evidence of fork-held-lock: which workers reached HELD and
         # never got past it, and that the thread holding it does not
