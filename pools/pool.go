@@ -36,6 +36,10 @@ type Options struct {
 	// TaskTimeout, if positive, is how long a task may run: past it its
 	// worker is killed and the job fails with context.DeadlineExceeded.
 	TaskTimeout time.Duration
+	// LockTimeout, if positive, is how long a worker (and the parent
+	// stopping a worker) waits for a channel mutex before giving up
+	// (pebble's LOCK_TIMEOUT, [PebbleLockTimeout]); 0 waits forever.
+	LockTimeout time.Duration
 
 	// MaxTaskFrame, if positive, is the largest task frame body a worker
 	// will allocate (default 1 GiB): set it to what the caller can send.
@@ -101,8 +105,9 @@ func Start(s Strategy, o Options) (Pool, error) {
 	if o.MaxTaskFrame < 0 || o.MaxTaskFrame > frame.MaxBody {
 		return nil, fmt.Errorf("pools: MaxTaskFrame = %d, want 0 (default) to %d", o.MaxTaskFrame, frame.MaxBody)
 	}
-	if o.Retries < 0 || o.RestartBudget < 0 || o.TaskTimeout < 0 {
-		return nil, fmt.Errorf("pools: Retries = %d, RestartBudget = %d, TaskTimeout = %s: none may be negative", o.Retries, o.RestartBudget, o.TaskTimeout)
+	if o.Retries < 0 || o.RestartBudget < 0 || o.TaskTimeout < 0 || o.LockTimeout < 0 {
+		return nil, fmt.Errorf("pools: Retries = %d, RestartBudget = %d, TaskTimeout = %s, LockTimeout = %s: none may be negative",
+			o.Retries, o.RestartBudget, o.TaskTimeout, o.LockTimeout)
 	}
 	d, err := Lookup(s)
 	if err != nil {
@@ -128,6 +133,9 @@ func (o Options) set() []Option {
 	}
 	if o.TaskTimeout != 0 {
 		out = append(out, OptionTaskTimeout)
+	}
+	if o.LockTimeout != 0 {
+		out = append(out, OptionLockTimeout)
 	}
 	return out
 }

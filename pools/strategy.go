@@ -31,6 +31,10 @@ type Definition struct {
 	// result pipe, guarded by process-shared locks (a task read lock and a
 	// result write lock). Without it there is no lock to die holding.
 	SharedQueues bool
+	// IdleUnlocked, if set, says why the strategy's idle workers hold no
+	// lock while they wait for a task (so there is no idle lock holder to
+	// strike, and any idle worker is a lock waiter).
+	IdleUnlocked string
 	// Worker is what runs inside its worker processes.
 	Worker WorkerMode
 	// Options lists the strategy-specific options it supports; [Start]
@@ -59,6 +63,10 @@ type WorkerMode struct {
 	// GuardDecode: an error decoding a task becomes that job's error, and
 	// the worker goes on (the job id travels in the envelope).
 	GuardDecode bool
+	// Loop, if set, is the strategy's own worker loop, run instead of
+	// CPython's (pebble's worker_process); the flags above then do not
+	// apply.
+	Loop func(w *worker) error
 }
 
 // An Option is a strategy-specific pool option.
@@ -68,6 +76,7 @@ const (
 	OptionRetries       Option = "Retries"       // Options.Retries
 	OptionRestartBudget Option = "RestartBudget" // Options.RestartBudget
 	OptionTaskTimeout   Option = "TaskTimeout"   // Options.TaskTimeout
+	OptionLockTimeout   Option = "LockTimeout"   // Options.LockTimeout
 	// OptionChunkSize: Map takes Pool.map's chunksize ([ChunkMapper]).
 	OptionChunkSize Option = "chunksize"
 )
@@ -165,6 +174,15 @@ func (s Strategy) Follows() string {
 func (s Strategy) SharedQueues() bool {
 	d, ok := lookup(s)
 	return ok && d.SharedQueues
+}
+
+// IdleUnlocked says why the strategy's idle workers hold no lock while
+// they wait for a task, or "" if they do (or there is no lock).
+func (s Strategy) IdleUnlocked() string {
+	if d, ok := lookup(s); ok {
+		return d.IdleUnlocked
+	}
+	return ""
 }
 
 // Supports reports whether the strategy takes option o.

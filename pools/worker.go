@@ -85,7 +85,11 @@ func serveWorker(spec string) int {
 	}
 	w.tasks.Max = reg.MaxFrame()
 	go w.mailbox()
-	err = w.loop()
+	loop := w.loop
+	if def.Worker.Loop != nil {
+		loop = func() error { return def.Worker.Loop(w) }
+	}
+	err = loop()
 	if err == nil {
 		// A clean exit; one on an error keeps its job and state in the
 		// slot, for whoever asks what the worker died holding.

@@ -32,6 +32,7 @@ const (
 	offCounters = 64 // shared pipes: task written, task read, result written, result read
 	offSecret   = 96 // the worker handshake's secret (SecretLen bytes)
 	offMaxFrame = 112
+	offParam    = 120 // one word a strategy hands its workers
 	headerSize  = 128
 	slotSize    = 128
 	regionSize  = headerSize + slotSize*MaxSlots
@@ -119,6 +120,9 @@ func (r *Region) Handshake(maxFrame int) (string, error) {
 
 // MaxFrame is the frame limit the handshake wrote.
 func (r *Region) MaxFrame() int64 { return r.i64(offMaxFrame).Load() }
+
+// Param is one word a strategy hands its workers (pebble's lock timeout).
+func (r *Region) Param() *atomic.Int64 { return r.i64(offParam) }
 
 // Proven reports whether descriptor fd is a region whose secret is
 // secret (hex), without mapping it: a process that merely inherited the
