@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/poolhang/poolhang/pools/internal/frame"
+	"github.com/poolhang/poolhang/pools/internal/shm"
 )
 
 // Pebble follows pebble 5.0's ProcessPool (pebble/pool/process.py,
@@ -213,6 +214,7 @@ type pebblePool struct {
 	replaced   int                 // replacements started
 
 	taskReady chan struct{} // capacity 1
+	turn      chan struct{} // closed (and replaced) after each turn of the pool manager
 	quiet     chan struct{} // closed once closing with nothing pending, or in ERROR
 	quietOnce sync.Once
 }
@@ -221,6 +223,7 @@ type pebblePool struct {
 type pebbleTask struct {
 	worker  int       // Task.worker_id: the pid that acknowledged it, 0 before
 	started time.Time // Task.timestamp
+	ackEnd  int64     // where its ACK ends in the result stream
 }
 
 const (
@@ -237,8 +240,8 @@ func startPebble(o Options) (*pebblePool, error) {
 	c.reg.Param().Store(int64(o.LockTimeout))
 	p := &pebblePool{
 		managed: newManaged(c, gPoolMgr), lockTimeout: o.LockTimeout,
-		registered: map[int]*pebbleTask{}, popped: map[*proc]bool{}, seen: map[*proc]int64{}, workers: map[int]*proc{},
-		taskReady: make(chan struct{}, 1), quiet: make(chan struct{}),
+		registered: map[int]*pebbleTask{}, popped: map[*proc]bool{}, workers: map[int]*proc{},
+		taskReady: make(chan struct{}, 1), turn: make(chan struct{}), quiet: make(chan struct{}),
 	}
 	c.resolverIDs = func() []string { return []string{gMessages, gPoolMgr} }
 	c.cacheEmptied = func() {
@@ -274,7 +277,15 @@ func (p *pebblePool) Snapshot() Snapshot {
 
 // Submit is ProcessPool.schedule: _check_pool_state, then the task goes
 // on the task queue for the scheduler.
+//
+// pebble's pool manager inspects deaths every SLEEP_UNIT, so a schedule
+// right after a death races with it. The model takes the side where the
+// pool manager's turn comes first: a schedule waits until every death
+// is inspected.
 func (p *pebblePool) Submit(ctx context.Context, t Task) (*Future, error) {
+	if err := p.awaitInspection(ctx); err != nil {
+		return nil, err
+	}
 	f, err := p.submit(ctx, t, func(q queued) {
 		p.taskq = append(p.taskq, q)
 		notify(p.taskReady)
@@ -283,6 +294,54 @@ func (p *pebblePool) Submit(ctx context.Context, t Task) (*Future, error) {
 		err = ErrPebbleError
 	}
 	return f, err
+}
+
+// deadUninspectedLocked reports whether a worker has died that the pool
+// manager, still running, has yet to inspect.
+func (p *pebblePool) deadUninspectedLocked() bool {
+	if p.broken != nil || p.stopping {
+		return false
+	}
+	for _, pr := range p.workers {
+		if pr.IsDead() {
+			return true
+		}
+	}
+	return false
+}
+
+// awaitInspection waits, as the caller, until the pool manager has
+// inspected every death.
+func (p *pebblePool) awaitInspection(ctx context.Context) error {
+	p.mu.Lock()
+	dead := p.deadUninspectedLocked()
+	p.mu.Unlock()
+	if !dead {
+		return nil
+	}
+	w := p.enterWait(waitSpec{kind: WaitEvents, what: "the pool manager to inspect a worker's death",
+		releasers: func() []string { return []string{gPoolMgr} }, ready: func() bool { return !p.deadUninspectedLocked() }})
+	defer p.leaveWait(w)
+	for {
+		p.mu.Lock()
+		dead, turn := p.deadUninspectedLocked(), p.turn
+		p.mu.Unlock()
+		if !dead {
+			return nil
+		}
+		select {
+		case <-turn:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// endTurnLocked tells callers waiting for the pool manager that it has
+// taken a turn.
+func (p *pebblePool) endTurnLocked() {
+	close(p.turn)
+	p.turn = make(chan struct{})
 }
 
 // Map is ProcessPool.map with chunksize 1, iterated as a caller does:
@@ -475,10 +534,10 @@ func (p *pebblePool) messages() {
 		if isAck(f.Job) {
 			pid, _ := strconv.Atoi(string(f.Body))
 			p.mu.Lock()
-			if t, ok := p.registered[ackedJob(f.Job)]; ok {
-				t.worker, t.started = pid, time.Now()
-			}
 			p.handled = p.results.read.Load()
+			if t, ok := p.registered[ackedJob(f.Job)]; ok {
+				t.worker, t.started, t.ackEnd = pid, time.Now(), p.handled
+			}
 			p.mu.Unlock()
 			p.wakeManager()
 			continue
@@ -527,7 +586,7 @@ func (p *pebblePool) manage() {
 	wait := &waitSpec{
 		kind: WaitEvents, what: "a worker's death, a message handled or a task's timeout",
 		releasers: p.managerReleasersLocked,
-		ready:     func() bool { return p.planLocked(time.Now(), false).acts() },
+		ready:     func() bool { return p.planLocked(time.Now()).acts() },
 	}
 	var timer *time.Timer
 	defer func() {
@@ -539,10 +598,11 @@ func (p *pebblePool) manage() {
 		p.mu.Lock()
 		if p.stopping {
 			p.endGLockedDone(gPoolMgr, "stopped: the pool is no longer alive")
+			p.endTurnLocked()
 			p.mu.Unlock()
 			return
 		}
-		pl := p.planLocked(time.Now(), true)
+		pl := p.planLocked(time.Now())
 		if !pl.acts() {
 			p.setGLocked(gPoolMgr, "waiting for a worker's death, a message handled or a task's timeout", wait)
 			next := p.nextTimeoutLocked()
@@ -566,11 +626,15 @@ func (p *pebblePool) manage() {
 		}
 		p.setGLocked(gPoolMgr, "updating the pool's status", nil)
 		p.mu.Unlock()
-		if why := p.apply(pl); why != "" {
-			p.mu.Lock()
+		why := p.apply(pl)
+		p.mu.Lock()
+		if why != "" {
 			p.enterErrorLocked(why)
 			p.endGLockedDone(gPoolMgr, "stopped: "+why+"; pool_manager_loop sets the state to ERROR")
-			p.mu.Unlock()
+		}
+		p.endTurnLocked()
+		p.mu.Unlock()
+		if why != "" {
 			return
 		}
 	}
@@ -585,9 +649,8 @@ type pebblePlan struct {
 
 func (pl pebblePlan) acts() bool { return len(pl.timeouts) > 0 || len(pl.expired) > 0 || pl.create > 0 }
 
-// planLocked is what the pool manager's turn would do now. record: the
-// manager itself asks, and notes when it first saw each death.
-func (p *pebblePool) planLocked(now time.Time, record bool) pebblePlan {
+// planLocked is what the pool manager's turn would do now.
+func (p *pebblePool) planLocked(now time.Time) pebblePlan {
 	var pl pebblePlan
 	if p.broken != nil || p.stopping {
 		return pl
@@ -610,16 +673,7 @@ func (p *pebblePool) planLocked(now time.Time, record bool) pebblePlan {
 		if !pr.IsDead() {
 			continue
 		}
-		w0, seen := p.seen[pr]
-		if !seen {
-			if !record {
-				pl.expired = append(pl.expired, pr) // the manager has yet to see it
-				continue
-			}
-			w0 = p.results.written.Load()
-			p.seen[pr] = w0
-		}
-		if p.ackFirstLocked(w0) {
+		if p.ackFirstLocked(pr.resAt) {
 			pl.expired = append(pl.expired, pr)
 		}
 	}
@@ -685,7 +739,6 @@ func (p *pebblePool) apply(pl pebblePlan) string {
 	p.mu.Lock()
 	for _, pr := range pl.expired {
 		delete(p.workers, pr.PID)
-		delete(p.seen, pr)
 	}
 	p.mu.Unlock()
 	for _, pr := range pl.expired {
@@ -693,9 +746,12 @@ func (p *pebblePool) apply(pl pebblePlan) string {
 	}
 	p.mu.Lock()
 	for _, d := range ds {
+		// The running tasks as the death found them: acknowledged in
+		// the result stream before it (the model's pool manager takes
+		// its turn at the death, not SLEEP_UNIT later).
 		running := map[int]int{}
 		for job, t := range p.registered {
-			if t.worker != 0 {
+			if t.worker != 0 && t.ackEnd <= d.pr.resAt {
 				running[job] = t.worker
 			}
 		}
@@ -748,7 +804,10 @@ func (p *pebblePool) timeOut(job int) string {
 			p.setG(gPoolMgr, "stopping a worker past its task's timeout", &waitSpec{
 				kind: WaitLock, what: "the " + lockNames[i], lock: lockNames[i], holder: l.Holder,
 				releasers: func() []string {
-					ids := []string{Clock}
+					var ids []string
+					if p.lockTimeout > 0 {
+						ids = append(ids, Clock)
+					}
 					if h := l.Holder(); h != 0 {
 						ids = append(ids, holderID(h))
 					}
@@ -756,7 +815,10 @@ func (p *pebblePool) timeOut(job int) string {
 				},
 				ready: func() bool { h := l.Holder(); return h == 0 || h == int(me) },
 			})
-			if !l.AcquireTimeout(me, p.lockTimeout) {
+			if !p.acquireParent(l, me) {
+				if p.stopped() {
+					return ""
+				}
 				return "BrokenProcessPool from WorkerManager.stop_worker: ChannelError: Channel mutex time out"
 			}
 		}
@@ -772,6 +834,14 @@ func (p *pebblePool) timeOut(job int) string {
 	p.taskDoneLocked(job, Result{Err: &DeadlineError{PID: t.worker, Timeout: p.opts.TaskTimeout}})
 	p.mu.Unlock()
 	return ""
+}
+
+// acquireParent takes l for the parent within the lock timeout (for
+// ever if it is 0), giving up at once when the pool is stopped, so that
+// Terminate ends a pool manager stuck behind a dead holder.
+func (p *pebblePool) acquireParent(l shm.Lock, me uint32) bool {
+	end := time.Now().Add(p.lockTimeout)
+	return l.AcquireParent(me, func() bool { return p.stopped() || (p.lockTimeout > 0 && time.Now().After(end)) })
 }
 
 // What handle_worker_expiration does with a dead worker.

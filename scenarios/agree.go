@@ -16,7 +16,7 @@ type Pair struct {
 }
 
 // Pairs lists every model/real pair: respawn and py:mp.Pool, failfast and
-// py:ProcessPoolExecutor. naive (2.6's Pool) has no runnable counterpart:
+// py:ProcessPoolExecutor, pebble and py:pebble. naive (2.6's Pool) has no runnable counterpart:
 // there is no Python 2 here.
 func Pairs() []Pair {
 	var out []Pair
@@ -64,6 +64,9 @@ var realErrorKinds = []struct {
 	{"SystemExit", "", ErrKindExit},           // raised in the worker, sent back (PPE, loky)
 	{"MemoryError", "", ErrKindRead},          // the parent's reader
 	{"TimeoutError", "", ErrKindDeadline},     // pebble's per-task timeout (unused here)
+	// pebble's BasePool._check_pool_state once the pool is in ERROR
+	// (BrokenProcessPool inside a pebble manager thread).
+	{"RuntimeError", "Unexpected error within the Pool", ErrKindBroken},
 }
 
 // RealErrorKind is the models' error kind for a real pool's error. The
@@ -112,7 +115,24 @@ func explain(p Pair, fault string) string {
 			return e.Why
 		}
 	}
+	kind, phase, _ := strings.Cut(fault, "@")
+	if race := realRace(p.Real, kind, faults.Phase(phase)); race != "" && raceSide[p.Model] != nil {
+		return "a race in the real pool (" + race + "); the model takes one side of it, deterministically: " + raceSide[p.Model](faults.Phase(phase))
+	}
 	return ""
+}
+
+// raceSide says which side of its real pool's races (realRace) a model
+// takes at a phase. Where the real cell races, a disagreement is
+// explained by the race, and an agreement is not a stale explanation:
+// the next run may go the other way.
+var raceSide = map[pools.Strategy]func(faults.Phase) string{
+	pools.Pebble: func(ph faults.Phase) string {
+		if ph == faults.IdleLockWaiter {
+			return "its pool manager inspects the death before the map is scheduled (the real one polls every SLEEP_UNIT, 0.1 s), so the pool is in ERROR and the map raises RuntimeError"
+		}
+		return "its pool manager inspects the death once the message manager has handled every message written before it, the dead worker's ACK included, so the task fails with ProcessExpired"
+	},
 }
 
 // Agrees says whether a model's cell and its real pool's agree: the same

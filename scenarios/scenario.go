@@ -350,14 +350,15 @@ func (s Scenario) validChunkSize() error {
 // Standard is a matrix cell's scenario, shaped like CPython's own deadlock
 // tests: 2 workers, 6 jobs submitted as one map, the fault aimed at job 2
 // (for idle phases, at an idle worker before the map is submitted). A
-// pool that takes a per-task deadline (tracked) gets StandardDeadline.
+// pool that takes a per-task deadline (tracked) gets StandardDeadline,
+// unless its expectations say why not (pebble).
 func Standard(pool pools.Strategy, kind string, phase faults.Phase) Scenario {
 	f := Fault{Kind: kind, Phase: phase, Job: 2}
 	if info, err := faults.ParsePhase(string(phase)); err == nil && info.Where == faults.InIdle {
 		f.Job = -1
 	}
 	sc := Scenario{Pool: pool, Workers: 2, Jobs: 6, Wait: WaitMap, Faults: []Fault{f}}
-	if pool.Supports(pools.OptionTaskTimeout) {
+	if pool.Supports(pools.OptionTaskTimeout) && expectations[pool].NoStandardDeadline == "" {
 		sc.Deadline = StandardDeadline
 	}
 	return sc
