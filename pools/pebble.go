@@ -350,15 +350,20 @@ func (p *pebblePool) endTurnLocked() {
 func (p *pebblePool) Map(ctx context.Context, ts []Task) ([]Result, error) {
 	out := make([]Result, len(ts))
 	fs := make([]*Future, 0, len(ts))
+	var refused error
 	for i, t := range ts {
 		f, err := p.Submit(ctx, t)
 		if err != nil {
 			for j := i; j < len(ts); j++ {
 				out[j] = Result{Err: err}
 			}
+			refused = err
 			break
 		}
 		fs = append(fs, f)
+	}
+	if refused != nil && refused == ctx.Err() {
+		return out, refused // ctx ended before every job was admitted
 	}
 	// first is the job the caller waits for: the first unresolved one
 	// before any failed one; -1 once the iteration can end.
