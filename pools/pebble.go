@@ -1,6 +1,7 @@
 package pools
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -89,7 +90,7 @@ func pebbleWorker(w *worker) error {
 		if !w.lockFor(lockTaskRead, wWaitTaskLock, -1, timeout) {
 			return errChannelTimeout
 		}
-		if !w.lockFor(lockResultWrite, wWaitTaskLock, -1, timeout) {
+		if !w.lockFor(lockResultWrite, wWaitResultLock, -1, timeout) {
 			return errChannelTimeout
 		}
 		if !pollTasks(0) {
@@ -149,6 +150,9 @@ func (w *worker) unlockTransaction() {
 // inside the lock. A result-write trigger acts after half the frame is
 // out, the lock still held.
 func (w *worker) sendResult(job int, r wireResult, timeout time.Duration) error {
+	if strikesInWriter(r.Trigs) {
+		w.awaitEarlierResults(job)
+	}
 	if !w.lockFor(lockResultWrite, wWaitResultLock, job, timeout) {
 		return errChannelTimeout
 	}
@@ -177,6 +181,59 @@ func (w *worker) sendResult(job int, r wireResult, timeout time.Duration) error 
 		return nil // the pool closed the pipe
 	}
 	return nil
+}
+
+// strikesInWriter reports whether a trigger of r acts while the writer
+// mutex is held (result-encode, result-write).
+func strikesInWriter(ts []trig) bool {
+	for _, t := range ts {
+		if p := Point(t.At); p == PointResultEncode || p == PointResultWrite {
+			return true
+		}
+	}
+	return false
+}
+
+// awaitEarlierResults is where a fault that strikes inside the writer
+// mutex strikes: once no live worker holds an earlier job whose result it
+// has yet to write. A death holding the writer mutex blocks every result
+// not yet written; whether an earlier job's result was still out when it
+// struck is a race between workers, in pebble as here, that decides
+// whether a map raises at the dead worker's job or waits for ever at the
+// earlier one. The model takes the first side, deterministically: the
+// strike waits (holding no lock) for the earlier results to go out.
+func (w *worker) awaitEarlierResults(job int) {
+	for {
+		pending := false
+		for i := range shm.MaxSlots {
+			o := slotOf(w.reg, i)
+			pid := int(o.PID().Load())
+			if pid == 0 || pid == int(w.pid) {
+				continue
+			}
+			switch o.state() {
+			case wRunTask, wEncodeResult, wWaitResultLock, wWriteResult:
+				if j := o.Job().Load(); j >= 0 && j < int64(job) && alive(pid) {
+					pending = true
+				}
+			}
+		}
+		if !pending {
+			return
+		}
+		time.Sleep(50 * time.Microsecond)
+	}
+}
+
+// alive reports whether pid is a live process (not a zombie), from
+// /proc/PID/stat.
+func alive(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	return i >= 0 && i+2 < len(b) && b[i+2] != 'Z' && b[i+2] != 'X'
 }
 
 // pollTasks is Channel.poll on the task pipe: it waits up to ms
@@ -212,6 +269,8 @@ type pebblePool struct {
 	stopping   bool                // join or terminate stopped the pool (STOPPED)
 	workers    map[int]*proc       // WorkerManager.workers, by pid
 	replaced   int                 // replacements started
+	// inspecting counts deaths popped from workers and not yet handled.
+	inspecting int
 
 	taskReady chan struct{} // capacity 1
 	turn      chan struct{} // closed (and replaced) after each turn of the pool manager
@@ -301,6 +360,9 @@ func (p *pebblePool) Submit(ctx context.Context, t Task) (*Future, error) {
 func (p *pebblePool) deadUninspectedLocked() bool {
 	if p.broken != nil || p.stopping {
 		return false
+	}
+	if p.inspecting > 0 {
+		return true
 	}
 	for _, pr := range p.workers {
 		if pr.IsDead() {
@@ -745,6 +807,7 @@ func (p *pebblePool) apply(pl pebblePlan) string {
 	for _, pr := range pl.expired {
 		delete(p.workers, pr.PID)
 	}
+	p.inspecting = len(pl.expired)
 	p.mu.Unlock()
 	for _, pr := range pl.expired {
 		ds = append(ds, death{pr, p.reap(pr)})
@@ -764,10 +827,12 @@ func (p *pebblePool) apply(pl pebblePlan) string {
 		case expiryTask:
 			p.taskDoneLocked(job, Result{Err: &WorkerLost{PID: d.pr.PID, Status: d.x, Phase: d.pr.last.phase(), Attempts: 1}})
 		case expiryAll:
+			p.inspecting = 0
 			p.mu.Unlock()
 			return `BrokenProcessPool("All workers expired") from find_expired_task: no task is running`
 		}
 	}
+	p.inspecting = 0
 	n := p.opts.Workers - len(p.workers)
 	p.mu.Unlock()
 	for range n {

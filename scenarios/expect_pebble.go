@@ -14,7 +14,7 @@ import (
 // (pools.Options.LockTimeout) and tested in pools.
 func init() {
 	expect(StrategyExpectations{
-		Strategy: pools.Pebble, File: expectFile(pools.Pebble), NeverHangs: mayHangOnAnything,
+		Strategy: pools.Pebble, File: expectFile(pools.Pebble), NeverHangs: pebbleNeverHangs,
 		NoStandardDeadline: "py:pebble's map runs without a timeout, so the model's standard cells do too (deadline=, pebble's schedule(timeout=), runs any scenario with one)",
 		Cells: map[When]Expectation{
 			{raises, faults.TaskEncode}:    hang(pebbleDeadScheduler),
@@ -45,3 +45,25 @@ const (
 	pebbleDeadMessagesTail = "no ACK or result is read again, so job 2 and every later job are never answered"
 	pebbleExpired          = "the worker dies after its ACK was handled: inspect_workers reports it (exit code not 0), handle_worker_expiration finds the task by its worker_id and task_done sets ProcessExpired on job 2 alone, and create_workers replaces the worker; the map raises it"
 )
+
+// pebbleNeverHangs: a fault after the ACK and outside the channel
+// mutexes never hangs the pool: an error or SystemExit in the function
+// or while the result is pickled (the with statement releases the writer
+// mutex), a death while the function runs (ProcessExpired, the worker
+// replaced), or an idle death (ERROR before any schedule). Everything else
+// may: a task lost before its ACK, a dead scheduler or message manager, a
+// death holding a mutex (the other workers' results wait behind it, and
+// which of them wait is a race), a task that never returns.
+func pebbleNeverHangs(sc Scenario) bool {
+	return noFault(sc, func(k faults.Kind, f Fault) bool {
+		switch {
+		case f.Phase == faults.TaskRun:
+			return k.Effect != raises && k.Effect != exits && k.Effect != dies
+		case f.Phase == faults.ResultEncode:
+			return k.Effect != raises && k.Effect != exits
+		case f.Phase == faults.IdleLockWaiter:
+			return k.Effect != dies
+		}
+		return true
+	})
+}
