@@ -106,7 +106,19 @@ func pebbleWorker(w *worker) error {
 		}
 		// Connection.recv unpickles inside the lock.
 		w.slot.set(wDecodeTask, int64(f.Job))
-		calls, err := decodeTask(f.Job, f.Body, true, w.await)
+		calls, err := frame.DecodeTask(f.Body, func(k int, ts []trig) error {
+			if hasPoint(ts, PointTaskDecode) {
+				// The side of the workers' race the model takes: a
+				// fault here strikes once earlier jobs' results are
+				// out (awaitEarlierResults). Only the writer mutex is
+				// let go meanwhile, so no other worker can take a task.
+				w.reg.Lock(lockResultWrite).Release()
+				w.awaitEarlierResults(f.Job + k)
+				w.lockFor(lockResultWrite, wWaitResultLock, f.Job+k, 0)
+				w.slot.set(wDecodeTask, int64(f.Job+k))
+			}
+			return fire(ts, PointTaskDecode, f.Job+k, true, w.await)
+		})
 		if err != nil {
 			w.unlockTransaction() // the with statement releases on the way out
 			return err
@@ -181,6 +193,15 @@ func (w *worker) sendResult(job int, r wireResult, timeout time.Duration) error 
 		return nil // the pool closed the pipe
 	}
 	return nil
+}
+
+func hasPoint(ts []trig, p Point) bool {
+	for _, t := range ts {
+		if Point(t.At) == p {
+			return true
+		}
+	}
+	return false
 }
 
 // strikesInWriter reports whether a trigger of r acts while the writer
