@@ -131,7 +131,8 @@ var raceSide = map[pools.Strategy]func(faults.Phase) string{
 		if ph == faults.IdleLockWaiter {
 			return "its pool manager inspects the death before the map is scheduled (the real one polls every SLEEP_UNIT, 0.1 s), so the pool is in ERROR and the map raises RuntimeError"
 		}
-		return "its pool manager inspects the death once the message manager has handled every message written before it, the dead worker's ACK included, so the task fails with ProcessExpired"
+		return "its pool manager inspects the death once the message manager has handled every message written before it, the dead worker's ACK included, so the task fails with ProcessExpired; " +
+			"and a death inside the channel mutexes strikes once the earlier jobs' results are out (in the real pool one can still be waiting for the writer mutex, and the map then waits for it for ever)"
 	},
 }
 
