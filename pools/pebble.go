@@ -626,8 +626,11 @@ func (p *pebblePool) messages() {
 			if t, ok := p.registered[ackedJob(f.Job)]; ok {
 				t.worker, t.started, t.ackEnd = pid, time.Now(), p.handled
 			}
+			wake := p.opts.TaskTimeout > 0 || p.deathPendingLocked()
 			p.mu.Unlock()
-			p.wakeManager()
+			if wake {
+				p.wakeManager() // a timeout armed, or a death waiting for this message
+			}
 			continue
 		}
 		p.setG(gMessages, fmt.Sprintf("decoding the result of job %d", f.Job), nil)
@@ -640,12 +643,27 @@ func (p *pebblePool) messages() {
 		p.mu.Lock()
 		p.taskDoneLocked(f.Job, Result{Value: r.Value, Err: resultErr(r)})
 		p.handled = p.results.read.Load()
+		wake := p.deathPendingLocked()
 		p.mu.Unlock()
-		p.wakeManager()
+		if wake {
+			p.wakeManager()
+		}
 	}
 }
 
 func (p *pebblePool) wakeManager() { notify(p.wake) }
+
+// deathPendingLocked reports whether a worker has died that the pool
+// manager has yet to inspect: only then does a message handled concern it
+// (a timeout aside), so the message manager leaves it asleep otherwise.
+func (p *pebblePool) deathPendingLocked() bool {
+	for _, pr := range p.workers {
+		if pr.IsDead() {
+			return true
+		}
+	}
+	return false
+}
 
 // taskDoneLocked is TaskManager.task_done: a task no longer registered
 // (one that timed out) is ignored.
