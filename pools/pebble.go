@@ -232,11 +232,16 @@ func (w *worker) awaitEarlierResults(job int) {
 			if pid == 0 || pid == int(w.pid) {
 				continue
 			}
+			if j := o.Job().Load(); j < 0 || j >= int64(job) || o.Point().Load() != 0 {
+				continue // no earlier job, or stopped at a point for good (a task that never returns)
+			}
 			switch o.state() {
-			case wRunTask, wEncodeResult, wWaitResultLock, wWriteResult:
-				if j := o.Job().Load(); j >= 0 && j < int64(job) && alive(pid) {
-					pending = true
-				}
+			case wRunTask, wEncodeResult, wWriteResult:
+				pending = pending || alive(pid)
+			case wWaitResultLock:
+				// Only if the writer mutex can come to it.
+				h := w.reg.Lock(lockResultWrite).Holder()
+				pending = pending || ((h == 0 || h == int(w.pid) || alive(h)) && alive(pid))
 			}
 		}
 		if !pending {
@@ -476,8 +481,19 @@ func (p *pebblePool) Map(ctx context.Context, ts []Task) ([]Result, error) {
 			out[i] = f.res
 			failed = f.res.Err
 		case <-ctx.Done():
+			// Jobs answered by now keep their answers, whether or not
+			// the caller had come to them.
+			stop := false
 			for j := i; j < len(fs); j++ {
-				out[j] = Result{Err: ctx.Err()}
+				r, ok := fs[j].Result()
+				switch {
+				case failed != nil:
+					out[j] = Result{Err: failed}
+				case stop || !ok:
+					out[j], stop = Result{Err: ctx.Err()}, true
+				default:
+					out[j], failed = r, r.Err
+				}
 			}
 			return out, ctx.Err()
 		}
