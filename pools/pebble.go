@@ -728,6 +728,15 @@ func (p *pebblePool) manage() {
 		if !pl.acts() {
 			p.setGLocked(gPoolMgr, "waiting for a worker's death, a message handled or a task's timeout", wait)
 			next := p.nextTimeoutLocked()
+			if p.deathPendingLocked() {
+				// A death waits for the message manager to read up to
+				// it, which it may do without handling a message (the
+				// rest of a torn frame never comes): look again soon,
+				// as pool_manager_loop does every SLEEP_UNIT.
+				if soon := time.Now().Add(recheckDeath); next.IsZero() || soon.Before(next) {
+					next = soon
+				}
+			}
 			p.mu.Unlock()
 			var tc <-chan time.Time
 			if !next.IsZero() {
@@ -818,9 +827,14 @@ func (p *pebblePool) ackFirstLocked(w0 int64) bool {
 	return incomplete && p.results.read.Load() >= w0
 }
 
+// recheckDeath is how soon the pool manager looks again at a death that
+// is not yet inspectable (pebble's SLEEP_UNIT is 0.1 s; the model's
+// decision does not depend on it, only how soon it comes).
+const recheckDeath = time.Millisecond
+
 func (p *pebblePool) managerReleasersLocked() []string {
 	ids := append(p.liveWorkerIDsLocked(), gMessages)
-	if !p.nextTimeoutLocked().IsZero() {
+	if !p.nextTimeoutLocked().IsZero() || p.deathPendingLocked() {
 		ids = append(ids, Clock)
 	}
 	return ids
