@@ -539,6 +539,9 @@ func (p *pebblePool) stopPool() {
 	p.stopping = true
 	p.mu.Unlock()
 	p.stopManager()
+	// The pool manager may be starting a replacement on these pipes:
+	// let it see the stop first (it kills one started meanwhile).
+	<-p.managerDone
 	p.killAll()
 	p.closePipes()
 }
