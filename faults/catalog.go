@@ -213,8 +213,11 @@ func (k Kind) Check(s pools.Strategy, ph Phase, workers int) error {
 		if !s.SharedQueues() {
 			return fmt.Errorf("%w: %s at %s: the %s pool has no task-queue read lock (its workers read private pipes)", ErrImpossible, k.Name, ph, s)
 		}
+		if why := s.IdleUnlocked(); why != "" {
+			return fmt.Errorf("%w: %s at %s: %s", ErrImpossible, k.Name, ph, why)
+		}
 	case IdleLockWaiter:
-		if s.SharedQueues() && workers < 2 {
+		if s.SharedQueues() && s.IdleUnlocked() == "" && workers < 2 {
 			return fmt.Errorf("%w: %s at %s: with one worker, that worker holds the read lock; a waiter needs at least 2 workers", ErrImpossible, k.Name, ph)
 		}
 	}

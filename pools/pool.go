@@ -63,6 +63,11 @@ type Options struct {
 	// ([OptionInitializer]).
 	InitFails bool
 
+	// LockTimeout, if positive, is how long a worker (and the parent
+	// stopping a worker) waits for a channel mutex before giving up
+	// (pebble's LOCK_TIMEOUT, [PebbleLockTimeout]); 0 waits forever.
+	LockTimeout time.Duration
+
 	// MaxTaskFrame, if positive, is the largest task frame body a worker
 	// will allocate (default 1 GiB): set it to what the caller can send.
 	MaxTaskFrame int
@@ -131,9 +136,9 @@ func Start(s Strategy, o Options) (Pool, error) {
 	if o.MaxTaskFrame < 0 || o.MaxTaskFrame > frame.MaxBody {
 		return nil, fmt.Errorf("pools: MaxTaskFrame = %d, want 0 (default) to %d", o.MaxTaskFrame, frame.MaxBody)
 	}
-	if o.Retries < 0 || o.RestartBudget < 0 || o.TaskTimeout < 0 || o.MaxTasks < 0 || o.LostWorkerTimeout < 0 {
-		return nil, fmt.Errorf("pools: Retries = %d, RestartBudget = %d, TaskTimeout = %s, MaxTasks = %d, LostWorkerTimeout = %s: none may be negative",
-			o.Retries, o.RestartBudget, o.TaskTimeout, o.MaxTasks, o.LostWorkerTimeout)
+	if o.Retries < 0 || o.RestartBudget < 0 || o.TaskTimeout < 0 || o.MaxTasks < 0 || o.LostWorkerTimeout < 0 || o.LockTimeout < 0 {
+		return nil, fmt.Errorf("pools: Retries = %d, RestartBudget = %d, TaskTimeout = %s, MaxTasks = %d, LostWorkerTimeout = %s, LockTimeout = %s: none may be negative",
+			o.Retries, o.RestartBudget, o.TaskTimeout, o.MaxTasks, o.LostWorkerTimeout, o.LockTimeout)
 	}
 	d, err := Lookup(s)
 	if err != nil {
@@ -165,6 +170,9 @@ func (o Options) set() []Option {
 	}
 	if o.Recover {
 		out = append(out, OptionRecover)
+	}
+	if o.LockTimeout != 0 {
+		out = append(out, OptionLockTimeout)
 	}
 	return append(out, o.lifecycleSet()...)
 }

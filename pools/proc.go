@@ -25,6 +25,9 @@ type proc struct {
 	// Recorded as it is seen dead, under the process's lock.
 	last    wstate // the slot's state when it died, for WorkerLost
 	lastJob int64
+	// resAt is the shared result pipe's written count when it was seen
+	// dead: where its death falls in the stream of results (pebble).
+	resAt int64
 }
 
 // spawn starts a worker process in a free slot. pipes gives the pipes it
@@ -89,6 +92,7 @@ func (c *core) watchProc(pr *proc) {
 	pr.Watch(func() {
 		pr.last = s.state()
 		pr.lastJob = s.Job().Load()
+		pr.resAt = c.reg.SharedCounters().ResW.Load()
 	})
 	c.reg.Bump()
 	notify(c.died)

@@ -164,7 +164,10 @@ type roles struct {
 	taskWriter   string // writes tasks (the task handler, the feeder, ...)
 	resultReader string // reads results
 	locks        bool
-	pipes        []*pipe
+	// lockTimeout: a worker's wait for a lock gives up after a timeout
+	// (pebble's LOCK_TIMEOUT), so the clock can end it.
+	lockTimeout bool
+	pipes       []*pipe
 	// deadline names the party that kills a task past its deadline.
 	deadline string
 	// taskWriters, if set, names a worker's task writers by pid.
@@ -285,6 +288,9 @@ func (c *core) workerPartyLocked(pr *proc, r roles) Party {
 		if h != 0 {
 			p.Wait.Releasers = []string{holderID(h)}
 			p.Wait.Detail = fmt.Sprintf("held by pid %d", h)
+		}
+		if r.lockTimeout {
+			p.Wait.Releasers = append(p.Wait.Releasers, Clock)
 		}
 	case wReadTask:
 		n := pr.task.unread()

@@ -31,6 +31,10 @@ type Definition struct {
 	// result pipe, guarded by process-shared locks (a task read lock and a
 	// result write lock). Without it there is no lock to die holding.
 	SharedQueues bool
+	// IdleUnlocked, if set, says why the strategy's idle workers hold no
+	// lock while they wait for a task (so there is no idle lock holder to
+	// strike, and any idle worker is a lock waiter).
+	IdleUnlocked string
 	// Worker is what runs inside its worker processes.
 	Worker WorkerMode
 	// InterruptibleWaits: a SIGINT to the parent ends the caller's blocking
@@ -87,6 +91,10 @@ type WorkerMode struct {
 	// end-of-file while the worker lives, and the result pipe writable,
 	// once the parent is gone.
 	HoldsQueueEnds bool
+	// Loop, if set, is the strategy's own worker loop, run instead of
+	// CPython's (pebble's worker_process); the flags above then do not
+	// apply.
+	Loop func(w *worker) error
 }
 
 // An Option is a strategy-specific pool option.
@@ -99,7 +107,8 @@ const (
 	// OptionLostWorkerTimeout: Options.LostWorkerTimeout (billiard).
 	OptionLostWorkerTimeout Option = "LostWorkerTimeout"
 	// OptionRecover: Options.Recover (loky's reusable executor).
-	OptionRecover Option = "Recover"
+	OptionRecover     Option = "Recover"
+	OptionLockTimeout Option = "LockTimeout" // Options.LockTimeout
 	// OptionChunkSize: Map takes Pool.map's chunksize ([ChunkMapper]).
 	OptionChunkSize Option = "chunksize"
 )
@@ -205,6 +214,15 @@ func (s Strategy) SharedQueues() bool {
 func (s Strategy) InterruptibleWaits() bool {
 	d, ok := lookup(s)
 	return ok && d.InterruptibleWaits
+}
+
+// IdleUnlocked says why the strategy's idle workers hold no lock while
+// they wait for a task, or "" if they do (or there is no lock).
+func (s Strategy) IdleUnlocked() string {
+	if d, ok := lookup(s); ok {
+		return d.IdleUnlocked
+	}
+	return ""
 }
 
 // Supports reports whether the strategy takes option o.

@@ -105,7 +105,11 @@ func serveWorker(spec string) int {
 		if code := w.initialize(); code >= 0 {
 			return code
 		}
-		err = w.loop()
+		loop := w.loop
+		if def.Worker.Loop != nil {
+			loop = func() error { return def.Worker.Loop(w) }
+		}
+		err = loop()
 	}
 	if err == nil {
 		// A clean exit; one on an error keeps its job and state in the

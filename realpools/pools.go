@@ -29,7 +29,7 @@ var pools = []Pool{
 	{"py:ProcessPoolExecutor", "CPython's concurrent.futures.ProcessPoolExecutor (Lib/concurrent/futures/process.py)", "failfast", ""},
 	{"py:billiard", "billiard.Pool, Celery's fork of multiprocessing.Pool", "billiard", "billiard"},
 	{"py:loky", "loky's reusable executor, shipped in joblib as joblib.externals.loky", "loky", "joblib.externals.loky"},
-	{"py:pebble", "pebble.ProcessPool", "", "pebble"},
+	{"py:pebble", "pebble.ProcessPool", "pebble", "pebble"},
 }
 
 // Pools lists the real pools in matrix order. The naive model (Python

@@ -16,7 +16,7 @@ type Pair struct {
 }
 
 // Pairs lists every model/real pair: respawn and py:mp.Pool, failfast and
-// py:ProcessPoolExecutor, billiard and py:billiard, loky and py:loky. naive (2.6's Pool) has no runnable counterpart:
+// py:ProcessPoolExecutor, billiard and py:billiard, loky and py:loky, pebble and py:pebble. naive (2.6's Pool) has no runnable counterpart:
 // there is no Python 2 here.
 func Pairs() []Pair {
 	var out []Pair
@@ -70,6 +70,9 @@ var realErrorKinds = []struct {
 	{"ShutdownExecutorError", "", ErrKindTerminated}, // loky: shutdown(kill_workers=True) fails what is pending
 	{"CancelledError", "", ErrKindCancelled},         // shutdown(cancel_futures=True); pebble's stop()
 	{"AssertionError", "result_hander not alive", ErrKindTerminateRaised},
+	// pebble's BasePool._check_pool_state once the pool is in ERROR
+	// (BrokenProcessPool inside a pebble manager thread).
+	{"RuntimeError", "Unexpected error within the Pool", ErrKindBroken},
 }
 
 // RealErrorKind is the models' error kind for a real pool's error. The
@@ -132,7 +135,25 @@ func explain(p Pair, fault string) string {
 			return e.Why
 		}
 	}
+	kind, phase, _ := strings.Cut(fault, "@")
+	if race := realRace(p.Real, kind, faults.Phase(phase)); race != "" && raceSide[p.Model] != nil {
+		return "a race in the real pool (" + race + "); the model takes one side of it, deterministically: " + raceSide[p.Model](faults.Phase(phase))
+	}
 	return ""
+}
+
+// raceSide says which side of its real pool's races (realRace) a model
+// takes at a phase. Where the real cell races, a disagreement is
+// explained by the race, and an agreement is not a stale explanation:
+// the next run may go the other way.
+var raceSide = map[pools.Strategy]func(faults.Phase) string{
+	pools.Pebble: func(ph faults.Phase) string {
+		if ph == faults.IdleLockWaiter {
+			return "its pool manager inspects the death before the map is scheduled (the real one polls every SLEEP_UNIT, 0.1 s), so the pool is in ERROR and the map raises RuntimeError"
+		}
+		return "its pool manager inspects the death once the message manager has handled every message written before it, the dead worker's ACK included, so the task fails with ProcessExpired; " +
+			"and a death inside the channel mutexes strikes once the earlier jobs' results are out (in the real pool one can still be waiting for the writer mutex, and the map then waits for it for ever)"
+	},
 }
 
 // Agrees says whether a model's cell and its real pool's agree: the same

@@ -187,7 +187,12 @@ func zombies(s pools.Snapshot) []string {
 // pending when its manager notices the death (process.py:
 // _ExecutorManagerThread.terminate_broken); a result reader that dies, or
 // waits for the rest of a torn frame, reads no result behind that one,
-// and which results came first is the workers' race.
+// and which results came first is the workers' race; a lock that died
+// with its holder blocks whichever worker needs it next, and whether a
+// result of another worker was still to be written then is their race
+// (pebble's workers write results under the writer mutex that a task
+// being unpickled holds).
 func CountsRace(errors []string, causes []Cause) bool {
-	return slices.Contains(errors, ErrKindBroken) || slices.Contains(causes, CauseDeadReader) || slices.Contains(causes, CauseTornFrame)
+	return slices.Contains(errors, ErrKindBroken) || slices.Contains(causes, CauseDeadReader) || slices.Contains(causes, CauseTornFrame) ||
+		slices.Contains(causes, CauseDeadLockHolder)
 }

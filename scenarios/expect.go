@@ -34,6 +34,10 @@ type StrategyExpectations struct {
 	// NeverHangs reports whether the pool is declared never to hang with
 	// sc's faults; the hang search and the never-hang tests rely on it.
 	NeverHangs func(sc Scenario) bool
+	// NoStandardDeadline, if set, says why the matrix runs the pool
+	// without a per-task deadline although it takes one (its real
+	// counterpart's cells run without one).
+	NoStandardDeadline string
 }
 
 var expectations = map[pools.Strategy]StrategyExpectations{}

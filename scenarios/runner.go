@@ -484,7 +484,7 @@ func idleTarget(s pools.Snapshot, ph faults.Phase) (pid int, ready bool, none st
 		}
 	}
 	holder := 0
-	if len(s.Locks) > 0 {
+	if len(s.Locks) > 0 && s.Strategy.IdleUnlocked() == "" {
 		holder = s.Locks[0].Holder
 		if holder == 0 {
 			return 0, false, ""

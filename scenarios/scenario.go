@@ -398,7 +398,8 @@ func (s Scenario) validChunkSize() error {
 // Standard is a matrix cell's scenario, shaped like CPython's own deadlock
 // tests: 2 workers, 6 jobs submitted as one map, the fault aimed at job 2
 // (for idle phases, at an idle worker before the map is submitted). A
-// pool that takes a per-task deadline (tracked) gets StandardDeadline.
+// pool that takes a per-task deadline (tracked) gets StandardDeadline,
+// unless its expectations say why not (pebble).
 func Standard(pool pools.Strategy, kind string, phase faults.Phase) Scenario {
 	f := Fault{Kind: kind, Phase: phase, Job: 2}
 	if info, err := faults.ParsePhase(string(phase)); err == nil && !info.TakesJob() {
@@ -408,7 +409,7 @@ func Standard(pool pools.Strategy, kind string, phase faults.Phase) Scenario {
 	if k, err := faults.Lookup(kind); err == nil && k.Wait != "" {
 		sc.Wait = WaitStyle(k.Wait) // the kind is about how the caller waits
 	}
-	if pool.Supports(pools.OptionTaskTimeout) {
+	if pool.Supports(pools.OptionTaskTimeout) && expectations[pool].NoStandardDeadline == "" {
 		sc.Deadline = StandardDeadline
 	}
 	return sc

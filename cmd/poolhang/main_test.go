@@ -79,7 +79,7 @@ func TestInputsAreRefusedBeforeAnyWork(t *testing.T) {
 		{"extra matrix argument", []string{"matrix", "extra"}, `unknown argument "extra"`},
 		{"empty -out", []string{"matrix", "-out", ""}, "-out is empty"},
 		{"unwritable -out", []string{"matrix", "-out", filepath.Join(aFile, "results")}, "-out "},
-		{"deadline on a naive pool", []string{"run", "pool=naive workers=2 jobs=6 deadline=100ms"}, "only the tracked pool has per-task deadlines"},
+		{"deadline on a naive pool", []string{"run", "pool=naive workers=2 jobs=6 deadline=100ms"}, "per-task deadlines, and they are positive"},
 		{"zero deadline", []string{"run", "pool=naive workers=2 jobs=6 deadline=0s"}, "a deadline is positive"},
 		{"negative deadline", []string{"run", "pool=tracked workers=2 jobs=6 deadline=-1s"}, "a deadline is positive"},
 		{"a deadline past the backstop", []string{"run", "pool=tracked workers=2 jobs=6 deadline=1h fault=stuck@task-run:2"}, "allowed up to 2s"},

@@ -2,6 +2,7 @@ package shm
 
 import (
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -47,6 +48,31 @@ func (l Lock) AcquireParent(pid uint32, stop func() bool) bool {
 		}
 	}
 	return false
+}
+
+// AcquireTimeout takes the lock for pid, waiting at most d (forever if d
+// is 0), and reports whether it took it: sem_timedwait, as a
+// multiprocessing lock's acquire(timeout=...) does.
+func (l Lock) AcquireTimeout(pid uint32, d time.Duration) bool {
+	if d <= 0 {
+		l.Acquire(pid)
+		return true
+	}
+	end := time.Now().Add(d)
+	for {
+		if l.w.CompareAndSwap(0, pid) {
+			l.r.Bump()
+			return true
+		}
+		left := time.Until(end)
+		if left <= 0 {
+			return false
+		}
+		if v := l.w.Load(); v != 0 {
+			ts := unix.NsecToTimespec(int64(left))
+			unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(l.w)), 0, uintptr(v), uintptr(unsafe.Pointer(&ts)), 0, 0)
+		}
+	}
 }
 
 // Release frees the lock, whoever holds it.

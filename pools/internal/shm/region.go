@@ -23,9 +23,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Layout: a 128-byte header (progress counter, the lock words, the byte
+// Layout: a 192-byte header (progress counter, the lock words, the byte
 // counters of the shared pipes, the handshake's secret, the workers' frame
-// limit), then MaxSlots slots of slotSize bytes.
+// limit, the lifecycle options, a strategy's parameter), then MaxSlots slots of slotSize bytes.
 const (
 	offProgress = 0
 	offLocks    = 8  // lock i at offLocks + 4*i
@@ -34,7 +34,8 @@ const (
 	offMaxFrame = 112
 	offMaxTasks = 120 // a worker's tasks before it retires (0: no limit)
 	offInitFail = 124 // 1: the pool's initializer raises in every worker
-	headerSize  = 128
+	offParam    = 128 // one word a strategy hands its workers
+	headerSize  = 192
 	slotSize    = 128
 	regionSize  = headerSize + slotSize*MaxSlots
 )
@@ -138,6 +139,9 @@ func (r *Region) SetLifecycle(maxTasks int, initFails bool) {
 func (r *Region) Lifecycle() (maxTasks int, initFails bool) {
 	return int(r.u32(offMaxTasks).Load()), r.u32(offInitFail).Load() == 1
 }
+
+// Param is one word a strategy hands its workers (pebble's lock timeout).
+func (r *Region) Param() *atomic.Int64 { return r.i64(offParam) }
 
 // Proven reports whether descriptor fd is a region whose secret is
 // secret (hex), without mapping it: a process that merely inherited the
