@@ -544,6 +544,9 @@ def parse_lifecycle(sc, key, val):
 
 def check_lifecycle(sc):
     pool = sc["pool"]
+    if sc.get("start") == "fork" and pool == "py:loky":
+        raise NotApplicable("start=fork: loky's reusable executor refuses it (get_reusable_executor: "
+                            "\"Cannot use reusable executor with the 'fork' context\")")
     if sc.get("maxtasks") and pool in MAXTASKS_NA:
         raise NotApplicable("maxtasks=%d: %s" % (sc["maxtasks"], MAXTASKS_NA[pool]))
     if sc.get("maxtasks") and pool == "py:ProcessPoolExecutor" and sys.version_info < (3, 11):
