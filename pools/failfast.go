@@ -55,7 +55,7 @@ type failFast struct {
 	// max_tasks_per_child (failfast_retire.go).
 	idleTokens int
 	// holding counts the maps whose submits are not all in, during which
-	// the manager takes no result and no death (holdResultsFor).
+	// the manager takes no result and no death (mapSubmit).
 	holding int
 
 	feedReady chan struct{} // capacity 1
