@@ -57,6 +57,9 @@ type failFast struct {
 	// idleTokens is 3.11's _idle_worker_semaphore, used under
 	// max_tasks_per_child (failfast_retire.go).
 	idleTokens int
+	// holding counts the maps whose submits are not all in, during which
+	// the manager takes no result and no death (mapSubmit).
+	holding int
 
 	feedReady chan struct{} // capacity 1
 	drained   chan struct{} // the manager emptied the result pipe (capacity 1)
@@ -152,8 +155,11 @@ func (p *failFast) Submit(ctx context.Context, t Task) (*Future, error) {
 func (p *failFast) Map(ctx context.Context, ts []Task) ([]Result, error) {
 	out := make([]Result, len(ts))
 	fs := make([]*Future, 0, len(ts))
+	// Under max_tasks_per_child the manager takes no result until the last
+	// submit is in (mapSubmit, failfast_retire.go).
+	submit := p.mapSubmit(len(ts))
 	for i, t := range ts {
-		f, err := p.Submit(ctx, t)
+		f, err := submit(ctx, t)
 		if err != nil {
 			for j := range out {
 				out[j] = Result{Err: err}
@@ -323,6 +329,7 @@ type managerState struct {
 	live        int  // workers not known to have ended
 	resultBytes bool // the result pipe has bytes
 	cancel      bool // shutdown(cancel_futures=True) asks to cancel what is not running
+	held        bool // a map is still submitting: no result or death is taken yet
 	// deaths are the ended workers the manager has not taken yet, in the
 	// pool's order: true for one that said it was exiting.
 	deaths []bool
@@ -356,6 +363,9 @@ func planManager(st managerState) managerPlan {
 	switch {
 	case st.queued > 0 && st.room:
 		pl.feed = true
+	case st.held:
+		// A map's submits come first (failfast_retire.go): nothing to do
+		// until its last one.
 	case st.closing && st.pending == 0 && !st.sentinels:
 		pl.sentinels = true
 	case st.sentinels && st.live == 0:
@@ -386,7 +396,7 @@ func (p *failFast) managerStateLocked() (managerState, []*proc) {
 		queued: len(p.workIDs), room: p.inFlight < p.opts.Workers+extraQueuedCalls,
 		closing: p.closing, pending: len(p.cache), sentinels: p.sentSentinels,
 		live: len(p.liveProcsLocked()), resultBytes: p.results.buffered() > 0,
-		cancel: p.cancelReq,
+		cancel: p.cancelReq, held: p.holding > 0,
 	}
 	var unseen []*proc
 	for _, pr := range p.procs {

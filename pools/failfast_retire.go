@@ -1,5 +1,7 @@
 package pools
 
+import "context"
+
 // Workers that retire under max_tasks_per_child, as CPython 3.11's
 // ProcessPoolExecutor does it (Lib/concurrent/futures/process.py):
 //
@@ -68,11 +70,15 @@ func (p *failFast) adjustLocked() bool {
 	return p.inPoolLocked() < p.opts.Workers
 }
 
-// inPoolLocked is len(executor._processes): the workers that have neither
-// ended nor sent their exit pid.
+// inPoolLocked is len(executor._processes): the workers whose exit pid
+// the manager has not taken. A worker that has ended before the manager
+// took its exit pid still counts, as in CPython, where only the manager's
+// `self.processes.pop(result_item.exit_pid)` takes it out; counting only
+// running workers let a submit that came after a retirement, and before
+// the manager took it, spawn where 3.11 does not.
 func (p *failFast) inPoolLocked() int {
 	n := 0
-	for _, pr := range p.liveProcsLocked() {
+	for _, pr := range p.procs {
 		if !p.exiting[pr.PID] {
 			n++
 		}
@@ -99,4 +105,53 @@ func (p *failFast) spawnLocked() {
 		return
 	}
 	p.addProcLocked(pr)
+}
+
+// mapSubmit is the submit that Map calls once per job of a map of n
+// jobs. Under max_tasks_per_child it holds the manager, at a named
+// point, until the map's last submit is in (or one is refused): the
+// manager takes no result and no death before it. Workers are fed
+// meanwhile and may run, answer and retire; their results wait in the
+// pipe, in order.
+//
+// Why: which side of a result a submit falls on decides 115634. Each
+// submit's _adjust_process_count takes the token a result released, so
+// a submit after a result leaves no stale token and the next retiring
+// worker is replaced; the issue needs the submits first. In 3.11 they
+// come first: Executor.map submits in a list comprehension (`fs =
+// [self.submit(fn, *args) for args in zip(*iterables)]`) before it
+// yields, and under max_tasks_per_child the pool spawns (no fork), so
+// its first result comes from an interpreter started at the first submit,
+// a whole interpreter start (tens of ms) after a loop of a few
+// microseconds. CPython does not force that order (the manager thread
+// runs beside the caller), but only a caller stalled for as long as an
+// interpreter start would see the other one. This model's workers are
+// already running and answer in microseconds, so without the hold a
+// caller descheduled under load let a result in between two submits,
+// and the same cell raised instead of hanging. The hold keeps CPython's
+// order and changes no token: the tokens, the retirements and
+// _adjust_process_count run as they do in CPython, after the submits.
+//
+// Without max_tasks_per_child there is no semaphore to race for, and
+// Map submits as it always did.
+func (p *failFast) mapSubmit(n int) func(context.Context, Task) (*Future, error) {
+	if p.opts.MaxTasks == 0 || n == 0 {
+		return p.Submit
+	}
+	p.mu.Lock()
+	p.holding++
+	p.reg.Bump()
+	p.mu.Unlock()
+	left := n
+	return func(ctx context.Context, t Task) (*Future, error) {
+		f, err := p.Submit(ctx, t)
+		if left--; err != nil || left == 0 {
+			p.mu.Lock()
+			p.holding--
+			p.reg.Bump()
+			p.mu.Unlock()
+			notify(p.wake)
+		}
+		return f, err
+	}
 }

@@ -46,50 +46,113 @@ func TestRespawnReplacesRetiredWorkers(t *testing.T) {
 // max_tasks_per_child=2) with 10 submits, "prints 0 and 1, then hangs":
 // the worker's first result releases a token of _idle_worker_semaphore,
 // its retirement takes it instead of starting a replacement, and 8 jobs
-// wait with no worker. Submitting all 10 before the first result is
-// handled is the reproducer's order; a run where a submit takes the token
-// first would replace the worker, so that is reported, not failed on.
+// wait with no worker. The reproducer's submits all come before the
+// first result (its worker is an interpreter spawned at the first
+// submit); failfast's Map holds the manager until its last submit to
+// keep that order, and this test submits through that hold.
 func TestFailFastRetiredWorkerNotReplaced(t *testing.T) {
 	p, err := pools.Start(pools.FailFast, pools.Options{Workers: 1, MaxTasks: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer p.Terminate()
-	ctx := context.Background()
+	submit := pools.MapSubmitter(p, 10)
 	var fs []*pools.Future
 	for i := range 10 {
-		f, err := p.Submit(ctx, pools.Square(int64(i)))
+		f, err := submit(context.Background(), pools.Square(int64(i)))
 		if err != nil {
 			t.Fatal(err)
 		}
 		fs = append(fs, f)
 	}
-	for _, f := range fs[:2] {
-		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	waitStranded(t, p, fs, 2)
+}
+
+// The order that 115634 needs is forced at the map's last submit, not
+// left to timing: a caller that stalls after two submits until the
+// worker has answered both and retired still strands the jobs, since the
+// manager takes those results only after the last submit.
+func TestFailFastMapHoldsResultsUntilSubmitted(t *testing.T) {
+	p, err := pools.Start(pools.FailFast, pools.Options{Workers: 1, MaxTasks: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Terminate()
+	submit := pools.MapSubmitter(p, 4)
+	var fs []*pools.Future
+	add := func(i int) {
+		f, err := submit(context.Background(), pools.Square(int64(i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fs = append(fs, f)
+	}
+	add(0)
+	add(1)
+	for deadline := time.Now().Add(10 * time.Second); liveWorkers(p) > 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the worker never retired after 2 tasks")
+		}
+	}
+	for _, f := range fs {
+		if _, done := f.Result(); done {
+			t.Fatalf("the manager took job %d's result before the map's last submit", f.Job())
+		}
+	}
+	add(2)
+	add(3)
+	waitStranded(t, p, fs, 2)
+}
+
+// Without the hold, the same stall is the other branch of the race, and
+// the mechanism's own: a submit after a result takes its token, so the
+// retirement finds none and starts a replacement (3.11
+// _adjust_process_count), and every job completes. Plain submits, one
+// waited for before the next, give that order.
+func TestFailFastSubmitAfterResultReplaces(t *testing.T) {
+	p, err := pools.Start(pools.FailFast, pools.Options{Workers: 1, MaxTasks: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Terminate()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for i := range 4 {
+		f, err := p.Submit(ctx, pools.Square(int64(i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r, err := f.Wait(ctx); err != nil || r.Err != nil {
+			t.Fatalf("job %d: %v %v (the retired worker was not replaced)", i, err, r.Err)
+		}
+	}
+}
+
+// waitStranded checks 115634's end: the first done jobs of fs complete,
+// then no worker is left and the rest stay pending.
+func waitStranded(t *testing.T, p pools.Pool, fs []*pools.Future, done int) {
+	t.Helper()
+	for _, f := range fs[:done] {
+		wctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		r, err := f.Wait(wctx)
 		cancel()
 		if err != nil || r.Err != nil {
 			t.Fatalf("job %d: %v %v", f.Job(), err, r.Err)
 		}
 	}
+	want := len(fs) - done
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		s := p.Snapshot()
-		live := 0
-		for _, w := range s.Parties {
-			if w.Role == pools.RoleWorker && w.Exit == nil {
-				live++
-			}
+		if len(s.Pending) < want {
+			t.Fatalf("the retired worker was replaced: pending %v, want %d jobs stranded", s.Pending, want)
 		}
-		if live == 0 && len(s.Pending) == 8 {
+		if liveWorkers(p) == 0 {
 			return // stranded: no worker, and nobody will start one
-		}
-		if len(s.Pending) < 8 {
-			t.Skipf("SKIP: a submit took the token before the retirement did, so the worker was replaced (pending %v): not the reproducer's order", s.Pending)
 		}
 		time.Sleep(time.Millisecond)
 	}
-	t.Fatalf("the retired worker was replaced or never retired: %+v", p.Snapshot())
+	t.Fatalf("the worker never retired: %+v", p.Snapshot())
 }
 
 // A failing initializer: respawn's workers die of it (exit code 1), and
@@ -113,4 +176,15 @@ func TestInitializerFails(t *testing.T) {
 	if _, err := pools.Start(pools.Respawn, pools.Options{Workers: 1, MaxTasks: -1}); err == nil {
 		t.Error("respawn with MaxTasks -1 started")
 	}
+}
+
+// liveWorkers counts the pool's workers that have not exited.
+func liveWorkers(p pools.Pool) int {
+	live := 0
+	for _, w := range p.Snapshot().Parties {
+		if w.Role == pools.RoleWorker && w.Exit == nil {
+			live++
+		}
+	}
+	return live
 }

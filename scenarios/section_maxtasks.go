@@ -53,7 +53,10 @@ func init() {
 	})
 	const stranded = "python/cpython issue 115634: each worker's first result releases a token of _idle_worker_semaphore; at its second task it retires " +
 		"(exit_pid) and _adjust_process_count takes a token instead of starting a replacement; once both have retired, jobs 4 and 5 wait on the call queue " +
-		"with no worker left (3.11 process.py), so job 5's fault never strikes"
+		"with no worker left (3.11 process.py), so job 5's fault never strikes. It needs every submit of the map before the manager takes a result " +
+		"(a submit after a result takes its token, and the retired worker is replaced): CPython does not force that order, but Executor.map submits in a " +
+		"list comprehension and the spawned workers answer long after (here 6 submits took 2-10 ms and the first result came 26-41 ms after the first submit; " +
+		"py:ProcessPoolExecutor gave no answer in 20 runs of 20), so the model holds its manager until the map's last submit (pools/failfast_retire.go, mapSubmit)"
 	expectSection("maxtasks", pools.FailFast, map[When]Expectation{
 		{raises, faults.TaskRun}: hang(stranded),
 		{dies, faults.TaskRun}:   hang(stranded),
