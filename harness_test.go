@@ -263,7 +263,8 @@ func TestPropertyAnswersAreWholeAndCorrect(t *testing.T) {
 		if o.Verdict == scenarios.HangTimeout {
 			fail(t, "no verdict before the backstop", o)
 		}
-		inOrder := o.Scenario.Pool == pools.FailFast && o.Scenario.Wait == scenarios.WaitMap
+		// loky's map is failfast's (Executor.map's result_iterator).
+		inOrder := (o.Scenario.Pool == pools.FailFast || o.Scenario.Pool == pools.Loky) && o.Scenario.Wait == scenarios.WaitMap
 		for i, j := range o.Jobs {
 			if j.Job != i {
 				fail(t, "law 2: job outcomes out of order", o)
@@ -442,9 +443,14 @@ func TestPropertyTrackedLosesOnlyTheJobsHit(t *testing.T) {
 			fail(t, "tracked hung", o)
 		}
 		hit := map[int]bool{}
+		interrupted := false
 		for _, f := range sc.Faults {
+			k, _ := faults.Lookup(f.Kind)
+			// A Ctrl-C hurts no job of tracked's (its workers ignore
+			// SIGINT); it ends the caller's wait.
+			interrupted = interrupted || k.Effect == faults.Interrupted
 			// big-result's job is answered with its (large) value.
-			if k, _ := faults.Lookup(f.Kind); f.Job >= 0 && k.Effect != faults.Outsized {
+			if f.Job >= 0 && k.Effect != faults.Outsized && k.Effect != faults.Interrupted {
 				hit[f.Job] = true
 			}
 		}
@@ -457,8 +463,8 @@ func TestPropertyTrackedLosesOnlyTheJobsHit(t *testing.T) {
 			}
 		}
 		for _, j := range o.Jobs {
-			if j.Kind == scenarios.ErrKindInterrupted {
-				continue // a Ctrl-C fails every job the caller had not yet received
+			if j.Kind == scenarios.ErrKindInterrupted || interrupted && j.State != scenarios.JobOK {
+				continue // a Ctrl-C ends the wait for every job the caller had not yet received
 			}
 			if (j.State == scenarios.JobOK) == hit[j.Job] {
 				t.Logf("job %d: %s %s; hit by a fault: %v", j.Job, j.State, j.Error, hit[j.Job])

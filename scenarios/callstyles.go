@@ -113,6 +113,10 @@ func (r *run) callCallbacks(ctx context.Context, tasks []pools.Task) callerResul
 		res, ok := f.Result()
 		var ce *pools.CallbackError
 		switch {
+		case !ok && interrupted(ctx):
+			// A Ctrl-C ended the caller's wait for the callbacks
+			// (Condition.wait raises KeyboardInterrupt on Python 3).
+			res = pools.Result{Err: errInterrupted}
 		case !ok:
 			res = pools.Result{Err: errUnresolved}
 		case f.CallbackErr() != nil && !errors.As(res.Err, &ce):
@@ -187,7 +191,10 @@ func (r *run) callIMap(ctx context.Context, tasks []pools.Task) callerResult {
 		}
 	}
 	for i := range rs {
-		if rs[i].Err == errUnresolved && last != nil {
+		switch {
+		case rs[i].Err == errUnresolved && interrupted(ctx):
+			rs[i] = pools.Result{Err: errInterrupted} // next() raised KeyboardInterrupt
+		case rs[i].Err == errUnresolved && last != nil:
 			rs[i] = pools.Result{Err: last}
 		}
 	}

@@ -59,6 +59,20 @@ const (
 // WaitNA says why pool has no such call as wait style w, or "" if it has.
 // It answers for models and real pools (py:...) alike.
 func WaitNA(pool pools.Strategy, w WaitStyle) string {
+	if why := waitNA(pool, w); why != "" {
+		return why
+	}
+	// A call style is modelled for a strategy where its section argues
+	// the strategy's expectations (section names are the styles').
+	if _, err := pools.Lookup(pool); err == nil && w != WaitMap && w != WaitGet && w != WaitJoin {
+		if _, ok := sections[string(w)]; ok && sectionExpectations[string(w)][pool] == nil {
+			return "not modelled: the " + string(pool) + " model has no wait=" + string(w) + " yet (the real pools' columns show the libraries)"
+		}
+	}
+	return ""
+}
+
+func waitNA(pool pools.Strategy, w WaitStyle) string {
 	switch w {
 	case WaitIMap, WaitIMapUnordered:
 		return noIMap(pool)
