@@ -106,7 +106,12 @@ func pebbleWorker(w *worker) error {
 		w.slot.set(wReadTask, -1)
 		f, err := w.tasks.Next(nil)
 		if err != nil {
-			return nil // EOFError (or an OSError) reading the pipe: the pool is shutting down
+			// EOFError (or an OSError) reading the pipe: the pool is
+			// gone. It propagates through `with channel.lock`, whose
+			// __exit__ releases both mutexes, so a worker still polling
+			// reads the EOF too instead of waiting for them for good.
+			w.unlockTransaction()
+			return nil
 		}
 		// Connection.recv unpickles inside the lock.
 		w.slot.set(wDecodeTask, int64(f.Job))
@@ -131,6 +136,7 @@ func pebbleWorker(w *worker) error {
 		// writer mutex the transaction holds.
 		w.slot.set(wWriteResult, int64(f.Job))
 		if err := w.write(frameOf(ackJob(f.Job), pidBody(int(w.pid)))); err != nil {
+			w.unlockTransaction() // the with statement releases on the way out
 			return nil
 		}
 		w.unlockTransaction()
