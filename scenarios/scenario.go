@@ -370,9 +370,8 @@ func (s Scenario) check(k faults.Kind, ph faults.Phase) error {
 }
 
 // validChunkSize: only the strategies that take OptionChunkSize
-// (multiprocessing.Pool.map's) take a chunk size here.
-// ProcessPoolExecutor.map has one too, but failfast models its default
-// (1, one call per future) only; tracked sends each task alone.
+// (multiprocessing.Pool.map's, and failfast's ProcessPoolExecutor.map's)
+// take a chunk size here; tracked sends each task alone.
 func (s Scenario) validChunkSize() error {
 	switch {
 	case s.ChunkSize == 0:
