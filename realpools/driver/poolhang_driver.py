@@ -524,7 +524,7 @@ _lifecycle = {}  # the scenario's pool options, set once per run
 MAXTASKS_ARG = {"py:mp.Pool": "maxtasksperchild", "py:billiard": "maxtasksperchild",
                 "py:ProcessPoolExecutor": "max_tasks_per_child", "py:pebble": "max_tasks"}
 MAXTASKS_NA = {"py:loky": "loky's ProcessPoolExecutor takes no tasks-per-worker limit"}
-CHUNKED_MAPS = ("py:mp.Pool", "py:billiard", "py:pebble", "py:ProcessPoolExecutor")
+CHUNKED_MAPS = ("py:mp.Pool", "py:billiard", "py:pebble", "py:ProcessPoolExecutor", "py:loky")
 
 
 def parse_lifecycle(sc, key, val):
