@@ -25,7 +25,7 @@ func init() {
 		Worker:       failFastWorker,
 		// Future.result and the manager thread's join: Condition.wait.
 		InterruptibleWaits: true,
-		Options:            []Option{OptionMaxTasks, OptionInitializer, OptionRecover},
+		Options:            []Option{OptionMaxTasks, OptionInitializer, OptionRecover, OptionChunkSize},
 		Start: func(o Options) (Pool, error) {
 			if o.Recover {
 				return startReusable(FailFast, o)
@@ -60,6 +60,9 @@ type failFast struct {
 	// holding counts the maps whose submits are not all in, during which
 	// the manager takes no result and no death (mapSubmit).
 	holding int
+	// chunkLen is each pending chunk's length by its head job
+	// (failfast_chunks.go).
+	chunkLen map[int]int
 
 	feedReady chan struct{} // capacity 1
 	drained   chan struct{} // the manager emptied the result pipe (capacity 1)
@@ -202,7 +205,7 @@ func (p *failFast) cancelLocked(fs []*Future) map[int]bool {
 	cancelled := map[int]bool{}
 	keep := p.workIDs[:0]
 	for _, q := range p.workIDs {
-		if want[q.job] && p.resolveLocked(q.job, Result{Err: ErrMapCancelled}) {
+		if want[q.job] && p.failChunkLocked(q.job, ErrMapCancelled) {
 			cancelled[q.job] = true
 			continue
 		}
@@ -444,7 +447,7 @@ func (p *failFast) recv() bool {
 		// process_result_item: a worker that got its sentinel says so.
 		pid, _ := strconv.Atoi(string(r.Value))
 		p.exiting[pid] = true
-	case p.resolveLocked(f.Job, Result{Value: r.Value, Err: resultErr(r)}):
+	case p.resolveChunkLocked(f.Job, r):
 		p.inFlight--
 	}
 	spawn := p.afterResultLocked(r)
@@ -498,9 +501,9 @@ func (p *failFast) addCallItemsLocked() {
 	for p.inFlight < p.opts.Workers+extraQueuedCalls && len(p.workIDs) > 0 {
 		q := p.workIDs[0]
 		p.workIDs = p.workIDs[1:]
-		b, err := encodeTask(q.job, q.t)
+		b, err := encodeQueued(q)
 		if err != nil {
-			p.resolveLocked(q.job, Result{Err: &EncodeError{What: "task", Err: err}})
+			p.failChunkLocked(q.job, &EncodeError{What: "task", Err: err})
 			continue
 		}
 		p.feedq = append(p.feedq, b)

@@ -26,7 +26,10 @@ func init() {
 		Worker:       failFastWorker,
 		// Future.result: Condition.wait, interruptible on Python 3.
 		InterruptibleWaits: true,
-		Options:            []Option{OptionRecover},
+		// chunksize: loky 3.3's ProcessPoolExecutor.map is CPython's
+		// (_get_chunks, _process_chunk, _chain_from_iterable_of_lists,
+		// then concurrent.futures.Executor.map): failfast's MapChunks.
+		Options: []Option{OptionRecover, OptionChunkSize},
 		Start: func(o Options) (Pool, error) {
 			o.Recover = true
 			return startReusable(Loky, o)

@@ -23,7 +23,7 @@ func TestPoolOptionsBadInput(t *testing.T) {
 		{"pool=py:mp.Pool workers=2 jobs=6 maxtasks=many", realpools.ErrBadScenario, "not a whole number"},
 		{"pool=py:mp.Pool workers=2 jobs=6 initializer=ok", realpools.ErrBadScenario, "allowed raise"},
 		{"pool=py:mp.Pool workers=2 jobs=6 chunksize=3 wait=get", realpools.ErrBadScenario, "imap's argument"},
-		{"pool=py:ProcessPoolExecutor workers=2 jobs=6 chunksize=3", realpools.ErrNotApplicable, "one call per future"},
+		{"pool=py:ProcessPoolExecutor workers=2 jobs=6 chunksize=3 wait=imap", realpools.ErrNotApplicable, "has no imap"},
 		{"pool=py:loky workers=2 jobs=6 maxtasks=2", realpools.ErrNotApplicable, "no tasks-per-worker limit"},
 	} {
 		_, err := realpools.Run(ctx, tc.scenario, realpools.Options{Stall: realpools.MinStall})

@@ -37,7 +37,7 @@ func TestLifecycleKeys(t *testing.T) {
 		{"pool=respawn workers=2 jobs=6 initializer=ok", `initializer="ok": allowed raise`},
 		{"pool=respawn workers=2 jobs=6 initializer=", `initializer="": allowed raise`},
 		{"pool=respawn workers=2 jobs=6 initializer=raise fault=sigkill@idle-lock-waiter", "an idle fault cannot strike"},
-		{"pool=py:loky workers=2 jobs=6 chunksize=3", "ProcessPoolExecutor.map(chunksize=) is not modelled"},
+		{"pool=py:loky workers=2 jobs=6 chunksize=3 wait=get", "wait=get submits each job alone"},
 		{"pool=py:mp.Pool workers=2 jobs=6 chunksize=3 wait=get", "wait=get submits each job alone"},
 		{"pool=respawn workers=2 jobs=6 nice=1", "keys: pool, workers, jobs, payload, chunksize, maxtasks, initializer"},
 	} {

@@ -370,9 +370,8 @@ func (s Scenario) check(k faults.Kind, ph faults.Phase) error {
 }
 
 // validChunkSize: only the strategies that take OptionChunkSize
-// (multiprocessing.Pool.map's) take a chunk size here.
-// ProcessPoolExecutor.map has one too, but failfast models its default
-// (1, one call per future) only; tracked sends each task alone.
+// (multiprocessing.Pool.map's, and failfast's ProcessPoolExecutor.map's)
+// take a chunk size here; tracked sends each task alone.
 func (s Scenario) validChunkSize() error {
 	switch {
 	case s.ChunkSize == 0:
@@ -388,7 +387,7 @@ func (s Scenario) validChunkSize() error {
 	case s.ChunkSize < 0 || s.ChunkSize > MaxJobs:
 		return fmt.Errorf("chunksize=%d, allowed 1 to %d (leave it out for Pool.map's default)", s.ChunkSize, MaxJobs)
 	case !s.Pool.Supports(pools.OptionChunkSize):
-		return fmt.Errorf("chunksize=%d: only %s a chunk size, not %s", s.ChunkSize, poolsWith(pools.OptionChunkSize, "(multiprocessing.Pool.map) takes", "(multiprocessing.Pool.map) take"), s.Pool)
+		return fmt.Errorf("chunksize=%d: only %s a chunk size, not %s", s.ChunkSize, poolsWith(pools.OptionChunkSize, "(Pool.map or ProcessPoolExecutor.map) takes", "(Pool.map or ProcessPoolExecutor.map) take"), s.Pool)
 	case s.Wait != WaitMap && !s.imap():
 		return fmt.Errorf("chunksize=%d: a chunk size is map's and imap's argument; wait=%s submits each job alone (apply_async)", s.ChunkSize, s.Wait)
 	}

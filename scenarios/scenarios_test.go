@@ -248,11 +248,14 @@ func TestBadInput(t *testing.T) {
 		{"pool=naive workers=2 jobs=6 chunksize=0", "chunksize=0, allowed 1 to 4096"},
 		{"pool=naive workers=2 jobs=6 chunksize=-3", "chunksize=-3, allowed 1 to 4096"},
 		{"pool=naive workers=2 jobs=6 chunksize=big", `chunksize="big" is not a whole number`},
-		{"pool=failfast workers=2 jobs=6 chunksize=2", "only the naive, respawn and billiard pools (multiprocessing.Pool.map) take a chunk size, not failfast"},
+		{"pool=loky workers=2 jobs=6 wait=imap chunksize=2", "loky's executor is a ProcessPoolExecutor: no imap"},
+		{"pool=failfast workers=2 jobs=6 wait=get chunksize=2", "wait=get submits each job alone"},
+		{"pool=failfast workers=2 jobs=6 wait=imap chunksize=2", "failfast (ProcessPoolExecutor) has no imap"},
 		{"pool=tracked workers=2 jobs=6 chunksize=2", "not tracked"},
 		{"pool=respawn workers=2 jobs=6 wait=get chunksize=2", "wait=get submits each job alone"},
 		{"pool=py:threads workers=2 jobs=6", "or a real Python pool: py:mp.Pool, py:ProcessPoolExecutor"},
-		{"pool=py:ProcessPoolExecutor workers=2 jobs=6 chunksize=2", "ProcessPoolExecutor.map(chunksize=) is not modelled"},
+		{"pool=py:loky workers=2 jobs=6 wait=get chunksize=2", "wait=get submits each job alone"},
+		{"pool=py:ProcessPoolExecutor workers=2 jobs=6 wait=get chunksize=2", "wait=get submits each job alone"},
 		{"pool=py:ProcessPoolExecutor workers=2 jobs=6 deadline=500ms", "py:ProcessPoolExecutor has no per-task deadline"},
 		{"pool=py:mp.Pool workers=2 jobs=6 fault=segfault@task-encode:2", "would end the harness"},
 		{"pool=naive workers=2 jobs=6 wait=imapp", "allowed: map, get, join, callback, imap, imap_unordered"},
@@ -290,6 +293,8 @@ func TestTextRoundTrips(t *testing.T) {
 		"pool=naive workers=2 jobs=6 chunksize=2 wait=imap fault=raise@input:3",
 		"pool=tracked workers=2 jobs=6 wait=imap_unordered fault=raise@input:0 fault=raise@task-run:1",
 		"pool=py:mp.Pool workers=2 jobs=6 chunksize=2 wait=imap fault=raise@input:2",
+		"pool=failfast workers=2 jobs=6 chunksize=3 wait=map fault=raise@task-run:2",
+		"pool=py:ProcessPoolExecutor workers=2 jobs=6 chunksize=3 wait=map",
 	} {
 		sc, err := scenarios.Parse(text)
 		if err != nil || sc.String() != text {

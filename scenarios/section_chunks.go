@@ -17,6 +17,10 @@ var realChunkMaps = map[string]string{
 	"py:mp.Pool":  "Pool.map(chunksize=N)",
 	"py:billiard": "billiard.Pool.map(chunksize=N)",
 	"py:pebble":   "pebble.ProcessPool.map(chunksize=N)",
+	// 3.11 process.py: _get_chunks, _process_chunk, one future a chunk.
+	"py:ProcessPoolExecutor": "ProcessPoolExecutor.map(chunksize=N)",
+	// loky 3.3 process_executor.py: the same _get_chunks and _process_chunk.
+	"py:loky": "loky ProcessPoolExecutor.map(chunksize=N)",
 }
 
 // ChunksNA says why pool p has no chunked map here, or "".
@@ -25,10 +29,8 @@ func ChunksNA(p pools.Strategy) string {
 		return ""
 	}
 	switch p {
-	case pools.Naive, pools.Respawn:
+	case pools.Naive, pools.Respawn, pools.FailFast, pools.Loky:
 		return ""
-	case pools.FailFast, "py:ProcessPoolExecutor", "py:loky":
-		return "ProcessPoolExecutor.map(chunksize=) is not modelled: failfast maps one call per future (chunksize 1), so no chunk is shown for it or its real counterparts"
 	case pools.Tracked:
 		return "the tracked design sends every task alone: there is no chunk to lose"
 	}
@@ -41,7 +43,7 @@ func init() {
 		Title: fmt.Sprintf("map with chunksize=%d", SectionChunksSize),
 		Doc: fmt.Sprintf("`Pool.map(f, jobs, chunksize=%d)`: each chunk of %d jobs is one task (`Pool._get_tasks`, `mapstar`), "+
 			"so the fault aimed at job 2 strikes in the worker that holds jobs 0 to 2 at once; a death loses the whole chunk, "+
-			"and each cell lists which jobs stay unresolved. Real pools: %s.", SectionChunksSize, SectionChunksSize, "Pool.map, billiard.Pool.map and pebble.ProcessPool.map with chunksize="),
+			"and each cell lists which jobs stay unresolved; ProcessPoolExecutor.map cuts the same chunks (`_get_chunks`, `_process_chunk`, one future each). Real pools: %s.", SectionChunksSize, SectionChunksSize, "Pool.map, billiard.Pool.map, pebble.ProcessPool.map, ProcessPoolExecutor.map and loky's with chunksize="),
 		Rows: []Row{{"raise", faults.TaskRun}, {"sys-exit", faults.TaskRun}, {"sigkill", faults.TaskRun}, {"sigkill", faults.ResultWrite}},
 		Shape: func(sc Scenario) Scenario {
 			sc.ChunkSize = SectionChunksSize
@@ -62,7 +64,33 @@ func init() {
 		{dies, faults.TaskRun}:     hang(lostChunk + "; the replacement never saw the chunk (3.11 _maintain_pool)"),
 		{dies, faults.ResultWrite}: hang(tornFrame + ": the frame carries the chunk's three values; " + lostJob27),
 	})
+	// ProcessPoolExecutor.map(chunksize=3), CPython 3.11 process.py:
+	// _get_chunks cuts jobs 0-2 and 3-5, each chunk one future whose
+	// worker runs _process_chunk (`[fn(*args) for args in chunk]`), and
+	// _chain_from_iterable_of_lists yields a chunk's values only once its
+	// list is in; _base.py's result_iterator raises at the first failed
+	// future in order and cancels the later ones still pending.
+	const ffChunk = "_process_chunk runs jobs 0, 1 and 2 as one call (`[fn(*args) for args in chunk]`); "
+	const ffRaised = ": chunk 0's future carries it and result_iterator raises it first (_base.py), so jobs 0 and 1, computed, are never delivered (_chain_from_iterable_of_lists yields none of a failed chunk), and chunk 1 (jobs 3 to 5) is cancelled or not delivered"
+	expectSection("chunks", pools.FailFast, map[When]Expectation{
+		{raises, faults.TaskRun}:   raised(ErrKindTask, ffChunk+"job 2's error ends the chunk and _process_worker catches it (BaseException)"+ffRaised),
+		{exits, faults.TaskRun}:    raised(ErrKindExit, ffChunk+"_process_worker catches BaseException: job 2's SystemExit ends the chunk as its error"+ffRaised),
+		{dies, faults.TaskRun}:     raised(ErrKindBroken, ffChunk+"the worker dies holding the chunk; "+brokeDies),
+		{dies, faults.ResultWrite}: hang(ffTorn),
+	})
+	// loky 3.3's map is CPython's (process_executor.py: _get_chunks,
+	// _process_chunk, _chain_from_iterable_of_lists, then
+	// concurrent.futures.Executor.map); only a death reads differently.
+	expectSection("chunks", pools.Loky, map[When]Expectation{
+		{raises, faults.TaskRun}:   raised(ErrKindTask, ffChunk+"job 2's error ends the chunk and loky's _process_worker catches it (BaseException)"+ffRaised),
+		{exits, faults.TaskRun}:    raised(ErrKindExit, ffChunk+"loky's _process_worker catches BaseException: job 2's SystemExit ends the chunk as its error"+ffRaised),
+		{dies, faults.TaskRun}:     raised(ErrKindBroken, ffChunk+"the worker dies holding the chunk; "+lokyTerminated),
+		{dies, faults.ResultWrite}: hang(ffTorn),
+	})
 }
+
+// ffTorn: a death mid-frame, for CPython 3.11's and loky 3.3's manager.
+const ffTorn = "the chunk's three values travel in one result frame (_sendback_result of _process_chunk's list): the worker dies mid-frame and the manager, reading it itself (_ExecutorManagerThread.wait_result_broken_or_wakeup: result_reader.recv(), CPython 3.11 and loky 3.3 alike), waits for bytes only the dead worker could write, never looking at the sentinels again; jobs 0 to 2 are never answered"
 
 // chunkNote names the unresolved jobs of a chunked map, which a death
 // loses together: what every run of the scenario shows, unless which

@@ -524,7 +524,7 @@ _lifecycle = {}  # the scenario's pool options, set once per run
 MAXTASKS_ARG = {"py:mp.Pool": "maxtasksperchild", "py:billiard": "maxtasksperchild",
                 "py:ProcessPoolExecutor": "max_tasks_per_child", "py:pebble": "max_tasks"}
 MAXTASKS_NA = {"py:loky": "loky's ProcessPoolExecutor takes no tasks-per-worker limit"}
-CHUNKED_MAPS = ("py:mp.Pool", "py:billiard", "py:pebble")
+CHUNKED_MAPS = ("py:mp.Pool", "py:billiard", "py:pebble", "py:ProcessPoolExecutor", "py:loky")
 
 
 def parse_lifecycle(sc, key, val):
@@ -732,7 +732,9 @@ class Billiard(Adapter):
 
 class Executor(Adapter):
     def map(self, args, answer):
-        for i, r in enumerate(self.p.map(run_job, args, chunksize=1)):
+        # ProcessPoolExecutor.map(chunksize=N) (3.11 process.py): _get_chunks
+        # and _process_chunk, one future per chunk; chunksize 1 by default.
+        for i, r in enumerate(self.p.map(run_job, args, **chunk_kwargs())):
             answer(i, r)
 
     def submit(self, arg):
