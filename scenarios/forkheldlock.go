@@ -41,9 +41,14 @@ func startPool(sc Scenario, o pools.Options) (pools.Pool, error) {
 	return pools.Start(sc.Pool, o)
 }
 
-// StartFaultsFit reports why the scenario's worker-start faults cannot
-// strike together with its other faults, or nil.
-func (sc Scenario) StartFaultsFit() error { return sc.oneStartFault() }
+// StartFaultsFit reports why the scenario's worker-start faults (or a
+// big-result) cannot strike together with its other faults, or nil.
+func (sc Scenario) StartFaultsFit() error {
+	if err := sc.oneStartFault(); err != nil {
+		return err
+	}
+	return sc.bigResultAlone()
+}
 
 // oneStartFault: the workers start once, so a scenario has at most one
 // worker-start fault, and the workers it blocks are never idle, so no

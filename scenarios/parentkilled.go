@@ -653,3 +653,22 @@ func (sc Scenario) parentKilledAlone() error {
 	}
 	return fmt.Errorf("a parent-killed fault must be the scenario's only fault (it has %d): the pool's parent runs apart and is killed, and no other fault has a caller left to affect", len(sc.Faults))
 }
+
+// bigResultAlone: big-result is what the job's function returns, so no
+// other fault may strike inside that same call (task-run of the same job):
+// which of the two the call ends with would be the harness's choice, not
+// the pool's.
+func (sc Scenario) bigResultAlone() error {
+	for _, f := range sc.Faults {
+		k, err := faults.Lookup(f.Kind)
+		if err != nil || k.Effect != faults.Outsized {
+			continue
+		}
+		for _, g := range sc.Faults {
+			if g != f && g.Job == f.Job && g.Phase == faults.TaskRun {
+				return fmt.Errorf("fault=%s with fault=%s: big-result is what job %d's function returns, so no other fault can strike in that call (aim it at another job or phase)", f, g, f.Job)
+			}
+		}
+	}
+	return nil
+}

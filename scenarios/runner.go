@@ -305,7 +305,17 @@ func interrupted(ctx context.Context) bool {
 // carry the error errUnresolved.
 func (r *run) call(ctx context.Context, tasks []pools.Task) callerResult {
 	if r.sc.Wait.Ends() {
-		return r.callThenEnd(ctx, tasks)
+		res := r.callThenEnd(ctx, tasks)
+		if interrupted(ctx) {
+			// A Ctrl-C raised KeyboardInterrupt in the caller's bounded
+			// get: what it had not received, it never will.
+			for i := range res.results {
+				if res.results[i].Err == errUnresolved {
+					res.results[i].Err = errInterrupted
+				}
+			}
+		}
+		return res
 	}
 	switch r.sc.Wait {
 	case WaitCallback:
