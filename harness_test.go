@@ -274,7 +274,7 @@ func TestPropertyAnswersAreWholeAndCorrect(t *testing.T) {
 				fail(t, "law 2: a job unresolved or wrong after an answer", o)
 			}
 		}
-		if msg := mapOrderLaw(o.Jobs, inOrder); msg != "" {
+		if msg := mapOrderLaw(o.Jobs, inOrder, o.Scenario.ChunkSize); msg != "" {
 			fail(t, "law 2: "+msg, o)
 		}
 	})
@@ -287,7 +287,10 @@ func TestPropertyAnswersAreWholeAndCorrect(t *testing.T) {
 // broken pool: `fs = [self.submit(...) ...]` raises before any result is
 // waited for), not-delivered jobs, then that submit's error on it and
 // every job after it.
-func mapOrderLaw(jobs []scenarios.JobOutcome, inOrder bool) string {
+// chunk is the map's chunksize (0 or 1: one job a work item): the jobs of
+// the failed job's chunk all carry its error (_process_chunk,
+// _chain_from_iterable_of_lists).
+func mapOrderLaw(jobs []scenarios.JobOutcome, inOrder bool, chunk int) string {
 	undelivered := func(j scenarios.JobOutcome) bool {
 		return j.State == scenarios.JobCancelled || j.State == scenarios.JobNotDelivered
 	}
@@ -298,12 +301,17 @@ func mapOrderLaw(jobs []scenarios.JobOutcome, inOrder bool) string {
 		}
 		return ""
 	}
-	before, after := jobs[:k], jobs[k+1:]
+	chunk = max(chunk, 1)
+	end := min(len(jobs), (k/chunk+1)*chunk) // the failed job's chunk ends here
+	if i := slices.IndexFunc(jobs[k+1:end], func(j scenarios.JobOutcome) bool { return j.State != scenarios.JobError || j.Error != jobs[k].Error }); i >= 0 {
+		return fmt.Sprintf("job %d failed, yet job %d of its chunk is %s (%s)", k, k+1+i, jobs[k+1+i].State, jobs[k+1+i].Error)
+	}
+	before, after := jobs[:k], jobs[end:]
 	refused := len(before) > 0 && !slices.ContainsFunc(before, func(j scenarios.JobOutcome) bool { return j.State != scenarios.JobNotDelivered })
 	if refused || (k == 0 && len(after) > 0 && after[0].State == scenarios.JobError) {
 		// A submit raised at job k: every job from it on has its error.
 		if i := slices.IndexFunc(after, func(j scenarios.JobOutcome) bool { return j.State != scenarios.JobError || j.Error != jobs[k].Error }); i >= 0 {
-			return fmt.Sprintf("a map refused at job %d, yet job %d is %s (%s)", k, k+1+i, after[i].State, after[i].Error)
+			return fmt.Sprintf("a map refused at job %d, yet job %d is %s (%s)", k, end+i, after[i].State, after[i].Error)
 		}
 		return ""
 	}
@@ -311,7 +319,7 @@ func mapOrderLaw(jobs []scenarios.JobOutcome, inOrder bool) string {
 		return fmt.Sprintf("job %d is %s before the map's first failed job %d", i, before[i].State, k)
 	}
 	if i := slices.IndexFunc(after, func(j scenarios.JobOutcome) bool { return !undelivered(j) }); i >= 0 {
-		return fmt.Sprintf("the map raised at job %d, yet job %d is %s (%s), neither cancelled nor not delivered", k, k+1+i, after[i].State, after[i].Error)
+		return fmt.Sprintf("the map raised at job %d, yet job %d is %s (%s), neither cancelled nor not delivered", k, end+i, after[i].State, after[i].Error)
 	}
 	return ""
 }
@@ -579,7 +587,7 @@ func TestMapOrderLaw(t *testing.T) {
 		{"cancelled outside a failfast map", []scenarios.JobOutcome{e, can}, false, true},
 		{"every job answered elsewhere", []scenarios.JobOutcome{e, ok, e}, false, false},
 	} {
-		if msg := mapOrderLaw(c.jobs, c.inOrder); (msg != "") != c.bad {
+		if msg := mapOrderLaw(c.jobs, c.inOrder, 1); (msg != "") != c.bad {
 			t.Errorf("%s: law says %q, want bad=%v", c.name, msg, c.bad)
 		}
 	}

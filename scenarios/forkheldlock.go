@@ -47,7 +47,26 @@ func (sc Scenario) StartFaultsFit() error {
 	if err := sc.oneStartFault(); err != nil {
 		return err
 	}
+	if err := sc.ctrlCWaits(); err != nil {
+		return err
+	}
 	return sc.bigResultAlone()
+}
+
+// ctrlCWaits: the caller's side of a Ctrl-C (which waits a SIGINT
+// interrupts, and what the caller then holds) is modelled for map, get
+// and join; with the other call styles it is refused rather than run
+// unargued.
+func (sc Scenario) ctrlCWaits() error {
+	if sc.Wait == "" || sc.Wait == WaitMap || sc.Wait == WaitGet || sc.Wait == WaitJoin {
+		return nil
+	}
+	for _, f := range sc.Faults {
+		if k, err := faults.Lookup(f.Kind); err == nil && k.Effect == faults.Interrupted {
+			return fmt.Errorf("fault=%s with wait=%s: not modelled: the caller's side of a Ctrl-C is modelled for wait=map, get and join", f, sc.Wait)
+		}
+	}
+	return nil
 }
 
 // oneStartFault: the workers start once, so a scenario has at most one

@@ -16,13 +16,15 @@ import (
 )
 
 // wantFate is each model's argued fate of its workers when the parent is
-// killed (scenarios/expect_*.go): only failfast's workers hold the task
-// pipe's write end, as 3.11's _process_worker holds the call queue whole.
+// killed, from its expectations file (scenarios/expect_*.go): failfast's
+// and loky's workers hold the task pipe's write end, as 3.11's
+// _process_worker holds the call queue whole, so they stay.
 func wantFate(s pools.Strategy) scenarios.Verdict {
-	if s == pools.FailFast {
-		return scenarios.Orphans
+	e, err := scenarios.Expect(scenarios.Cell{Pool: s, Kind: "parent-killed", Phase: faults.TaskRun})
+	if err != nil {
+		return scenarios.Verdict("no expectation: " + err.Error())
 	}
-	return scenarios.WorkersExited
+	return e.Verdict
 }
 
 // A killed parent's workers are followed to their end or proven orphans,

@@ -332,6 +332,9 @@ func (s Scenario) Validate() error {
 	if err := s.oneStartFault(); err != nil {
 		return fmt.Errorf("scenario: %w", err)
 	}
+	if err := s.ctrlCWaits(); err != nil {
+		return fmt.Errorf("scenario: %w", err)
+	}
 	if err := s.bigResultAlone(); err != nil {
 		return fmt.Errorf("scenario: %w", err)
 	}
