@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -140,6 +141,13 @@ func NewMatrixCell(c Cell, o Outcome) MatrixCell {
 	}
 	if mc.Errors == nil {
 		mc.Errors = []string{}
+	}
+	if c.Kind == "sigint" {
+		// Under a Ctrl-C every worker of the group dies at once; whether
+		// the proof sees the last of them gone is a race, so that cause
+		// is left out of the record (Changes does not compare a Ctrl-C
+		// cell's causes either).
+		mc.Causes = slices.DeleteFunc(slices.Clone(mc.Causes), func(x Cause) bool { return x == CauseNoWorker })
 	}
 	if mc.Causes == nil {
 		mc.Causes = []Cause{}
