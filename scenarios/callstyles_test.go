@@ -3,7 +3,6 @@ package scenarios_test
 import (
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/poolhang/poolhang/scenarios"
 )
@@ -26,21 +25,7 @@ func BenchmarkCallStyles(b *testing.B) {
 		{"failfast-shutdown", "pool=failfast workers=2 jobs=6 wait=shutdown", scenarios.Completed},
 		{"failfast-shutdown-cancel", "pool=failfast workers=2 jobs=6 wait=shutdown-cancel", scenarios.Completed},
 	} {
-		b.Run(tc.name, func(b *testing.B) {
-			sc, err := scenarios.Parse(tc.text)
-			if err != nil {
-				b.Fatal(err)
-			}
-			var ds []time.Duration
-			for b.Loop() {
-				o := run(b, sc)
-				if o.Verdict != tc.verdict {
-					b.Fatalf("%s: verdict %s, want %s", sc, o.Verdict, tc.verdict)
-				}
-				ds = append(ds, o.Wall)
-			}
-			b.ReportMetric(float64(median(ds).Microseconds())/1000, "ms-wall-median")
-		})
+		b.Run(tc.name, func(b *testing.B) { benchScenario(b, tc.text, tc.verdict) })
 	}
 }
 
