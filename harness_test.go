@@ -383,10 +383,15 @@ func TestPropertyFaultFreeStrategiesAgree(t *testing.T) {
 }
 
 // The hang search: for each strategy, a property-based search for a
-// hanging scenario. Where one exists (naive, respawn) it must be found and
-// shrunk to one worker, at most one job and one fault; where the pool is
-// declared never to hang, 1,000 generated scenarios must find none. Law 1
-// is the second half.
+// hanging scenario. Where one exists (naive, respawn, billiard, pebble) it
+// must be found and shrunk to one worker, one fault or option, and at
+// most two jobs: one the fault strikes, and one behind what it leaves held.
+// Two are needed where the struck job itself is answered: billiard fails
+// a job a worker acknowledged once its grace passes, so a worker killed
+// mid-write (holding the result queue's write lock) fails its own job, and
+// the hang is the next job's, whose acknowledgement can never be written.
+// Where the pool is declared never to hang, the generated scenarios must
+// find none. Law 1 is the second half.
 func TestHangSearch(t *testing.T) {
 	for _, s := range pools.Strategies() {
 		t.Run(string(s), func(t *testing.T) {
@@ -435,8 +440,8 @@ func TestHangSearch(t *testing.T) {
 			t.Logf("rapid shrank it to: %s", sc)
 			sc = minimize(t, sc)
 			t.Logf("minimal hanging scenario for %s: %s\n  replay: %s", s, sc, sc.Command())
-			if sc.Workers != 1 || sc.Jobs > 1 || len(sc.Faults)+optionsSet(sc) != 1 {
-				t.Errorf("the search did not shrink to one worker, at most one job and one fault or option: %s", sc)
+			if sc.Workers != 1 || sc.Jobs > 2 || len(sc.Faults)+optionsSet(sc) != 1 {
+				t.Errorf("the search did not shrink to one worker, at most two jobs and one fault or option: %s", sc)
 			}
 		})
 	}

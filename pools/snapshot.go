@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 
 	process "github.com/poolhang/poolhang/pools/internal/proc"
 )
@@ -315,7 +316,7 @@ func (c *core) workerPartyLocked(pr *proc, r roles) Party {
 		if r.resultReaders != nil {
 			rel = r.resultReaders(pr.PID)
 		}
-		p.Wait = &Wait{Kind: WaitPipeRoom, Job: -1, For: "room in the " + pr.res.name, Releasers: rel, Ready: n < capa,
+		p.Wait = &Wait{Kind: WaitPipeRoom, Job: -1, For: "room in the " + pr.res.name, Releasers: rel, Ready: writeReady(pr.PID, n, capa),
 			Detail: fmt.Sprintf("%d of %d bytes buffered", n, capa)}
 	}
 	return p
@@ -377,4 +378,22 @@ func holderID(pid int) string {
 		return gTask
 	}
 	return workerID(pid)
+}
+
+// writeReady reports whether a worker writing a pipe that holds n of
+// capa bytes can move without a reader. FIONREAD below the capacity does
+// not mean the kernel has room: a pipe's buffers are pages, and a frame
+// written whole may start a fresh one, so a pipe holding 65505 of 65536
+// bytes can be full. The kernel knows: a writer with no room sleeps in
+// pipe_write (its wchan), and only a reader wakes it. Where wchan cannot
+// be read, the byte count is all there is.
+func writeReady(pid, n, capa int) bool {
+	if n == 0 {
+		return true // every page is free
+	}
+	main := readTrim(fmt.Sprintf("/proc/%d/wchan", pid))
+	if main == "" {
+		return n < capa
+	}
+	return !strings.Contains(wchan(pid, wWriteResult), "pipe_write")
 }
