@@ -3,112 +3,72 @@ package scenarios_test
 import (
 	"context"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/poolhang/poolhang/faults"
-	"github.com/poolhang/poolhang/pools"
 	"github.com/poolhang/poolhang/realpools"
 	"github.com/poolhang/poolhang/scenarios"
 )
 
-// The call styles on the real pools beside their models: a few cells of
-// each section, run live on CPython's Pool (beside respawn) and
-// ProcessPoolExecutor (beside failfast). They agree as the matrix's
-// cells do: a proven hang where the real pool gave no answer, or the
-// same answer with the same error kinds (scenarios.RealErrorKind, job by
-// job, since these styles answer each job on its own).
-func TestCallStylesBesideTheirModels(t *testing.T) {
+// TestShutdownCancelLive runs twoStuck on ProcessPoolExecutor beside
+// the failfast model (the section's cells themselves run live in
+// TestRealPoolsBesideTheirModels). Both sides hang on
+// job 0. Which futures 3.11 cancels depends on when its manager last ran
+// add_call_item_to_queue: it fills the call queue (max_workers +
+// EXTRA_QUEUED_CALLS = 3 deep) only when woken (a submit, a result, a
+// death), so with its workers started lazily by the first submits, the
+// queue holds jobs 0 to 2 when the last submit wakes it, the stuck
+// workers then take 0 and 1, no result comes to wake it again, and 3 to
+// 7 are cancelled. The model counts the queue as refilled behind the
+// workers (2 to 4 running), the fullest it can be, so it cancels the
+// fewest: the real pool must cancel at least what the model cancels, and
+// only jobs no worker took.
+func TestShutdownCancelLive(t *testing.T) {
 	if testing.Short() {
-		t.Skip("SKIP real pools under -short: each cell runs live, a no-answer takes at least 2 s")
+		t.Skip("SKIP real pools under -short: a no-answer takes at least 2 s")
 	}
 	if _, err := realpools.FindPython(); err != nil {
-		t.Skipf("SKIP the call styles on real pools: %v; the model tests ran without them", err)
+		t.Skipf("SKIP shutdown(cancel_futures=True) on the real pool: %v; the model tests ran without it", err)
 	}
-	type tc struct {
-		section, kind string
-		phase         faults.Phase
-		model         pools.Strategy
-		real          string
-	}
-	var cases []tc
-	for _, c := range []struct {
-		section, kind string
-		phase         faults.Phase
-	}{
-		{"callback", "raise", faults.TaskRun}, {"callback", "sigkill", faults.TaskRun}, {"callback", "raise", faults.Callback},
-		{"imap", "raise", faults.Input}, {"imap", "sigkill", faults.TaskRun},
-		{"imap_unordered", "raise", faults.Input}, {"imap_unordered", "raise", faults.TaskRun},
-		{"imap-chunks", "raise", faults.TaskRun}, {"imap-chunks", "sigkill", faults.TaskRun}, {"imap-chunks", "raise", faults.Input},
-	} {
-		cases = append(cases, tc{c.section, c.kind, c.phase, pools.Respawn, "py:mp.Pool"})
-		if c.section == "callback" {
-			cases = append(cases, tc{c.section, c.kind, c.phase, pools.FailFast, "py:ProcessPoolExecutor"})
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	var wg sync.WaitGroup
-	slots := make(chan struct{}, 3) // a real run mostly waits, but 2 shared cores starve a dozen at once
-	for _, c := range cases {
-		cell := scenarios.Cell{Pool: c.model, Kind: c.kind, Phase: c.phase, Section: c.section}
-		sec, err := scenarios.LookupSection(c.section)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if sec.NA == nil {
-			sec.NA = func(pools.Strategy) string { return "" }
-		}
-		if why := sec.NA(pools.Strategy(c.real)); why != "" {
-			t.Fatalf("%s: %s is n/a: %s", cell, c.real, why)
-		}
-		rsc := sec.Shape(scenarios.Standard(pools.Strategy(c.real), c.kind, c.phase))
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			slots <- struct{}{}
-			defer func() { <-slots }()
-			m := run(t, cell.Scenario())
-			r, err := scenarios.RunReal(ctx, rsc, realpools.Options{})
-			if err != nil || (r.Verdict == realpools.NoAnswer && m.Verdict != scenarios.Hang) {
-				// As TestRealPoolsBesideTheirModels does: a pool starved
-				// for its whole limit (or its calibration) on a loaded
-				// machine looks stuck, so rerun with a long fixed limit.
-				t.Logf("%s: %s (%v); rerun with a stall limit of %s", rsc, r.Summary(), err, 4*realpools.MinStall)
-				r, err = scenarios.RunReal(ctx, rsc, realpools.Options{Stall: 4 * realpools.MinStall})
-			}
-			if err != nil {
-				t.Errorf("%s: %v", rsc, err)
-				return
-			}
-			var kinds []string
-			for _, j := range r.Jobs {
-				if j.Outcome == "error" {
-					k := scenarios.RealErrorKind(&realpools.PyError{Class: j.Class, Message: j.Message}, c.phase)
-					if !slices.Contains(kinds, k) {
-						kinds = append(kinds, k)
-					}
-				}
-			}
-			slices.Sort(kinds)
-			agree := false
-			switch m.Verdict {
-			case scenarios.Hang:
-				agree = r.Verdict == realpools.NoAnswer
-			case scenarios.Completed:
-				agree = r.Verdict == realpools.Completed
-			case scenarios.Raised:
-				want := m.ErrorKinds()
-				slices.Sort(want)
-				agree = r.Verdict == realpools.Raised && slices.Equal(kinds, want)
-			}
-			if !agree {
-				t.Errorf("%s: the model says %s %v, %s says %s %v\n  model: %s\n  real:  %s", cell, m.Verdict, m.ErrorKinds(), c.real, r.Verdict, kinds, m.Scenario.Command(), rsc.Command())
-				return
-			}
-			t.Logf("%s: %s %v, and %s agrees (%s)", cell, m.Verdict, m.ErrorKinds(), c.real, rsc)
-		}()
+	sc, err := scenarios.Parse(twoStuck)
+	if err != nil {
+		t.Error(err)
+		return
 	}
-	wg.Wait()
+	mo, err := scenarios.Run(ctx, sc)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	real := sc
+	real.Pool = "py:ProcessPoolExecutor"
+	ro, err := scenarios.RunReal(ctx, real, realpools.Options{})
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	var realCancelled []int
+	for _, j := range ro.Jobs {
+		if j.Outcome == "error" && scenarios.RealErrorKind(&realpools.PyError{Class: j.Class, Message: j.Message}, faults.TaskRun) == scenarios.ErrKindCancelled {
+			realCancelled = append(realCancelled, j.Job)
+		}
+	}
+	modelCancelled := cancelled(mo)
+	if mo.Verdict != scenarios.Hang || ro.Verdict != realpools.NoAnswer {
+		t.Errorf("%s: the model %s, the real pool %s; want a hang and a no-answer", sc, mo.Verdict, ro.Verdict)
+	}
+	for _, j := range modelCancelled {
+		if !slices.Contains(realCancelled, j) {
+			t.Errorf("%s: the model cancels job %d, the real pool does not (it cancelled %v)", sc, j, realCancelled)
+		}
+	}
+	for _, j := range realCancelled {
+		if j < 2 {
+			t.Errorf("%s: the real pool cancelled job %d, which a stuck worker runs", sc, j)
+		}
+	}
+	t.Logf("%s: the model cancels %v, ProcessPoolExecutor %v", sc, modelCancelled, realCancelled)
 }

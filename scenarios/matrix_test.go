@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/poolhang/poolhang/faults"
+	"github.com/poolhang/poolhang/pools"
 	"github.com/poolhang/poolhang/scenarios"
 )
 
@@ -20,30 +22,36 @@ func runMatrix(t *testing.T, dir string) scenarios.Matrix {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// As go run ./cmd/poolhang matrix does: the real columns are the
+	// committed ones (--real reruns them).
+	r, err := scenarios.ReadRealFile(filepath.Join("..", "results"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m = m.WithReal(r)
 	if err := scenarios.Write(ctx, dir, m, g); err != nil {
 		t.Fatal(err)
 	}
 	return m
 }
 
-// Two regenerations in a row leave matrix.json, matrix.md, matrix.svg and
-// every picture byte for byte as they were; only generated.json (when,
-// where, how long) differs.
-func TestRegeneratingTwiceChangesNothing(t *testing.T) {
+// Regenerating the matrix leaves matrix.json, matrix.md, matrix.svg and
+// every picture byte for byte as results/ has them; only generated.json
+// (when, where, how long) differs. So results/ is what the models give
+// today, and a regeneration in a row changes nothing.
+func TestRegeneratingChangesNothing(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs the whole matrix twice; skipped with -short")
+		t.Skip("runs the whole matrix; skipped with -short")
 	}
-	// Twice in a row into one folder, as a reviewer regenerates results/:
-	// the second run must leave every file as the first wrote it.
-	a, b := t.TempDir(), t.TempDir()
-	ma := runMatrix(t, a)
-	if err := os.CopyFS(b, os.DirFS(a)); err != nil {
-		t.Fatal(err)
-	}
-	mb := runMatrix(t, a)
-	a, b = b, a // a: the first run's files, b: after the second
+	dir := t.TempDir()
+	m := runMatrix(t, dir)
 	names := []string{scenarios.MatrixJSON, scenarios.MatrixMarkdown, scenarios.MatrixSVG, scenarios.SeedGraph}
-	for _, c := range ma.Cells {
+	for _, c := range m.Cells {
+		cell := scenarios.Cell{Pool: pools.Strategy(c.Pool), Kind: c.Fault, Phase: faults.Phase(c.Phase), Section: c.Section}
+		if why := scenarios.GraphRace(cell); why != "" && c.Graph != "" {
+			t.Logf("%s: not compared, its picture can differ from run to run: %s", c.Graph, why)
+			continue
+		}
 		if c.Graph != "" {
 			names = append(names, c.Graph)
 		}
@@ -51,20 +59,21 @@ func TestRegeneratingTwiceChangesNothing(t *testing.T) {
 	if len(names) < 20 {
 		t.Fatalf("only %d files to compare; the matrix has hang cells with graphs", len(names))
 	}
+	committed := committedMatrix(t)
 	for _, name := range names {
-		x, err := os.ReadFile(filepath.Join(a, name))
+		x, err := os.ReadFile(filepath.Join("..", "results", name))
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%v: regenerate results/ with go run ./cmd/poolhang matrix", err)
 		}
-		y, err := os.ReadFile(filepath.Join(b, name))
+		y, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if string(x) != string(y) {
-			t.Errorf("%s differs between two regenerations: %s\n%s", name, strings.Join(ma.Diff(mb), "\n"), firstDiff(string(x), string(y)))
+			t.Errorf("%s differs from results/ once regenerated (go run ./cmd/poolhang matrix): %s\n%s", name, strings.Join(committed.Diff(m), "\n"), firstDiff(string(x), string(y)))
 		}
 	}
-	if _, err := os.Stat(filepath.Join(a, scenarios.GenerationJSON)); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, scenarios.GenerationJSON)); err != nil {
 		t.Error(err)
 	}
 }

@@ -1212,6 +1212,59 @@ def pool_threads_read(skip):
 _driver_tids = set()  # the driver's own threads: the monitor and the listener
 
 
+# STARVED is the share of a sample's wall time that the pool's threads,
+# summed, must have spent runnable but not running (schedstat's run
+# delay) for the sample to count as starved; STARVED_CAP bounds how long
+# starvation can hold off a no-answer, in stall limits.
+STARVED = 0.5
+STARVED_CAP = 6
+
+
+class StarvationGauge:
+    """Tells a pool that waits for a CPU from one that waits for nothing.
+    A stuck pool's threads sleep: a poller wakes for microseconds, so its
+    run delay stays a small share of the wall time even on a loaded
+    machine, while a pool that has work to do but no CPU (an interpreter
+    importing its modules, a result being unpickled, with two cores
+    shared by the other packages' tests) is runnable all the while, and
+    its run delay grows with the wall clock. The sum over the parent's
+    pool threads and, unless only the parent counts (a pool whose workers
+    die in their initializer restarts them for ever), every live worker's
+    threads, since the last sample."""
+
+    def __init__(self, workers):
+        self.workers = workers
+        self.last = (self.total(), time.monotonic())
+
+    def total(self):
+        pids = [os.getpid()]
+        if self.workers:
+            with _procs_lock:
+                pids += [p.pid for p in _procs]
+        ns = 0
+        for pid in pids:
+            skip = _driver_tids if pid == os.getpid() else ()
+            try:
+                tids = os.listdir("/proc/%d/task" % pid)
+            except OSError:
+                continue
+            for tid in tids:
+                if int(tid) in skip:
+                    continue
+                try:
+                    with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                        ns += int(f.read().split()[1])
+                except (OSError, ValueError, IndexError):
+                    pass
+        return ns
+
+    def starved(self):
+        ns, t = self.total(), time.monotonic()
+        (ns0, t0), self.last = self.last, (ns, t)
+        # A thread that ended takes its delay with it: never below zero.
+        return max(ns - ns0, 0) >= STARVED * (t - t0) * 1e9
+
+
 _sched = {}  # tid -> (run ns, wait ns) at the last sample
 
 
@@ -1463,12 +1516,21 @@ def monitor(run, sc, pool, limit, out, caller, t_call):
     _driver_tids.add(threading.get_native_id())
     sign = init_signature if _lifecycle.get("initializer") else signature
     last, cpu, _ = sign(run)
+    gauge = StarvationGauge(workers=sign is signature)
+    moved = time.monotonic()
     while not run.done.wait(0.05):
         sig, now_cpu, runnable = sign(run)
+        starved = gauge.starved()
+        now = time.monotonic()
         if sig != last or now_cpu >= cpu + 2 or runnable:
-            last, cpu = sig, now_cpu
+            last, cpu, moved = sig, now_cpu, now
             with run.lock:
-                run.progress = time.monotonic()
+                run.progress = now
+        elif starved and now - moved < STARVED_CAP * limit:
+            # Waiting for a CPU is not being stuck: the stall clock
+            # starts again, up to STARVED_CAP times the limit.
+            with run.lock:
+                run.progress = now
         with run.lock:
             quiet = time.monotonic() - run.progress
         if quiet >= limit and run.settling:
