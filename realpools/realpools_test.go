@@ -193,6 +193,8 @@ func TestPeerCells(t *testing.T) {
 	}
 }
 
+// The driver's own checks, before any pool starts: a bad scenario is
+// bad input, and what a pool has no way to do is n/a with the reason.
 func TestBadInput(t *testing.T) {
 	python(t)
 	ctx := context.Background()
@@ -212,6 +214,14 @@ func TestBadInput(t *testing.T) {
 		{"pool=py:mp.Pool workers=2 jobs=6 wait=callback fault=sigkill@callback:2", realpools.ErrBadScenario, "impossible fault"},
 		{"pool=py:mp.Pool workers=2 jobs=6 wait=get chunksize=2", realpools.ErrBadScenario, "imap's argument"},
 		{"pool=py:ProcessPoolExecutor workers=2 jobs=6 wait=imap fault=raise@input:2", realpools.ErrNotApplicable, "has no imap"},
+		// The pool options: a bad value is bad input, and an option a
+		// pool has no argument for is n/a with the reason.
+		{"pool=py:mp.Pool workers=2 jobs=6 maxtasks=0", realpools.ErrBadScenario, "maxtasks=0, allowed 1 to 4096"},
+		{"pool=py:mp.Pool workers=2 jobs=6 maxtasks=many", realpools.ErrBadScenario, "not a whole number"},
+		{"pool=py:mp.Pool workers=2 jobs=6 initializer=ok", realpools.ErrBadScenario, "allowed raise"},
+		{"pool=py:mp.Pool workers=2 jobs=6 chunksize=3 wait=get", realpools.ErrBadScenario, "imap's argument"},
+		{"pool=py:ProcessPoolExecutor workers=2 jobs=6 chunksize=3 wait=imap", realpools.ErrNotApplicable, "has no imap"},
+		{"pool=py:loky workers=2 jobs=6 maxtasks=2", realpools.ErrNotApplicable, "no tasks-per-worker limit"},
 	} {
 		_, err := realpools.Run(ctx, tc.scenario, realpools.Options{Stall: realpools.MinStall})
 		if errors.Is(tc.want, realpools.ErrNotApplicable) && errors.Is(err, realpools.ErrMissingModule) {
