@@ -18,13 +18,7 @@ import (
 // death, which stops at its point until the harness strikes, is the
 // scenarios' chunks section.)
 func TestFailFastMapChunks(t *testing.T) {
-	trig := func(kind string, ph faults.Phase) pools.Trigger {
-		k, err := faults.Lookup(kind)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k.Trigger(ph)
-	}
+	trig := func(kind string, ph faults.Phase) pools.Trigger { return trigger(t, kind, ph) }
 	for _, c := range []struct {
 		name      string
 		chunksize int
@@ -40,18 +34,7 @@ func TestFailFastMapChunks(t *testing.T) {
 		{"sys-exit is caught", 3, map[int]pools.Trigger{2: trig("sys-exit", faults.TaskRun)}, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			p, err := pools.Start(pools.FailFast, pools.Options{Workers: 2})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer p.Terminate()
-			ts := make([]pools.Task, 6)
-			for i := range ts {
-				ts[i] = pools.Square(int64(i))
-				if tr, ok := c.faults[i]; ok {
-					ts[i].Triggers = []pools.Trigger{tr}
-				}
-			}
+			p, ts := failfastWith(t, 2, 6, c.faults)
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			out, err := p.(pools.ChunkMapper).MapChunks(ctx, ts, c.chunksize)

@@ -15,13 +15,7 @@ import (
 // first failed job without waiting for later ones, and then a cancel of
 // every later job not yet on the call queue.
 func TestFailFastMapRaisesInOrder(t *testing.T) {
-	trig := func(kind string, ph faults.Phase) pools.Trigger {
-		k, err := faults.Lookup(kind)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k.Trigger(ph)
-	}
+	trig := func(kind string, ph faults.Phase) pools.Trigger { return trigger(t, kind, ph) }
 	for _, c := range []struct {
 		name          string
 		workers, jobs int
@@ -43,18 +37,7 @@ func TestFailFastMapRaisesInOrder(t *testing.T) {
 		{"pending jobs are cancelled", 1, 80, map[int]pools.Trigger{0: trig("raise", faults.TaskRun), 1: trig("stuck", faults.TaskRun)}, 0, 14},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			p, err := pools.Start(pools.FailFast, pools.Options{Workers: c.workers})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer p.Terminate()
-			ts := make([]pools.Task, c.jobs)
-			for i := range ts {
-				ts[i] = pools.Square(int64(i))
-				if tr, ok := c.faults[i]; ok {
-					ts[i].Triggers = []pools.Trigger{tr}
-				}
-			}
+			p, ts := failfastWith(t, c.workers, c.jobs, c.faults)
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			out, err := p.Map(ctx, ts)
@@ -84,4 +67,33 @@ func TestFailFastMapRaisesInOrder(t *testing.T) {
 			}
 		})
 	}
+}
+
+// trigger is kind's trigger at phase ph, from the fault catalog.
+func trigger(t *testing.T, kind string, ph faults.Phase) pools.Trigger {
+	t.Helper()
+	k, err := faults.Lookup(kind)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k.Trigger(ph)
+}
+
+// failfastWith starts a failfast pool of workers, terminated when the
+// test ends, and makes jobs squaring tasks, job i with the trigger at[i].
+func failfastWith(t *testing.T, workers, jobs int, at map[int]pools.Trigger) (pools.Pool, []pools.Task) {
+	t.Helper()
+	p, err := pools.Start(pools.FailFast, pools.Options{Workers: workers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Terminate() })
+	ts := make([]pools.Task, jobs)
+	for i := range ts {
+		ts[i] = pools.Square(int64(i))
+		if tr, ok := at[i]; ok {
+			ts[i].Triggers = []pools.Trigger{tr}
+		}
+	}
+	return p, ts
 }
