@@ -495,8 +495,10 @@ func TestPropertyTrackedLosesOnlyTheJobsHit(t *testing.T) {
 }
 
 // minimize finishes rapid's shrinking, which can stop at a local minimum:
-// greedily, while the scenario still hangs, drop a fault, lower a target
-// job, drop a job, drop a worker. Every step runs the real scenario.
+// greedily, while the scenario still hangs, take its first one-step
+// reduction that still hangs (Scenario.Smaller: a fault, a job, a worker,
+// an option fewer, an earlier job or wait style). Every step runs the
+// real scenario.
 func minimize(t *testing.T, sc scenarios.Scenario) scenarios.Scenario {
 	hangs := func(c scenarios.Scenario) bool {
 		if c.Validate() != nil {
@@ -507,29 +509,7 @@ func minimize(t *testing.T, sc scenarios.Scenario) scenarios.Scenario {
 	}
 	for changed := true; changed; {
 		changed = false
-		var tries []scenarios.Scenario
-		for i := range sc.Faults {
-			c := sc
-			c.Faults = append(append([]scenarios.Fault(nil), sc.Faults[:i]...), sc.Faults[i+1:]...)
-			tries = append(tries, c)
-			if sc.Faults[i].Job > 0 {
-				c := sc
-				c.Faults = append([]scenarios.Fault(nil), sc.Faults...)
-				c.Faults[i].Job--
-				tries = append(tries, c)
-			}
-		}
-		if sc.Jobs > 0 {
-			c := sc
-			c.Jobs--
-			tries = append(tries, c)
-		}
-		if sc.Workers > 1 {
-			c := sc
-			c.Workers--
-			tries = append(tries, c)
-		}
-		tries = append(tries, withoutOptions(sc)...)
+		tries := sc.Smaller()
 		for _, c := range tries {
 			if hangs(c) {
 				sc, changed = c, true
@@ -550,30 +530,7 @@ func mayHangOnlyBy(s pools.Strategy, k faults.Kind, ph faults.Phase) bool {
 
 // optionsSet counts the pool options sc sets (maxtasks=, initializer=,
 // chunksize=).
-func optionsSet(sc scenarios.Scenario) int {
-	return len(withoutOptions(sc))
-}
-
-// withoutOptions lists sc with each pool option it sets dropped.
-func withoutOptions(sc scenarios.Scenario) []scenarios.Scenario {
-	var out []scenarios.Scenario
-	if sc.MaxTasks > 0 {
-		c := sc
-		c.MaxTasks = 0
-		out = append(out, c)
-	}
-	if sc.Initializer != "" {
-		c := sc
-		c.Initializer = ""
-		out = append(out, c)
-	}
-	if sc.ChunkSize > 0 {
-		c := sc
-		c.ChunkSize = 0
-		out = append(out, c)
-	}
-	return out
-}
+func optionsSet(sc scenarios.Scenario) int { return len(sc.WithoutOptions()) }
 
 // The law itself sees each way a failfast map's answer can be wrong.
 func TestMapOrderLaw(t *testing.T) {

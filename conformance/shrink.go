@@ -79,7 +79,7 @@ func greedy(ctx context.Context, cfg Config, r Result) Result {
 	tried := map[string]bool{r.Scenario.String(): true}
 	for changed := true; changed && time.Now().Before(deadline) && ctx.Err() == nil; {
 		changed = false
-		for _, c := range smaller(r.Scenario) {
+		for _, c := range r.Scenario.Smaller() {
 			if tried[c.String()] || c.Validate() != nil {
 				continue
 			}
@@ -95,55 +95,6 @@ func greedy(ctx context.Context, cfg Config, r Result) Result {
 		}
 	}
 	return r
-}
-
-// smaller lists the one-step reductions of sc, most reducing first.
-func smaller(sc scenarios.Scenario) []scenarios.Scenario {
-	var out []scenarios.Scenario
-	for i := range sc.Faults {
-		c := sc
-		c.Faults = append(append([]scenarios.Fault(nil), sc.Faults[:i]...), sc.Faults[i+1:]...)
-		out = append(out, c)
-	}
-	if sc.Payload > 0 {
-		c := sc
-		c.Payload = 0
-		out = append(out, c)
-		if sc.Payload > 100<<10 {
-			c.Payload = 100 << 10
-			out = append(out, c)
-		}
-	}
-	for i, f := range sc.Faults {
-		if f.Job > 0 {
-			c := sc
-			c.Faults = append([]scenarios.Fault(nil), sc.Faults...)
-			c.Faults[i].Job = 0
-			out = append(out, c)
-			c.Faults = append([]scenarios.Fault(nil), sc.Faults...)
-			c.Faults[i].Job--
-			out = append(out, c)
-		}
-	}
-	if sc.Jobs > 0 {
-		c := sc
-		c.Jobs--
-		out = append(out, c)
-	}
-	if sc.Workers > 1 {
-		c := sc
-		c.Workers--
-		out = append(out, c)
-	}
-	for _, w := range scenarios.WaitStyles() {
-		if w == sc.Wait {
-			break
-		}
-		c := sc
-		c.Wait = w
-		out = append(out, c)
-	}
-	return out
 }
 
 // withFlags sets rapid's flags for the duration of f.
