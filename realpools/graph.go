@@ -26,14 +26,54 @@ func (o Outcome) WaitGraph(pids bool) *waitgraph.Graph {
 	if o.Verdict != NoAnswer {
 		return nil
 	}
-	g := &waitgraph.Graph{Title: o.Scenario, Provenance: waitgraph.Observed, Evidence: GraphEvidence}
+	d := &observed{g: &waitgraph.Graph{Title: o.Scenario, Provenance: waitgraph.Observed, Evidence: GraphEvidence},
+		took: lostTaken(o), roles: map[string]string{}, threads: map[string]Thread{}}
+	d.names = workerNames(o.Workers, d.took, pids)
+	d.workers(o, pids)
+	d.parentThreads(o)
+	d.threadEdges()
+	if d.roles["task handler"] != "" {
+		for _, w := range d.readers {
+			d.edge(w, "task handler", "a task in the task pipe")
+		}
+	}
+	if len(d.readers) == 1 {
+		for _, w := range d.lockers {
+			d.edge(w, d.readers[0], "the task queue's read lock, held by the one worker reading the task pipe")
+		}
+	}
+	g := d.g
+	sort.SliceStable(g.Nodes, func(i, j int) bool { return nodeOrder(g.Nodes[i]) < nodeOrder(g.Nodes[j]) })
+	sort.SliceStable(g.Edges, func(i, j int) bool {
+		a, b := g.Edges[i], g.Edges[j]
+		return a.From+"\x00"+a.To+"\x00"+a.On < b.From+"\x00"+b.To+"\x00"+b.On
+	})
+	sort.Strings(d.lost)
+	g.Caption = strings.Join(d.lost, "; ")
+	return g
+}
+
+// observed is a no-answer run's graph as it is drawn: the workers by
+// name and what the evidence shows of each, the parent's threads by role.
+type observed struct {
+	g     *waitgraph.Graph
+	took  map[int][]int  // worker pid -> the jobs it took whose result never came
+	names map[int]string // worker pid -> node ID
+	// The lost jobs' sentences; dead and alive workers, and those of the
+	// live ones blocked reading (readers) or on a futex (lockers).
+	lost, dead, alive, readers, lockers []string
+	roles                               map[string]string // role -> node ID
+	threads                             map[string]Thread // node ID -> thread
+}
+
+// lostTaken maps each worker to the jobs it took whose result never came.
+func lostTaken(o Outcome) map[int][]int {
 	seen := map[int]bool{}
 	for _, j := range o.Jobs {
 		if j.ResultSeen {
 			seen[j.Job] = true
 		}
 	}
-	// The jobs each worker took and whose result never came back.
 	took := map[int][]int{}
 	for _, l := range o.Lost {
 		for _, pid := range l.TakenBy {
@@ -42,115 +82,115 @@ func (o Outcome) WaitGraph(pids bool) *waitgraph.Graph {
 			}
 		}
 	}
+	return took
+}
+
+func (d *observed) edge(from, to, on string) {
+	d.g.Edges = append(d.g.Edges, waitgraph.Edge{From: from, To: to, On: on + " (observed)"})
+}
+
+// workers adds a node per worker, with its state, what it did and the
+// jobs it took, and names the jobs lost with the dead.
+func (d *observed) workers(o Outcome, pids bool) {
 	struck := map[int]Strike{}
 	for _, s := range o.Struck {
 		struck[s.PID] = s
 	}
-	names := workerNames(o.Workers, took, pids)
-	var lost []string
-	var dead, alive, readers, lockers []string
 	for _, w := range o.Workers {
-		n := waitgraph.Node{ID: names[w.PID], Label: names[w.PID], Kind: waitgraph.Worker, State: workerState(w)}
+		n := waitgraph.Node{ID: d.names[w.PID], Label: d.names[w.PID], Kind: waitgraph.Worker, State: workerState(w)}
 		if pids {
 			n.PID = w.PID
 		}
 		n.Doing = workerDoing(w, struck[w.PID], pids)
-		if js := took[w.PID]; len(js) > 0 {
+		if js := d.took[w.PID]; len(js) > 0 {
 			n.Job = "job " + joinJobs(js)
 		}
 		if n.State.Dead() {
-			dead = append(dead, n.ID)
-			if len(took[w.PID]) > 0 {
+			d.dead = append(d.dead, n.ID)
+			if len(d.took[w.PID]) > 0 {
 				n.Irreplaceable = true
-				for _, j := range took[w.PID] {
-					lost = append(lost, fmt.Sprintf("job %d is lost: %s, %s", j, n.Label, n.Doing))
+				for _, j := range d.took[w.PID] {
+					d.lost = append(d.lost, fmt.Sprintf("job %d is lost: %s, %s", j, n.Label, n.Doing))
 				}
 			}
 		} else {
-			alive = append(alive, n.ID)
+			d.alive = append(d.alive, n.ID)
 			switch w.Syscall {
 			case "read", "poll", "ppoll", "select", "pselect6":
-				readers = append(readers, n.ID)
+				d.readers = append(d.readers, n.ID)
 			case "futex":
-				lockers = append(lockers, n.ID)
+				d.lockers = append(d.lockers, n.ID)
 			}
 		}
-		g.Nodes = append(g.Nodes, n)
+		d.g.Nodes = append(d.g.Nodes, n)
 	}
-	roles := map[string]string{} // role -> node ID
-	threads := map[string]Thread{}
+}
+
+// parentThreads adds a node per parent thread, by its role (the driver's
+// own listener left out), numbered where a role repeats.
+func (d *observed) parentThreads(o Outcome) {
 	for _, t := range o.Threads {
 		role := threadRole(t)
 		if role == "" {
-			continue // the driver's own listener
+			continue
 		}
 		id := role
-		for i := 2; roles[id] != ""; i++ {
+		for i := 2; d.roles[id] != ""; i++ {
 			id = fmt.Sprintf("%s (%d)", role, i)
 		}
-		roles[id] = id
-		threads[id] = t
+		d.roles[id] = id
+		d.threads[id] = t
 		kind := waitgraph.Thread
 		if role == "caller" {
 			kind = waitgraph.Caller
 		}
-		g.Nodes = append(g.Nodes, waitgraph.Node{ID: id, Label: role, Kind: kind, State: waitgraph.Blocked, Doing: blockedIn(t.Stack)})
+		d.g.Nodes = append(d.g.Nodes, waitgraph.Node{ID: id, Label: role, Kind: kind, State: waitgraph.Blocked, Doing: blockedIn(t.Stack)})
 	}
-	edge := func(from, to, on string) {
-		g.Edges = append(g.Edges, waitgraph.Edge{From: from, To: to, On: on + " (observed)"})
-	}
-	for id, t := range threads {
+}
+
+// threadEdges adds what each parent thread's stack shows it waits for.
+func (d *observed) threadEdges() {
+	everyWorker := append(append([]string(nil), d.alive...), d.dead...)
+	for id, t := range d.threads {
 		stack := strings.Join(t.Stack, "\n")
 		inner := innermost(t.Stack)
 		switch {
 		case strings.HasPrefix(id, "caller"):
-			if m := joinRe.FindStringSubmatch(stack); m != nil {
-				if r := joinTarget[m[1]]; r != "" && roles[r] != "" {
-					edge(id, r, "its end: "+m[0])
-					continue
-				}
-			}
-			for _, r := range []string{"result handler", "manager", "pool manager"} {
-				if roles[r] != "" {
-					edge(id, r, "the results of its jobs")
-					break
-				}
-			}
-			for pid, js := range took {
-				if n := names[pid]; contains(dead, n) {
-					edge(id, n, fmt.Sprintf("job %s, which only it could answer", joinJobs(js)))
-				}
-			}
-		case strings.Contains(stack, "join_thread") && roles["queue feeder"] != "":
-			edge(id, "queue feeder", "its end: call_queue.join_thread()")
+			d.callerEdges(id, stack)
+		case strings.Contains(stack, "join_thread") && d.roles["queue feeder"] != "":
+			d.edge(id, "queue feeder", "its end: call_queue.join_thread()")
 		case strings.HasPrefix(id, "queue feeder") && strings.Contains(inner, "write("):
-			for _, w := range append(append([]string(nil), alive...), dead...) {
-				edge(id, w, "room in the call queue's pipe (the workers read it)")
+			for _, w := range everyWorker {
+				d.edge(id, w, "room in the call queue's pipe (the workers read it)")
 			}
 		case strings.HasPrefix(id, "result handler") && strings.Contains(inner, "read("):
-			for _, w := range append(append([]string(nil), alive...), dead...) {
-				edge(id, w, "the result pipe (a writer)")
+			for _, w := range everyWorker {
+				d.edge(id, w, "the result pipe (a writer)")
 			}
 		}
 	}
-	if roles["task handler"] != "" {
-		for _, w := range readers {
-			edge(w, "task handler", "a task in the task pipe")
+}
+
+// callerEdges: the caller waits for what it joins, or else for the
+// thread that answers its jobs and for each dead worker that took one.
+func (d *observed) callerEdges(id, stack string) {
+	if m := joinRe.FindStringSubmatch(stack); m != nil {
+		if r := joinTarget[m[1]]; r != "" && d.roles[r] != "" {
+			d.edge(id, r, "its end: "+m[0])
+			return
 		}
 	}
-	if len(readers) == 1 {
-		for _, w := range lockers {
-			edge(w, readers[0], "the task queue's read lock, held by the one worker reading the task pipe")
+	for _, r := range []string{"result handler", "manager", "pool manager"} {
+		if d.roles[r] != "" {
+			d.edge(id, r, "the results of its jobs")
+			break
 		}
 	}
-	sort.SliceStable(g.Nodes, func(i, j int) bool { return nodeOrder(g.Nodes[i]) < nodeOrder(g.Nodes[j]) })
-	sort.SliceStable(g.Edges, func(i, j int) bool {
-		a, b := g.Edges[i], g.Edges[j]
-		return a.From+"\x00"+a.To+"\x00"+a.On < b.From+"\x00"+b.To+"\x00"+b.On
-	})
-	sort.Strings(lost)
-	g.Caption = strings.Join(lost, "; ")
-	return g
+	for pid, js := range d.took {
+		if n := d.names[pid]; contains(d.dead, n) {
+			d.edge(id, n, fmt.Sprintf("job %s, which only it could answer", joinJobs(js)))
+		}
+	}
 }
 
 func contains(xs []string, x string) bool {
