@@ -323,25 +323,36 @@ func (r *run) call(ctx context.Context, tasks []pools.Task) callerResult {
 	case WaitIMap, WaitIMapUnordered:
 		return r.callIMap(ctx, tasks)
 	case WaitMap:
-		var rs []pools.Result
-		var err error
-		if cm, ok := r.p.(pools.ChunkMapper); ok && r.sc.ChunkSize > 0 {
-			rs, err = cm.MapChunks(ctx, tasks, r.sc.ChunkSize)
-		} else {
-			rs, err = r.p.Map(ctx, tasks)
-		}
-		for i := range rs {
-			switch {
-			case interrupted(ctx):
-				// The Ctrl-C came while job 2 was out: map raised
-				// KeyboardInterrupt and delivered nothing.
-				rs[i].Err = errInterrupted
-			case err != nil && rs[i].Err == err:
-				rs[i].Err = errUnresolved
-			}
-		}
-		return callerResult{rs, err}
+		return r.callMap(ctx, tasks)
 	}
+	return r.callSubmit(ctx, tasks)
+}
+
+// callMap is wait=map: one map (with chunks where the pool has them).
+func (r *run) callMap(ctx context.Context, tasks []pools.Task) callerResult {
+	var rs []pools.Result
+	var err error
+	if cm, ok := r.p.(pools.ChunkMapper); ok && r.sc.ChunkSize > 0 {
+		rs, err = cm.MapChunks(ctx, tasks, r.sc.ChunkSize)
+	} else {
+		rs, err = r.p.Map(ctx, tasks)
+	}
+	for i := range rs {
+		switch {
+		case interrupted(ctx):
+			// The Ctrl-C came while job 2 was out: map raised
+			// KeyboardInterrupt and delivered nothing.
+			rs[i].Err = errInterrupted
+		case err != nil && rs[i].Err == err:
+			rs[i].Err = errUnresolved
+		}
+	}
+	return callerResult{rs, err}
+}
+
+// callSubmit is wait=get and wait=join: a submit per job, join()
+// first for wait=join, then get() of each result in order.
+func (r *run) callSubmit(ctx context.Context, tasks []pools.Task) callerResult {
 	rs := make([]pools.Result, len(tasks))
 	fs := make([]*pools.Future, len(tasks))
 	for i, t := range tasks {
@@ -353,7 +364,6 @@ func (r *run) call(ctx context.Context, tasks []pools.Task) callerResult {
 		fs[i] = f
 	}
 	var err error
-	waiting := 0 // the job whose wait raised, if one did
 	if r.sc.Wait == WaitJoin {
 		r.p.Close()
 		err = r.p.Join(ctx)
@@ -363,6 +373,7 @@ func (r *run) call(ctx context.Context, tasks []pools.Task) callerResult {
 	if err == nil && interrupted(ctx) {
 		err = errInterrupted
 	}
+	waiting := 0 // the job whose wait raised, if one did
 	for i, f := range fs {
 		if f == nil || err != nil {
 			continue
