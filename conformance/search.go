@@ -111,52 +111,9 @@ func Search(ctx context.Context, cfg Config) (Report, error) {
 		cfg.ShrinkTime = 60 * time.Second
 	}
 	start := time.Now()
-	gen := Gen(cfg.Pair)
-	type drawn struct {
-		seed int
-		sc   scenarios.Scenario
-	}
-	var scs []drawn
-	seen := map[string]bool{}
-	seed := cfg.Seed
-	for len(scs) < cfg.N && seed < cfg.Seed+50*cfg.N+100 {
-		sc := gen.Example(seed)
-		if !seen[sc.String()] {
-			seen[sc.String()] = true
-			scs = append(scs, drawn{seed, sc})
-		}
-		seed++
-	}
-	rep := Report{Pair: cfg.Pair, Seed: cfg.Seed, Skipped: map[string]int{}, Verdicts: map[string]int{}, Drawn: seed - cfg.Seed}
-	results := make([]Result, len(scs))
-	seeds := make([]int, len(scs))
-	sem := make(chan struct{}, cfg.Parallel)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	done := 0
-	for i, d := range scs {
-		seeds[i] = d.seed
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				results[i] = Result{Pair: cfg.Pair, Scenario: d.sc, Err: ctx.Err()}
-				return
-			}
-			defer func() { <-sem }()
-			r := Compare(ctx, cfg.Pair, d.sc, cfg.Options)
-			results[i] = r
-			mu.Lock()
-			done++
-			if cfg.Progress != nil {
-				fmt.Fprintf(cfg.Progress, "[%s %d/%d] %s\n", cfg.Pair, done, len(scs), line(r))
-			}
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
+	scs, drawnN := draw(cfg)
+	rep := Report{Pair: cfg.Pair, Seed: cfg.Seed, Skipped: map[string]int{}, Verdicts: map[string]int{}, Drawn: drawnN}
+	results := compareAll(ctx, cfg, scs)
 	if err := ctx.Err(); err != nil {
 		return rep, err
 	}
@@ -183,26 +140,88 @@ func Search(ctx context.Context, cfg Config) (Report, error) {
 		}
 		f := byKey[findingKey(r)]
 		if f == nil {
-			f = &Finding{Key: r.Key(), First: r, Known: r.Known}
-			f.Minimal = r
+			f = newFinding(ctx, cfg, scs[i].seed, r)
 			byKey[findingKey(r)] = f
 			rep.Findings = append(rep.Findings, f)
-			f.Minimal.Scenario.Pool = cfg.Pair.Model
-			_ = seeds[i]
-			if !cfg.NoShrink {
-				f.Minimal = shrink(ctx, cfg, seeds[i], r)
-				f.Replays = replay(ctx, cfg, f.Minimal.Scenario)
-				f.Known = f.Minimal.Known
-				if f.Known == nil {
-					f.Known = r.Known
-				}
-			}
 		}
 		f.Count++
 	}
 	sort.SliceStable(rep.Findings, func(i, j int) bool { return rep.Findings[i].Count > rep.Findings[j].Count })
 	rep.Wall = time.Since(start)
 	return rep, nil
+}
+
+// A drawn scenario, and the seed that drew it (shrinking starts from it).
+type drawn struct {
+	seed int
+	sc   scenarios.Scenario
+}
+
+// draw draws cfg.N distinct scenarios from cfg.Seed on, and says how many
+// seeds it took.
+func draw(cfg Config) ([]drawn, int) {
+	gen := Gen(cfg.Pair)
+	var scs []drawn
+	seen := map[string]bool{}
+	seed := cfg.Seed
+	for len(scs) < cfg.N && seed < cfg.Seed+50*cfg.N+100 {
+		sc := gen.Example(seed)
+		if !seen[sc.String()] {
+			seen[sc.String()] = true
+			scs = append(scs, drawn{seed, sc})
+		}
+		seed++
+	}
+	return scs, seed - cfg.Seed
+}
+
+// compareAll compares each scenario on both sides, cfg.Parallel at once,
+// with a progress line per scenario.
+func compareAll(ctx context.Context, cfg Config, scs []drawn) []Result {
+	results := make([]Result, len(scs))
+	sem := make(chan struct{}, cfg.Parallel)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	done := 0
+	for i, d := range scs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				results[i] = Result{Pair: cfg.Pair, Scenario: d.sc, Err: ctx.Err()}
+				return
+			}
+			defer func() { <-sem }()
+			r := Compare(ctx, cfg.Pair, d.sc, cfg.Options)
+			results[i] = r
+			mu.Lock()
+			done++
+			if cfg.Progress != nil {
+				fmt.Fprintf(cfg.Progress, "[%s %d/%d] %s\n", cfg.Pair, done, len(scs), line(r))
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return results
+}
+
+// newFinding is the first disagreement of its kind, shrunk from its seed
+// and replayed unless cfg.NoShrink.
+func newFinding(ctx context.Context, cfg Config, seed int, r Result) *Finding {
+	f := &Finding{Key: r.Key(), First: r, Known: r.Known, Minimal: r}
+	f.Minimal.Scenario.Pool = cfg.Pair.Model
+	if !cfg.NoShrink {
+		f.Minimal = shrink(ctx, cfg, seed, r)
+		f.Replays = replay(ctx, cfg, f.Minimal.Scenario)
+		f.Known = f.Minimal.Known
+		if f.Known == nil {
+			f.Known = r.Known
+		}
+	}
+	return f
 }
 
 // findingKey groups disagreements: by shape and by the known difference
