@@ -6,6 +6,7 @@ import (
 
 	"github.com/poolhang/poolhang/faults"
 	"github.com/poolhang/poolhang/pools"
+	"github.com/poolhang/poolhang/realpools"
 )
 
 // A sigstop-cont fault (faults/sigstopcont.go) stops its worker with a real
@@ -125,4 +126,30 @@ func stopContEnds(sc Scenario, f Fault, k faults.Kind) error {
 	}
 	return fmt.Errorf("fault=%s with wait=%s: not modelled: the caller's bounded get gives up, and ends the pool, at the point where the runner would continue the stopped worker, "+
 		"so whether the SIGCONT or the SIGTERM (which a stopped worker takes only once continued) comes first is not a named point", f, sc.Wait)
+}
+
+// continuedLines tells, for a real cell, what became of each worker a
+// sigstop-cont fault stopped: continued by the driver, from state T, or
+// ended while stopped. With pids it adds how long nothing had moved.
+func continuedLines(o realpools.Outcome, role map[int]string, pids bool) []string {
+	var out []string
+	for _, s := range o.Struck {
+		if s.Kind != "sigstop-cont" || s.Continued == nil {
+			continue
+		}
+		who := role[s.PID]
+		if who == "" {
+			who = fmt.Sprintf("the worker struck by %s at %s of job %d", s.Kind, s.Phase, s.Job)
+		}
+		if !*s.Continued {
+			out = append(out, who+" was stopped by SIGSTOP and ended while stopped: no SIGCONT was sent")
+			continue
+		}
+		line := fmt.Sprintf("%s was stopped by SIGSTOP (state %s) and continued with SIGCONT once every other worker was blocked and nothing had moved", who, s.StateBefore)
+		if pids {
+			line += fmt.Sprintf(" for %.0f ms", s.QuietMS)
+		}
+		out = append(out, line)
+	}
+	return out
 }
