@@ -617,7 +617,7 @@ func (r *run) finish(out *Outcome, s pools.Snapshot, pr Proof, v Verdict) {
 		}
 		out.Diagnosis, out.Summary = diagnoseAnswer(*out, s, k)
 	}
-	r.notes = append(r.notes, r.contNotes(s)...)
+	r.notes = append(r.notes, r.contNotes(s, v)...)
 	for _, n := range r.notes {
 		out.Diagnosis += "; " + n
 		out.Summary += "; " + n

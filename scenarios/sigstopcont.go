@@ -29,10 +29,12 @@ func continues(k faults.Kind) bool { return k.Effect == faults.StopsThenContinue
 // continueStopped is the watcher's turn on a proof that the caller is
 // stuck, before any verdict: it reports true while a hang cannot yet be
 // declared, because it has just sent a SIGCONT, or because a worker it
-// continued has not yet left its stop (its slot still names the point).
+// continued is running but has not yet left its stop (its slot still
+// names the point). A continued worker in state T again has stopped
+// anew, at a second fault of the same job and phase.
 func (r *run) continueStopped(s pools.Snapshot) bool {
 	for i, pid := range r.cont {
-		if w, ok := s.Worker(pid); ok && w.Exit == nil && w.Stop == r.contPoint(i) {
+		if w, ok := s.Worker(pid); ok && w.Exit == nil && w.Stop == r.contPoint(i) && !isStopped(w) {
 			return true
 		}
 	}
@@ -99,7 +101,7 @@ func stoppedWho(f Fault) string {
 // contNotes says, for each sigstop-cont fault the runner never continued,
 // why: the caller was never proven stuck while its worker was stopped (a
 // deadline killed it first, or the caller was answered without it).
-func (r *run) contNotes(final pools.Snapshot) []string {
+func (r *run) contNotes(final pools.Snapshot, v Verdict) []string {
 	var out []string
 	for i, f := range r.sc.Faults {
 		k, err := faults.Lookup(f.Kind)
@@ -108,7 +110,10 @@ func (r *run) contNotes(final pools.Snapshot) []string {
 		}
 		what := "no SIGCONT was sent: the caller was never proven stuck while it was stopped"
 		if _, still := r.stoppedBy(final, i, f); still {
-			what = "it is still stopped (state T): the caller was answered without it, and no SIGCONT was sent"
+			what = "it is still stopped (state T), and no SIGCONT was sent: the caller was never proven stuck on it alone"
+			if v == Completed || v == Raised {
+				what = "it is still stopped (state T): the caller was answered without it, and no SIGCONT was sent"
+			}
 		}
 		out = append(out, fmt.Sprintf("fault %s: %s", f, what))
 	}
