@@ -3,6 +3,7 @@ package pools
 import (
 	"os"
 	"os/signal"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -34,7 +35,14 @@ var stopUntilContinued func(p Point, job int)
 // it does not go on when kill returns but when SIGCONT arrives, which is
 // only after the stop (the runner sends SIGCONT to a worker /proc shows in
 // state T), and which signal.Notify keeps for it whenever it arrives.
+// Stops are taken one at a time: an idle stop runs on the mailbox
+// goroutine, and once continued the main loop can reach a job's stop
+// before the mailbox has cleared the slot; without the lock that clear
+// erased the new stop (the slot has one point), and the SIGCONT meant
+// for the first could reach the second's channel.
 func (w *worker) stopCont(p Point, job int) {
+	stopMu.Lock()
+	defer stopMu.Unlock()
 	cont := make(chan os.Signal, 1)
 	signal.Notify(cont, unix.SIGCONT)
 	defer signal.Stop(cont)
@@ -43,3 +51,6 @@ func (w *worker) stopCont(p Point, job int) {
 	<-cont
 	w.slot.SetPoint(0, int64(job))
 }
+
+// stopMu serialises a worker's continued stops (stopCont).
+var stopMu sync.Mutex
