@@ -32,20 +32,7 @@ func TestSIGSTOPThenSIGCONTGoesOn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var pid int
-	for pid == 0 && ctx.Err() == nil {
-		for _, w := range p.Snapshot().Parties {
-			if w.Worker && w.Wait != nil && w.Wait.Kind == pools.WaitStopped && !w.Wait.Ready {
-				if w.Stopped != "task-run" || w.Job != 0 || w.Exit != nil {
-					t.Errorf("stopped worker: at %q holding job %d, exit %v; want alive at task-run holding job 0", w.Stopped, w.Job, w.Exit)
-				}
-				pid = w.PID
-			}
-		}
-	}
-	if pid == 0 {
-		t.Fatal("the worker never showed as stopped")
-	}
+	pid := stoppedAtTaskRun(ctx, t, p)
 	if _, done := f.Result(); done {
 		t.Fatal("the stopped worker's job was answered before any SIGCONT")
 	}
@@ -67,4 +54,23 @@ func TestSIGSTOPThenSIGCONTGoesOn(t *testing.T) {
 			t.Errorf("the continued worker: exit %v, stop %q; want alive with its stop cleared", w.Exit, w.Stopped)
 		}
 	}
+}
+
+// stoppedAtTaskRun waits until the pool shows a worker the kernel has
+// stopped (state T) and returns its pid; it must be alive, at task-run,
+// holding job 0.
+func stoppedAtTaskRun(ctx context.Context, t *testing.T, p pools.Pool) int {
+	t.Helper()
+	for ctx.Err() == nil {
+		for _, w := range p.Snapshot().Parties {
+			if w.Worker && w.Wait != nil && w.Wait.Kind == pools.WaitStopped && !w.Wait.Ready {
+				if w.Stopped != "task-run" || w.Job != 0 || w.Exit != nil {
+					t.Errorf("stopped worker: at %q holding job %d, exit %v; want alive at task-run holding job 0", w.Stopped, w.Job, w.Exit)
+				}
+				return w.PID
+			}
+		}
+	}
+	t.Fatal("the worker never showed as stopped")
+	return 0
 }
