@@ -123,20 +123,7 @@ func TestSIGKILLLandsAtThePoint(t *testing.T) {
 // ends and reaps it all the same.
 func TestSIGSTOPIsARealStop(t *testing.T) {
 	p, _, ctx := submitStruck(t, 1, "sigstop")
-	var pid int
-	for pid == 0 && ctx.Err() == nil {
-		for _, w := range p.Snapshot().Parties {
-			if w.Worker && w.Wait != nil && w.Wait.Kind == pools.WaitStopped && !w.Wait.Ready {
-				if w.Stopped != "task-run" || w.Job != 0 || w.Exit != nil {
-					t.Errorf("stopped worker: at %q holding job %d, exit %v; want alive at task-run holding job 0", w.Stopped, w.Job, w.Exit)
-				}
-				pid = w.PID
-			}
-		}
-	}
-	if pid == 0 {
-		t.Fatal("the worker never showed as stopped")
-	}
+	pid := stoppedAtTaskRun(ctx, t, p)
 	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
 		t.Fatal(err)

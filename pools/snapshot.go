@@ -347,12 +347,18 @@ func stopped(p *Party, stop Point, r roles) bool {
 	case stop == 0:
 		return false
 	case stop&pointStops != 0:
-		at := stop &^ pointStops
+		at := stop &^ (pointStops | pointContinues)
 		p.Stop, p.Stopped = at, at.String()
 		// Proven from the kernel, not the slot: until /proc says T the
 		// worker is still on its way to the stop, so it can move.
 		st := process.StateLetter(p.PID)
-		p.Wait = &Wait{Kind: WaitStopped, For: "nothing: stopped by SIGSTOP at " + at.String() + ", and nobody sends SIGCONT", Job: p.Job,
+		nobody := ", and nobody sends SIGCONT"
+		if stop&pointContinues != 0 {
+			// The runner's SIGCONT comes only once this stop is all that
+			// keeps the caller waiting (scenarios: continueStopped).
+			nobody = ", until a SIGCONT that comes only once nothing else can move"
+		}
+		p.Wait = &Wait{Kind: WaitStopped, For: "nothing: stopped by SIGSTOP at " + at.String() + nobody, Job: p.Job,
 			Ready: st != 'T', Detail: fmt.Sprintf("state %c, as ps shows it", st)}
 		if r.deadline != "" {
 			p.Wait.Releasers = []string{r.deadline}

@@ -98,6 +98,7 @@ func serveWorker(spec string) int {
 	signal.Notify(sigs, syscall.SIGINT)
 	go w.onSIGINT(sigs)
 	parentDeath = w.awaitParent
+	stopUntilContinued = w.stopCont
 	inheritedLock = w.blockInherited
 	go w.mailbox()
 	err = w.start()

@@ -174,6 +174,12 @@ type Strike struct {
 	Phase string `json:"phase"`
 	Kind  string `json:"kind"`
 	PID   int    `json:"pid"`
+	// Continued, for sigstop-cont: whether the driver sent the SIGCONT
+	// (false: the worker ended while stopped; nil: neither was seen), the
+	// state it saw first (T) and how long nothing had moved by then.
+	Continued   *bool   `json:"continued,omitempty"`
+	StateBefore string  `json:"state_before,omitempty"`
+	QuietMS     float64 `json:"quiet_ms,omitempty"`
 }
 
 // An IdleStrike is the idle worker an idle fault struck.

@@ -126,6 +126,7 @@ var (
 	never    = faults.NeverReturns
 	clean    = faults.ExitsClean
 	stops    = faults.Stops
+	conts    = faults.StopsThenContinues
 	ctrlC    = faults.Interrupted
 	outsized = faults.Outsized
 )
@@ -155,4 +156,13 @@ const (
 const (
 	drainsJoin26 = "2.6's Pool.join joins the task handler, then the result handler, and only then the workers; the result handler goes on reading the result pipe after its sentinel `while cache and thread._state != TERMINATE` (_handle_results), so job 2's 1 MiB is drained while the caller is in join, and the worker's write returns"
 	drainsJoin3x = "3.11's Pool.join joins the worker handler, the task handler, the result handler, and only then the workers (Pool.join); _handle_results reads on `while cache and thread._state != TERMINATE`, and _handle_workers sends the workers their sentinels only once the cache is empty, so job 2's 1 MiB is read while the caller is in join and the worker's write returns"
+)
+
+// Reasons shared by the sigstop-cont cells (faults/sigstopcont.go).
+const (
+	// lateNote: when the continue comes (runner: continueStopped).
+	lateNote = " (the runner sends SIGCONT once the caller is proven stuck on the stopped worker alone, the state in which sigstop's cell is a hang)"
+	// deadlineBeforeCont: a deadline is a releaser, so the continue's
+	// point is never reached.
+	deadlineBeforeCont = "the deadline comes before any SIGCONT: it is a releaser of the stopped worker's wait, so the caller is never proven stuck on it, which is when the runner would continue it"
 )

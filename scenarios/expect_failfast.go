@@ -34,6 +34,11 @@ func init() {
 			{stops, faults.ResultEncode}:        hang(stoppedUnseen),
 			{stops, faults.ResultWrite}:         hang("the worker stops after writing part of job 2's result frame: the manager, which reads results itself (wait_result_broken_or_wakeup: result_reader.recv()), waits in recv for the rest of the frame that only the stopped worker could write, and looks at no sentinel again"),
 			{stops, faults.IdleLockHolder}:      hang("the stopped idle worker holds the call queue's read lock (multiprocessing.Queue.get: `with self._rlock: res = self._recv_bytes()`): it is alive, so no sentinel fires and the pool never breaks, and no other worker reads a call again"),
+			{conts, faults.TaskDecode}:          done(stoppedWaitedFor + "; once continued, _process_worker decodes job 2's call item and runs it: a late answer" + lateNote),
+			{conts, faults.TaskRun}:             done(stoppedWaitedFor + "; once continued, _process_worker returns from the call and _sendback_result puts job 2's result, which the manager reads: a late answer" + lateNote),
+			{conts, faults.ResultEncode}:        done(stoppedWaitedFor + "; once continued, _sendback_result sends job 2's result: a late answer" + lateNote),
+			{conts, faults.ResultWrite}:         done("the manager, which reads results itself (wait_result_broken_or_wakeup: result_reader.recv()), waits in recv for the rest of job 2's frame; once continued, the worker writes it: a late answer" + lateNote),
+			{conts, faults.IdleLockHolder}:      done("the stopped idle worker holds the call queue's read lock (multiprocessing.Queue.get: `with self._rlock: res = self._recv_bytes()`): it is alive, so no sentinel fires and the pool does not break; once continued, its read goes on and every call is run" + lateNote),
 			{ctrlC, faults.TaskDecode}:          raised(ErrKindInterrupted, ctrlCFutures+"; the worker decoding job 2 gets it inside call_queue.get, unguarded, and ends with code 1"),
 			{ctrlC, faults.TaskRun}:             raised(ErrKindInterrupted, ctrlCFutures+"; the worker running job 2 catches it (`except BaseException` around the call) and sends it as job 2's exception"),
 			{ctrlC, faults.ResultEncode}:        raised(ErrKindInterrupted, ctrlCFutures+"; the worker encoding job 2's result catches it (_sendback_result: `except BaseException`) and sends an error instead"),
@@ -50,6 +55,8 @@ const (
 	ctrlCFutures = "the caller waits in Future.result -> Condition.wait -> lock.acquire(), which a signal interrupts on POSIX since 3.2: it gets KeyboardInterrupt at once, and map delivers no job. An idle worker gets KeyboardInterrupt in call_queue.get, which _process_worker does not guard: it ends with code 1, and the manager breaks the pool (wait_result_broken_or_wakeup)"
 	// stoppedUnseen: 3.11's manager sees deaths, not stops.
 	stoppedUnseen = "_ExecutorManagerThread.wait_result_broken_or_wakeup (3.11) waits on the result pipe, the wakeup pipe and the workers' sentinels: a worker stopped by SIGSTOP (state T) writes nothing and its sentinel never fires, and ProcessPoolExecutor has no per-task timeout (Future.result(timeout) bounds only the caller's wait): the caller waits for job 2 forever"
+	// stoppedWaitedFor: the same, for a stop that ends.
+	stoppedWaitedFor = "_ExecutorManagerThread.wait_result_broken_or_wakeup (3.11) waits on the result pipe, the wakeup pipe and the workers' sentinels: a worker stopped by SIGSTOP (state T) writes nothing and its sentinel never fires, so the pool does not break, and ProcessPoolExecutor has no per-task timeout: the caller waits"
 	// brokeExit0: 3.11's retirement (max_tasks_per_child) is announced by
 	// a _ResultItem with exit_pid, and run() pops that process before its
 	// sentinel is waited on again; an unannounced exit is a death.

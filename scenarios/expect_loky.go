@@ -37,6 +37,7 @@ func init() {
 	for _, ph := range []faults.Phase{faults.IdleLockHolder, faults.IdleLockWaiter} {
 		cells[When{dies, ph}] = raised(ErrKindBroken, "an idle worker's sentinel fires with the result pipe empty: TerminatedWorkerError breaks the executor before the map, and every submit on it raises that error (ProcessPoolExecutor.submit: `raise self._flags.broken`)")
 	}
+	cells[When{conts, faults.IdleLockHolder}] = done("the stopped idle worker holds the call queue's read lock; it is alive, so no sentinel fires and the executor does not break. loky's other workers wait for that lock within their idle timeout (_process_worker: call_queue.get(block=True, timeout=timeout), 10 s in get_reusable_executor; the model has none), and the continue comes first: once continued, the worker's read goes on and every call is run" + lateNote)
 	expect(StrategyExpectations{Strategy: pools.Loky, File: expectFile(pools.Loky), NeverHangs: failfastNeverHangs, Cells: cells})
 }
 

@@ -69,6 +69,9 @@ func (sc Scenario) ctrlCWaits() error {
 		if k.Effect == faults.Interrupted {
 			return fmt.Errorf("fault=%s with wait=%s: not modelled: the caller's side of a Ctrl-C is modelled for wait=map, get and join", f, sc.Wait)
 		}
+		if err := stopContEnds(sc, f, k); err != nil {
+			return err
+		}
 		if k.Effect == faults.Stops && sc.Wait.Ends() {
 			// terminate() and shutdown() send SIGTERM and join: a stopped
 			// worker takes no SIGTERM until it is continued.

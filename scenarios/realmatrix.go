@@ -477,7 +477,7 @@ func realRace(pool, kind string, phase faults.Phase) string {
 	case phase == faults.IdleLockWaiter:
 		return "pebble 5.0: an idle worker's death with no task running raises BrokenProcessPool(\"All workers expired\") inside the pool manager " +
 			"(pebble/pool/process.py), which shows as RuntimeError: Unexpected error within the Pool, as no-answer, or as completed, depending on timing"
-	case k.Effect == faults.ExitsClean || k.Effect == faults.Stops || k.Effect == faults.Interrupted:
+	case k.Effect == faults.ExitsClean || k.Effect == faults.Stops || k.Effect == faults.StopsThenContinues || k.Effect == faults.Interrupted:
 		// No death pebble handles: it skips exit code 0 (inspect_workers),
 		// a stopped worker never expires, and its workers ignore SIGINT.
 		return ""

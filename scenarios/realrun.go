@@ -67,6 +67,7 @@ func RealEvidence(o realpools.Outcome, workers int, pids bool) []string {
 		out = append(out, "the call raised "+o.CallError.Class)
 	}
 	out = append(out, ws...)
+	out = append(out, continuedLines(o, role, pids)...)
 	for _, j := range o.Jobs {
 		if j.Outcome != "unanswered" || j.ResultSeen || o.Verdict != realpools.NoAnswer {
 			continue

@@ -105,6 +105,9 @@ type run struct {
 	// shutdown) is; giveUp ends its bounded get (see callThenEnd).
 	endPhase atomic.Int32
 	giveUp   context.CancelFunc
+	// cont: the workers sigstop-cont faults stopped and the runner
+	// continued (sigstopcont.go).
+	cont continued
 }
 
 // maxTaskFrame is the largest task frame body the scenario sends. A map
@@ -229,6 +232,10 @@ func (r *run) watch(wait func() error, out *Outcome) (pools.Snapshot, Proof, Ver
 		}
 		haveLivelock = false
 		if haveCandidate && candidate.Progress == s.Progress && sameDead(candidate, s) {
+			if r.continueStopped(s) {
+				haveCandidate = false
+				continue
+			}
 			if r.settle() {
 				haveCandidate = false
 				continue
@@ -621,6 +628,7 @@ func (r *run) finish(out *Outcome, s pools.Snapshot, pr Proof, v Verdict) {
 		}
 		out.Diagnosis, out.Summary = diagnoseAnswer(*out, s, k)
 	}
+	r.notes = append(r.notes, r.contNotes(s, v)...)
 	for _, n := range r.notes {
 		out.Diagnosis += "; " + n
 		out.Summary += "; " + n

@@ -63,7 +63,7 @@ POOLS = {
 }
 MODULES = {"py:billiard": "billiard", "py:loky": "joblib.externals.loky", "py:pebble": "pebble"}
 KINDS = ("raise", "sys-exit", "os-exit", "exit0", "sigkill", "segfault", "reader-memory-error", "stuck", "sigstop", "sigint",
-         "big-result", "parent-killed", "fork-held-lock")
+         "big-result", "parent-killed", "fork-held-lock", "sigstop-cont")
 JOB_PHASES = ("task-encode", "task-decode", "task-run", "result-encode", "result-write", "result-decode")
 IDLE_PHASES = ("idle-lock-holder", "idle-lock-waiter")
 START_PHASES = ("worker-start",)  # strikes each first worker, not a job
@@ -165,6 +165,11 @@ def strike(kind, phase, job):
         # SIGKILL ends it at teardown, which works on a stopped process.
         os.kill(os.getpid(), signal.SIGSTOP)
         raise RuntimeError("poolhang driver: sigstop: the worker was continued")
+    if kind == "sigstop-cont":
+        # Stopped (state T) until the driver's SIGCONT (continue_when_alone),
+        # then the code at the point goes on.
+        stop_until_continued(job, phase)
+        return
     if kind == "segfault":
         import ctypes
         import resource
@@ -319,6 +324,9 @@ def _patch_connections(cls):
                 n = os.write(self._handle, half)
                 half = half[n:]
             strike(kind, "result-write", job)
+            # Only a kind that goes on returns here (sigstop-cont): the
+            # rest of the frame follows the half already written.
+            return send(self, memoryview(buf)[len(buf) // 2:], *a)
         return send(self, buf, *a)
 
     def _recv(self, size, *a):
@@ -491,6 +499,7 @@ def check_fault(sc, kind, phase):
         "stuck": ("task-run",),
         "exit0": ("task-decode", "task-run", "result-encode"),
         "sigstop": ("task-decode", "task-run", "result-encode", "result-write", "idle-lock-holder"),
+        "sigstop-cont": ("task-decode", "task-run", "result-encode", "result-write", "idle-lock-holder"),
         "sigint": ("task-decode", "task-run", "result-encode"),
         "big-result": ("task-run",),
         "parent-killed": ("task-run",),
@@ -1062,6 +1071,7 @@ class Run:
         self.start_lock = set()  # workers at HELD that have not got past it
         self.pool_parent = 0  # parent-killed: the forked parent of the pool
         self.parent_killed = threading.Event()
+        self.called = threading.Event()  # the caller has started (sigstop-cont waits for it)
 
     # The events listener: every worker event is progress; a sigkill strike is
     # answered with a real SIGKILL.
@@ -1116,6 +1126,9 @@ class Run:
                 self.taken.setdefault(job, []).append(pid)
             if kind == "sigkill" and not in_parent_pid(pid):
                 os.kill(pid, signal.SIGKILL)
+            if kind == "sigstop-cont" and not in_parent_pid(pid):
+                threading.Thread(target=continue_when_alone, args=(self, self.struck[-1]),
+                                 name="poolhang-continuer", daemon=True).start()
             if kind == "parent-killed" and self.pool_parent:
                 os.kill(self.pool_parent, signal.SIGKILL)  # the fault: kill -9 of the pool's parent
                 self.parent_killed.set()
@@ -1482,7 +1495,7 @@ def execute(sc, stall):
         # by its pool), or for sigstop stopped (T); only then is the map
         # submitted.
         deadline = time.monotonic() + 10
-        struck = ("T",) if kind == "sigstop" else ("Z",)
+        struck = ("T",) if kind in ("sigstop", "sigstop-cont") else ("Z",)
         while (proc_stat(pid) or ["Z"])[0] not in struck:
             if time.monotonic() > deadline:
                 raise RuntimeError("idle worker %d did not die of %s" % (pid, kind))
@@ -1495,6 +1508,7 @@ def execute(sc, stall):
         # and ends the process itself.
         threading.main_thread().name = "poolhang-caller"
         t_call = time.monotonic()
+        run.called.set()
         mon = threading.Thread(target=monitor, args=(run, sc, pool, limit, out, threading.main_thread(), t_call),
                                name="poolhang-monitor", daemon=True)
         mon.start()
@@ -1506,6 +1520,7 @@ def execute(sc, stall):
                 pass  # a second Ctrl-C: the monitor still ends the run
     caller = threading.Thread(target=run.call, args=(pool, args), name="poolhang-caller", daemon=True)
     t_call = time.monotonic()
+    run.called.set()
     caller.start()
     monitor(run, sc, pool, limit, out, caller, t_call)
 
@@ -1876,3 +1891,73 @@ if __name__ == "__main__":
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import poolhang_driver
     sys.exit(poolhang_driver.main(sys.argv))
+
+
+# ------------------------------------------------------ sigstop-cont
+
+# CONT_SETTLE: how long nothing may have moved before the stopped worker
+# is continued; below the stall limit (at least 2 s), after which the
+# monitor would call the run a no-answer.
+CONT_SETTLE = 0.5
+BLOCKED = ("read", "poll", "ppoll", "select", "pselect6", "futex", "epoll_wait", "epoll_pwait", "pause",
+           "wait4", "waitid", "rt_sigsuspend")
+
+
+def stop_until_continued(job, phase):
+    """Stop this process with a real SIGSTOP and return once a SIGCONT has
+    continued it. The SIGCONT's handler writes to a wakeup fd (the C-level
+    handler, set_wakeup_fd), so the return waits for the SIGCONT itself,
+    whenever it arrives, and never for kill() alone: in a process with
+    other threads, kill() can return before the group stop reaches this
+    thread."""
+    if threading.current_thread() is not threading.main_thread():
+        # Signal handlers and the wakeup fd are the main thread's; a
+        # worker with one thread stops before kill() returns.
+        os.kill(os.getpid(), signal.SIGSTOP)
+        emit("resumed", job, phase, os.getpid())
+        return
+    r, w = os.pipe()
+    os.set_blocking(w, False)
+    old_handler = signal.signal(signal.SIGCONT, lambda *a: None)
+    old_fd = signal.set_wakeup_fd(w)
+    try:
+        os.kill(os.getpid(), signal.SIGSTOP)
+        select.select([r], [], [])
+    finally:
+        signal.set_wakeup_fd(old_fd)
+        signal.signal(signal.SIGCONT, old_handler)
+        os.close(r)
+        os.close(w)
+    emit("resumed", job, phase, os.getpid())
+
+
+def continue_when_alone(run, hit):
+    """sigstop-cont's named point, as the models' runner has it: send the
+    real SIGCONT once the stopped worker is all that is in the way, that
+    is once it is stopped (T), every other live worker is blocked in a
+    system call, and nothing (no event, no answer, nothing the monitor
+    counts as progress) has moved for CONT_SETTLE, on two samples alike.
+    Before the caller has started (an idle fault strikes first) nothing
+    is in the way yet."""
+    _driver_tids.add(threading.get_native_id())
+    pid = hit["pid"]
+    run.called.wait()
+    last = None
+    while not run.done.is_set():
+        st = (proc_stat(pid) or ["Z"])[0]
+        if st in ("Z", "X"):
+            hit["continued"] = False
+            return  # ended while stopped (killed by its pool or the teardown)
+        others = {p: syscall_of(p)[0] for p in workers_alive() if p != pid}
+        with run.lock:
+            quiet = time.monotonic() - run.progress
+            state = (run.events, len(run.answers), tuple(sorted(others.items())))
+        ready = st == "T" and all(c in BLOCKED for c in others.values()) and quiet >= CONT_SETTLE
+        if ready and state == last:
+            hit.update(state_before=st, others={str(p): c for p, c in others.items()}, quiet_ms=round(quiet * 1000, 1))
+            os.kill(pid, signal.SIGCONT)
+            hit["continued"] = True
+            run.on_event(["continued", str(hit["job"]), hit["phase"], str(pid)])
+            return
+        last = state if ready else None
+        time.sleep(0.02)
