@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/poolhang/poolhang/faults"
@@ -227,21 +229,33 @@ func RunMatrix(ctx context.Context, progress func(i, n int, mc MatrixCell, t Cel
 		Command:   MatrixCommand,
 	}
 	cells := Cells()
-	for i, c := range cells {
+	m.Cells = make([]MatrixCell, len(cells))
+	g.Timings = make([]CellTiming, len(cells))
+	errs := make([]error, len(cells))
+	var mu sync.Mutex
+	done := 0
+	runEach(len(cells), matrixParallel, func(i int) {
+		c := cells[i]
 		o, err := Run(ctx, c.Scenario())
-		if err != nil {
-			return m, g, fmt.Errorf("%s: %w", c, err)
+		switch {
+		case err != nil:
+			errs[i] = fmt.Errorf("%s: %w", c, err)
+			return
+		case len(o.Leftovers) > 0:
+			errs[i] = fmt.Errorf("%s: teardown left %v", c, o.Leftovers)
+			return
 		}
-		if len(o.Leftovers) > 0 {
-			return m, g, fmt.Errorf("%s: teardown left %v", c, o.Leftovers)
-		}
-		mc := NewMatrixCell(c, o)
-		t := CellTiming{Cell: c.String(), WallMS: ms(o.Wall), VerdictMS: ms(o.ToVerdict)}
-		m.Cells = append(m.Cells, mc)
-		g.Timings = append(g.Timings, t)
+		m.Cells[i] = NewMatrixCell(c, o)
+		g.Timings[i] = CellTiming{Cell: c.String(), WallMS: ms(o.Wall), VerdictMS: ms(o.ToVerdict)}
 		if progress != nil {
-			progress(i+1, len(cells), mc, t)
+			mu.Lock()
+			done++
+			progress(done, len(cells), m.Cells[i], g.Timings[i])
+			mu.Unlock()
 		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return m, g, err
 	}
 	var err error
 	if m.Recovery, err = RunRecovery(ctx); err != nil {
@@ -262,6 +276,28 @@ func RunMatrix(ctx context.Context, progress func(i, n int, mc MatrixCell, t Cel
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// matrixParallel is how many cells run at once: a cell's verdict is
+// proven from recorded state, whatever the load (TestVerdictsAreRepeatable),
+// and most of a cell's time is a wait (tracked's 500 ms deadlines,
+// billiard's 100 ms grace).
+const matrixParallel = 4
+
+// runEach calls f(0) to f(n-1), at most parallel at once.
+func runEach(n, parallel int, f func(i int)) {
+	sem := make(chan struct{}, parallel)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			f(i)
+		}()
+	}
+	wg.Wait()
+}
 
 // Files are the files a matrix is written to, in a results directory.
 const (

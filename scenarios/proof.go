@@ -75,6 +75,25 @@ func proveExcept(s pools.Snapshot, futile map[string]bool) Proof {
 	return out
 }
 
+// quiescent reports whether no party of s can move by itself: each has
+// ended, or waits on something that is not ready. A proof needs only the
+// caller stuck, so a party that can still move (a result handler with
+// bytes of a torn frame still to read, a worker on its way to a lock)
+// may not have moved yet when it holds, the later the more loaded the
+// machine. A verdict waits for it, so that the final state the diagnosis
+// and the picture show is every party's last, whatever the load.
+func quiescent(s pools.Snapshot) bool {
+	for _, p := range s.Parties {
+		if p.Exit != nil || p.Done {
+			continue
+		}
+		if p.Wait == nil || p.Wait.Ready {
+			return false
+		}
+	}
+	return true
+}
+
 // A Cause is a named reason for a hang.
 type Cause string
 

@@ -108,6 +108,9 @@ type run struct {
 	// cont: the workers sigstop-cont faults stopped and the runner
 	// continued (sigstopcont.go).
 	cont continued
+	// interrupted lists the workers a Ctrl-C will end: alive when it
+	// struck, in a pool whose workers do not ignore SIGINT.
+	interrupted []int
 }
 
 // maxTaskFrame is the largest task frame body the scenario sends. A map
@@ -232,6 +235,10 @@ func (r *run) watch(wait func() error, out *Outcome) (pools.Snapshot, Proof, Ver
 		}
 		haveLivelock = false
 		if haveCandidate && candidate.Progress == s.Progress && sameDead(candidate, s) {
+			if !quiescent(s) || !r.interruptsLanded(s) {
+				candidate = s
+				continue
+			}
 			if r.continueStopped(s) {
 				haveCandidate = false
 				continue
@@ -442,6 +449,7 @@ func (r *run) strikeSignals(s pools.Snapshot) {
 				r.interrupt()
 			}
 			// Then every worker at once.
+			r.interrupted = interruptible(r.sc.Pool, s, w.PID)
 			if err := r.p.SignalGroup(k.Signal); err != nil {
 				r.notes = append(r.notes, fmt.Sprintf("fault %s did not strike: %v", f, err))
 			}
@@ -677,4 +685,37 @@ func procState(pid int) string {
 		return "?"
 	}
 	return string(b[i+2])
+}
+
+// interruptible lists the live workers of s that a SIGINT ends, but the
+// one at the fault's point (where the pool may catch its
+// KeyboardInterrupt): every other, since none catches it where it waits
+// (pools/interrupt.go onSIGINT), unless the pool's workers ignore SIGINT
+// (pebble, tracked).
+func interruptible(p pools.Strategy, s pools.Snapshot, at int) []int {
+	if d, err := pools.Lookup(p); err != nil || d.Worker.IgnoreSIGINT {
+		return nil
+	}
+	var out []int
+	for _, w := range s.Parties {
+		if w.Role == pools.RoleWorker && w.Exit == nil && w.PID != at {
+			out = append(out, w.PID)
+		}
+	}
+	return out
+}
+
+// interruptsLanded reports whether every worker a Ctrl-C will end has
+// ended. A signal on its way is a move the snapshot cannot show: a
+// worker blocked in a read looks blocked until its KeyboardInterrupt
+// ends it, later the more loaded the machine.
+func (r *run) interruptsLanded(s pools.Snapshot) bool {
+	for _, pid := range r.interrupted {
+		for _, w := range s.Parties {
+			if w.Role == pools.RoleWorker && w.PID == pid && w.Exit == nil {
+				return false
+			}
+		}
+	}
+	return true
 }
