@@ -78,9 +78,9 @@ func (w *worker) interruptedNow() error {
 // stopped at p for a signal until it arrives.
 func (w *worker) awaitInterrupt(p Point, job int) {
 	w.sigint.waiting.Store(true)
-	w.slot.SetPoint(uint32(p), int64(job))
+	w.setPoint(p, job)
 	<-w.sigint.wake
-	w.slot.SetPoint(0, int64(job))
+	w.setPoint(0, job)
 }
 
 // siblings lists the other live workers of this pool (same parent), from

@@ -52,5 +52,16 @@ func (w *worker) stopCont(p Point, job int) {
 	w.slot.SetPoint(0, int64(job))
 }
 
-// stopMu serialises a worker's continued stops (stopCont).
+// stopMu serialises a worker's continued stops (stopCont) and every other
+// point it records (setPoint): the slot has one point, and a continued
+// idle stop's clear, on the mailbox goroutine, must not erase a point the
+// main loop reached after the SIGCONT (a Ctrl-C's, a kill's).
 var stopMu sync.Mutex
+
+// setPoint records the point p (0: none) and job in the worker's slot,
+// after any continued stop has cleared its own.
+func (w *worker) setPoint(p Point, job int) {
+	stopMu.Lock()
+	defer stopMu.Unlock()
+	w.slot.SetPoint(uint32(p), int64(job))
+}

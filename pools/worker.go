@@ -161,7 +161,7 @@ func (w *worker) await(p Point, job int) {
 		w.awaitInterrupt(p&^pointInterrupt, job)
 		return
 	}
-	w.slot.SetPoint(uint32(p), int64(job))
+	w.setPoint(p, job)
 	if p&pointStops != 0 {
 		unix.Kill(os.Getpid(), unix.SIGSTOP)
 	}
@@ -200,8 +200,8 @@ func (w *worker) blockInherited(holder int64) {
 // A parent already gone (reparented: getppid is no longer the one the
 // worker was started by) returns at once.
 func (w *worker) awaitParent(p Point, job int) {
-	w.slot.SetPoint(uint32(p), int64(job))
-	defer w.slot.SetPoint(0, int64(job))
+	w.setPoint(p, job)
+	defer w.setPoint(0, job)
 	fd, err := unix.PidfdOpen(w.ppid, 0)
 	if err != nil {
 		return // the parent is gone already

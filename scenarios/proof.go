@@ -84,8 +84,8 @@ func proveExcept(s pools.Snapshot, futile map[string]bool) Proof {
 // and the picture show is every party's last, whatever the load.
 func quiescent(s pools.Snapshot) bool {
 	for _, p := range s.Parties {
-		if p.Exit != nil || p.Done {
-			continue
+		if p.Exit != nil || p.Done || (p.Role == pools.RoleCaller && p.Wait == nil) {
+			continue // ended, or a caller not yet calling (idle faults strike first)
 		}
 		if p.Wait == nil || p.Wait.Ready {
 			return false

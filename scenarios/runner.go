@@ -469,8 +469,11 @@ func (r *run) strikeIdle(i int, f Fault, wait func() error) error {
 	}
 	var target int
 	for {
+		// Once the pool has done all it can (an earlier idle fault's
+		// death handled: failfast breaks and ends every worker), so that
+		// the target is the same from run to run, and alive when struck.
 		s := r.snapshot()
-		if s.Consistent {
+		if s.Consistent && quiescent(s) {
 			pid, ready, none := idleTarget(s, f.Phase)
 			if none != "" {
 				r.notes = append(r.notes, fmt.Sprintf("fault %s did not strike: %s", f, none))
@@ -706,13 +709,14 @@ func interruptible(p pools.Strategy, s pools.Snapshot, at int) []int {
 }
 
 // interruptsLanded reports whether every worker a Ctrl-C will end has
-// ended. A signal on its way is a move the snapshot cannot show: a
-// worker blocked in a read looks blocked until its KeyboardInterrupt
-// ends it, later the more loaded the machine.
+// ended, or is stopped (its SIGINT lands once a SIGCONT comes). A signal
+// on its way is a move the snapshot cannot show: a worker blocked in a
+// read looks blocked until its KeyboardInterrupt ends it, later the more
+// loaded the machine.
 func (r *run) interruptsLanded(s pools.Snapshot) bool {
 	for _, pid := range r.interrupted {
 		for _, w := range s.Parties {
-			if w.Role == pools.RoleWorker && w.PID == pid && w.Exit == nil {
+			if w.Role == pools.RoleWorker && w.PID == pid && w.Exit == nil && !isStopped(w) {
 				return false
 			}
 		}
