@@ -398,8 +398,7 @@ func (p *failFast) managerStateLocked() (managerState, []*proc) {
 	st := managerState{
 		queued: len(p.workIDs), room: p.inFlight < p.opts.Workers+extraQueuedCalls,
 		closing: p.closing, pending: len(p.cache), sentinels: p.sentSentinels,
-		live: len(p.liveProcsLocked()), resultBytes: p.results.buffered() > 0,
-		cancel: p.cancelReq, held: p.holding > 0,
+		live: p.liveCountLocked(), cancel: p.cancelReq, held: p.holding > 0,
 	}
 	var unseen []*proc
 	for _, pr := range p.procs {
@@ -408,7 +407,23 @@ func (p *failFast) managerStateLocked() (managerState, []*proc) {
 			st.deaths = append(st.deaths, p.exiting[pr.PID])
 		}
 	}
+	// FIONREAD is a syscall on the manager's every turn: ask it only when
+	// the plan comes to the result pipe, past the steps that precede it.
+	if pre := planManager(st); !st.held && !pre.feed && !pre.sentinels && !pre.finish {
+		st.resultBytes = p.results.buffered() > 0
+	}
 	return st, unseen
+}
+
+// liveCountLocked is len(liveProcsLocked()), without the slice.
+func (p *failFast) liveCountLocked() int {
+	n := 0
+	for _, pr := range p.procs {
+		if !pr.IsDead() {
+			n++
+		}
+	}
+	return n
 }
 
 // recv reads one result frame and hands it on, as the manager does inside
