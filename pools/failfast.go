@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -66,6 +67,10 @@ type failFast struct {
 
 	feedReady chan struct{} // capacity 1
 	drained   chan struct{} // the manager emptied the result pipe (capacity 1)
+	// resultsLeft: recv saw bytes left in the result pipe after a frame.
+	// Only the manager reads the pipe, so they are there until it reads
+	// again, and its next turn needs no FIONREAD to know it.
+	resultsLeft atomic.Bool
 }
 
 const (
@@ -410,7 +415,7 @@ func (p *failFast) managerStateLocked() (managerState, []*proc) {
 	// FIONREAD is a syscall on the manager's every turn: ask it only when
 	// the plan comes to the result pipe, past the steps that precede it.
 	if pre := planManager(st); !st.held && !pre.feed && !pre.sentinels && !pre.finish {
-		st.resultBytes = p.results.buffered() > 0
+		st.resultBytes = p.resultsLeft.Load() || p.results.buffered() > 0
 	}
 	return st, unseen
 }
@@ -439,6 +444,7 @@ func (p *failFast) recv() bool {
 		detail:    func() string { return frameDetail(p.reader) },
 		torn:      func() bool { h, _ := p.reader.Progress(); return h > 0 },
 	})
+	p.resultsLeft.Store(false)
 	f, err := p.reader.Next(fireAlloc)
 	var r wireResult
 	if err == nil {
@@ -446,6 +452,8 @@ func (p *failFast) recv() bool {
 	}
 	if p.results.buffered() <= 0 {
 		notify(p.drained)
+	} else {
+		p.resultsLeft.Store(true)
 	}
 	if err != nil {
 		if p.stopped() {
