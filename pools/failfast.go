@@ -71,6 +71,7 @@ type failFast struct {
 	// Only the manager reads the pipe, so they are there until it reads
 	// again, and its next turn needs no FIONREAD to know it.
 	resultsLeft atomic.Bool
+	recvWait    *waitSpec // the manager's only
 }
 
 const (
@@ -436,14 +437,17 @@ func (p *failFast) liveCountLocked() int {
 // the pool). It blocks until the whole frame is in: while it reads, no
 // sentinel is looked at. It reports whether the manager goes on.
 func (p *failFast) recv() bool {
-	p.setG(gManager, "reading a result from the result queue pipe (result_reader.recv())", &waitSpec{
-		kind:      WaitFrameRest,
-		what:      "the rest of a result frame on the result queue pipe",
-		releasers: p.resultWritersLocked,
-		ready:     func() bool { return p.results.readReady(p.reader.Counters()) },
-		detail:    func() string { return frameDetail(p.reader) },
-		torn:      func() bool { h, _ := p.reader.Progress(); return h > 0 },
-	})
+	if p.recvWait == nil { // the same on every read: made once
+		p.recvWait = &waitSpec{
+			kind:      WaitFrameRest,
+			what:      "the rest of a result frame on the result queue pipe",
+			releasers: p.resultWritersLocked,
+			ready:     func() bool { return p.results.readReady(p.reader.Counters()) },
+			detail:    func() string { return frameDetail(p.reader) },
+			torn:      func() bool { h, _ := p.reader.Progress(); return h > 0 },
+		}
+	}
+	p.setG(gManager, "reading a result from the result queue pipe (result_reader.recv())", p.recvWait)
 	p.resultsLeft.Store(false)
 	f, err := p.reader.Next(fireAlloc)
 	var r wireResult
