@@ -408,7 +408,7 @@ func (p *failFast) managerStateLocked() (managerState, []*proc) {
 	}
 	var unseen []*proc
 	for _, pr := range p.procs {
-		if _, d, _ := pr.State(); d && !p.seenDead[pr] {
+		if pr.Dead() && !p.seenDead[pr] {
 			unseen = append(unseen, pr)
 			st.deaths = append(st.deaths, p.exiting[pr.PID])
 		}
