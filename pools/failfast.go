@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -66,6 +67,11 @@ type failFast struct {
 
 	feedReady chan struct{} // capacity 1
 	drained   chan struct{} // the manager emptied the result pipe (capacity 1)
+	// resultsLeft: recv saw bytes left in the result pipe after a frame.
+	// Only the manager reads the pipe, so they are there until it reads
+	// again, and its next turn needs no FIONREAD to know it.
+	resultsLeft atomic.Bool
+	recvWait    *waitSpec // the manager's only
 }
 
 const (
@@ -398,17 +404,32 @@ func (p *failFast) managerStateLocked() (managerState, []*proc) {
 	st := managerState{
 		queued: len(p.workIDs), room: p.inFlight < p.opts.Workers+extraQueuedCalls,
 		closing: p.closing, pending: len(p.cache), sentinels: p.sentSentinels,
-		live: len(p.liveProcsLocked()), resultBytes: p.results.buffered() > 0,
-		cancel: p.cancelReq, held: p.holding > 0,
+		live: p.liveCountLocked(), cancel: p.cancelReq, held: p.holding > 0,
 	}
 	var unseen []*proc
 	for _, pr := range p.procs {
-		if _, d, _ := pr.State(); d && !p.seenDead[pr] {
+		if pr.Dead() && !p.seenDead[pr] {
 			unseen = append(unseen, pr)
 			st.deaths = append(st.deaths, p.exiting[pr.PID])
 		}
 	}
+	// FIONREAD is a syscall on the manager's every turn: ask it only when
+	// the plan comes to the result pipe, past the steps that precede it.
+	if pre := planManager(st); !st.held && !pre.feed && !pre.sentinels && !pre.finish {
+		st.resultBytes = p.resultsLeft.Load() || p.results.buffered() > 0
+	}
 	return st, unseen
+}
+
+// liveCountLocked is len(liveProcsLocked()), without the slice.
+func (p *failFast) liveCountLocked() int {
+	n := 0
+	for _, pr := range p.procs {
+		if !pr.IsDead() {
+			n++
+		}
+	}
+	return n
 }
 
 // recv reads one result frame and hands it on, as the manager does inside
@@ -416,14 +437,18 @@ func (p *failFast) managerStateLocked() (managerState, []*proc) {
 // the pool). It blocks until the whole frame is in: while it reads, no
 // sentinel is looked at. It reports whether the manager goes on.
 func (p *failFast) recv() bool {
-	p.setG(gManager, "reading a result from the result queue pipe (result_reader.recv())", &waitSpec{
-		kind:      WaitFrameRest,
-		what:      "the rest of a result frame on the result queue pipe",
-		releasers: p.resultWritersLocked,
-		ready:     func() bool { return p.results.readReady(p.reader.Counters()) },
-		detail:    func() string { return frameDetail(p.reader) },
-		torn:      func() bool { h, _ := p.reader.Progress(); return h > 0 },
-	})
+	if p.recvWait == nil { // the same on every read: made once
+		p.recvWait = &waitSpec{
+			kind:      WaitFrameRest,
+			what:      "the rest of a result frame on the result queue pipe",
+			releasers: p.resultWritersLocked,
+			ready:     func() bool { return p.results.readReady(p.reader.Counters()) },
+			detail:    func() string { return frameDetail(p.reader) },
+			torn:      func() bool { h, _ := p.reader.Progress(); return h > 0 },
+		}
+	}
+	p.setG(gManager, "reading a result from the result queue pipe (result_reader.recv())", p.recvWait)
+	p.resultsLeft.Store(false)
 	f, err := p.reader.Next(fireAlloc)
 	var r wireResult
 	if err == nil {
@@ -431,6 +456,8 @@ func (p *failFast) recv() bool {
 	}
 	if p.results.buffered() <= 0 {
 		notify(p.drained)
+	} else {
+		p.resultsLeft.Store(true)
 	}
 	if err != nil {
 		if p.stopped() {

@@ -309,6 +309,8 @@ type pebblePool struct {
 	inspecting int
 
 	taskReady chan struct{} // capacity 1
+	run       []queued      // the scheduler's turn, reused
+	runBuf    []byte        // the frames of a run, reused
 	turn      chan struct{} // closed (and replaced) after each turn of the pool manager
 	quiet     chan struct{} // closed once closing with nothing pending, or in ERROR
 	quietOnce sync.Once
@@ -592,22 +594,22 @@ func (p *pebblePool) schedule() {
 			}
 			p.mu.Lock()
 		}
-		q := p.taskq[0]
-		p.taskq = p.taskq[1:]
-		p.registered[q.job] = &pebbleTask{}
-		p.setGLocked(gScheduler, fmt.Sprintf("encoding job %d", q.job), nil)
+		n := p.runLocked()
+		qs := append(p.run[:0], p.taskq[:n]...)
+		p.taskq = p.taskq[n:]
+		for _, q := range qs {
+			p.registered[q.job] = &pebbleTask{}
+		}
+		if n == 1 {
+			p.setGLocked(gScheduler, fmt.Sprintf("encoding job %d", qs[0].job), nil)
+		} else {
+			p.setGLocked(gScheduler, fmt.Sprintf("encoding jobs %d to %d", qs[0].job, qs[n-1].job), nil)
+		}
 		p.mu.Unlock()
-		b, err := encodeQueued(q)
-		if err != nil {
-			p.dieG(gScheduler, fmt.Sprintf("died of an uncaught error encoding job %d (not a PicklingError or TypeError): %v", q.job, err))
+		if !p.dispatch(qs) {
 			return
 		}
-		p.setG(gScheduler, fmt.Sprintf("writing job %d to the task pipe", q.job),
-			&waitSpec{kind: WaitPipeRoom, what: "room in the task pipe", releasers: p.liveWorkerIDsLocked, ready: p.tasks.roomFor(len(b))})
-		if err := p.tasks.send(b); err != nil {
-			p.doneG(gScheduler, "stopped: OSError writing the task pipe")
-			return
-		}
+		p.run = qs[:0]
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 
@@ -61,6 +62,8 @@ type Process struct {
 	status Exit
 	dead   bool
 	reaped bool
+	// deadNow is dead, for Dead: set under mu once record has run.
+	deadNow atomic.Bool
 	// watchErr is why waitid failed, if it did, instead of reporting an
 	// exit.
 	watchErr error
@@ -120,6 +123,7 @@ func (pr *Process) Watch(record func()) {
 		if record != nil {
 			record()
 		}
+		pr.deadNow.Store(true)
 	}
 	pr.mu.Unlock()
 	close(pr.exited)
@@ -137,6 +141,11 @@ func (pr *Process) IsDead() bool {
 		return false
 	}
 }
+
+// Dead is State's dead without its lock, for a loop that asks it of every
+// worker on every turn: true once the process is marked dead and what
+// Watch recorded is there.
+func (pr *Process) Dead() bool { return pr.deadNow.Load() }
 
 // State returns how the process ended (once dead), whether it has ended
 // and whether it has been reaped.

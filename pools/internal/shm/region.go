@@ -25,7 +25,8 @@ import (
 
 // Layout: a 192-byte header (progress counter, the lock words, the byte
 // counters of the shared pipes, the handshake's secret, the workers' frame
-// limit, the lifecycle options, a strategy's parameter), then MaxSlots slots of slotSize bytes.
+// limit, the lifecycle options, a strategy's parameter, the locks' waiter
+// counts), then MaxSlots slots of slotSize bytes.
 const (
 	offProgress = 0
 	offLocks    = 8  // lock i at offLocks + 4*i
@@ -35,6 +36,7 @@ const (
 	offMaxTasks = 120 // a worker's tasks before it retires (0: no limit)
 	offInitFail = 124 // 1: the pool's initializer raises in every worker
 	offParam    = 128 // one word a strategy hands its workers
+	offWaiters  = 136 // waiters of lock i at offWaiters + 4*i
 	headerSize  = 192
 	slotSize    = 128
 	regionSize  = headerSize + slotSize*MaxSlots
@@ -48,6 +50,9 @@ const (
 	// SecretLen is the length of the handshake's secret, in bytes.
 	SecretLen = 16
 )
+
+// The waiter counts fit in the header.
+var _ [headerSize - offWaiters - 4*MaxLocks]struct{}
 
 // A Region is the shared memory of one pool.
 type Region struct {

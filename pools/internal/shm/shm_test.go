@@ -3,6 +3,7 @@ package shm
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestHandshakeAndLock(t *testing.T) {
@@ -57,5 +58,39 @@ func TestSlotReset(t *testing.T) {
 	s.Post(3, 4)
 	if v, arg := s.TakeMail(); v != 3 || arg != 4 {
 		t.Fatalf("TakeMail = %d, %d; want 3, 4", v, arg)
+	}
+}
+
+// A release wakes a process asleep on the lock, which the waiter count
+// announces; the count is back to 0 once the waiter has the lock.
+func TestReleaseWakesAWaiter(t *testing.T) {
+	r, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	l := r.Lock(2)
+	l.Acquire(1)
+	got := make(chan struct{})
+	go func() {
+		l.Acquire(2)
+		close(got)
+	}()
+	for l.waiters.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond) // most likely asleep in FUTEX_WAIT by now
+	l.Release()
+	select {
+	case <-got:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the waiter was not woken by the release")
+	}
+	if l.Holder() != 2 || l.waiters.Load() != 0 {
+		t.Fatalf("after the wake: holder %d, waiters %d; want 2, 0", l.Holder(), l.waiters.Load())
+	}
+	l.Release() // nobody waits: no wake needed
+	if l.Holder() != 0 {
+		t.Fatalf("holder %d after release, want 0", l.Holder())
 	}
 }

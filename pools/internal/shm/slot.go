@@ -128,7 +128,7 @@ func (s Slot) TakeMail() (uint32, int64) {
 	for {
 		v := m.Load()
 		if v == 0 {
-			futexWait(m, 0)
+			futexWait(m, 0, nil)
 			continue
 		}
 		m.Store(0)
