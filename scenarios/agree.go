@@ -84,6 +84,9 @@ func RealErrorKind(e *realpools.PyError, phase faults.Phase) string {
 		return ""
 	}
 	name := e.Class[strings.LastIndexByte(e.Class, '.')+1:]
+	if name == "Exception" {
+		name = billiardItemError(e.Message)
+	}
 	if name == "InjectedError" {
 		switch phase {
 		case faults.TaskEncode, faults.ResultEncode:
@@ -101,6 +104,27 @@ func RealErrorKind(e *realpools.PyError, phase faults.Phase) string {
 		}
 	}
 	return ErrKindOther
+}
+
+// billiardItemError names the error a billiard imap item wraps: 4.1's
+// IMapIterator.next raises a failed item as `Exception(value)`, value
+// an ExceptionInfo whose str is the traceback of the error set (the
+// driver keeps its first 500 characters). mark_as_worker_lost's is one
+// frame deep and names WorkerLostError; a worker's passes through the
+// driver's run_job, which raises only the driver's InjectedError
+// (workloop catches only Exception, so an exit request never gets
+// there). Any other Exception stays itself.
+func billiardItemError(msg string) string {
+	if !strings.HasPrefix(msg, "Traceback (most recent call last):") {
+		return "Exception"
+	}
+	switch {
+	case strings.Contains(msg, "WorkerLostError"):
+		return "WorkerLostError"
+	case strings.Contains(msg, "in workloop") && strings.Contains(msg, "in run_job"):
+		return "InjectedError"
+	}
+	return "Exception"
 }
 
 // An Explanation is a known disagreement between a model and its real
@@ -158,6 +182,26 @@ var raceSide = map[pools.Strategy]func(faults.Phase) string{
 	},
 }
 
+// wrappedItemError explains a billiard imap cell where both raised but
+// the real error is a bare Exception: billiard 4.1's IMapIterator.next
+// raises every failed item as `Exception(value)`, value the
+// ExceptionInfo of the error the worker or mark_as_worker_lost set, so
+// the real class names no kind (other), while the model names the error
+// it carries. It is a rule rather than an entry of the table: it holds
+// for every raised cell of billiard's imap sections, and only there.
+func wrappedItemError(p Pair, model MatrixCell, real RealCell) string {
+	if p.Real != "py:billiard" || model.Verdict != string(Raised) || real.Verdict != string(realpools.Raised) ||
+		real.Error != "Exception" || real.Kind != ErrKindOther {
+		return ""
+	}
+	switch real.Section {
+	case "imap", "imap_unordered", "imap-chunks":
+		return "billiard 4.1's IMapIterator.next raises a failed item as `Exception(value)` (value the ExceptionInfo of the worker's error, or of mark_as_worker_lost's WorkerLostError), so the real class is Exception whatever the error; the model names the error the item carries (" +
+			strings.Join(model.Errors, ", ") + "); both raise it for the same item"
+	}
+	return ""
+}
+
 // Agrees says whether a model's cell and its real pool's agree: the same
 // answer (completed, or raised with a mapped error kind among the
 // model's), or a proven hang where the real pool gave no answer. If not,
@@ -180,6 +224,11 @@ func Agrees(model MatrixCell, real RealCell) (bool, string) {
 	case model.Verdict == string(Raised):
 		if real.Verdict != string(realpools.Raised) {
 			return false, differ
+		}
+		if len(model.Errors) == 0 && real.Kind == "" {
+			// The call ended early with no job failed on either side
+			// (billiard's imap, whose input raised: set_length).
+			return true, differ
 		}
 		for _, k := range model.Errors {
 			if k == real.Kind {
@@ -243,7 +292,11 @@ func Compare(m Matrix, r RealMatrix, p Pair) PairReport {
 			rep.Agree++
 		} else {
 			differs[fault] = true
-			rep.Disagreements = append(rep.Disagreements, Disagreement{fault, how, explain(p, fault)})
+			why := explain(p, fault)
+			if why == "" {
+				why = wrappedItemError(p, mc, rc)
+			}
+			rep.Disagreements = append(rep.Disagreements, Disagreement{fault, how, why})
 		}
 	}
 	for _, e := range explanations {

@@ -91,3 +91,78 @@ const (
 	// interrupts.
 	billiardCtrlC = "MapResult.wait is threading.Event.wait on Python 3, which a SIGINT interrupts: the caller gets KeyboardInterrupt at once and map delivers no job (the workers, whose workloop catches only Exception, die of KeyboardInterrupt)"
 )
+
+// billiard in the call-style and option sections (billiard 4.1,
+// billiard/pool.py). Every apply_async is its own ApplyResult, with its
+// own job id and one acknowledging pid (ApplyResult.worker_pids); a map
+// is one MapResult, whose worker_pids are every pid that acknowledged any
+// of its chunks.
+func init() {
+	expectSection("callback", pools.Billiard, map[When]Expectation{
+		{raises, faults.TaskRun}: raised(ErrKindTask, "Worker.workloop catches Exception and sends the error as job 2's READY; ApplyResult._set sets it, "+
+			"sets the event, then calls the error_callback through safe_apply_callback"),
+		{dies, faults.TaskRun}: raised(ErrKindWorkerLost, "job 2's ApplyResult was acknowledged by the worker that died (ApplyResult._ack: `self._worker_pid = pid`); "+
+			"_join_exited_workers marks it lost and, after the grace (ModelGrace, 100 ms; LOST_WORKER_TIMEOUT is 10 s), mark_as_worker_lost calls "+
+			"`job._set(None, (False, ExceptionInfo()))`, which runs its error_callback; the other jobs are other ApplyResults, answered by the other worker and the replacement"),
+		{raises, faults.ResultDecode}: hang("the unpickling error escapes ResultHandler._process_result (it catches IOError/EOFError); body's `finally: finish_at_shutdown()` " +
+			"reads on while the cache is not empty, but job 2's READY was the message that failed, and its worker is alive, so nothing marks it lost: neither its callback nor get() is ever answered"),
+		{raises, faults.Callback}: raised(ErrKindCallback, "billiard's ApplyResult._set sets the event and pops the cache before it applies the callback "+
+			"(`# apply callbacks last`), through safe_apply_callback, which catches Exception and logs it ('Pool callback raised exception: %r'): "+
+			"job 2 is answered, the result handler goes on, and only the caller's record of job 2 carries its callback's error (unlike CPython's Pool, python/cpython issue 83371)"),
+	})
+	const chunk = "map(chunksize=3) puts the chunk of jobs 0 to 2 as one TASK of mapstar; "
+	expectSection("chunks", pools.Billiard, map[When]Expectation{
+		{raises, faults.TaskRun}: raised(ErrKindTask, chunk+"mapstar stops at job 2's error, which Worker.workloop sends as the chunk's READY"+billiardMapFails+" (MapResult._set's failure branch), every job of the map with it"),
+		{exits, faults.TaskRun}: raised(ErrKindWorkerLost, chunk+"Worker.workloop catches only Exception: SystemExit ends the worker, which had acknowledged the chunk "+
+			"(MapResult._ack records its pid for jobs 0 to 2); after the grace mark_as_worker_lost fails the whole map with WorkerLostError"),
+		{dies, faults.TaskRun}: raised(ErrKindWorkerLost, chunk+"the worker acknowledged the chunk and died running it; _join_exited_workers finds its pid in MapResult.worker_pids, "+
+			"and after the grace mark_as_worker_lost fails the whole map with WorkerLostError"),
+		{dies, faults.ResultWrite}: raised(ErrKindWorkerLost, chunk+"the worker dies mid-frame writing the chunk's three values, holding the result write lock: "+
+			"the result handler blocks on the torn frame, but the Supervisor thread runs _join_exited_workers, and after the grace the map fails with WorkerLostError"),
+	})
+}
+
+// billiard's imap (billiard 4.1 Pool.imap, Pool.imap_unordered): one
+// IMapIterator, one cache entry, whose worker_pids are every pid that
+// acknowledged any of its tasks (IMapIterator._ack); next() raises a
+// failed item as `Exception(value)`.
+func init() {
+	const (
+		goesOn = "Worker.workloop catches Exception and sends the error as item 2's READY; next() raises it " +
+			"(`raise Exception(value)`: billiard's iterator wraps every error in Exception) and the caller goes on to the next items"
+		lost = "the worker acknowledged item 2 (IMapIterator._ack appends its pid to _worker_pids) and died running it; " +
+			"_join_exited_workers marks the iterator lost, and after the grace (ModelGrace, 100 ms) mark_as_worker_lost calls " +
+			"`job._set(None, (False, ExceptionInfo()))`: "
+		decode = "the unpickling error escapes ResultHandler._process_result; finish_at_shutdown reads on, but item 2's READY was the message that failed, " +
+			"and its worker is alive, so nothing marks the iterator lost: next() waits for it forever"
+		input = "billiard's imap hands the task handler a bare generator (`((TASK, (result._job, i, func, (x,), {})) for i, x in enumerate(iterable))`); " +
+			"TaskHandler.body's outer `except Exception` does `job, ind = task[:2]` on the last message produced, `(TASK, (job, 1, ...))`: job is TASK, " +
+			"billiard job id 2, no call of this pool (the imap is job 0), so it skips the _set and calls `set_length(i + 1)`: the iteration ends after items 0 and 1, " +
+			"the input's exception is dropped, and next() raises StopIteration with items 2 to 5 never produced"
+	)
+	// endsEarly: next() raises StopIteration before every item is out,
+	// and no item failed: the jobs never produced stay unanswered.
+	endsEarly := func(why string) Expectation { return Expectation{Verdict: Raised, Reason: why} }
+	inOrder := map[When]Expectation{
+		{raises, faults.TaskRun}:      raised(ErrKindTask, goesOn),
+		{dies, faults.TaskRun}:        hang(lost + "IMapIterator._set files it under `self._unsorted[None]` (`self._index == i` never holds for None), so next() waits for item 2 forever"),
+		{raises, faults.ResultDecode}: hang(decode),
+		{raises, faults.Input}:        endsEarly(input),
+	}
+	expectSection("imap", pools.Billiard, inOrder)
+	expectSection("imap_unordered", pools.Billiard, map[When]Expectation{
+		{raises, faults.TaskRun}: raised(ErrKindTask, goesOn),
+		{dies, faults.TaskRun}: raised(ErrKindWorkerLost, lost+"IMapUnorderedIterator._set appends it as one more item (`self._index += 1`), "+
+			"next() raises it, and with the five other items in, _index reaches the length and the iteration ends"),
+		{raises, faults.ResultDecode}: hang(decode),
+		{raises, faults.Input}:        endsEarly(input),
+	})
+	expectSection("imap-chunks", pools.Billiard, map[When]Expectation{
+		{raises, faults.TaskRun}: raised(ErrKindTask, "mapstar runs the chunk of items 2 and 3 and stops at item 2's error, which is the chunk's READY; "+
+			"next() raises it, which ends imap's flattening generator (`(item for chunk in result for item in chunk)`), so items 2 to 5 carry it"),
+		{dies, faults.TaskRun}: hang(lost + "IMapIterator._set files it under `self._unsorted[None]`, so next() waits for the chunk of items 2 and 3 forever"),
+		{raises, faults.Input}: endsEarly("the input is read through Pool._get_tasks' islice inside the same bare generator: " +
+			"the exception at item 2 comes while the second chunk is cut, so only the chunk of items 0 and 1 was produced; " +
+			"TaskHandler.body then does as for imap: job TASK (2) is no call of this pool, and set_length(1) ends the iteration after that chunk"),
+	})
+}

@@ -29,7 +29,7 @@ func ChunksNA(p pools.Strategy) string {
 		return ""
 	}
 	switch p {
-	case pools.Naive, pools.Respawn, pools.FailFast, pools.Loky:
+	case pools.Naive, pools.Respawn, pools.FailFast, pools.Loky, pools.Billiard:
 		return ""
 	case pools.Tracked:
 		return "the tracked design sends every task alone: there is no chunk to lose"
