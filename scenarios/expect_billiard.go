@@ -166,3 +166,29 @@ func init() {
 			"TaskHandler.body then does as for imap: job TASK (2) is no call of this pool, and set_length(1) ends the iteration after that chunk"),
 	})
 }
+
+// billiard's terminate() (billiard 4.1 Pool.terminate, Pool._terminate_pool,
+// Pool._help_stuff_finish): CPython's steps but for the assertion that the
+// result handler is alive, which billiard lacks, and the join of the
+// worker handler, which it never makes.
+func init() {
+	const (
+		lostFirst = "job 2 was acknowledged by the worker that died; the caller's get is never proven stuck while the grace is armed, so after the grace " +
+			"mark_as_worker_lost fails it with WorkerLostError and every job is answered; then terminate(): the task handler, told to stop, still runs tell_others " +
+			"(the result handler's sentinel, a sentinel per worker), the idle worker holding the read lock reads one and exits, so _help_stuff_finish gets the lock, " +
+			"and _terminate_pool puts the result sentinel, SIGTERMs the rest and joins (the real pool's get waits out the same grace, 10 s)"
+		stuckLock = "the map's jobs wait behind the dead worker's task queue read lock, so the get is proven stuck and gives up; billiard's _help_stuff_finish " +
+			"waits for that lock (inqueue._rlock.acquire()) forever: terminate() never returns"
+		midFrame = "the result handler waits on the torn frame, so jobs 3 to 5 are never read (job 2 fails with WorkerLostError after the grace) and the get gives up; " +
+			"the dead worker holds the result queue's write lock: TaskHandler.tell_others' outqueue.put(None) waits for it forever, so no worker gets a sentinel and an idle one " +
+			"keeps the read lock; _help_stuff_finish, or _terminate_pool's own outqueue.put(None) (_set_result_sentinel) if it got the read lock, waits forever"
+		stuck = "no time limit is set, so the get is proven stuck on job 2 and gives up; terminate() gets the read lock as in the death rows, and _terminate_pool SIGTERMs " +
+			"the stuck worker (`p.terminate()` for every live worker): it returns with job 2 never set (terminated)"
+	)
+	expectSection("terminate", pools.Billiard, map[When]Expectation{
+		{dies, faults.TaskRun}:        raised(ErrKindWorkerLost, lostFirst),
+		{dies, faults.IdleLockHolder}: hang(stuckLock),
+		{dies, faults.ResultWrite}:    hang(midFrame),
+		{never, faults.TaskRun}:       raised(ErrKindTerminated, stuck),
+	})
+}
