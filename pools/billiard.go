@@ -38,7 +38,7 @@ func init() {
 		// On Python 3, ApplyResult.wait and MapResult.wait are
 		// threading.Event.wait: a Ctrl-C interrupts them.
 		InterruptibleWaits: true,
-		Options:            []Option{OptionChunkSize, OptionLostWorkerTimeout},
+		Options:            []Option{OptionChunkSize, OptionLostWorkerTimeout, OptionInitializer},
 		Start:              startAs(func(o Options) (*queuePool, error) { return startQueue(Billiard, o) }),
 	})
 }

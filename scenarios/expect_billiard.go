@@ -192,3 +192,25 @@ func init() {
 		{never, faults.TaskRun}:       raised(ErrKindTerminated, stuck),
 	})
 }
+
+// billiardMaxTasksNA is why the billiard model takes no maxtasks: a
+// retirement is a race against the grace, which the model's scaled-down
+// grace would decide the wrong way. Measured with billiard 4.1 on
+// /usr/bin/python3: Pool(2, maxtasksperchild=1).map(sleep 0.3 s, 20
+// items) raised WorkerLostError ("exitcode 155") after 11.4 s, though no
+// worker died.
+const billiardMaxTasksNA = "not modelled: billiard 4.1's _join_exited_workers marks lost every call whose worker_pids include a worker that exited, " +
+	"whatever its exit code, and MapResult.worker_pids keeps the pids of chunks already answered, so a worker that retires (EX_RECYCLE, 155) " +
+	"marks its map lost, and a map still running LOST_WORKER_TIMEOUT (10 s; MapResult ignores the pool's lost_worker_timeout) later fails with " +
+	"WorkerLostError though no worker died (Pool(2, maxtasksperchild=1).map of 20 tasks of 0.3 s raised it after 11.4 s here); whether the standard map " +
+	"finishes first is a race between that grace and the replacements' start, which the model's 100 ms grace (ModelGrace) would decide by the machine's " +
+	"load rather than by billiard's mechanism (see the real pool's column: billiard.Pool(maxtasksperchild=N))"
+
+func init() {
+	expectSection("initializer", pools.Billiard, map[When]Expectation{
+		{raises, faults.TaskRun}: {Verdict: Livelock, Reason: "billiard's Worker.__call__ runs after_fork(), which calls the initializer, before its `try`: the error ends the worker " +
+			"(exit code 1) before it takes a task, and the Supervisor's _maintain_pool replaces it, forever: the start-up burst's restart_state(10 * processes, 1) " +
+			"raises RestartFreqExceeded only at a 21st restart within a second, and its 10 passes 0.1 s apart restart at most 2 workers each; after it the pool's " +
+			"restart_state(max_restarts=None) never raises. No job is ever taken"},
+	})
+}

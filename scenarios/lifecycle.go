@@ -74,6 +74,8 @@ func MaxTasksNA(p pools.Strategy) string {
 		return ""
 	case p == pools.Tracked:
 		return "the tracked design does not retire workers: it replaces one only when it dies or misses its deadline"
+	case p == pools.Billiard:
+		return billiardMaxTasksNA
 	}
 	if _, err := pools.Lookup(p); err == nil {
 		return "not modelled: the " + string(p) + " model takes no maxtasks option (see the real pool's column)"
