@@ -167,7 +167,7 @@ func explain(p Pair, fault string) string {
 	}
 	kind, phase, _ := strings.Cut(rest, "@")
 	if race := realRaceIn(section, p.Real, kind, faults.Phase(phase)); race != "" && raceSide[p.Model] != nil {
-		return "a race in the real pool (" + race + "); the model takes one side of it, deterministically: " + raceSide[p.Model](faults.Phase(phase))
+		return "a race in the real pool (" + race + "); the model takes one side of it, deterministically: " + raceSide[p.Model](section, faults.Phase(phase))
 	}
 	return ""
 }
@@ -176,12 +176,16 @@ func explain(p Pair, fault string) string {
 // takes at a phase. Where the real cell races, a disagreement is
 // explained by the race, and an agreement is not a stale explanation:
 // the next run may go the other way.
-var raceSide = map[pools.Strategy]func(faults.Phase) string{
+var raceSide = map[pools.Strategy]func(section string, ph faults.Phase) string{
 	// realRaceIn's only billiard race: a death in a terminate() cell.
-	pools.Billiard: func(faults.Phase) string {
+	pools.Billiard: func(string, faults.Phase) string {
 		return "its armed grace (ModelGrace, 100 ms) keeps the worker handler ready, the clock its releaser, so the caller's get is never proven stuck before mark_as_worker_lost fails the job with WorkerLostError; terminate() comes after"
 	},
-	pools.Pebble: func(ph faults.Phase) string {
+	// realRaceIn's only loky race: the initializer section.
+	pools.Loky: func(string, faults.Phase) string {
+		return "its workers start in milliseconds, and the manager breaks the executor at the first one that returns from its initializer: TerminatedWorkerError"
+	},
+	pools.Pebble: func(_ string, ph faults.Phase) string {
 		if ph == faults.IdleLockWaiter {
 			return "its pool manager inspects the death before the map is scheduled (the real one polls every SLEEP_UNIT, 0.1 s), so the pool is in ERROR and the map raises RuntimeError"
 		}

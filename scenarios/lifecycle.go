@@ -76,6 +76,8 @@ func MaxTasksNA(p pools.Strategy) string {
 		return "the tracked design does not retire workers: it replaces one only when it dies or misses its deadline"
 	case p == pools.Billiard:
 		return billiardMaxTasksNA
+	case p == pools.Loky:
+		return realLifecycle["py:loky"].maxTasksNA
 	}
 	if _, err := pools.Lookup(p); err == nil {
 		return "not modelled: the " + string(p) + " model takes no maxtasks option (see the real pool's column)"
