@@ -18,7 +18,9 @@ import (
 //     `cache[job]._set(i, obj)`), so the thread dies and the job stays
 //     in the cache, unanswered (python/cpython issue 83371). 2.6 has no
 //     error_callback: it calls the callback for a success only.
-//   - failfast (3.11 ProcessPoolExecutor) runs it once the future is
+//   - failfast (3.11 ProcessPoolExecutor), loky (its Future catches
+//     BaseException there) and pebble (a concurrent.futures Future set by
+//     TaskManager.task_done) run it once the future is
 //     resolved (Future.set_result, then _invoke_callbacks), for a value
 //     or an error alike; _invoke_callbacks catches Exception and logs it
 //     (LOGGER.exception), and the pool goes on.
