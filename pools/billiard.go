@@ -150,8 +150,10 @@ func (p *queuePool) billiardEncodeErrorLocked(q queued, err error) {
 // out of the handler, and PoolThread.run calls os._exit(1); otherwise
 // `set_length(i + 1)` ends the iteration after the tasks produced, and
 // the input's exception is dropped. With no task produced yet, job is 0
-// and the error is set on cache[0] at index 1. It reports false if the
-// thread ended.
+// and the error is set on cache[0] at index 1: an ApplyResult or a
+// MapResult fails with it (the imap itself has no job in the cache yet,
+// and its _set(1, ...) would file the error under an index it never
+// reaches). It reports false if the thread ended.
 func (p *queuePool) billiardInputError(g *imapFeed, raised error) bool {
 	p.mu.Lock()
 	key := billiardTaskKey
