@@ -87,7 +87,7 @@ func waitNA(pool pools.Strategy, w WaitStyle) string {
 			return noShutdownPool
 		case pools.Billiard, "py:billiard":
 			return "billiard.Pool has no shutdown(): close() then join() is wait=join, terminate() is wait=terminate"
-		case "py:pebble":
+		case pools.Pebble, "py:pebble":
 			return "pebble.ProcessPool has no shutdown(): close() then join() is wait=join, stop() then join() is wait=terminate"
 		case pools.Loky, "py:loky":
 			if w == WaitShutdownCancel {

@@ -33,6 +33,8 @@ func ChunksNA(p pools.Strategy) string {
 		return ""
 	case pools.Tracked:
 		return "the tracked design sends every task alone: there is no chunk to lose"
+	case pools.Pebble:
+		return "not modelled: the pebble model's map schedules each job as its own task; pebble.ProcessPool.map(chunksize=N) is in the real pool's column"
 	}
 	return "no chunked map"
 }
