@@ -38,7 +38,7 @@ func init() {
 		// On Python 3, ApplyResult.wait and MapResult.wait are
 		// threading.Event.wait: a Ctrl-C interrupts them.
 		InterruptibleWaits: true,
-		Options:            []Option{OptionChunkSize, OptionLostWorkerTimeout},
+		Options:            []Option{OptionChunkSize, OptionLostWorkerTimeout, OptionInitializer},
 		Start:              startAs(func(o Options) (*queuePool, error) { return startQueue(Billiard, o) }),
 	})
 }
@@ -84,10 +84,25 @@ func (b *billiardState) newCallLocked(fs ...*Future) {
 	b.calls++
 }
 
-// jobsOf returns every job of f's call: its map's, or f alone.
+// newIMapLocked gives every task of an imap one billiard job id: the
+// IMapIterator is one cache entry (`cache[self._job] = self`).
+func (b *billiardState) newIMapLocked(it *IMapIterator) {
+	it.call = b.calls
+	b.calls++
+}
+
+// jobsOf returns every job of f's call: its map's or its imap's, or f
+// alone.
 func jobsOf(f *Future) []*Future {
-	if f.group != nil {
+	switch {
+	case f.group != nil:
 		return f.group.jobs
+	case f.it != nil:
+		var out []*Future
+		for _, c := range f.it.chunks {
+			out = append(out, c...)
+		}
+		return out
 	}
 	return []*Future{f}
 }
@@ -126,6 +141,39 @@ func (p *queuePool) billiardEncodeErrorLocked(q queued, err error) {
 	p.dropLocked(q.job, "was never sent: encoding its task failed, and the task handler set the error on cache[TASK] (billiard job id 2), not on this job")
 }
 
+// billiardInputError follows TaskHandler.body when an imap's task
+// generator raises (billiard's generator is bare, as 2.6's): the outer
+// `except Exception` does `job, ind = task[:2] if task else (0, 0)` on
+// the last message the generator produced, `(TASK, (job, i, ...))`, so
+// job is TASK (billiard job id 2) and ind that tuple; `if job in cache:
+// cache[job]._set(ind + 1, ...)` then raises TypeError (a tuple plus 1)
+// out of the handler, and PoolThread.run calls os._exit(1); otherwise
+// `set_length(i + 1)` ends the iteration after the tasks produced, and
+// the input's exception is dropped. With no task produced yet, job is 0
+// and the error is set on cache[0] at index 1: an ApplyResult or a
+// MapResult fails with it (the imap itself has no job in the cache yet,
+// and its _set(1, ...) would file the error under an index it never
+// reaches). It reports false if the thread ended.
+func (p *queuePool) billiardInputError(g *imapFeed, raised error) bool {
+	p.mu.Lock()
+	key := billiardTaskKey
+	if len(g.it.chunks) == 0 {
+		key = 0
+	}
+	fs, pending := p.pendingCallsLocked()[key]
+	if pending && key == billiardTaskKey {
+		p.mu.Unlock()
+		p.dieG(gTask, "died of a TypeError setting the imap input's error on cache[TASK] (`ind + 1` on a message tuple): billiard's PoolThread.run calls os._exit(1), ending the parent")
+		return false
+	}
+	if pending {
+		p.failCallLocked(fs, &InputError{Job: 1, Err: raised})
+	}
+	g.it.setLengthLocked(len(g.it.chunks))
+	p.mu.Unlock()
+	return true
+}
+
 // dropLocked records that the task or result starting at job is lost
 // for good, for every job of its chunk still pending.
 func (p *queuePool) dropLocked(job int, how string) {
@@ -145,13 +193,43 @@ func (p *queuePool) dropLocked(job int, how string) {
 
 // failCallLocked is `job._set(i, (False, einfo))`: an ApplyResult takes
 // the error; a MapResult becomes ready with it at once (MapResult._set's
-// failure branch), every job of the map with it.
+// failure branch), every job of the map with it. An imap is failIMapLocked.
 func (p *queuePool) failCallLocked(fs []*Future, err error) {
+	if fs[0].it != nil {
+		p.failIMapLocked(fs, err)
+		return
+	}
 	if g := fs[0].group; g != nil && g.err == nil {
 		g.err = err
 	}
 	for _, f := range fs {
 		p.resolveLocked(f.job, Result{Err: err})
+	}
+}
+
+// failIMapLocked is `job._set(None, (False, ExceptionInfo()))` on an
+// IMapIterator (mark_as_worker_lost's call; the index is None, no task's):
+//   - IMapIterator._set files it under `self._unsorted[None]`, since
+//     `self._index == i` never holds for None: next() never sees it, and
+//     the lost task's item is never produced;
+//   - IMapUnorderedIterator._set appends it as one more item
+//     (`self._items.append(obj); self._index += 1`), which next() raises
+//     as `Exception(value)`, and the iteration ends once _index reaches
+//     the length. The model answers each job the dead worker held with
+//     it: billiard adds one such item at each Supervisor pass while the
+//     iterator is not ready, which answers them one by one once every
+//     other item is in, and the caller's next() names none of them.
+func (p *queuePool) failIMapLocked(fs []*Future, err error) {
+	it := fs[0].it
+	wl, lost := err.(*WorkerLost)
+	if !it.unordered || !lost {
+		p.reg.Bump()
+		return
+	}
+	for _, f := range fs {
+		if !f.isDone() && f.ackedBy == wl.PID {
+			p.resolveLocked(f.job, Result{Err: err})
+		}
 	}
 }
 

@@ -18,10 +18,17 @@ import (
 //     `cache[job]._set(i, obj)`), so the thread dies and the job stays
 //     in the cache, unanswered (python/cpython issue 83371). 2.6 has no
 //     error_callback: it calls the callback for a success only.
-//   - failfast (3.11 ProcessPoolExecutor) runs it once the future is
+//   - failfast (3.11 ProcessPoolExecutor), loky (its Future catches
+//     BaseException there) and pebble (a concurrent.futures Future set by
+//     TaskManager.task_done) run it once the future is
 //     resolved (Future.set_result, then _invoke_callbacks), for a value
 //     or an error alike; _invoke_callbacks catches Exception and logs it
 //     (LOGGER.exception), and the pool goes on.
+//   - billiard (4.1) runs it on its result handler in ApplyResult._set
+//     too, but after `self._event.set()` and the cache pop, through
+//     safe_apply_callback, which catches Exception and logs it (`error(
+//     'Pool callback raised exception: %r', ...)`): as failfast, the job
+//     is answered and the pool goes on.
 //   - tracked runs it as the job resolves; its error becomes that job's
 //     result, a [*CallbackError], and nothing else changes (the design
 //     python/cpython PR 155777 gives Pool for 3.16).

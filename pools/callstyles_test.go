@@ -49,6 +49,11 @@ func TestEndingCallsLeaveNothing(t *testing.T) {
 					p.Terminate()
 					t.Skipf("%s has no %s call", s, name)
 				}
+				if errors.Is(err, errors.ErrUnsupported) {
+					p.Terminate()
+					leftNothing()
+					t.Skipf("%s has no such %s: %v", s, name, err)
+				}
 				ran++
 				if err != nil {
 					t.Errorf("%s: %v", name, err)

@@ -54,6 +54,7 @@ type failFast struct {
 	feedq         [][]byte
 	seenDead      map[*proc]bool // deaths the manager has taken
 	cancelReq     bool           // shutdown(cancel_futures=True), not yet acted on
+	killReq       bool           // loky's shutdown(kill_workers=True), not yet acted on
 	exiting       map[int]bool   // pids that sent their exit message
 	// idleTokens is 3.11's _idle_worker_semaphore, used under
 	// max_tasks_per_child (failfast_retire.go).
@@ -304,6 +305,9 @@ func (p *failFast) applyLocked(pl managerPlan, live int, unseen []*proc) bool {
 		return false
 	case pl.cancel:
 		p.cancelPendingLocked()
+	case pl.kill:
+		p.killWorkersLocked()
+		return false
 	case pl.recv:
 		// `if result_reader in ready: result_item = result_reader.recv()`
 		p.mu.Unlock()
@@ -338,6 +342,7 @@ type managerState struct {
 	live        int  // workers not known to have ended
 	resultBytes bool // the result pipe has bytes
 	cancel      bool // shutdown(cancel_futures=True) asks to cancel what is not running
+	kill        bool // loky's shutdown(kill_workers=True) asks to fail everything and kill
 	held        bool // a map is still submitting: no result or death is taken yet
 	// deaths are the ended workers the manager has not taken yet, in the
 	// pool's order: true for one that said it was exiting.
@@ -351,6 +356,7 @@ type managerPlan struct {
 	finish    bool // every worker has ended after its sentinel
 	recv      bool // read a result
 	cancel    bool // flag_executor_shutting_down: cancel what is not running
+	kill      bool // loky's flag_executor_shutting_down with kill_workers (loky_shutdown.go)
 	seeDeaths bool // take the unseen deaths
 	abrupt    int  // with seeDeaths: the first abrupt death, which breaks the pool; -1 if none
 }
@@ -358,7 +364,7 @@ type managerPlan struct {
 // acts reports whether the plan does anything: whether the manager has
 // something to do. A snapshot reads it as the manager's wait being ready.
 func (pl managerPlan) acts() bool {
-	return pl.feed || pl.sentinels || pl.finish || pl.recv || pl.cancel || pl.seeDeaths
+	return pl.feed || pl.sentinels || pl.finish || pl.recv || pl.cancel || pl.kill || pl.seeDeaths
 }
 
 // planManager is the decision of _ExecutorManagerThread.run and
@@ -386,6 +392,9 @@ func planManager(st managerState) managerPlan {
 		// (`elif wakeup_reader in ready: is_broken = False`), and run()
 		// then calls flag_executor_shutting_down before it looks again.
 		pl.cancel = true
+	case st.kill:
+		// loky 3.3's wait_result_broken_or_wakeup has the same order.
+		pl.kill = true
 	case len(st.deaths) > 0:
 		pl.seeDeaths = true
 		for i, exiting := range st.deaths {
@@ -404,7 +413,7 @@ func (p *failFast) managerStateLocked() (managerState, []*proc) {
 	st := managerState{
 		queued: len(p.workIDs), room: p.inFlight < p.opts.Workers+extraQueuedCalls,
 		closing: p.closing, pending: len(p.cache), sentinels: p.sentSentinels,
-		live: p.liveCountLocked(), cancel: p.cancelReq, held: p.holding > 0,
+		live: p.liveCountLocked(), cancel: p.cancelReq, kill: p.killReq, held: p.holding > 0,
 	}
 	var unseen []*proc
 	for _, pr := range p.procs {

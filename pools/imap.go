@@ -70,6 +70,7 @@ type IMapIterator struct {
 	length   int          // the number of tasks, once known (_set_length); -1 before
 	pos      int          // items the caller has read
 	ended    bool         // a chunked imap raised: its generator is finished
+	call     int          // billiard: its job id, every task's (billiard.go)
 }
 
 func newIMapIterator(c *core, o IMapOptions, producers func() []string) *IMapIterator {
@@ -230,6 +231,9 @@ func (p *queuePool) IMap(ctx context.Context, in Input, o IMapOptions) (*IMapIte
 	if p.state != stateRun {
 		return nil, ErrClosed
 	}
+	if p.bill != nil {
+		p.bill.newIMapLocked(it)
+	}
 	p.putLocked(queued{imap: &imapFeed{it: it, in: in, size: max(o.ChunkSize, 1)}})
 	return it, nil
 }
@@ -269,6 +273,9 @@ func (p *queuePool) feedIMap(g *imapFeed) bool {
 				break
 			}
 			calls = append(calls, t)
+		}
+		if raised != nil && p.bill != nil {
+			return p.billiardInputError(g, raised)
 		}
 		if raised != nil {
 			if !p.respawn {
@@ -320,6 +327,7 @@ func (p *queuePool) imapTask(g *imapFeed, calls []Task, reraise bool) (queued, e
 	fs := make([]*Future, len(calls))
 	for i := range calls {
 		fs[i] = p.newFutureLocked()
+		fs[i].call = g.it.call
 		ownedBy(wire[i].Trigs, fs[i].job)
 	}
 	idx := g.it.addLocked(fs)

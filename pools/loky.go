@@ -21,7 +21,8 @@ func init() {
 		Follows: "loky 3.3 (joblib 1.2) reusable executor",
 		Functions: []string{"get_reusable_executor", "_ReusablePoolExecutor.get_reusable_executor", "ProcessPoolExecutor.submit",
 			"_ExecutorManagerThread.wait_result_broken_or_wakeup", "_ExecutorManagerThread.terminate_broken",
-			"_process_worker", "_sendback_result", "TerminatedWorkerError"},
+			"_process_worker", "_sendback_result", "TerminatedWorkerError", "ProcessPoolExecutor.shutdown",
+			"_ExecutorManagerThread.flag_executor_shutting_down", "_ExecutorManagerThread.kill_workers", "Future._invoke_callbacks"},
 		SharedQueues: true,
 		Worker:       failFastWorker,
 		// Future.result: Condition.wait, interruptible on Python 3.
@@ -29,7 +30,9 @@ func init() {
 		// chunksize: loky 3.3's ProcessPoolExecutor.map is CPython's
 		// (_get_chunks, _process_chunk, _chain_from_iterable_of_lists,
 		// then concurrent.futures.Executor.map): failfast's MapChunks.
-		Options: []Option{OptionRecover, OptionChunkSize},
+		// initializer: _process_worker catches its error, logs it and
+		// returns without its exit pid, as 3.11's (InitReturns).
+		Options: []Option{OptionRecover, OptionChunkSize, OptionInitializer},
 		Start: func(o Options) (Pool, error) {
 			o.Recover = true
 			return startReusable(Loky, o)

@@ -145,7 +145,7 @@ func (p *queuePool) setLocked(job int, r wireResult) error {
 		// error_callback on a failure (2.6 has none), then
 		// `self._event.set()` and `del self._cache[self._job]`: a
 		// raising callback leaves the job in the cache, never ready.
-		if res.Err == nil || p.respawn {
+		if p.bill == nil && (res.Err == nil || p.respawn) {
 			if err := p.callbackLocked(f, res); err != nil {
 				return err
 			}

@@ -341,6 +341,10 @@ func startPebble(o Options) (*pebblePool, error) {
 		taskReady: make(chan struct{}, 1), turn: make(chan struct{}), quiet: make(chan struct{}),
 	}
 	c.resolverIDs = func() []string { return []string{gMessages, gPoolMgr} }
+	// TaskManager.task_done sets the result on a concurrent.futures
+	// Future (pebble.common.ProcessFuture), whose _invoke_callbacks runs
+	// each done-callback after set_result and logs an Exception.
+	c.callbacks = callbacksLogged
 	c.cacheEmptied = func() {
 		if p.closing {
 			p.quietOnce.Do(func() { close(p.quiet) })

@@ -113,6 +113,10 @@ func startQueue(s Strategy, o Options) (*queuePool, error) {
 	c.resolverIDs = func() []string { return []string{gResult} }
 	if s == Billiard {
 		p.bill = newBilliardState(o)
+		// ApplyResult._set sets the event and pops the cache before it
+		// applies the callback or error_callback through
+		// safe_apply_callback, which logs an Exception and goes on.
+		c.callbacks = callbacksLogged
 		// The worker handler fails lost jobs (_join_exited_workers).
 		c.resolverIDs = func() []string { return []string{gResult, gWorker} }
 	}

@@ -32,6 +32,12 @@ import (
 //  7. task_handler.join(), result_handler.join(), then every worker's
 //     join().
 //
+// billiard 4.1's Pool.terminate runs its own _terminate_pool, the same
+// steps but two: it has no assertion (3), and it never joins the worker
+// handler (5), whose Supervisor loop ends by itself once the pool's
+// _state is TERMINATE; the model joins it all the same, since its
+// replacements inherit the pipes, and it waits on nothing a worker holds.
+//
 // Each wait is recorded as the caller's, so a terminate() that cannot
 // return is proven stuck from state. Jobs still pending stay pending, as
 // in CPython, which never sets their results.
@@ -54,7 +60,7 @@ func (p *queuePool) CallTerminate(ctx context.Context) error {
 	rh := p.parties[gResult]
 	pending := len(p.cache)
 	p.mu.Unlock()
-	if rh != nil && rh.done && pending > 0 {
+	if rh != nil && rh.done && pending > 0 && p.bill == nil {
 		return ErrTerminateAssertion
 	}
 	p.mu.Lock()

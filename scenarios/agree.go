@@ -84,6 +84,9 @@ func RealErrorKind(e *realpools.PyError, phase faults.Phase) string {
 		return ""
 	}
 	name := e.Class[strings.LastIndexByte(e.Class, '.')+1:]
+	if name == "Exception" {
+		name = billiardItemError(e.Message)
+	}
 	if name == "InjectedError" {
 		switch phase {
 		case faults.TaskEncode, faults.ResultEncode:
@@ -101,6 +104,27 @@ func RealErrorKind(e *realpools.PyError, phase faults.Phase) string {
 		}
 	}
 	return ErrKindOther
+}
+
+// billiardItemError names the error a billiard imap item wraps: 4.1's
+// IMapIterator.next raises a failed item as `Exception(value)`, value
+// an ExceptionInfo whose str is the traceback of the error set (the
+// driver keeps its first 500 characters). mark_as_worker_lost's is one
+// frame deep and names WorkerLostError; a worker's passes through the
+// driver's run_job, which raises only the driver's InjectedError
+// (workloop catches only Exception, so an exit request never gets
+// there). Any other Exception stays itself.
+func billiardItemError(msg string) string {
+	if !strings.HasPrefix(msg, "Traceback (most recent call last):") {
+		return "Exception"
+	}
+	switch {
+	case strings.Contains(msg, "WorkerLostError"):
+		return "WorkerLostError"
+	case strings.Contains(msg, "in workloop") && strings.Contains(msg, "in run_job"):
+		return "InjectedError"
+	}
+	return "Exception"
 }
 
 // An Explanation is a known disagreement between a model and its real
@@ -137,9 +161,13 @@ func explain(p Pair, fault string) string {
 			return e.Why
 		}
 	}
-	kind, phase, _ := strings.Cut(fault, "@")
-	if race := realRace(p.Real, kind, faults.Phase(phase)); race != "" && raceSide[p.Model] != nil {
-		return "a race in the real pool (" + race + "); the model takes one side of it, deterministically: " + raceSide[p.Model](faults.Phase(phase))
+	section, rest, ok := strings.Cut(fault, ":")
+	if !ok {
+		section, rest = "", fault
+	}
+	kind, phase, _ := strings.Cut(rest, "@")
+	if race := realRaceIn(section, p.Real, kind, faults.Phase(phase)); race != "" && raceSide[p.Model] != nil {
+		return "a race in the real pool (" + race + "); the model takes one side of it, deterministically: " + raceSide[p.Model](section, faults.Phase(phase))
 	}
 	return ""
 }
@@ -148,14 +176,42 @@ func explain(p Pair, fault string) string {
 // takes at a phase. Where the real cell races, a disagreement is
 // explained by the race, and an agreement is not a stale explanation:
 // the next run may go the other way.
-var raceSide = map[pools.Strategy]func(faults.Phase) string{
-	pools.Pebble: func(ph faults.Phase) string {
+var raceSide = map[pools.Strategy]func(section string, ph faults.Phase) string{
+	// realRaceIn's only billiard race: a death in a terminate() cell.
+	pools.Billiard: func(string, faults.Phase) string {
+		return "its armed grace (ModelGrace, 100 ms) keeps the worker handler ready, the clock its releaser, so the caller's get is never proven stuck before mark_as_worker_lost fails the job with WorkerLostError; terminate() comes after"
+	},
+	// realRaceIn's only loky race: the initializer section.
+	pools.Loky: func(string, faults.Phase) string {
+		return "its workers start in milliseconds, and the manager breaks the executor at the first one that returns from its initializer: TerminatedWorkerError"
+	},
+	pools.Pebble: func(_ string, ph faults.Phase) string {
 		if ph == faults.IdleLockWaiter {
 			return "its pool manager inspects the death before the map is scheduled (the real one polls every SLEEP_UNIT, 0.1 s), so the pool is in ERROR and the map raises RuntimeError"
 		}
 		return "its pool manager inspects the death once the message manager has handled every message written before it, the dead worker's ACK included, so the task fails with ProcessExpired; " +
 			"and a death inside the channel mutexes strikes once the earlier jobs' results are out (in the real pool one can still be waiting for the writer mutex, and the map then waits for it for ever)"
 	},
+}
+
+// wrappedItemError explains a billiard imap cell where both raised but
+// the real error is a bare Exception: billiard 4.1's IMapIterator.next
+// raises every failed item as `Exception(value)`, value the
+// ExceptionInfo of the error the worker or mark_as_worker_lost set, so
+// the real class names no kind (other), while the model names the error
+// it carries. It is a rule rather than an entry of the table: it holds
+// for every raised cell of billiard's imap sections, and only there.
+func wrappedItemError(p Pair, model MatrixCell, real RealCell) string {
+	if p.Real != "py:billiard" || model.Verdict != string(Raised) || real.Verdict != string(realpools.Raised) ||
+		real.Error != "Exception" || real.Kind != ErrKindOther {
+		return ""
+	}
+	switch real.Section {
+	case "imap", "imap_unordered", "imap-chunks":
+		return "billiard 4.1's IMapIterator.next raises a failed item as `Exception(value)` (value the ExceptionInfo of the worker's error, or of mark_as_worker_lost's WorkerLostError), so the real class is Exception whatever the error; the model names the error the item carries (" +
+			strings.Join(model.Errors, ", ") + "); both raise it for the same item"
+	}
+	return ""
 }
 
 // Agrees says whether a model's cell and its real pool's agree: the same
@@ -180,6 +236,11 @@ func Agrees(model MatrixCell, real RealCell) (bool, string) {
 	case model.Verdict == string(Raised):
 		if real.Verdict != string(realpools.Raised) {
 			return false, differ
+		}
+		if len(model.Errors) == 0 && real.Kind == "" {
+			// The call ended early with no job failed on either side
+			// (billiard's imap, whose input raised: set_length).
+			return true, differ
 		}
 		for _, k := range model.Errors {
 			if k == real.Kind {
@@ -243,7 +304,11 @@ func Compare(m Matrix, r RealMatrix, p Pair) PairReport {
 			rep.Agree++
 		} else {
 			differs[fault] = true
-			rep.Disagreements = append(rep.Disagreements, Disagreement{fault, how, explain(p, fault)})
+			why := explain(p, fault)
+			if why == "" {
+				why = wrappedItemError(p, mc, rc)
+			}
+			rep.Disagreements = append(rep.Disagreements, Disagreement{fault, how, why})
 		}
 	}
 	for _, e := range explanations {

@@ -58,6 +58,9 @@ func noIMap(p pools.Strategy) string {
 	if p == pools.Loky {
 		return "loky's executor is a ProcessPoolExecutor: no imap, and its map submits every item before it returns"
 	}
+	if p == pools.Pebble {
+		return "pebble's ProcessPool has schedule and map (which reads its whole input into chunks first), no imap"
+	}
 	return ""
 }
 

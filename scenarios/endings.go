@@ -80,8 +80,6 @@ func waitNA(pool pools.Strategy, w WaitStyle) string {
 		switch pool {
 		case pools.FailFast, "py:ProcessPoolExecutor":
 			return noTerminatePPE
-		case pools.Loky:
-			return "loky's executor has no terminate(): its nearest is shutdown(kill_workers=True)"
 		}
 	case WaitShutdown, WaitShutdownCancel:
 		switch pool {
@@ -89,9 +87,9 @@ func waitNA(pool pools.Strategy, w WaitStyle) string {
 			return noShutdownPool
 		case pools.Billiard, "py:billiard":
 			return "billiard.Pool has no shutdown(): close() then join() is wait=join, terminate() is wait=terminate"
-		case "py:pebble":
+		case pools.Pebble, "py:pebble":
 			return "pebble.ProcessPool has no shutdown(): close() then join() is wait=join, stop() then join() is wait=terminate"
-		case "py:loky":
+		case pools.Loky, "py:loky":
 			if w == WaitShutdownCancel {
 				return "loky 3.3's shutdown(wait=True, kill_workers=False) has no cancel_futures"
 			}

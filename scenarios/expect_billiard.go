@@ -96,3 +96,126 @@ const (
 	// interrupts.
 	billiardCtrlC = "MapResult.wait is threading.Event.wait on Python 3, which a SIGINT interrupts: the caller gets KeyboardInterrupt at once and map delivers no job (the workers, whose workloop catches only Exception, die of KeyboardInterrupt)"
 )
+
+// billiard in the call-style and option sections (billiard 4.1,
+// billiard/pool.py). Every apply_async is its own ApplyResult, with its
+// own job id and one acknowledging pid (ApplyResult.worker_pids); a map
+// is one MapResult, whose worker_pids are every pid that acknowledged any
+// of its chunks.
+func init() {
+	expectSection("callback", pools.Billiard, map[When]Expectation{
+		{raises, faults.TaskRun}: raised(ErrKindTask, "Worker.workloop catches Exception and sends the error as job 2's READY; ApplyResult._set sets it, "+
+			"sets the event, then calls the error_callback through safe_apply_callback"),
+		{dies, faults.TaskRun}: raised(ErrKindWorkerLost, "job 2's ApplyResult was acknowledged by the worker that died (ApplyResult._ack: `self._worker_pid = pid`); "+
+			"_join_exited_workers marks it lost and, after the grace (ModelGrace, 100 ms; LOST_WORKER_TIMEOUT is 10 s), mark_as_worker_lost calls "+
+			"`job._set(None, (False, ExceptionInfo()))`, which runs its error_callback; the other jobs are other ApplyResults, answered by the other worker and the replacement"),
+		{raises, faults.ResultDecode}: hang("the unpickling error escapes ResultHandler._process_result (it catches IOError/EOFError); body's `finally: finish_at_shutdown()` " +
+			"reads on while the cache is not empty, but job 2's READY was the message that failed, and its worker is alive, so nothing marks it lost: neither its callback nor get() is ever answered"),
+		{raises, faults.Callback}: raised(ErrKindCallback, "billiard's ApplyResult._set sets the event and pops the cache before it applies the callback "+
+			"(`# apply callbacks last`), through safe_apply_callback, which catches Exception and logs it ('Pool callback raised exception: %r'): "+
+			"job 2 is answered, the result handler goes on, and only the caller's record of job 2 carries its callback's error (unlike CPython's Pool, python/cpython issue 83371)"),
+	})
+	const chunk = "map(chunksize=3) puts the chunk of jobs 0 to 2 as one TASK of mapstar; "
+	expectSection("chunks", pools.Billiard, map[When]Expectation{
+		{raises, faults.TaskRun}: raised(ErrKindTask, chunk+"mapstar stops at job 2's error, which Worker.workloop sends as the chunk's READY"+billiardMapFails+" (MapResult._set's failure branch), every job of the map with it"),
+		{exits, faults.TaskRun}: raised(ErrKindWorkerLost, chunk+"Worker.workloop catches only Exception: SystemExit ends the worker, which had acknowledged the chunk "+
+			"(MapResult._ack records its pid for jobs 0 to 2); after the grace mark_as_worker_lost fails the whole map with WorkerLostError"),
+		{dies, faults.TaskRun}: raised(ErrKindWorkerLost, chunk+"the worker acknowledged the chunk and died running it; _join_exited_workers finds its pid in MapResult.worker_pids, "+
+			"and after the grace mark_as_worker_lost fails the whole map with WorkerLostError"),
+		{dies, faults.ResultWrite}: raised(ErrKindWorkerLost, chunk+"the worker dies mid-frame writing the chunk's three values, holding the result write lock: "+
+			"the result handler blocks on the torn frame, but the Supervisor thread runs _join_exited_workers, and after the grace the map fails with WorkerLostError"),
+	})
+}
+
+// billiard's imap (billiard 4.1 Pool.imap, Pool.imap_unordered): one
+// IMapIterator, one cache entry, whose worker_pids are every pid that
+// acknowledged any of its tasks (IMapIterator._ack); next() raises a
+// failed item as `Exception(value)`.
+func init() {
+	const (
+		goesOn = "Worker.workloop catches Exception and sends the error as item 2's READY; next() raises it " +
+			"(`raise Exception(value)`: billiard's iterator wraps every error in Exception) and the caller goes on to the next items"
+		lost = "the worker acknowledged item 2 (IMapIterator._ack appends its pid to _worker_pids) and died running it; " +
+			"_join_exited_workers marks the iterator lost, and after the grace (ModelGrace, 100 ms) mark_as_worker_lost calls " +
+			"`job._set(None, (False, ExceptionInfo()))`: "
+		decode = "the unpickling error escapes ResultHandler._process_result; finish_at_shutdown reads on, but item 2's READY was the message that failed, " +
+			"and its worker is alive, so nothing marks the iterator lost: next() waits for it forever"
+		input = "billiard's imap hands the task handler a bare generator (`((TASK, (result._job, i, func, (x,), {})) for i, x in enumerate(iterable))`); " +
+			"TaskHandler.body's outer `except Exception` does `job, ind = task[:2]` on the last message produced, `(TASK, (job, 1, ...))`: job is TASK, " +
+			"billiard job id 2, no call of this pool (the imap is job 0), so it skips the _set and calls `set_length(i + 1)`: the iteration ends after items 0 and 1, " +
+			"the input's exception is dropped, and next() raises StopIteration with items 2 to 5 never produced"
+	)
+	// endsEarly: next() raises StopIteration before every item is out,
+	// and no item failed: the jobs never produced stay unanswered.
+	endsEarly := func(why string) Expectation { return Expectation{Verdict: Raised, Reason: why} }
+	inOrder := map[When]Expectation{
+		{raises, faults.TaskRun}:      raised(ErrKindTask, goesOn),
+		{dies, faults.TaskRun}:        hang(lost + "IMapIterator._set files it under `self._unsorted[None]` (`self._index == i` never holds for None), so next() waits for item 2 forever"),
+		{raises, faults.ResultDecode}: hang(decode),
+		{raises, faults.Input}:        endsEarly(input),
+	}
+	expectSection("imap", pools.Billiard, inOrder)
+	expectSection("imap_unordered", pools.Billiard, map[When]Expectation{
+		{raises, faults.TaskRun}: raised(ErrKindTask, goesOn),
+		{dies, faults.TaskRun}: raised(ErrKindWorkerLost, lost+"IMapUnorderedIterator._set appends it as one more item (`self._index += 1`), "+
+			"next() raises it, and with the five other items in, _index reaches the length and the iteration ends"),
+		{raises, faults.ResultDecode}: hang(decode),
+		{raises, faults.Input}:        endsEarly(input),
+	})
+	expectSection("imap-chunks", pools.Billiard, map[When]Expectation{
+		{raises, faults.TaskRun}: raised(ErrKindTask, "mapstar runs the chunk of items 2 and 3 and stops at item 2's error, which is the chunk's READY; "+
+			"next() raises it, which ends imap's flattening generator (`(item for chunk in result for item in chunk)`), so items 2 to 5 carry it"),
+		{dies, faults.TaskRun}: hang(lost + "IMapIterator._set files it under `self._unsorted[None]`, so next() waits for the chunk of items 2 and 3 forever"),
+		{raises, faults.Input}: endsEarly("the input is read through Pool._get_tasks' islice inside the same bare generator: " +
+			"the exception at item 2 comes while the second chunk is cut, so only the chunk of items 0 and 1 was produced; " +
+			"TaskHandler.body then does as for imap: job TASK (2) is no call of this pool, and set_length(1) ends the iteration after that chunk"),
+	})
+}
+
+// billiard's terminate() (billiard 4.1 Pool.terminate, Pool._terminate_pool,
+// Pool._help_stuff_finish): CPython's steps but for the assertion that the
+// result handler is alive, which billiard lacks, and the join of the
+// worker handler, which it never makes.
+func init() {
+	const (
+		lostFirst = "job 2 was acknowledged by the worker that died; the caller's get is never proven stuck while the grace is armed, so after the grace " +
+			"mark_as_worker_lost fails it with WorkerLostError and every job is answered; then terminate(): the task handler, told to stop, still runs tell_others " +
+			"(the result handler's sentinel, a sentinel per worker), the idle worker holding the read lock reads one and exits, so _help_stuff_finish gets the lock, " +
+			"and _terminate_pool puts the result sentinel, SIGTERMs the rest and joins (the real pool's get waits out the same grace, 10 s)"
+		stuckLock = "the map's jobs wait behind the dead worker's task queue read lock, so the get is proven stuck and gives up; billiard's _help_stuff_finish " +
+			"waits for that lock (inqueue._rlock.acquire()) forever: terminate() never returns"
+		midFrame = "the result handler waits on the torn frame, so jobs 3 to 5 are never read (job 2 fails with WorkerLostError after the grace) and the get gives up; " +
+			"the dead worker holds the result queue's write lock: TaskHandler.tell_others' outqueue.put(None) waits for it forever, so no worker gets a sentinel and an idle one " +
+			"keeps the read lock; _help_stuff_finish, or _terminate_pool's own outqueue.put(None) (_set_result_sentinel) if it got the read lock, waits forever"
+		stuck = "no time limit is set, so the get is proven stuck on job 2 and gives up; terminate() gets the read lock as in the death rows, and _terminate_pool SIGTERMs " +
+			"the stuck worker (`p.terminate()` for every live worker): it returns with job 2 never set (terminated)"
+	)
+	expectSection("terminate", pools.Billiard, map[When]Expectation{
+		{dies, faults.TaskRun}:        raised(ErrKindWorkerLost, lostFirst),
+		{dies, faults.IdleLockHolder}: hang(stuckLock),
+		{dies, faults.ResultWrite}:    hang(midFrame),
+		{never, faults.TaskRun}:       raised(ErrKindTerminated, stuck),
+	})
+}
+
+// billiardMaxTasksNA is why the billiard model takes no maxtasks: a
+// retirement is a race against the grace, which the model's scaled-down
+// grace would decide the wrong way. Measured with billiard 4.1 on
+// /usr/bin/python3: Pool(2, maxtasksperchild=1).map(sleep 0.3 s, 20
+// items) raised WorkerLostError ("exitcode 155") after 11.4 s, though no
+// worker died.
+const billiardMaxTasksNA = "not modelled: billiard 4.1's _join_exited_workers marks lost every call whose worker_pids include a worker that exited, " +
+	"whatever its exit code, and MapResult.worker_pids keeps the pids of chunks already answered, so a worker that retires (EX_RECYCLE, 155) " +
+	"marks its map lost, and a map still running LOST_WORKER_TIMEOUT (10 s; MapResult ignores the pool's lost_worker_timeout) later fails with " +
+	"WorkerLostError though no worker died (Pool(2, maxtasksperchild=1).map of 20 tasks of 0.3 s raised it after 11.4 s here); whether the standard map " +
+	"finishes first is a race between that grace and the replacements' start, which the model's 100 ms grace (ModelGrace) would decide by the machine's " +
+	"load rather than by billiard's mechanism (see the real pool's column: billiard.Pool(maxtasksperchild=N))"
+
+func init() {
+	expectSection("initializer", pools.Billiard, map[When]Expectation{
+		{raises, faults.TaskRun}: {Verdict: Livelock, Reason: "billiard's Worker.__call__ runs after_fork(), which calls the initializer, before its `try`: the error ends the worker " +
+			"(exit code 1) before it takes a task, and the Supervisor's _maintain_pool replaces it, forever: the start-up burst's restart_state(10 * processes, 1) " +
+			"raises RestartFreqExceeded only at a 21st restart within a second, and its 10 passes 0.1 s apart restart at most 2 workers each; after it the pool's " +
+			"restart_state(max_restarts=None) never raises. No job is ever taken"},
+	})
+}

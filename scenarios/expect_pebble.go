@@ -96,3 +96,19 @@ const (
 	// Condition.wait, which a signal interrupts on Python 3.
 	pebbleCtrlC = "worker_process starts with `signal(SIGINT, SIG_IGN)`, so the workers go on; the caller's wait on the map's futures is Condition.wait, which a SIGINT interrupts on Python 3: it gets KeyboardInterrupt at once and map delivers no job"
 )
+
+// pebble in the callback section (pebble 5.0: schedule, then
+// Future.add_done_callback): TaskManager.task_done sets the result on a
+// concurrent.futures Future (pebble.common.ProcessFuture), whose
+// _invoke_callbacks runs the done-callbacks after set_result.
+func init() {
+	expectSection("callback", pools.Pebble, map[When]Expectation{
+		{raises, faults.TaskRun}: raised(ErrKindTask, "worker_process catches the error and sends it as job 2's Result; task_done calls future.set_exception, "+
+			"and _invoke_callbacks runs its done-callback; the pool goes on"),
+		{dies, faults.TaskRun}:        raised(ErrKindWorkerLost, pebbleExpired+"; its done-callback runs with it, and the other jobs are other futures, answered"),
+		{raises, faults.ResultDecode}: hang(pebbleDeadMessages),
+		{raises, faults.Callback}: raised(ErrKindCallback, "CPython 3.11's Future._invoke_callbacks catches Exception around each done-callback and logs it "+
+			"(LOGGER.exception('exception calling callback for %r')); job 2's result was set before, and the message manager goes on: "+
+			"only the caller's record of job 2 carries its callback's error"),
+	})
+}

@@ -97,7 +97,7 @@ func init() {
 // imapNA says why pool p, a model or a real pool, has no imap.
 func imapNA(p pools.Strategy) string {
 	switch p {
-	case pools.FailFast, pools.Loky:
+	case pools.FailFast, pools.Loky, pools.Pebble:
 		return noIMap(p)
 	case "py:ProcessPoolExecutor":
 		return "ProcessPoolExecutor has no imap: Executor.map submits every item before it returns (`fs = [self.submit(fn, *args) for args in zip(*iterables)]`)"

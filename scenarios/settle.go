@@ -12,8 +12,9 @@ import "github.com/poolhang/poolhang/pools"
 // time its map is sent; so does the model's, from here.
 func (r *run) settleAcks(wait func() error) error {
 	d, err := pools.Lookup(r.sc.Pool)
-	if err != nil || !d.Worker.Ack || hasStartFault(r.sc) {
-		// Workers blocked at their start never come to wait for a task.
+	if err != nil || !d.Worker.Ack || hasStartFault(r.sc) || r.sc.Initializer != "" {
+		// Workers blocked at their start, or dying in the pool's
+		// initializer, never come to wait for a task.
 		return err
 	}
 	for {
