@@ -136,11 +136,13 @@ func RealCells(names []string) []realpools.Cell {
 				continue
 			}
 			for _, r := range s.Rows {
-				sc, err := Parse(realpools.Standard(n, r.Kind, r.Phase))
-				if err != nil {
+				// Shaped first: a caller's phase (raise@callback) is
+				// valid only with its section's wait style.
+				sc := s.Shape(Standard(pools.Strategy(n), r.Kind, r.Phase))
+				if err := sc.Validate(); err != nil {
 					continue // the catalog rejects the row for real pools too
 				}
-				cells = append(cells, realpools.Cell{Pool: n, Fault: r.String(), Section: s.Name, Scenario: s.Shape(sc).String()})
+				cells = append(cells, realpools.Cell{Pool: n, Fault: r.String(), Section: s.Name, Scenario: sc.String()})
 			}
 		}
 	}
