@@ -274,10 +274,35 @@ func TestPropertyAnswersAreWholeAndCorrect(t *testing.T) {
 				fail(t, "law 2: a job unresolved or wrong after an answer", o)
 			}
 		}
-		if msg := mapOrderLaw(o.Jobs, inOrder, o.Scenario.ChunkSize); msg != "" {
+		jobs := o.Jobs
+		if cut := truncatedAt(o); cut >= 0 {
+			// billiard's imap ends after the items before a raising
+			// input (TaskHandler.body: set_length(i + 1)); those after
+			// it are never delivered.
+			if i := slices.IndexFunc(jobs[cut:], func(j scenarios.JobOutcome) bool { return j.State != scenarios.JobNotDelivered }); i >= 0 {
+				fail(t, fmt.Sprintf("law 2: billiard's imap ended at job %d, yet job %d is %s", cut, cut+i, jobs[cut+i].State), o)
+			}
+			jobs = jobs[:cut]
+		}
+		if msg := mapOrderLaw(jobs, inOrder, o.Scenario.ChunkSize); msg != "" {
 			fail(t, "law 2: "+msg, o)
 		}
 	})
+}
+
+// truncatedAt is the job at which billiard's imap ended because its input
+// raised there, or -1: the first job not delivered, in a billiard imap
+// with a raising input and no job failed.
+func truncatedAt(o scenarios.Outcome) int {
+	if o.Scenario.Pool != pools.Billiard || (o.Scenario.Wait != scenarios.WaitIMap && o.Scenario.Wait != scenarios.WaitIMapUnordered) {
+		return -1
+	}
+	for _, f := range o.Scenario.Faults {
+		if f.Phase == faults.Input {
+			return slices.IndexFunc(o.Jobs, func(j scenarios.JobOutcome) bool { return j.State == scenarios.JobNotDelivered })
+		}
+	}
+	return -1
 }
 
 // mapOrderLaw checks the jobs' states against Executor.map where inOrder
@@ -453,9 +478,12 @@ func TestPropertyTrackedLosesOnlyTheJobsHit(t *testing.T) {
 	reportFailures(t)
 	rapid.Check(t, func(t *rapid.T) {
 		sc := scenariotest.Gen(scenariotest.GenOptions{Pools: []pools.Strategy{pools.Tracked}}).Draw(t, "scenario")
+		// A deadline is wall-clock, as a supervisor's is: at 250 ms the
+		// load of go test ./... on 2 cores starved healthy tasks past it,
+		// and tracked rightly failed jobs no fault hit. A second holds.
 		for _, f := range sc.Faults {
 			if k, _ := faults.Lookup(f.Kind); k.Effect == faults.NeverReturns || k.Effect == faults.Stops || k.Effect == faults.BlocksAtStart {
-				sc.Deadline = 250 * time.Millisecond
+				sc.Deadline = time.Second
 			}
 		}
 		o := runProp(t, sc)

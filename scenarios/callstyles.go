@@ -199,6 +199,11 @@ func (r *run) callIMap(ctx context.Context, tasks []pools.Task) callerResult {
 			rs[i] = pools.Result{Err: errInterrupted} // next() raised KeyboardInterrupt
 		case rs[i].Err == errUnresolved && last != nil:
 			rs[i] = pools.Result{Err: last}
+		case rs[i].Err == errUnresolved:
+			// The iteration ended without it: billiard's TaskHandler
+			// answers an input that raises at job J with set_length(J),
+			// so the imap ends after J items, none an error.
+			rs[i] = pools.Result{Err: pools.ErrNotDelivered}
 		}
 	}
 	return callerResult{rs, nil}

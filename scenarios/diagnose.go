@@ -141,7 +141,11 @@ func diagnoseAnswer(o Outcome, s pools.Snapshot, k struck) (account, summary str
 		fmt.Fprintf(&b, "; %d unresolved", unres)
 		fmt.Fprintf(&sum, "; %d unresolved", unres)
 	}
-	if cancelled, running := o.Undelivered(); cancelled+running > 0 {
+	if cancelled, running := o.Undelivered(); cancelled+running > 0 && o.Scenario.imap() {
+		// billiard's imap ended short (TaskHandler.body: set_length).
+		fmt.Fprintf(&b, "; %d never yielded: the imap ended after the items before its input raised", cancelled+running)
+		fmt.Fprintf(&sum, "; %d never yielded: the imap ended after the items before its input raised", cancelled+running)
+	} else if cancelled+running > 0 {
 		// Which of them were cancelled is the manager's race with the
 		// caller; the summary keeps only what every run shows.
 		fmt.Fprintf(&b, "; %d not delivered by the map, which raised first (%d cancelled, %d running or done)", cancelled+running, cancelled, running)
