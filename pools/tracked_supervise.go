@@ -92,6 +92,16 @@ func (p *tracked) stateLocked(now time.Time) supervisorState {
 		restarts: p.restarts, budget: p.budget, owed: p.owed, workers: make([]workerView, len(p.ws)),
 	}
 	for i, tw := range p.ws {
+		// A head job whose result is arriving is slow, not stuck (a
+		// large result on a loaded machine): its deadline counts again
+		// from when the supervisor sees that bytes came. One stopped
+		// mid-write sends no more, and its deadline runs out.
+		if n := tw.res.read.Load(); n != tw.heard {
+			tw.heard = n
+			if len(tw.fifo) > 0 && !now.IsZero() {
+				tw.since = now
+			}
+		}
 		st.workers[i] = p.viewLocked(tw, now)
 	}
 	return st

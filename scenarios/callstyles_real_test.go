@@ -25,6 +25,7 @@ import (
 // fewest: the real pool must cancel at least what the model cancels, and
 // only jobs no worker took.
 func TestShutdownCancelLive(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("SKIP real pools under -short: a no-answer takes at least 2 s")
 	}

@@ -54,6 +54,7 @@ func TestForkHeldLockHangIsProvenFromState(t *testing.T) {
 // with one, the blocked workers are killed and replaced by clean ones,
 // even when they hold no job and the caller joins.
 func TestTrackedStartDeadline(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		text string
 		want scenarios.Verdict
@@ -104,6 +105,7 @@ func TestForkHeldLockBadInput(t *testing.T) {
 // forkserver and spawn start them from a fresh interpreter, so they
 // find it free and every job completes.
 func TestForkHeldLockStartMethods(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("SKIP real pools under -short")
 	}

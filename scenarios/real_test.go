@@ -35,6 +35,9 @@ import (
 // run fails, and a cell that passed on a rerun is logged with every
 // verdict seen.
 func TestRealPoolsBesideTheirModels(t *testing.T) {
+	// The package's long tests run two at a time (go test -parallel is
+	// GOMAXPROCS): this one mostly waits, and the others run beside it.
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("SKIP real pools under -short: every real cell runs live, about a minute")
 	}

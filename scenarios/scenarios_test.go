@@ -60,6 +60,7 @@ func burnCPU(t testing.TB) func() {
 // budget on 2 cores; POOLHANG_REPEAT=N runs each N times quiet and N
 // times loaded (10 gives the 20 runs of the earlier, smaller matrix).
 func TestVerdictsAreRepeatable(t *testing.T) {
+	t.Parallel()
 	runs := 0
 	if n, err := strconv.Atoi(os.Getenv("POOLHANG_REPEAT")); err == nil && n > 0 {
 		runs = n

@@ -19,6 +19,7 @@ import (
 // late, whole answer; where a deadline answers sigstop (tracked), it
 // answers sigstop-cont the same way, before any SIGCONT.
 func TestSigstopContBesideSigstop(t *testing.T) {
+	t.Parallel()
 	cont, _ := faults.Lookup("sigstop-cont")
 	for _, s := range pools.Strategies() {
 		for _, ph := range cont.Meaningful() {
