@@ -19,6 +19,7 @@ import (
 // and job 2 can only come from the dead worker, which is replaced (the
 // worker handler) but whose job nobody re-runs.
 func TestWaitGraphOfANoAnswer(t *testing.T) {
+	t.Parallel()
 	needPython(t)
 	o, err := realpools.Run(context.Background(), "pool=py:mp.Pool workers=2 jobs=6 wait=map fault=sigkill@task-run:2", realpools.Options{})
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 // (python/cpython issue 87472): no answer, and every worker it started
 // died in the initializer but the 2 it holds now, which are starting.
 func TestInitializerRestartsForever(t *testing.T) {
+	t.Parallel()
 	python(t)
 	o, err := realpools.Run(context.Background(), "pool=py:mp.Pool workers=2 jobs=6 initializer=raise wait=map", realpools.Options{Stall: realpools.MinStall})
 	if err != nil {

@@ -163,11 +163,15 @@ func check(t *testing.T, cells []cell, got []result) {
 }
 
 func TestCPythonCells(t *testing.T) {
+	t.Parallel()
 	python(t)
 	check(t, cpythonCells, runAll(t, cpythonCells))
 }
 
 func TestPeerCells(t *testing.T) {
+	// The real runs mostly wait: these run two at a time, after the
+	// sequential tests that count this process's descriptors.
+	t.Parallel()
 	a := available(t)
 	var cells []cell
 	var missing []string

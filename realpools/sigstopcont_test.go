@@ -25,6 +25,7 @@ var contCells = []cell{
 }
 
 func TestSigstopContCells(t *testing.T) {
+	t.Parallel()
 	a := available(t)
 	var cells []cell
 	for _, c := range contCells {

@@ -12,6 +12,7 @@ import (
 // and one that sleeps on a timer, as a stuck pool's pollers do (mp.Pool's
 // worker handler, pebble's pool manager, every 0.1 s), is not.
 func TestStarvationGauge(t *testing.T) {
+	t.Parallel()
 	py := python(t)
 	for _, tc := range []struct {
 		thread string
