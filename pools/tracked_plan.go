@@ -164,6 +164,10 @@ func planSupervisor(st supervisorState) supervisorPlan {
 			if !w.unheard {
 				pl.dying++
 			}
+		case w.dead:
+			// Dead already, its reader still to return (planDeaths then
+			// settles it): a deadline passing meanwhile is not why it
+			// ended, and a kill would say it was.
 		case w.badStream:
 			why = killBadStream
 		case w.retire && w.held == 0:

@@ -317,6 +317,8 @@ func (m *trModel) check(t *rapid.T) {
 			dying = true
 		case w.dead && w.read:
 			t.Fatalf("worker %d: dead, its reader returned, not settled", i)
+		case w.dead:
+			// Its death waits for its reader; nothing to kill.
 		case w.badStream, w.retire && len(w.fifo) == 0, w.overdue && len(w.fifo) > 0:
 			t.Fatalf("worker %d: left alive with a bad stream, drained in retirement or past its deadline", i)
 		case len(w.fifo) == 0 && !w.dead && !w.read && !w.retire && len(m.queue) > 0 && !m.broken:

@@ -102,6 +102,13 @@ func (p *tracked) stateLocked(now time.Time) supervisorState {
 				tw.since = now
 			}
 		}
+		// A worker waiting at a point for the harness's signal (a kill, a
+		// Ctrl-C, delivered there by the runner) has, for its deadline,
+		// been struck already: how long the runner takes to send it is
+		// the harness's, not the task's.
+		if pt := Point(slotOf(p.reg, tw.pr.idx).Point().Load()); pt != 0 && pt&(pointStops|pointHangs) == 0 && len(tw.fifo) > 0 && !now.IsZero() {
+			tw.since = now
+		}
 		st.workers[i] = p.viewLocked(tw, now)
 	}
 	return st
