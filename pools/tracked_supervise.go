@@ -102,6 +102,21 @@ func (p *tracked) stateLocked(now time.Time) supervisorState {
 				tw.since = now
 			}
 		}
+		// The deadline runs from when the supervisor first sees that the
+		// worker has taken the head job (read its whole frame): a job
+		// still in the pipe behind a worker the machine has not run yet
+		// is not late. So a task that never returns is killed between
+		// one and two deadlines after it was taken, never before one.
+		if len(tw.fifo) > 0 && !now.IsZero() {
+			a := tw.fifo[0]
+			taken := a.written && tw.task.read.Load() >= a.end
+			if !taken || tw.clocked != a {
+				tw.since = now
+			}
+			if taken {
+				tw.clocked = a
+			}
+		}
 		// A worker waiting at a point for the harness's signal (a kill, a
 		// Ctrl-C, delivered there by the runner) has, for its deadline,
 		// been struck already: how long the runner takes to send it is
