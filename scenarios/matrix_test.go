@@ -40,7 +40,6 @@ func runMatrix(t *testing.T, dir string) scenarios.Matrix {
 // (when, where, how long) differs. So results/ is what the models give
 // today, and a regeneration in a row changes nothing.
 func TestRegeneratingChangesNothing(t *testing.T) {
-	t.Parallel()
 	if testing.Short() {
 		t.Skip("runs the whole matrix; skipped with -short")
 	}

@@ -298,16 +298,17 @@ func sortedKeys(m map[string]bool) []string {
 // GraphRace says why a hang cell's picture can differ from run to run
 // while its verdict, causes and summary do not, or "". pebble 5.0's
 // workers take a task and send its ACK inside the channel mutexes, and
-// a worker stopped or killed mid-write holds the writer mutex: whether
-// the other worker is then blocked on that mutex holding job 3, or has
-// already answered every later job and waits for a task, is decided by
-// which of them reached the mutex first. The model keeps that race (its
-// strike waits only for earlier jobs, as the real pool's side almost
-// always is), so the picture shows either final state; on an idle
-// machine, the first.
+// send a result inside the writer mutex: a worker that dies or stops in
+// there (task-decode, result-encode, result-write) holds them, and
+// whether the other worker is then blocked on them holding a later job,
+// or has already answered every later job and waits for a task, is
+// decided by which of them reached the mutexes first. The model keeps
+// that race (its strike waits only for earlier jobs' results, the side
+// the real pool almost always takes), so the picture shows either final
+// state; on an idle machine, the first.
 func GraphRace(c Cell) string {
-	if c.Pool == pools.Pebble && c.Kind == "sigstop" && c.Phase == faults.ResultWrite {
-		return "which of pebble's workers reaches the writer mutex first: the other worker blocked on it holding job 3, or done with every later job"
+	if c.Pool == pools.Pebble && (c.Phase == faults.TaskDecode || c.Phase == faults.ResultEncode || c.Phase == faults.ResultWrite) {
+		return "which of pebble's workers reaches the channel mutexes first: the other worker blocked on them holding a later job, or done with every later job"
 	}
 	return ""
 }
