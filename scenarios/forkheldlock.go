@@ -41,9 +41,11 @@ func startPool(sc Scenario, o pools.Options) (pools.Pool, error) {
 	return pools.Start(sc.Pool, o)
 }
 
-// StartFaultsFit reports why the scenario's worker-start faults (or a
-// big-result) cannot strike together with its other faults, or nil.
-func (sc Scenario) StartFaultsFit() error {
+// FaultsCombine reports why the scenario's faults cannot strike together,
+// or with its wait style, or nil: more than one worker-start fault, a
+// Ctrl-C or a stop with a call style it is not modelled for, a
+// big-result sharing its job's run with another fault.
+func (sc Scenario) FaultsCombine() error {
 	if err := sc.oneStartFault(); err != nil {
 		return err
 	}

@@ -170,8 +170,8 @@ func draw(t *rapid.T, pool pools.Strategy, o GenOptions) scenarios.Scenario {
 		if k.Check(pool, f.Phase, sc.Workers) != nil {
 			continue
 		}
-		if try := append(append([]scenarios.Fault(nil), sc.Faults...), f); (scenarios.Scenario{Faults: try, Wait: sc.Wait}).StartFaultsFit() != nil {
-			continue // a combination the scenario refuses (StartFaultsFit)
+		if try := append(append([]scenarios.Fault(nil), sc.Faults...), f); (scenarios.Scenario{Faults: try, Wait: sc.Wait}).FaultsCombine() != nil {
+			continue // a combination the scenario refuses (FaultsCombine)
 		}
 		sc.Faults = append(sc.Faults, f)
 	}
