@@ -757,15 +757,7 @@ func (p *pebblePool) manage() {
 				}
 			}
 			p.mu.Unlock()
-			var tc <-chan time.Time
-			if !next.IsZero() {
-				if timer == nil {
-					timer = time.NewTimer(time.Until(next))
-				} else {
-					timer.Reset(time.Until(next))
-				}
-				tc = timer.C
-			}
+			tc := rearm(&timer, next)
 			select {
 			case <-p.stop:
 			case <-p.wake:

@@ -578,15 +578,7 @@ func (p *queuePool) handleWorkers() {
 		}
 		p.setGLocked(gWorker, "waiting for a worker to exit or the pool to change", wait)
 		p.mu.Unlock()
-		var tc <-chan time.Time
-		if !next.IsZero() {
-			if timer == nil {
-				timer = time.NewTimer(time.Until(next))
-			} else {
-				timer.Reset(time.Until(next))
-			}
-			tc = timer.C
-		}
+		tc := rearm(&timer, next)
 		select {
 		case <-p.died:
 		case <-p.change:
@@ -660,4 +652,19 @@ func (p *queuePool) maintainPool() {
 			return
 		}
 	}
+}
+
+// rearm sets *timer (made on first use) to fire at next and returns its
+// channel, or nil, which never fires, if next is zero: a loop's wait for
+// its next deadline, if it has one.
+func rearm(timer **time.Timer, next time.Time) <-chan time.Time {
+	if next.IsZero() {
+		return nil
+	}
+	if *timer == nil {
+		*timer = time.NewTimer(time.Until(next))
+	} else {
+		(*timer).Reset(time.Until(next))
+	}
+	return (*timer).C
 }

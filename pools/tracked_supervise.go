@@ -66,15 +66,7 @@ func (p *tracked) supervisorReleasersLocked() []string {
 // sleep waits for a wake, a death, the next deadline (if any) or
 // Terminate, and reports false on Terminate.
 func (p *tracked) sleep(next time.Time, timer **time.Timer) bool {
-	var tc <-chan time.Time
-	if !next.IsZero() {
-		if *timer == nil {
-			*timer = time.NewTimer(time.Until(next))
-		} else {
-			(*timer).Reset(time.Until(next))
-		}
-		tc = (*timer).C
-	}
+	tc := rearm(timer, next)
 	select {
 	case <-p.stop:
 		return false
