@@ -87,12 +87,15 @@ func quiescent(s pools.Snapshot) bool {
 		if p.Exit != nil || p.Done || (p.Role == pools.RoleCaller && p.Wait == nil) {
 			continue // ended, or a caller not yet calling (idle faults strike first)
 		}
-		if p.Wait == nil || p.Wait.Ready {
+		if !blocked(p) {
 			return false
 		}
 	}
 	return true
 }
+
+// blocked reports whether p waits on something that is not ready.
+func blocked(p pools.Party) bool { return p.Wait != nil && !p.Wait.Ready }
 
 // A Cause is a named reason for a hang.
 type Cause string

@@ -552,7 +552,7 @@ func settled(s pools.Snapshot, target int) bool {
 		if w.Role != pools.RoleWorker || w.Exit != nil || w.PID == target {
 			continue
 		}
-		if w.Starting || w.Wait == nil || w.Wait.Ready {
+		if w.Starting || !blocked(w) {
 			return false
 		}
 	}
