@@ -66,7 +66,13 @@ func serveWorker(spec string) int {
 		fmt.Fprintf(os.Stderr, "poolhang worker: bad %s=%q\n", workerEnv, spec)
 		return 2
 	}
-	runtime.GOMAXPROCS(1)
+	// Two Ps, though the worker runs one goroutine at a time that
+	// matters: its main loop lives in blocking syscalls (pipe reads,
+	// futex waits), and with a single P sysmon retakes it at each wait
+	// longer than 20 µs and starts a spinning thread to look for work
+	// (handoffp), which costs more than a trivial task. An idle second P
+	// tells sysmon there is room, so it leaves the wait alone.
+	runtime.GOMAXPROCS(2)
 	reg, err := shm.Open(os.NewFile(fdRegion, "region"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "poolhang worker:", err)

@@ -24,7 +24,7 @@ const (
 )
 
 // Per-process figures the estimate uses, measured on Linux/amd64 with
-// Go 1.26: a worker is a Go process (runtime.GOMAXPROCS(1)) with a few
+// Go 1.26: a worker is a Go process (runtime.GOMAXPROCS(2)) with a few
 // runtime threads, one blocked in read(2) and one in its mailbox's futex
 // wait; its resident size before any payload is a few MiB.
 const (

@@ -40,11 +40,20 @@ func (l Lock) Acquire(pid uint32) {
 }
 
 // sleep waits on the word while it holds a holder's pid, at most d (for
-// ever if d is 0), announced in waiters. The count goes up before the
+// ever if d is 0), announced in waiters. It first yields the CPU once: on
+// a machine with fewer cores than workers the holder is often a runnable
+// process the scheduler preempted, and a waiter that sleeps at once makes
+// every release pay a futex wake and a context switch (a lock convoy). The count goes up before the
 // word is read and a release stores 0 before it reads the count, so
 // either the release sees the waiter and wakes it, or the waiter sees the
 // word changed and the kernel does not put it to sleep.
 func (l Lock) sleep(d time.Duration) {
+	if l.w.Load() != 0 {
+		unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
+		if l.w.Load() == 0 {
+			return
+		}
+	}
 	l.waiters.Add(1)
 	if v := l.w.Load(); v != 0 {
 		if d <= 0 {
