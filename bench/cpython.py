@@ -297,21 +297,24 @@ def hang_ppe():
 
 def measure(args):
     throughput = []
-    for name, fn in (("multiprocessing.Pool", throughput_mp_pool),
-                     ("ProcessPoolExecutor", throughput_ppe)):
-        for w in WORKER_COUNTS:
-            runs = [fn(w, args.tasks) for _ in range(args.repeat)]
-            throughput.append({"pool": name, "workers": w,
-                               "tasks_per_s": round(statistics.median(runs), 1)})
+    if args.part in ("all", "throughput"):
+        for name, fn in (("multiprocessing.Pool", throughput_mp_pool),
+                         ("ProcessPoolExecutor", throughput_ppe)):
+            for w in WORKER_COUNTS:
+                runs = [fn(w, args.tasks) for _ in range(args.repeat)]
+                throughput.append({"pool": name, "workers": w,
+                                   "tasks_per_s": round(statistics.median(runs), 1)})
 
-    hang = [
-        {"pool": "multiprocessing.Pool",
-         "how": "bounded wait (get(timeout=T)) expired",
-         "seconds": round(hang_mp_pool(args.hang_timeout), 4)},
-        {"pool": "ProcessPoolExecutor",
-         "how": "BrokenProcessPool raised",
-         "seconds": round(hang_ppe(), 4)},
-    ]
+    hang = []
+    if args.part in ("all", "hang"):
+        hang = [
+            {"pool": "multiprocessing.Pool",
+             "how": "bounded wait (get(timeout=T)) expired",
+             "seconds": round(hang_mp_pool(args.hang_timeout), 4)},
+            {"pool": "ProcessPoolExecutor",
+             "how": "BrokenProcessPool raised",
+             "seconds": round(hang_ppe(), 4)},
+        ]
     return {
         "python": sys.version.split()[0],
         "cpu_count": os.cpu_count(),
@@ -359,6 +362,8 @@ def main(argv=None):
                     help="runs per throughput measurement; the median is reported (default 3)")
     ap.add_argument("--hang-timeout", type=positive_float, default=1.0, metavar="T",
                     help="seconds of the bounded wait on the hung multiprocessing.Pool job (default 1.0)")
+    ap.add_argument("--part", choices=("all", "throughput", "hang"), default="all",
+                    help="what to measure (default all); bench/perf interleaves throughput runs with Go's")
     ap.add_argument("--json", action="store_true", help="print one JSON object to stdout")
     args = ap.parse_args(argv)
 
