@@ -34,6 +34,7 @@ func init() {
 		Models:  "pebble.ProcessPool: a task scheduler, a message manager and a pool manager; workers take and acknowledge a task inside one channel lock; a death fails the task its worker acknowledged",
 		Follows: "pebble 5.0 ProcessPool (Debian's python3-pebble)",
 		Functions: []string{"ProcessPool.schedule", "ProcessPool.map", "task_scheduler_loop", "message_manager_loop", "pool_manager_loop",
+			"iter_chunks", "process_chunk", "map_results", "MapResults", "chunk_result", "worker_get_next_task", "WorkerManager.create_workers",
 			"PoolManager.schedule", "PoolManager.process_next_message", "PoolManager.update_tasks", "PoolManager.update_workers",
 			"PoolManager.handle_worker_expiration", "PoolManager.find_expired_task", "TaskManager.task_start", "TaskManager.task_done",
 			"WorkerManager.inspect_workers", "WorkerManager.stop_worker", "worker_process", "fetch_task", "task_transaction", "send_result",
