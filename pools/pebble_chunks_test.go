@@ -43,9 +43,11 @@ func checkResult(t *testing.T, job int, r pools.Result, w want) {
 	}
 }
 
-func pebbleWith(t *testing.T, o pools.Options, jobs int, at map[int]pools.Trigger) (pools.Pool, []pools.Task) {
+// startWith starts pool s with o, terminated when the test ends, and
+// makes jobs squaring tasks, job i with the trigger at[i].
+func startWith(t *testing.T, s pools.Strategy, o pools.Options, jobs int, at map[int]pools.Trigger) (pools.Pool, []pools.Task) {
 	t.Helper()
-	p, err := pools.Start(pools.Pebble, o)
+	p, err := pools.Start(s, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +87,7 @@ func TestPebbleMapChunks(t *testing.T) {
 		{"a death in the second chunk", 3, map[int]pools.Trigger{4: trig("segfault", faults.TaskRun)}, []want{v, v, v, segv, segv, segv}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			p, ts := pebbleWith(t, pools.Options{Workers: 2}, len(c.want), c.faults)
+			p, ts := startWith(t, pools.Pebble, pools.Options{Workers: 2}, len(c.want), c.faults)
 			out, err := p.(pools.ChunkMapper).MapChunks(ctx(t), ts, c.chunksize)
 			if err != nil {
 				t.Fatalf("MapChunks: %v", err)
@@ -115,7 +117,7 @@ func TestPebbleChunkJobsOwnResults(t *testing.T) {
 		{"a death: the chunk fails", map[int]pools.Trigger{4: trig("segfault", faults.TaskRun)}, []want{v, v, v, segv, segv, segv}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			p, ts := pebbleWith(t, pools.Options{Workers: 2}, len(c.want), c.faults)
+			p, ts := startWith(t, pools.Pebble, pools.Options{Workers: 2}, len(c.want), c.faults)
 			fs, err := pools.PebbleChunkFutures(ctx(t), p, ts, 3)
 			if err != nil {
 				t.Fatal(err)

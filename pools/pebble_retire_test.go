@@ -29,7 +29,7 @@ func TestPebbleMaxTasks(t *testing.T) {
 		{"a death in a replacement", 2, map[int]pools.Trigger{5: trig("segfault", faults.TaskRun)}, []want{v, v, v, v, v, segv}, 2},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			p, ts := pebbleWith(t, pools.Options{Workers: 1, MaxTasks: c.maxTasks}, len(c.want), c.faults)
+			p, ts := startWith(t, pools.Pebble, pools.Options{Workers: 1, MaxTasks: c.maxTasks}, len(c.want), c.faults)
 			out, err := p.Map(ctx(t), ts)
 			if err != nil {
 				t.Fatalf("Map: %v", err)
