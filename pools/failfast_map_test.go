@@ -83,17 +83,5 @@ func trigger(t *testing.T, kind string, ph faults.Phase) pools.Trigger {
 // test ends, and makes jobs squaring tasks, job i with the trigger at[i].
 func failfastWith(t *testing.T, workers, jobs int, at map[int]pools.Trigger) (pools.Pool, []pools.Task) {
 	t.Helper()
-	p, err := pools.Start(pools.FailFast, pools.Options{Workers: workers})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Terminate() })
-	ts := make([]pools.Task, jobs)
-	for i := range ts {
-		ts[i] = pools.Square(int64(i))
-		if tr, ok := at[i]; ok {
-			ts[i].Triggers = []pools.Trigger{tr}
-		}
-	}
-	return p, ts
+	return startWith(t, pools.FailFast, pools.Options{Workers: workers}, jobs, at)
 }

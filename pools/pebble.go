@@ -34,6 +34,7 @@ func init() {
 		Models:  "pebble.ProcessPool: a task scheduler, a message manager and a pool manager; workers take and acknowledge a task inside one channel lock; a death fails the task its worker acknowledged",
 		Follows: "pebble 5.0 ProcessPool (Debian's python3-pebble)",
 		Functions: []string{"ProcessPool.schedule", "ProcessPool.map", "task_scheduler_loop", "message_manager_loop", "pool_manager_loop",
+			"iter_chunks", "process_chunk", "map_results", "MapResults", "chunk_result", "worker_get_next_task", "WorkerManager.create_workers",
 			"PoolManager.schedule", "PoolManager.process_next_message", "PoolManager.update_tasks", "PoolManager.update_workers",
 			"PoolManager.handle_worker_expiration", "PoolManager.find_expired_task", "TaskManager.task_start", "TaskManager.task_done",
 			"WorkerManager.inspect_workers", "WorkerManager.stop_worker", "worker_process", "fetch_task", "task_transaction", "send_result",
@@ -45,7 +46,7 @@ func init() {
 		// interrupts on Python 3.
 		Worker:             WorkerMode{Loop: pebbleWorker, IgnoreSIGINT: true},
 		InterruptibleWaits: true,
-		Options:            []Option{OptionTaskTimeout, OptionLockTimeout},
+		Options:            []Option{OptionTaskTimeout, OptionLockTimeout, OptionChunkSize, OptionMaxTasks},
 		Start:              startAs(startPebble),
 	})
 }
@@ -78,7 +79,15 @@ func pidBody(pid int) []byte { return []byte(strconv.Itoa(pid)) }
 // does: code 1, or SystemExit's code.
 func pebbleWorker(w *worker) error {
 	timeout := time.Duration(w.reg.Param().Load())
-	for {
+	for done := 0; ; { // done: tasks whose result is sent
+		if w.retire(done) {
+			// worker_get_next_task: `while max_tasks == 0 or
+			// next(counter) < max_tasks` ends, worker_process returns:
+			// exit code 0 with no task, which inspect_workers does not
+			// report (planExpiry: expiryRetired) and create_workers
+			// replaces.
+			return nil
+		}
 		// fetch_task: `while channel.poll()`, with no lock held. No frame
 		// is in progress: the last one is handled.
 		w.slot.Have().Store(0)
@@ -140,13 +149,14 @@ func pebbleWorker(w *worker) error {
 			return nil
 		}
 		w.unlockTransaction()
-		values, ran, err := w.run(f.Job, calls)
+		values, ran, err := w.runPebble(f.Job, calls)
 		if err != nil && IsExitRequest(err) {
 			return err // process_execute catches Exception: SystemExit ends the worker
 		}
 		if err := w.sendResult(f.Job, resultOf(values, err, resultTrigs(ran)), timeout); err != nil {
 			return err
 		}
+		done++
 	}
 }
 
@@ -307,6 +317,7 @@ type pebblePool struct {
 	replaced   int                 // replacements started
 	// inspecting counts deaths popped from workers and not yet handled.
 	inspecting int
+	chunks     map[int]*pebbleChunk // a map's chunks by head job (pebble_chunks.go)
 
 	taskReady chan struct{} // capacity 1
 	run       []queued      // the scheduler's turn, reused
@@ -469,6 +480,12 @@ func (p *pebblePool) Map(ctx context.Context, ts []Task) ([]Result, error) {
 	if refused != nil && refused == ctx.Err() {
 		return out, refused // ctx ended before every job was admitted
 	}
+	return p.mapResults(ctx, fs, out)
+}
+
+// mapResults iterates MapResults as a caller does: the results of fs in
+// order (out[i] is fs[i]'s), raising at the first error.
+func (p *pebblePool) mapResults(ctx context.Context, fs []*Future, out []Result) ([]Result, error) {
 	// first is the job the caller waits for: the first unresolved one
 	// before any failed one; -1 once the iteration can end.
 	first := func() int {
@@ -676,7 +693,7 @@ func (p *pebblePool) messages() {
 			return
 		}
 		p.mu.Lock()
-		p.taskDoneLocked(f.Job, Result{Value: r.Value, Err: resultErr(r)})
+		p.resultLocked(f.Job, r)
 		p.handled = p.results.read.Load()
 		wake := p.deathPendingLocked()
 		p.mu.Unlock()
@@ -707,7 +724,7 @@ func (p *pebblePool) taskDoneLocked(job int, r Result) {
 		return
 	}
 	delete(p.registered, job)
-	p.resolveLocked(job, r)
+	p.resolveTaskLocked(job, r)
 }
 
 // manage follows pool_manager_loop: update_status (update_tasks, then

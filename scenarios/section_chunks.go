@@ -29,12 +29,10 @@ func ChunksNA(p pools.Strategy) string {
 		return ""
 	}
 	switch p {
-	case pools.Naive, pools.Respawn, pools.FailFast, pools.Loky, pools.Billiard:
+	case pools.Naive, pools.Respawn, pools.FailFast, pools.Loky, pools.Billiard, pools.Pebble:
 		return ""
 	case pools.Tracked:
 		return "the tracked design sends every task alone: there is no chunk to lose"
-	case pools.Pebble:
-		return "not modelled: the pebble model's map schedules each job as its own task; pebble.ProcessPool.map(chunksize=N) is in the real pool's column"
 	}
 	return "no chunked map"
 }
