@@ -34,11 +34,11 @@ func init() {
 		// escapes), wraps a result that fails to pickle in
 		// MaybeEncodingError, and unpickles the task outside the read
 		// lock (SimpleQueue.get_payload, then loads).
-		Worker: WorkerMode{SendEncodeError: true, Ack: true},
+		Worker: WorkerMode{SendEncodeError: true, Ack: true, RetireExit: exRecycle},
 		// On Python 3, ApplyResult.wait and MapResult.wait are
 		// threading.Event.wait: a Ctrl-C interrupts them.
 		InterruptibleWaits: true,
-		Options:            []Option{OptionChunkSize, OptionLostWorkerTimeout, OptionInitializer},
+		Options:            []Option{OptionChunkSize, OptionLostWorkerTimeout, OptionInitializer, OptionMaxTasks},
 		Start:              startAs(func(o Options) (*queuePool, error) { return startQueue(Billiard, o) }),
 	})
 }
@@ -270,14 +270,15 @@ func (p *queuePool) ackLocked(body []byte) {
 }
 
 // joinExitedWorkersLocked follows Pool._join_exited_workers once the
-// worker handler has reaped cleaned workers: first every pending call
+// worker handler has reaped the cleaned workers: first every pending call
 // marked lost whose grace has passed fails with WorkerLost
 // (mark_as_worker_lost); then, if any worker was cleaned, every pending
 // call that a worker now gone had acknowledged (`pid in cleaned or pid
 // not in all_pids`, over MapResult.worker_pids: every chunk of a map,
 // answered or not) is marked lost now (on_job_process_lost), which
-// restarts its grace.
-func (p *queuePool) joinExitedWorkersLocked(now time.Time, cleaned int) {
+// restarts its grace. A worker that retired after maxtasks is cleaned
+// like any other (billiard_retire.go).
+func (p *queuePool) joinExitedWorkersLocked(now time.Time, cleaned []*proc) {
 	for i, m := range p.bill.lost {
 		switch {
 		case !pending(m.jobs):
@@ -287,7 +288,7 @@ func (p *queuePool) joinExitedWorkersLocked(now time.Time, cleaned int) {
 			p.failCallLocked(m.jobs, &WorkerLost{PID: m.pr.PID, Status: m.exit, Phase: m.pr.last.phase(), Attempts: 1})
 		}
 	}
-	if cleaned == 0 {
+	if len(cleaned) == 0 {
 		return
 	}
 	byPID := map[int]*proc{}
@@ -300,8 +301,7 @@ func (p *queuePool) joinExitedWorkersLocked(now time.Time, cleaned int) {
 			if pr == nil || !pr.IsDead() {
 				continue
 			}
-			x, _, _ := pr.State()
-			p.bill.lost[i] = lostMark{at: now, pr: pr, exit: x, jobs: fs}
+			p.bill.lost[i] = lostMark{at: now, pr: pr, exit: lostExit(pr, cleaned), jobs: fs}
 			p.reg.Bump()
 			break
 		}
