@@ -215,10 +215,13 @@ func (p *queuePool) failCallLocked(fs []*Future, err error) {
 //   - IMapUnorderedIterator._set appends it as one more item
 //     (`self._items.append(obj); self._index += 1`), which next() raises
 //     as `Exception(value)`, and the iteration ends once _index reaches
-//     the length. The model answers each job the dead worker held with
+//     the length. The model answers each job a gone worker held with
 //     it: billiard adds one such item at each Supervisor pass while the
 //     iterator is not ready, which answers them one by one once every
-//     other item is in, and the caller's next() names none of them.
+//     other item is in, and the caller's next() names none of them. The
+//     pid the error names is only the first gone one of worker_pids,
+//     which may be a worker that retired holding nothing
+//     (billiard_retire.go), so every gone worker's jobs count.
 func (p *queuePool) failIMapLocked(fs []*Future, err error) {
 	it := fs[0].it
 	wl, lost := err.(*WorkerLost)
@@ -226,8 +229,14 @@ func (p *queuePool) failIMapLocked(fs []*Future, err error) {
 		p.reg.Bump()
 		return
 	}
+	gone := map[int]bool{wl.PID: true}
+	for _, pr := range p.procs {
+		if pr.IsDead() {
+			gone[pr.PID] = true
+		}
+	}
 	for _, f := range fs {
-		if !f.isDone() && f.ackedBy == wl.PID {
+		if !f.isDone() && gone[f.ackedBy] {
 			p.resolveLocked(f.job, Result{Err: err})
 		}
 	}

@@ -18,13 +18,14 @@ import (
 // Whether a map outlives a retirement by the grace is then a race between
 // the grace and the replacements' run of the jobs left. billiard's 10 s
 // grace decides it for any map of quick tasks (its Supervisor forks the
-// replacement in the same pass that marks the map); ModelGrace's 100 ms
-// would leave it to the machine's load, since the model's replacement is
-// a re-executed process: from the pool's start to job 5's answer in the
-// maxtasks section took 9-13 ms quiet and 24-55 ms with four spinners on
-// 2 cores (20 runs each), against which 1 s is a margin of 18 or more.
-// The grace comes from the scenario, so its reproduce command runs with
-// it too. It costs a lost worker's cell 1 s.
+// replacement in the same pass that marks the map). ModelGrace's 100 ms
+// would leave it to the machine's load: in the maxtasks section's raise
+// cell, from the last retirement's mark to job 5's answer took a median of
+// 2.7 ms and at most 12 ms in 100 runs on 2 cores that other sessions kept
+// busy (load average about 10), and a median of 5.9 ms and at most 30 ms
+// in 100 runs with four spinners more: 1 s is 33 times the worst. The
+// grace comes from the scenario (maxtasks=), so its reproduce command runs
+// with it too. It costs a worker-lost cell of the section 1 s.
 const RetireGrace = time.Second
 
 // retireGrace is the grace a scenario's pool runs with, given the one it
