@@ -1,7 +1,6 @@
 package pools_test
 
 import (
-	"context"
 	"errors"
 	"testing"
 	"time"
@@ -23,13 +22,7 @@ func TestBilliardRetirementMarksTheMapLost(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Terminate()
-	ts := make([]pools.Task, 6)
-	for i := range ts {
-		ts[i] = pools.Square(int64(i))
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	rs, err := p.Map(ctx, ts)
+	rs, err := p.Map(ctx(t), squares(6))
 	if err != nil {
 		t.Fatal(err)
 	}
