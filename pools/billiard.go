@@ -34,11 +34,11 @@ func init() {
 		// escapes), wraps a result that fails to pickle in
 		// MaybeEncodingError, and unpickles the task outside the read
 		// lock (SimpleQueue.get_payload, then loads).
-		Worker: WorkerMode{SendEncodeError: true, Ack: true},
+		Worker: WorkerMode{SendEncodeError: true, Ack: true, RetireExit: exRecycle},
 		// On Python 3, ApplyResult.wait and MapResult.wait are
 		// threading.Event.wait: a Ctrl-C interrupts them.
 		InterruptibleWaits: true,
-		Options:            []Option{OptionChunkSize, OptionLostWorkerTimeout, OptionInitializer},
+		Options:            []Option{OptionChunkSize, OptionLostWorkerTimeout, OptionInitializer, OptionMaxTasks},
 		Start:              startAs(func(o Options) (*queuePool, error) { return startQueue(Billiard, o) }),
 	})
 }
@@ -215,10 +215,13 @@ func (p *queuePool) failCallLocked(fs []*Future, err error) {
 //   - IMapUnorderedIterator._set appends it as one more item
 //     (`self._items.append(obj); self._index += 1`), which next() raises
 //     as `Exception(value)`, and the iteration ends once _index reaches
-//     the length. The model answers each job the dead worker held with
+//     the length. The model answers each job a gone worker held with
 //     it: billiard adds one such item at each Supervisor pass while the
 //     iterator is not ready, which answers them one by one once every
-//     other item is in, and the caller's next() names none of them.
+//     other item is in, and the caller's next() names none of them. The
+//     pid the error names is only the first gone one of worker_pids,
+//     which may be a worker that retired holding nothing
+//     (billiard_retire.go), so every gone worker's jobs count.
 func (p *queuePool) failIMapLocked(fs []*Future, err error) {
 	it := fs[0].it
 	wl, lost := err.(*WorkerLost)
@@ -226,8 +229,14 @@ func (p *queuePool) failIMapLocked(fs []*Future, err error) {
 		p.reg.Bump()
 		return
 	}
+	gone := map[int]bool{wl.PID: true}
+	for _, pr := range p.procs {
+		if pr.IsDead() {
+			gone[pr.PID] = true
+		}
+	}
 	for _, f := range fs {
-		if !f.isDone() && f.ackedBy == wl.PID {
+		if !f.isDone() && gone[f.ackedBy] {
 			p.resolveLocked(f.job, Result{Err: err})
 		}
 	}
@@ -270,14 +279,15 @@ func (p *queuePool) ackLocked(body []byte) {
 }
 
 // joinExitedWorkersLocked follows Pool._join_exited_workers once the
-// worker handler has reaped cleaned workers: first every pending call
+// worker handler has reaped the cleaned workers: first every pending call
 // marked lost whose grace has passed fails with WorkerLost
 // (mark_as_worker_lost); then, if any worker was cleaned, every pending
 // call that a worker now gone had acknowledged (`pid in cleaned or pid
 // not in all_pids`, over MapResult.worker_pids: every chunk of a map,
 // answered or not) is marked lost now (on_job_process_lost), which
-// restarts its grace.
-func (p *queuePool) joinExitedWorkersLocked(now time.Time, cleaned int) {
+// restarts its grace. A worker that retired after maxtasks is cleaned
+// like any other (billiard_retire.go).
+func (p *queuePool) joinExitedWorkersLocked(now time.Time, cleaned []*proc) {
 	for i, m := range p.bill.lost {
 		switch {
 		case !pending(m.jobs):
@@ -287,7 +297,7 @@ func (p *queuePool) joinExitedWorkersLocked(now time.Time, cleaned int) {
 			p.failCallLocked(m.jobs, &WorkerLost{PID: m.pr.PID, Status: m.exit, Phase: m.pr.last.phase(), Attempts: 1})
 		}
 	}
-	if cleaned == 0 {
+	if len(cleaned) == 0 {
 		return
 	}
 	byPID := map[int]*proc{}
@@ -300,8 +310,7 @@ func (p *queuePool) joinExitedWorkersLocked(now time.Time, cleaned int) {
 			if pr == nil || !pr.IsDead() {
 				continue
 			}
-			x, _, _ := pr.State()
-			p.bill.lost[i] = lostMark{at: now, pr: pr, exit: x, jobs: fs}
+			p.bill.lost[i] = lostMark{at: now, pr: pr, exit: lostExit(pr, cleaned), jobs: fs}
 			p.reg.Bump()
 			break
 		}

@@ -81,9 +81,11 @@ type WorkerLost struct {
 
 func (e *WorkerLost) Error() string {
 	how := e.Status.String()
-	if e.Status == (Exit{}) {
+	if e.Status == (Exit{}) && e.Phase != wExiting.phase() {
 		// What a retiring worker leaves; said outright, since a pool that
-		// reads only the code takes it for a retirement (pebble 5.0).
+		// reads only the code takes it for a retirement (pebble 5.0). A
+		// worker named while exiting held no job: billiard names a
+		// retired worker's pid with exit code 0 (lostExit).
 		how = "a clean exit (exit code 0) while it held the job"
 	}
 	return fmt.Sprintf("worker %d lost during %s: %s (attempt %d)", e.PID, e.Phase, how, e.Attempts)

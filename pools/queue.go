@@ -624,7 +624,7 @@ func (p *queuePool) maintainPool() {
 	}
 	if p.bill != nil {
 		p.mu.Lock()
-		p.joinExitedWorkersLocked(time.Now(), len(dead))
+		p.joinExitedWorkersLocked(time.Now(), dead)
 		p.mu.Unlock()
 	}
 	for {

@@ -91,6 +91,10 @@ type WorkerMode struct {
 	// end-of-file while the worker lives, and the result pipe writable,
 	// once the parent is gone.
 	HoldsQueueEnds bool
+	// RetireExit is the exit code of a worker that leaves its loop after
+	// its maxtasks (billiard's Worker.workloop returns EX_RECYCLE, 155;
+	// billiard_retire.go); 0 for CPython's.
+	RetireExit int
 	// Loop, if set, is the strategy's own worker loop, run instead of
 	// CPython's (pebble's worker_process); the flags above then do not
 	// apply.

@@ -126,7 +126,7 @@ func serveWorker(spec string) int {
 	var x *ExitRequest
 	switch {
 	case err == nil:
-		return 0
+		return w.exitCode
 	case errors.As(err, &x):
 		return x.Code
 	}
@@ -148,6 +148,7 @@ type worker struct {
 	// The pool's lifecycle options (shm.Region.Lifecycle).
 	maxTasks  int
 	initFails bool
+	exitCode  int // a clean exit's code: WorkerMode.RetireExit once retired
 	sigint    sigintPoint
 }
 
@@ -292,6 +293,7 @@ func (w *worker) loop() error {
 			}
 		}
 		if last {
+			w.exitCode = w.mode.RetireExit
 			return nil
 		}
 	}

@@ -198,19 +198,6 @@ func init() {
 	})
 }
 
-// billiardMaxTasksNA is why the billiard model takes no maxtasks: a
-// retirement is a race against the grace, which the model's scaled-down
-// grace would decide the wrong way. Measured with billiard 4.1 on
-// /usr/bin/python3: Pool(2, maxtasksperchild=1).map(sleep 0.3 s, 20
-// items) raised WorkerLostError ("exitcode 155") after 11.4 s, though no
-// worker died.
-const billiardMaxTasksNA = "not modelled: billiard 4.1's _join_exited_workers marks lost every call whose worker_pids include a worker that exited, " +
-	"whatever its exit code, and MapResult.worker_pids keeps the pids of chunks already answered, so a worker that retires (EX_RECYCLE, 155) " +
-	"marks its map lost, and a map still running LOST_WORKER_TIMEOUT (10 s; MapResult ignores the pool's lost_worker_timeout) later fails with " +
-	"WorkerLostError though no worker died (Pool(2, maxtasksperchild=1).map of 20 tasks of 0.3 s raised it after 11.4 s here); whether the standard map " +
-	"finishes first is a race between that grace and the replacements' start, which the model's 100 ms grace (ModelGrace) would decide by the machine's " +
-	"load rather than by billiard's mechanism (see the real pool's column: billiard.Pool(maxtasksperchild=N))"
-
 func init() {
 	expectSection("initializer", pools.Billiard, map[When]Expectation{
 		{raises, faults.TaskRun}: {Verdict: Livelock, Reason: "billiard's Worker.__call__ runs after_fork(), which calls the initializer, before its `try`: the error ends the worker " +

@@ -74,8 +74,6 @@ func MaxTasksNA(p pools.Strategy) string {
 		return ""
 	case p == pools.Tracked:
 		return "the tracked design does not retire workers: it replaces one only when it dies or misses its deadline"
-	case p == pools.Billiard:
-		return billiardMaxTasksNA
 	case p == pools.Loky:
 		return realLifecycle["py:loky"].maxTasksNA
 	}
@@ -146,6 +144,7 @@ func lifecyclePools(na func(pools.Strategy) string) string {
 func (s Scenario) lifecycleOptions(o *pools.Options) {
 	o.MaxTasks = s.MaxTasks
 	o.InitFails = s.Initializer == InitRaise
+	o.LostWorkerTimeout = retireGrace(s, o.LostWorkerTimeout) // expect_billiard_maxtasks.go
 }
 
 // initFailuresLine tells, for a real run under initializer=raise, how

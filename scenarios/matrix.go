@@ -576,7 +576,8 @@ func (m Matrix) mdHeader(b *strings.Builder, real []string) {
 		"could release), never from a timeout.\n\n")
 	fmt.Fprintf(b, "The billiard model runs with a %s lost-worker grace (pools.Options.LostWorkerTimeout; billiard's own\n"+
 		"LOST_WORKER_TIMEOUT is 10 s, which the real column waits out): its worker-lost cells are answered that long\n"+
-		"after the death (`poolhang run` prints the time; generated.json has each cell's).\n\n", ModelGrace)
+		"after the death (`poolhang run` prints the time; generated.json has each cell's). Where workers retire (maxtasks=, the maxtasks\n"+
+		"section), a retirement marks a map lost too, and it runs with %s (RetireGrace), so that the jobs left are answered well before that passes.\n\n", ModelGrace, RetireGrace)
 	b.WriteString("Legend: ✅ completed (every job has its correct value) · ⚠️ raised (every job answered, some with errors) · " +
 		"⛔ hang (proven: the caller can never be answered) · 🔁 livelock (proven: workers start and die again and again, and no job can progress) · ⏳ hang-timeout (backstop; never expected) · " +
 		"n/a the fault cannot strike there in that pool.\n\n")

@@ -24,7 +24,10 @@ func init() {
 			"(`_ExecutorManagerThread.run`, `process_result_item`) pops it and calls `_adjust_process_count`, which starts a " +
 			"replacement only if it cannot take a token of `_idle_worker_semaphore`, released after every other result: " +
 			"a stale token leaves the retired worker unreplaced (python/cpython issue 115634, in 3.11 to 3.13/3.14 before gh-140900), " +
-			"which every job row shows. The job fault is aimed at job 5, the last, past every first worker's limit. billiard's `Pool(maxtasksperchild=)` and pebble's `ProcessPool(max_tasks=)` retire workers too; loky has no such option.",
+			"which every job row shows. The job fault is aimed at job 5, the last, past every first worker's limit. billiard's `Pool(maxtasksperchild=2)`: `Worker.workloop` returns EX_RECYCLE (155) after 2 tasks, " +
+			"and `_join_exited_workers` marks the map lost at each retirement, as at a death; the billiard model runs this section with a lost-worker grace of " + RetireGrace.String() +
+			" (RetireGrace) instead of " + ModelGrace.String() + ": the replacements' run of job 5 comes first by a wide margin, as it does against billiard's 10 s. " +
+			"pebble's `ProcessPool(max_tasks=)` retires workers too; loky has no such option.",
 		// No idle row: under max_tasks_per_child 3.11's executor spawns on
 		// demand, and a worker that has retired after the warm-up tasks
 		// is not replaced (the same 115634), so there is no second idle
