@@ -41,6 +41,10 @@ func (p *pebblePool) CallTerminate(ctx context.Context) error {
 	p.reg.Bump()
 	p.mu.Unlock()
 	p.wakeManager()
+	if p.neverStarted() {
+		p.closePipes()
+		return p.joinRest(ctx, nil)
+	}
 	if err := p.waitG(ctx, gPoolMgr, p.managerDone); err != nil {
 		return err
 	}

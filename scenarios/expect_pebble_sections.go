@@ -31,3 +31,25 @@ func init() {
 			"job 2 is never set (terminated)"),
 	})
 }
+
+// pebble in the initializer section (pebble 5.0; pools/pebble_start.go):
+// the map's _check_pool_state starts the pool (_start_pool: the workers,
+// then the three loops), and the map schedules its six tasks, all within
+// the pool manager's first SLEEP_UNIT. Each worker then runs the
+// initializer in worker_process: run_initializer catches the error, logs
+// it and returns False, and the worker calls os._exit(1) before it polls
+// the channel. The pool manager's next update_status finds a worker
+// expired with exit code 1; handle_worker_expiration calls
+// find_expired_task, and with no task acknowledged (none has a worker_id)
+// it raises BrokenProcessPool("All workers expired"), which
+// pool_manager_loop turns into ERROR before create_workers replaces
+// anyone. message_manager_loop ends on context.alive, task_scheduler_loop
+// stays in task_queue.get(), and nothing sets the map's futures again.
+func init() {
+	expectSection("initializer", pools.Pebble, map[When]Expectation{
+		{raises, faults.TaskRun}: hang("each worker dies of the initializer (run_initializer returns False, os._exit(1)) before it takes a task, so no task is acknowledged; " +
+			"the pool manager's first inspection of a death finds no running task and find_expired_task raises BrokenProcessPool(\"All workers expired\"): " +
+			"pool_manager_loop sets ERROR, the message manager's loop ends, and nothing sets a pending future again, so the map waits forever for job 0 " +
+			"(every schedule came before that inspection: the pool starts at the map's _check_pool_state, and the pool manager's next turn is SLEEP_UNIT away)"),
+	})
+}
