@@ -1,6 +1,8 @@
 package scenarios
 
 import (
+	"strings"
+
 	"github.com/poolhang/poolhang/faults"
 	"github.com/poolhang/poolhang/pools"
 )
@@ -21,12 +23,15 @@ func init() {
 			"and the other loops end, so join() returns"
 		neverSet = "; pebble 5.0's stop path sets no pending future, so the jobs not yet answered are terminated"
 	)
+	// pebbleExpired without its map: here the caller gets each job.
+	expired := strings.TrimSuffix(pebbleExpired, "; the map raises it")
 	expectSection("terminate", pools.Pebble, map[When]Expectation{
-		{dies, faults.TaskRun}: raised(ErrKindWorkerLost, pebbleExpired+"; the get raises it at job 2 and gives up"+stops+neverSet),
-		{dies, faults.ResultWrite}: raised(ErrKindWorkerLost, pebbleExpired+"; the get raises it at job 2 and gives up"+stops+
-			": the other worker, blocked on the writer mutex the dead one held, dies of stop_process's SIGTERM, and the message manager, "+
-			"in recv on the torn frame, reads the end of file once no writer is left (WorkerManager.receive: `except EOFError`)"+neverSet),
-		{never, faults.TaskRun}: raised(ErrKindTerminated, "the map has no timeout, so update_tasks never stops the worker and the get is proven stuck on job 2 and gives up"+stops+
+		{dies, faults.TaskRun}: raised(ErrKindWorkerLost, expired+"; the get collects it and every other answer (the replacement runs the rest)"+stops),
+		{dies, faults.ResultWrite}: raised(ErrKindWorkerLost, expired+"; the dead worker held the writer mutex (WorkerChannel.send), so the other worker's ACK or result waits for it "+
+			"and the get is proven stuck on job 3 and gives up"+stops+
+			": the worker blocked on the writer mutex dies of stop_process's SIGTERM, and the message manager, in recv on the torn frame, "+
+			"reads the end of file once no writer is left (WorkerManager.receive: `except EOFError`)"+neverSet),
+		{never, faults.TaskRun}: raised(ErrKindTerminated, "job 2 is scheduled without a timeout, so update_tasks never stops its worker and the get is proven stuck on job 2 and gives up"+stops+
 			": close_channels gives the idle worker the end of file (worker_process: `except EOFError: os._exit(0)`) and stop_process SIGTERMs the stuck one; "+
 			"job 2 is never set (terminated)"),
 	})
