@@ -139,9 +139,10 @@ func pebbleWorker(w *worker) error {
 			w.unlockTransaction() // the with statement releases on the way out
 			return nil
 		}
-		w.unlockTransaction()
+		w.endTransactionFor(calls) // pebble_strike.go
 		values, ran, err := w.run(f.Job, calls)
 		if err != nil && IsExitRequest(err) {
+			w.dropKeptReader()
 			return err // process_execute catches Exception: SystemExit ends the worker
 		}
 		if err := w.sendResult(f.Job, resultOf(values, err, resultTrigs(ran)), timeout); err != nil {
@@ -175,7 +176,9 @@ func (w *worker) sendResult(job int, r wireResult, timeout time.Duration) error 
 	if strikesInWriter(r.Trigs) {
 		w.awaitEarlierResults(job)
 	}
-	if !w.lockFor(lockResultWrite, wWaitResultLock, job, timeout) {
+	ok := w.lockFor(lockResultWrite, wWaitResultLock, job, timeout)
+	w.dropKeptReader()
+	if !ok {
 		return errChannelTimeout
 	}
 	w.slot.set(wEncodeResult, int64(job))

@@ -1,6 +1,7 @@
 package pools_test
 
 import (
+	"errors"
 	"syscall"
 	"testing"
 
@@ -62,6 +63,59 @@ func TestPebbleStopJoin(t *testing.T) {
 			}
 			p.Terminate()
 			leftNothing()
+		})
+	}
+}
+
+// A death inside the writer mutex (result-encode, result-write) comes
+// before any later job is taken (pools/pebble_strike.go: the struck
+// worker keeps the reader mutex from its ACK until it has the writer
+// mutex): the earlier jobs are answered, the struck one fails with
+// ProcessExpired, and every later one waits behind the dead holder.
+func TestPebbleStrikeInWriterBeforeLaterJobs(t *testing.T) {
+	for _, ph := range []faults.Phase{faults.ResultEncode, faults.ResultWrite} {
+		t.Run(string(ph), func(t *testing.T) {
+			p, err := pools.Start(pools.Pebble, pools.Options{Workers: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Terminate()
+			var fs []*pools.Future
+			for i := range 6 {
+				task := pools.Square(int64(i))
+				if i == 2 {
+					task = withFault(task, "segfault", ph) // the worker's own SIGSEGV
+				}
+				f, err := p.Submit(ctx(t), task)
+				if err != nil {
+					t.Fatal(err)
+				}
+				fs = append(fs, f)
+			}
+			for i, f := range fs[:3] {
+				r, err := f.Wait(ctx(t))
+				var lost *pools.WorkerLost
+				if err != nil || (i < 2) != (r.Err == nil) || (i == 2 && !errors.As(r.Err, &lost)) {
+					t.Fatalf("job %d: %+v, %v; want a value before job 2, ProcessExpired (WorkerLost) at it", i, r, err)
+				}
+			}
+			until(t, p, "every live worker blocked behind the dead writer", func(s pools.Snapshot) bool {
+				live := 0
+				for _, w := range s.Parties {
+					if w.Worker && w.Exit == nil {
+						live++
+						if w.Wait == nil || w.Wait.Kind != pools.WaitLock || w.Wait.Ready {
+							return false
+						}
+					}
+				}
+				return live == 2 // the other worker and the replacement
+			})
+			for i, f := range fs[3:] {
+				if r, ok := f.Result(); ok {
+					t.Errorf("job %d, after the struck job, was answered: %+v", i+3, r)
+				}
+			}
 		})
 	}
 }
