@@ -27,7 +27,7 @@ func init() {
 	expired := strings.TrimSuffix(pebbleExpired, "; the map raises it")
 	expectSection("terminate", pools.Pebble, map[When]Expectation{
 		{dies, faults.TaskRun}: raised(ErrKindWorkerLost, expired+"; the get collects it and every other answer (the replacement runs the rest)"+stops),
-		{dies, faults.ResultWrite}: raised(ErrKindWorkerLost, expired+"; the dead worker held the writer mutex (WorkerChannel.send), so the other worker's ACK or result waits for it "+
+		{dies, faults.ResultWrite}: raisedAll([]string{ErrKindWorkerLost, ErrKindTerminated}, expired+"; the dead worker held the writer mutex (WorkerChannel.send), so the other worker's ACK or result waits for it "+
 			"and the get is proven stuck on job 3 and gives up"+stops+
 			": the worker blocked on the writer mutex dies of stop_process's SIGTERM, and the message manager, in recv on the torn frame, "+
 			"reads the end of file once no writer is left (WorkerManager.receive: `except EOFError`)"+neverSet),
@@ -57,4 +57,10 @@ func init() {
 			"pool_manager_loop sets ERROR, the message manager's loop ends, and nothing sets a pending future again, so the map waits forever for job 0 " +
 			"(every schedule came before that inspection: the pool starts at the map's _check_pool_state, and the pool manager's next turn is SLEEP_UNIT away)"),
 	})
+}
+
+// raisedAll expects the call to raise, its jobs failing with the kinds
+// in the order their first jobs come.
+func raisedAll(kinds []string, why string) Expectation {
+	return Expectation{Verdict: Raised, Errors: kinds, Reason: why}
 }
