@@ -46,7 +46,7 @@ func init() {
 		// interrupts on Python 3.
 		Worker:             WorkerMode{Loop: pebbleWorker, IgnoreSIGINT: true},
 		InterruptibleWaits: true,
-		Options:            []Option{OptionTaskTimeout, OptionLockTimeout, OptionChunkSize, OptionMaxTasks},
+		Options:            []Option{OptionTaskTimeout, OptionLockTimeout, OptionChunkSize, OptionMaxTasks, OptionInitializer},
 		Start:              startAs(startPebble),
 	})
 }
@@ -148,9 +148,10 @@ func pebbleWorker(w *worker) error {
 			w.unlockTransaction() // the with statement releases on the way out
 			return nil
 		}
-		w.unlockTransaction()
+		w.endTransactionFor(calls) // pebble_strike.go
 		values, ran, err := w.runPebble(f.Job, calls)
 		if err != nil && IsExitRequest(err) {
+			w.dropKeptReader()
 			return err // process_execute catches Exception: SystemExit ends the worker
 		}
 		if err := w.sendResult(f.Job, resultOf(values, err, resultTrigs(ran)), timeout); err != nil {
@@ -185,7 +186,9 @@ func (w *worker) sendResult(job int, r wireResult, timeout time.Duration) error 
 	if strikesInWriter(r.Trigs) {
 		w.awaitEarlierResults(job)
 	}
-	if !w.lockFor(lockResultWrite, wWaitResultLock, job, timeout) {
+	ok := w.lockFor(lockResultWrite, wWaitResultLock, job, timeout)
+	w.dropKeptReader()
+	if !ok {
 		return errChannelTimeout
 	}
 	w.slot.set(wEncodeResult, int64(job))
@@ -303,6 +306,7 @@ func pollTasks(ms int) bool {
 type pebblePool struct {
 	managed // manager: the pool manager; broken: pebble's ERROR state
 	sharedQueues
+	pebbleStart
 
 	lockTimeout time.Duration
 
@@ -361,21 +365,13 @@ func startPebble(o Options) (*pebblePool, error) {
 			p.quietOnce.Do(func() { close(p.quiet) })
 		}
 	}
+	if o.InitFails {
+		return p, p.createLazy() // pebble_start.go
+	}
 	if p.sharedQueues, err = c.startShared("task pipe", "result pipe"); err != nil {
 		return nil, err
 	}
-	c.mu.Lock()
-	for _, pr := range c.procs {
-		p.workers[pr.PID] = pr
-	}
-	c.mu.Unlock()
-	c.startG(gScheduler, RoleTaskHandler)
-	c.startG(gMessages, RoleResultHandler)
-	c.startG(gPoolMgr, RoleWorkerHandler)
-	c.gs.Add(3)
-	go p.schedule()
-	go p.messages()
-	go p.manage()
+	p.startLoops()
 	return p, nil
 }
 
@@ -395,6 +391,9 @@ func (p *pebblePool) Snapshot() Snapshot {
 // pool manager's turn comes first: a schedule waits until every death
 // is inspected.
 func (p *pebblePool) Submit(ctx context.Context, t Task) (*Future, error) {
+	if err := p.startAtSchedule(); err != nil {
+		return nil, err
+	}
 	if err := p.awaitInspection(ctx); err != nil {
 		return nil, err
 	}
@@ -411,7 +410,7 @@ func (p *pebblePool) Submit(ctx context.Context, t Task) (*Future, error) {
 // deadUninspectedLocked reports whether a worker has died that the pool
 // manager, still running, has yet to inspect.
 func (p *pebblePool) deadUninspectedLocked() bool {
-	if p.broken != nil || p.stopping {
+	if p.broken != nil || p.stopping || p.beforeFirstTurnLocked() {
 		return false
 	}
 	if p.inspecting > 0 {
@@ -571,6 +570,10 @@ func (p *pebblePool) stopPool() {
 	p.mu.Lock()
 	p.stopping = true
 	p.mu.Unlock()
+	if p.neverStarted() {
+		p.closePipes()
+		return
+	}
 	p.stopManager()
 	// The pool manager may be starting a replacement on these pipes:
 	// let it see the stop first (it kills one started meanwhile).
@@ -811,7 +814,7 @@ func (pl pebblePlan) acts() bool { return len(pl.timeouts) > 0 || len(pl.expired
 // planLocked is what the pool manager's turn would do now.
 func (p *pebblePool) planLocked(now time.Time) pebblePlan {
 	var pl pebblePlan
-	if p.broken != nil || p.stopping {
+	if p.broken != nil || p.stopping || p.beforeFirstTurnLocked() {
 		return pl
 	}
 	if to := p.opts.TaskTimeout; to > 0 {

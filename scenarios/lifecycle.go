@@ -88,10 +88,6 @@ func InitializerNA(p pools.Strategy) string {
 	if _, ok := realLifecycle[string(p)]; ok || p.Supports(pools.OptionInitializer) {
 		return ""
 	}
-	if p == pools.Pebble {
-		// Tried: the model's verdict was a hang, but by a race of its own.
-		return "not modelled: pebble 5.0 starts its workers at the first schedule (_check_pool_state, _start_pool), so a map's tasks are registered before any worker can die in the initializer, and the first death with no task running raises BrokenProcessPool(\"All workers expired\") in the pool manager (find_expired_task): ERROR, and the map waits forever; the pebble model starts its workers with the pool, so which comes first, the map or that death, would be a race of the model's own (see the real pool's column)"
-	}
 	if _, err := pools.Lookup(p); err == nil {
 		return "not modelled: the " + string(p) + " model takes no initializer option (see the real pool's column)"
 	}
