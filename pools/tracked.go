@@ -71,9 +71,9 @@ type tworker struct {
 
 	// Under core.mu.
 	fifo    []*assigned // assigned, unanswered, in order
-	since   time.Time   // when the head job became the head, or last sent bytes
+	since   time.Time   // when the head job's deadline restarted: it became the head, or the supervisor looked (observeLocked)
 	heard   int64       // the result stream's bytes read, as the supervisor last saw them
-	clocked *assigned   // the head job whose deadline runs: seen taken by the worker
+	clocked *assigned   // the head job the supervisor has seen taken by the worker
 	killed  error       // why the supervisor killed it, if it did
 	retire  bool        // its stream went bad: no more jobs, end it when drained
 	read    bool        // its reader has returned

@@ -17,7 +17,7 @@ func (p *tracked) supervise() {
 		kind:      WaitEvents,
 		what:      "a death, a deadline, a submit or a closed stream",
 		releasers: p.supervisorReleasersLocked,
-		ready:     func() bool { return planSupervisor(p.stateLocked(time.Now())).ready() },
+		ready:     func() bool { return p.readyLocked(time.Now()) },
 	}
 	var timer *time.Timer
 	defer func() {
@@ -27,7 +27,9 @@ func (p *tracked) supervise() {
 	}()
 	for {
 		p.mu.Lock()
-		pl := planSupervisor(p.stateLocked(time.Now()))
+		now := time.Now()
+		p.observeLocked(now)
+		pl := planSupervisor(p.stateLocked(now))
 		if !pl.acts() {
 			p.setGLocked(gSupervisor, "waiting for a death, a deadline, a submit or a closed stream", wait)
 			next := p.nextDeadlineLocked()
@@ -77,45 +79,92 @@ func (p *tracked) sleep(next time.Time, timer **time.Timer) bool {
 	return true
 }
 
-// stateLocked records what the supervisor decides from.
+// readyLocked reports whether the waiting supervisor's wait is over at
+// now: it has something to do, a death it caused is on its way, or its
+// timer has fired (it is awake to look again, even if it then finds
+// nothing to do). It reads recorded state only: a snapshot calls it from
+// any goroutine, and a look must not move a deadline.
+func (p *tracked) readyLocked(now time.Time) bool {
+	next := p.nextDeadlineLocked()
+	return planSupervisor(p.stateLocked(now)).ready() || (!next.IsZero() && !now.Before(next))
+}
+
+// observeLocked records, at now, what the supervisor has seen of each
+// worker's head job, which its task deadline runs from. Only the
+// supervisor's loop calls it, before it plans: the deadline is the
+// supervisor's, so the supervisor alone moves it, and stateLocked (which
+// a snapshot calls too) only reads what was recorded here.
+//
+// The deadline restarts at now whenever the supervisor sees the head job
+// in a state in which it must not run (deadlineRunsLocked): not yet
+// taken, or taken since the supervisor last looked; result bytes read
+// since it last looked (a large result on a loaded machine is slow, not
+// stuck; one stopped mid-write sends no more, and its deadline runs
+// out); or the worker waiting at a point for the harness's signal (a
+// kill, a Ctrl-C, delivered there by the runner), which has, for its
+// deadline, been struck already: how long the runner takes to send it
+// is the harness's, not the task's.
+//
+// Why the supervisor's sight rather than a time the worker stamps in
+// its slot at the take: the supervisor sees every event late, never
+// early, so a deadline restarted when it looks is never shorter than one
+// run from the event, and the time a loaded machine takes to schedule
+// the supervisor is added to the job's allowance, never taken from it.
+// It looks at least once a deadline while a worker holds a job (its
+// timer, nextDeadlineLocked), so a task that never returns is killed
+// between one and two deadlines after it was taken, never before one. A
+// stamp would tighten that to one deadline, at the price of a clock
+// shared between processes (CLOCK_MONOTONIC: Go's monotonic reading is
+// per process), a slot word per event, and a second writer of the
+// bookkeeping.
+func (p *tracked) observeLocked(now time.Time) {
+	for _, tw := range p.ws {
+		// Each counter is read once, so that what restarts the deadline
+		// and what is recorded as seen are the same reading.
+		n, taken := tw.res.read.Load(), p.headTakenLocked(tw)
+		if len(tw.fifo) > 0 && !p.deadlineRunsLocked(tw, n, taken) {
+			tw.since = now
+		}
+		tw.heard = n
+		if taken {
+			tw.clocked = tw.fifo[0]
+		}
+	}
+}
+
+// headTakenLocked reports whether tw has taken its head job: read its
+// whole frame.
+func (p *tracked) headTakenLocked(tw *tworker) bool {
+	if len(tw.fifo) == 0 {
+		return false
+	}
+	a := tw.fifo[0]
+	return a.written && tw.task.read.Load() >= a.end
+}
+
+// deadlineRunsLocked reports whether tw's head job's deadline runs from
+// tw.since: the supervisor has seen, as it is now, the head job taken (n
+// result bytes read, taken as headTakenLocked says), and the worker is
+// not waiting at a point for the harness's signal. If it does not, the
+// job is not overdue, whatever the time: the supervisor restarts its
+// deadline when it next looks (observeLocked), at the latest when its
+// timer fires at tw.since plus the deadline.
+func (p *tracked) deadlineRunsLocked(tw *tworker, n int64, taken bool) bool {
+	if !taken || tw.clocked != tw.fifo[0] || n != tw.heard {
+		return false
+	}
+	pt := Point(slotOf(p.reg, tw.pr.idx).Point().Load())
+	return pt == 0 || pt&(pointStops|pointHangs) != 0
+}
+
+// stateLocked is what the supervisor decides from: the recorded state at
+// now. It writes nothing, so a snapshot may call it from any goroutine.
 func (p *tracked) stateLocked(now time.Time) supervisorState {
 	st := supervisorState{
 		queued: len(p.queue), closing: p.closing, broken: p.broken != nil, retries: p.opts.Retries,
 		restarts: p.restarts, budget: p.budget, owed: p.owed, workers: make([]workerView, len(p.ws)),
 	}
 	for i, tw := range p.ws {
-		// A head job whose result is arriving is slow, not stuck (a
-		// large result on a loaded machine): its deadline counts again
-		// from when the supervisor sees that bytes came. One stopped
-		// mid-write sends no more, and its deadline runs out.
-		if n := tw.res.read.Load(); n != tw.heard {
-			tw.heard = n
-			if len(tw.fifo) > 0 && !now.IsZero() {
-				tw.since = now
-			}
-		}
-		// The deadline runs from when the supervisor first sees that the
-		// worker has taken the head job (read its whole frame): a job
-		// still in the pipe behind a worker the machine has not run yet
-		// is not late. So a task that never returns is killed between
-		// one and two deadlines after it was taken, never before one.
-		if len(tw.fifo) > 0 && !now.IsZero() {
-			a := tw.fifo[0]
-			taken := a.written && tw.task.read.Load() >= a.end
-			if !taken || tw.clocked != a {
-				tw.since = now
-			}
-			if taken {
-				tw.clocked = a
-			}
-		}
-		// A worker waiting at a point for the harness's signal (a kill, a
-		// Ctrl-C, delivered there by the runner) has, for its deadline,
-		// been struck already: how long the runner takes to send it is
-		// the harness's, not the task's.
-		if pt := Point(slotOf(p.reg, tw.pr.idx).Point().Load()); pt != 0 && pt&(pointStops|pointHangs) == 0 && len(tw.fifo) > 0 && !now.IsZero() {
-			tw.since = now
-		}
 		st.workers[i] = p.viewLocked(tw, now)
 	}
 	return st
@@ -128,7 +177,8 @@ func (p *tracked) viewLocked(tw *tworker, now time.Time) workerView {
 		done: tw.done, dead: dead, read: tw.read, killed: tw.killed != nil, retired: errors.Is(tw.killed, errRetired),
 		badStream: tw.readErr != nil, retire: tw.retire, held: len(tw.fifo),
 	}
-	w.overdue = w.held > 0 && p.opts.TaskTimeout > 0 && !now.IsZero() && now.Sub(tw.since) >= p.opts.TaskTimeout
+	w.overdue = w.held > 0 && p.opts.TaskTimeout > 0 && !now.IsZero() && now.Sub(tw.since) >= p.opts.TaskTimeout &&
+		p.deadlineRunsLocked(tw, tw.res.read.Load(), p.headTakenLocked(tw))
 	// The start deadline: a worker that has not reached its first read
 	// within startTimeout of its start is stuck there (a lock it
 	// inherited held, say); its jobs, never taken, go back to the queue.
@@ -285,7 +335,10 @@ func (p *tracked) breakLocked(err error) {
 }
 
 // nextDeadlineLocked is when the earliest head job runs past the task
-// deadline; zero if none will.
+// deadline, or, for one whose deadline does not run yet
+// (deadlineRunsLocked), when the supervisor looks again and restarts
+// it; zero if no worker holds a job. readyLocked reads the same time, so
+// a snapshot's readiness and the supervisor's wake agree.
 func (p *tracked) nextDeadlineLocked() time.Time {
 	var next time.Time
 	if p.opts.TaskTimeout <= 0 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -253,4 +254,52 @@ func TestTrackedFailedReplacementBreaksThePool(t *testing.T) {
 	if err := p.Join(c); err != nil {
 		t.Errorf("Join: %v", err)
 	}
+}
+
+// A snapshot reads the supervisor's deadline bookkeeping and never
+// writes it: a look from another goroutine must not move a job's
+// deadline. The worker waits at a point for a signal from outside, the
+// state in which the supervisor restarts the deadline each time it looks,
+// so a snapshot that looked the same way would move it. The supervisor
+// waits on its timer meanwhile, not ready: it has nothing to do, and the
+// clock is what wakes it.
+func TestTrackedSnapshotLeavesDeadlinesAlone(t *testing.T) {
+	p, err := pools.Start(pools.Tracked, pools.Options{Workers: 1, TaskTimeout: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Terminate()
+	if _, err := p.Submit(ctx(t), withFault(pools.Square(3), "sigkill", faults.TaskRun)); err != nil {
+		t.Fatal(err)
+	}
+	for c := ctx(t); !awaitsSignal(p.Snapshot()); {
+		if c.Err() != nil {
+			t.Fatal("the worker never reached task-run's point")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	before := pools.TrackedDeadlines(p)
+	for range 3 {
+		time.Sleep(time.Millisecond) // so that a write of the time would show
+		s := p.Snapshot()
+		for _, q := range s.Parties {
+			if q.ID == "supervisor" && (q.Wait == nil || q.Wait.Ready || !slices.Contains(q.Wait.Releasers, pools.Clock)) {
+				t.Errorf("supervisor: %+v, want a wait that is not ready, released by the clock", q.Wait)
+			}
+		}
+	}
+	if after := pools.TrackedDeadlines(p); !slices.Equal(before, after) {
+		t.Errorf("a snapshot moved the deadlines:\nbefore %q\nafter  %q", before, after)
+	}
+}
+
+// awaitsSignal reports whether a worker of s waits at a point for a
+// signal from outside.
+func awaitsSignal(s pools.Snapshot) bool {
+	for _, q := range s.Parties {
+		if q.Worker && q.Exit == nil && q.Wait != nil && q.Wait.Kind == pools.WaitSignal {
+			return true
+		}
+	}
+	return false
 }
