@@ -91,6 +91,10 @@ type WorkerMode struct {
 	// end-of-file while the worker lives, and the result pipe writable,
 	// once the parent is gone.
 	HoldsQueueEnds bool
+	// StampTakes: the worker records in its slot when (shm.Now) it read
+	// each task frame whole, and when it left a point's wait, so that the
+	// parent's task deadline runs from the worker's own events (tracked).
+	StampTakes bool
 	// Loop, if set, is the strategy's own worker loop, run instead of
 	// CPython's (pebble's worker_process); the flags above then do not
 	// apply.

@@ -27,9 +27,8 @@ func (p *tracked) supervise() {
 	}()
 	for {
 		p.mu.Lock()
-		now := time.Now()
-		p.observeLocked(now)
-		pl := planSupervisor(p.stateLocked(now))
+		p.looked = time.Now()
+		pl := planSupervisor(p.stateLocked(p.looked))
 		if !pl.acts() {
 			p.setGLocked(gSupervisor, "waiting for a death, a deadline, a submit or a closed stream", wait)
 			next := p.nextDeadlineLocked()
@@ -89,72 +88,61 @@ func (p *tracked) readyLocked(now time.Time) bool {
 	return planSupervisor(p.stateLocked(now)).ready() || (!next.IsZero() && !now.Before(next))
 }
 
-// observeLocked records, at now, what the supervisor has seen of each
-// worker's head job, which its task deadline runs from. Only the
-// supervisor's loop calls it, before it plans: the deadline is the
-// supervisor's, so the supervisor alone moves it, and stateLocked (which
-// a snapshot calls too) only reads what was recorded here.
+// headDeadlineLocked is when tw's head job runs past the task deadline,
+// and whether its deadline runs (known); if it does not, the time is a
+// check-in: one deadline after the job became the head or the
+// supervisor last looked, whichever is later, when the supervisor wakes
+// to look again, since nothing tells it of the events it waits for.
 //
-// The deadline restarts at now whenever the supervisor sees the head job
-// in a state in which it must not run (deadlineRunsLocked): not yet
-// taken, or taken since the supervisor last looked; result bytes read
-// since it last looked (a large result on a loaded machine is slow, not
-// stuck; one stopped mid-write sends no more, and its deadline runs
-// out); or the worker waiting at a point for the harness's signal (a
-// kill, a Ctrl-C, delivered there by the runner), which has, for its
-// deadline, been struck already: how long the runner takes to send it
-// is the harness's, not the task's.
+// The deadline runs from the latest sign of the job's progress, each
+// recorded, with its time, by the party that sees it: the worker's take
+// (it read the job's frame whole; its slot's TakenJob and TakenAt, in
+// the clock all processes share), its leaving a point's wait (a Ctrl-C
+// or a kill it waited for that did not end it: the wait was the
+// harness's, not the task's), and the reader's last read of result bytes
+// (a large result on a loaded machine is slow, not stuck; one stopped
+// mid-write sends no more, and its deadline runs out). So a task that
+// never returns is killed one deadline after it was taken, give or take
+// the supervisor's wake-up, never before.
 //
-// Why the supervisor's sight rather than a time the worker stamps in
-// its slot at the take: the supervisor sees every event late, never
-// early, so a deadline restarted when it looks is never shorter than one
-// run from the event, and the time a loaded machine takes to schedule
-// the supervisor is added to the job's allowance, never taken from it.
-// It looks at least once a deadline while a worker holds a job (its
-// timer, nextDeadlineLocked), so a task that never returns is killed
-// between one and two deadlines after it was taken, never before one. A
-// stamp would tighten that to one deadline, at the price of a clock
-// shared between processes (CLOCK_MONOTONIC: Go's monotonic reading is
-// per process), a slot word per event, and a second writer of the
-// bookkeeping.
-func (p *tracked) observeLocked(now time.Time) {
-	for _, tw := range p.ws {
-		// Each counter is read once, so that what restarts the deadline
-		// and what is recorded as seen are the same reading.
-		n, taken := tw.res.read.Load(), p.headTakenLocked(tw)
-		if len(tw.fifo) > 0 && !p.deadlineRunsLocked(tw, n, taken) {
-			tw.since = now
-		}
-		tw.heard = n
-		if taken {
-			tw.clocked = tw.fifo[0]
-		}
-	}
-}
-
-// headTakenLocked reports whether tw has taken its head job: read its
-// whole frame.
-func (p *tracked) headTakenLocked(tw *tworker) bool {
+// It does not run while the job is not yet taken (a job in the pipe
+// behind a worker the machine has not run yet is not late), while the
+// worker's last take is another job's (it has not stamped this one yet,
+// or it has answered it and moved on), or while the worker waits at a
+// point for the harness's signal (a kill, a Ctrl-C, delivered there by
+// the runner), which has, for its deadline, struck already. A stop or a
+// hang at a point is the task's own: the deadline runs through it.
+func (p *tracked) headDeadlineLocked(tw *tworker) (d time.Time, known bool) {
 	if len(tw.fifo) == 0 {
-		return false
+		return time.Time{}, false
 	}
-	a := tw.fifo[0]
-	return a.written && tw.task.read.Load() >= a.end
+	a, s, to := tw.fifo[0], slotOf(p.reg, tw.pr.idx), p.opts.TaskTimeout
+	checkIn := latest(tw.since, p.looked).Add(to)
+	// Each word is read after the one that says it is current: the
+	// worker writes them in the other order.
+	if pt := Point(s.Point().Load()); pt != 0 && pt&(pointStops|pointHangs) == 0 {
+		return checkIn, false
+	}
+	if !a.written || tw.task.read.Load() < a.end || s.TakenJob().Load() != int64(a.q.job) {
+		return checkIn, false
+	}
+	from := latest(p.shared(s.TakenAt().Load()), p.shared(s.PointLeftAt().Load()), p.epoch.Add(time.Duration(tw.heardAt.Load())))
+	return from.Add(to), true
 }
 
-// deadlineRunsLocked reports whether tw's head job's deadline runs from
-// tw.since: the supervisor has seen, as it is now, the head job taken (n
-// result bytes read, taken as headTakenLocked says), and the worker is
-// not waiting at a point for the harness's signal. If it does not, the
-// job is not overdue, whatever the time: the supervisor restarts its
-// deadline when it next looks (observeLocked), at the latest when its
-// timer fires at tw.since plus the deadline.
-func (p *tracked) deadlineRunsLocked(tw *tworker, n int64, taken bool) bool {
-	if !taken || tw.clocked != tw.fifo[0] || n != tw.heard {
-		return false
+// shared is the time of this process's clock at which the shared clock
+// (shm.Now) read mono.
+func (p *tracked) shared(mono int64) time.Time {
+	return p.epoch.Add(time.Duration(mono - p.epochMono))
+}
+
+func latest(t time.Time, ts ...time.Time) time.Time {
+	for _, u := range ts {
+		if u.After(t) {
+			t = u
+		}
 	}
-	pt := Point(slotOf(p.reg, tw.pr.idx).Point().Load())
-	return pt == 0 || pt&(pointStops|pointHangs) != 0
+	return t
 }
 
 // stateLocked is what the supervisor decides from: the recorded state at
@@ -177,8 +165,10 @@ func (p *tracked) viewLocked(tw *tworker, now time.Time) workerView {
 		done: tw.done, dead: dead, read: tw.read, killed: tw.killed != nil, retired: errors.Is(tw.killed, errRetired),
 		badStream: tw.readErr != nil, retire: tw.retire, held: len(tw.fifo),
 	}
-	w.overdue = w.held > 0 && p.opts.TaskTimeout > 0 && !now.IsZero() && now.Sub(tw.since) >= p.opts.TaskTimeout &&
-		p.deadlineRunsLocked(tw, tw.res.read.Load(), p.headTakenLocked(tw))
+	if p.opts.TaskTimeout > 0 && !now.IsZero() {
+		d, known := p.headDeadlineLocked(tw)
+		w.overdue = known && !now.Before(d)
+	}
 	// The start deadline: a worker that has not reached its first read
 	// within startTimeout of its start is stuck there (a lock it
 	// inherited held, say); its jobs, never taken, go back to the queue.
@@ -334,35 +324,32 @@ func (p *tracked) breakLocked(err error) {
 	}
 }
 
-// nextDeadlineLocked is when the earliest head job runs past the task
-// deadline, or, for one whose deadline does not run yet
-// (deadlineRunsLocked), when the supervisor looks again and restarts
-// it; zero if no worker holds a job. readyLocked reads the same time, so
-// a snapshot's readiness and the supervisor's wake agree.
+// nextDeadlineLocked is when the supervisor must look next: the
+// earliest head job's deadline or check-in (headDeadlineLocked), or a
+// worker's start deadline; zero if there is none. readyLocked reads the
+// same time, so a snapshot's readiness and the supervisor's wake agree.
 func (p *tracked) nextDeadlineLocked() time.Time {
 	var next time.Time
 	if p.opts.TaskTimeout <= 0 {
 		return next
 	}
+	earliest := func(d time.Time) {
+		if next.IsZero() || d.Before(next) {
+			next = d
+		}
+	}
 	for _, tw := range p.ws {
 		if (tw.killed != nil && tw.killed != errExitRequested) || tw.done {
 			continue
 		}
-		for _, d := range []time.Time{tw.since, tw.born} {
-			if tw.killed != nil && d == tw.since {
-				continue // told to exit: only its start deadline counts
-			}
-			if (d == tw.since && len(tw.fifo) == 0) || (d == tw.born && p.startedLocked(tw)) {
-				continue
-			}
-			if d == tw.born {
-				d = d.Add(p.startTimeout())
-			} else {
-				d = d.Add(p.opts.TaskTimeout)
-			}
-			if next.IsZero() || d.Before(next) {
-				next = d
-			}
+		// One told to exit (killed, errExitRequested): only its start
+		// deadline counts.
+		if tw.killed == nil && len(tw.fifo) > 0 {
+			d, _ := p.headDeadlineLocked(tw)
+			earliest(d)
+		}
+		if !p.startedLocked(tw) {
+			earliest(tw.born.Add(p.startTimeout()))
 		}
 	}
 	return next

@@ -303,3 +303,42 @@ func awaitsSignal(s pools.Snapshot) bool {
 	}
 	return false
 }
+
+// A task that never returns is killed one deadline after its worker took
+// it: never before, since the deadline runs from the time the worker
+// stamps in its slot as it takes the job (in the clock all processes
+// share), and, on a quiet machine, well before a second deadline, since
+// the supervisor sleeps until that deadline rather than until it next
+// looks. Only the lower bound is exact; the upper one is loose, and the
+// figure logged: speed lives in the benchmarks.
+func TestTrackedDeadlineRunsFromTheTake(t *testing.T) {
+	const d = 500 * time.Millisecond
+	p, err := pools.Start(pools.Tracked, pools.Options{Workers: 1, TaskTimeout: d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Terminate()
+	f, err := p.Submit(ctx(t), withFault(pools.Square(3), "stuck", faults.TaskRun))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var taken time.Time
+	for c, ok := ctx(t), false; !ok; {
+		if taken, ok = pools.TrackedTaken(p, f.Job()); !ok && c.Err() != nil {
+			t.Fatal("the worker never stamped its take of the job")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	r, err := f.Wait(ctx(t))
+	after := time.Since(taken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !errors.As(r.Err, new(*pools.DeadlineError)) {
+		t.Fatalf("stuck job: %v, want a DeadlineError", r.Err)
+	}
+	t.Logf("deadline %v: killed and answered %v after the take", d, after)
+	if after < d || after >= 2*d {
+		t.Errorf("answered %v after the take, want at least the deadline %v and well under two (%v)", after, d, 2*d)
+	}
+}

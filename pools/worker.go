@@ -351,6 +351,9 @@ func (w *worker) get() (int, []wireTask, error) {
 	}
 	w.slot.set(wReadTask, -1)
 	f, err := w.tasks.Next(nil)
+	if w.mode.StampTakes && f.Job >= 0 {
+		w.slot.Take(int64(f.Job), shm.Now())
+	}
 	if kerr := w.interruptedNow(); kerr != nil {
 		if w.locks {
 			w.reg.Lock(lockTaskRead).Release()
