@@ -5,7 +5,6 @@ import (
 	"os/signal"
 	"sync"
 
-	"github.com/poolhang/poolhang/pools/internal/shm"
 	"golang.org/x/sys/unix"
 )
 
@@ -68,7 +67,7 @@ func (w *worker) setPoint(p Point, job int) {
 	stopMu.Lock()
 	defer stopMu.Unlock()
 	if p == 0 && w.mode.StampTakes {
-		w.slot.PointLeftAt().Store(shm.Now())
+		w.slot.PointLeftAt().Store(w.clock.Now())
 	}
 	w.slot.SetPoint(uint32(p), int64(job))
 }

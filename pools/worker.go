@@ -96,6 +96,9 @@ func serveWorker(spec string) int {
 	}
 	w.tasks.Max = reg.MaxFrame()
 	w.maxTasks, w.initFails = reg.Lifecycle()
+	if def.Worker.StampTakes {
+		w.clock = shm.NewClock()
+	}
 	ignoreSIGINT.Store(def.Worker.IgnoreSIGINT)
 	w.sigint.wake = make(chan struct{})
 	// Caught before the loop runs, as Python's handler is installed
@@ -149,6 +152,7 @@ type worker struct {
 	maxTasks  int
 	initFails bool
 	sigint    sigintPoint
+	clock     shm.Clock // for the stamps of StampTakes
 }
 
 func (w *worker) write(b []byte) error {
@@ -352,7 +356,7 @@ func (w *worker) get() (int, []wireTask, error) {
 	w.slot.set(wReadTask, -1)
 	f, err := w.tasks.Next(nil)
 	if w.mode.StampTakes && f.Job >= 0 {
-		w.slot.Take(int64(f.Job), shm.Now())
+		w.slot.Take(int64(f.Job), w.clock.Now())
 	}
 	if kerr := w.interruptedNow(); kerr != nil {
 		if w.locks {

@@ -2,6 +2,7 @@ package shm
 
 import (
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -96,6 +97,25 @@ func Now() int64 {
 	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
 	return ts.Nano()
 }
+
+// A Clock reads Now at the price of a Go time (the vDSO, where Now's
+// clock_gettime is a system call): it pairs one reading of Now with a Go
+// time and adds the time since. Go's monotonic clock on Linux is
+// CLOCK_MONOTONIC, so the two run alike; the Go time is read first, so a
+// Clock's readings are never earlier than Now's.
+type Clock struct {
+	t    time.Time
+	mono int64
+}
+
+// NewClock pairs a reading of Now with the Go time.
+func NewClock() Clock {
+	t := time.Now()
+	return Clock{t: t, mono: Now()}
+}
+
+// Now is Now, read through c.
+func (c Clock) Now() int64 { return c.mono + int64(time.Since(c.t)) }
 
 // Reset readies the slot for a new worker: state 0, no lock, no job, no
 // stop, no mail, counters at 0, no take.
