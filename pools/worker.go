@@ -355,9 +355,6 @@ func (w *worker) get() (int, []wireTask, error) {
 	}
 	w.slot.set(wReadTask, -1)
 	f, err := w.tasks.Next(nil)
-	if w.mode.StampTakes && f.Job >= 0 {
-		w.slot.Take(int64(f.Job), w.clock.Now())
-	}
 	if kerr := w.interruptedNow(); kerr != nil {
 		if w.locks {
 			w.reg.Lock(lockTaskRead).Release()
@@ -370,6 +367,11 @@ func (w *worker) get() (int, []wireTask, error) {
 		if derr := w.tasks.Discard(); derr != nil {
 			err = derr
 		}
+	}
+	if w.mode.StampTakes && f.Job >= 0 {
+		// Its frame is out of the pipe (read or skipped whole; a torn
+		// one ends the worker): the take the deadline runs from.
+		w.slot.Take(int64(f.Job), w.clock.Now())
 	}
 	if errors.Is(err, ErrCorruptFrame) {
 		f.Job = jobSentinel // out of step for good: no job to answer
