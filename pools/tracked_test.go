@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -340,5 +341,57 @@ func TestTrackedDeadlineRunsFromTheTake(t *testing.T) {
 	t.Logf("deadline %v: killed and answered %v after the take", d, after)
 	if after < d || after >= 2*d {
 		t.Errorf("answered %v after the take, want at least the deadline %v and well under two (%v)", after, d, 2*d)
+	}
+}
+
+// A worker waiting at a point for the harness's signal has, for its
+// deadline, been struck already: its deadline does not run there, and
+// once the wait ends (the worker stamps the end in its slot) it counts
+// from then, not from the take. The worker takes the job, waits at
+// task-decode for a Ctrl-C (which it ignores, so the task goes on) and
+// then never returns from task-run: it is killed one deadline after the
+// Ctrl-C, though the take was half a deadline earlier.
+func TestTrackedDeadlineResumesAfterAPointWait(t *testing.T) {
+	const d = 300 * time.Millisecond
+	p, err := pools.Start(pools.Tracked, pools.Options{Workers: 1, TaskTimeout: d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Terminate()
+	task := withFault(withFault(pools.Square(3), "sigint", faults.TaskDecode), "stuck", faults.TaskRun)
+	f, err := p.Submit(ctx(t), task)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := 0
+	for c := ctx(t); pid == 0; time.Sleep(time.Millisecond) {
+		if c.Err() != nil {
+			t.Fatal("the worker never reached task-decode's point")
+		}
+		for _, q := range p.Snapshot().Parties {
+			if q.Worker && q.Exit == nil && q.Wait != nil && q.Wait.Kind == pools.WaitSignal {
+				pid = q.PID
+			}
+		}
+	}
+	time.Sleep(d / 2) // waiting at the point: the deadline does not run
+	if ds := pools.TrackedDeadlines(p); len(ds) != 1 || !strings.HasSuffix(ds[0], "(runs false)") {
+		t.Errorf("while the worker waits at the point: %q, want a deadline that does not run", ds)
+	}
+	sent := time.Now()
+	if err := syscall.Kill(pid, syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	r, err := f.Wait(ctx(t))
+	after := time.Since(sent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !errors.As(r.Err, new(*pools.DeadlineError)) {
+		t.Fatalf("job: %v, want a DeadlineError", r.Err)
+	}
+	t.Logf("deadline %v: answered %v after the Ctrl-C that ended the wait", d, after)
+	if after < d || after >= 2*d {
+		t.Errorf("answered %v after the Ctrl-C, want at least the deadline %v and well under two (%v)", after, d, 2*d)
 	}
 }
