@@ -49,7 +49,7 @@ type tracked struct {
 
 	budget int
 
-	// The worker's stamps (shm.Now) become times of this process's
+	// The workers' stamps (shm.Now's clock) become times of this process's
 	// clock through one pair of readings, taken when the pool starts:
 	// the shared clock's first, so that a stamp maps to its moment or a
 	// hair after it, and a deadline is never early.

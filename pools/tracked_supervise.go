@@ -97,9 +97,9 @@ func (p *tracked) readyLocked(now time.Time) bool {
 // The deadline runs from the latest sign of the job's progress, each
 // recorded, with its time, by the party that sees it: the worker's take
 // (it read the job's frame whole; its slot's TakenJob and TakenAt, in
-// the clock all processes share), its leaving a point's wait (a Ctrl-C
-// or a kill it waited for that did not end it: the wait was the
-// harness's, not the task's), and the reader's last read of result bytes
+// the clock all processes share), its leaving a point's wait (the
+// harness's signal it waited for came and did not end it, a Ctrl-C it
+// ignores: the wait was the harness's, not the task's), and the reader's last read of result bytes
 // (a large result on a loaded machine is slow, not stuck; one stopped
 // mid-write sends no more, and its deadline runs out). So a task that
 // never returns is killed one deadline after it was taken, give or take
