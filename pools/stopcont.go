@@ -59,9 +59,15 @@ func (w *worker) stopCont(p Point, job int) {
 var stopMu sync.Mutex
 
 // setPoint records the point p (0: none) and job in the worker's slot,
-// after any continued stop has cleared its own.
+// after any continued stop has cleared its own. A wait that ends (p 0)
+// is stamped first, for a strategy that keeps the time: whoever sees the
+// point cleared sees the time too. A continued stop (stopCont) is not: a
+// stopped worker's deadline runs through the stop.
 func (w *worker) setPoint(p Point, job int) {
 	stopMu.Lock()
 	defer stopMu.Unlock()
+	if p == 0 && w.mode.StampTakes {
+		w.slot.PointLeftAt().Store(w.clock.Now())
+	}
 	w.slot.SetPoint(uint32(p), int64(job))
 }

@@ -95,6 +95,10 @@ type WorkerMode struct {
 	// its maxtasks (billiard's Worker.workloop returns EX_RECYCLE, 155;
 	// billiard_retire.go); 0 for CPython's.
 	RetireExit int
+	// StampTakes: the worker records in its slot when (shm.Now) it read
+	// each task frame whole, and when it left a point's wait, so that the
+	// parent's task deadline runs from the worker's own events (tracked).
+	StampTakes bool
 	// Loop, if set, is the strategy's own worker loop, run instead of
 	// CPython's (pebble's worker_process); the flags above then do not
 	// apply.

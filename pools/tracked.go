@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/poolhang/poolhang/pools/internal/frame"
+	"github.com/poolhang/poolhang/pools/internal/shm"
 )
 
 // Tracked is the design we recommend: private pipes per worker, jobs
@@ -23,7 +24,7 @@ func init() {
 		Functions: []string{"(none: billiard's and pebble's per-worker job tracking are the nearest peers)"},
 		// A Ctrl-C is the caller's: it returns from its wait at once, and
 		// the workers, which ignore SIGINT, lose nothing.
-		Worker:             WorkerMode{CatchAll: true, SendEncodeError: true, GuardDecode: true, IgnoreSIGINT: true},
+		Worker:             WorkerMode{CatchAll: true, SendEncodeError: true, GuardDecode: true, IgnoreSIGINT: true, StampTakes: true},
 		InterruptibleWaits: true,
 		Options:            []Option{OptionRetries, OptionRestartBudget, OptionTaskTimeout, OptionInitializer},
 		Start:              startAs(func(o Options) (*tracked, error) { return startTrackedAs(Tracked, o) }),
@@ -47,6 +48,14 @@ type tracked struct {
 	startErr error // why the last replacement failed to start
 
 	budget int
+
+	// The workers' stamps (shm.Now's clock) become times of this process's
+	// clock through one pair of readings, taken when the pool starts:
+	// the shared clock's first, so that a stamp maps to its moment or a
+	// hair after it, and a deadline is never early.
+	epoch     time.Time
+	epochMono int64
+	looked    time.Time // the supervisor's last look; it alone writes it
 }
 
 // depth bounds the jobs queued in one worker's pipe. A worker takes one
@@ -71,15 +80,17 @@ type tworker struct {
 
 	// Under core.mu.
 	fifo    []*assigned // assigned, unanswered, in order
-	since   time.Time   // when the head job became the head, or last sent bytes
-	heard   int64       // the result stream's bytes read, as the supervisor last saw them
-	clocked *assigned   // the head job whose deadline runs: seen taken by the worker
+	since   time.Time   // when the head job became the head
 	killed  error       // why the supervisor killed it, if it did
 	retire  bool        // its stream went bad: no more jobs, end it when drained
 	read    bool        // its reader has returned
 	readErr error       // why, if not end of file
 	done    bool        // its death has been handled
 	born    time.Time   // when it was started, for the start deadline
+
+	// When its reader last read result bytes, as time since the pool's
+	// epoch; the reader alone writes it.
+	heardAt atomic.Int64
 }
 
 const gSupervisor = "supervisor"
@@ -93,7 +104,8 @@ func startTrackedAs(s Strategy, o Options) (*tracked, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &tracked{managed: newManaged(c, gSupervisor)}
+	p := &tracked{managed: newManaged(c, gSupervisor), epochMono: shm.Now()}
+	p.epoch = time.Now()
 	p.budget = o.RestartBudget
 	c.callbacks = callbacksFailJob // a raising callback fails its job alone
 	if p.budget <= 0 {
@@ -148,7 +160,14 @@ func (p *tracked) startWorker() error {
 	tw.task.r.Close()
 	tw.res.w.Close()
 	tw.pr = pr
-	tw.reader = frame.NewReader(tw.res.r, new(atomic.Int64), new(atomic.Int64), tw.res.read, p.reg.Bump)
+	heard := int64(0) // the reader's own
+	tw.reader = frame.NewReader(tw.res.r, new(atomic.Int64), new(atomic.Int64), tw.res.read, func() {
+		p.reg.Bump()
+		if n := tw.res.read.Load(); n != heard {
+			heard = n
+			tw.heardAt.Store(int64(time.Since(p.epoch)))
+		}
+	})
 	p.mu.Lock()
 	if p.released || p.stopped() {
 		p.mu.Unlock()

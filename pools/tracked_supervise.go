@@ -17,7 +17,7 @@ func (p *tracked) supervise() {
 		kind:      WaitEvents,
 		what:      "a death, a deadline, a submit or a closed stream",
 		releasers: p.supervisorReleasersLocked,
-		ready:     func() bool { return planSupervisor(p.stateLocked(time.Now())).ready() },
+		ready:     func() bool { return p.readyLocked(time.Now()) },
 	}
 	var timer *time.Timer
 	defer func() {
@@ -27,7 +27,8 @@ func (p *tracked) supervise() {
 	}()
 	for {
 		p.mu.Lock()
-		pl := planSupervisor(p.stateLocked(time.Now()))
+		p.looked = time.Now()
+		pl := planSupervisor(p.stateLocked(p.looked))
 		if !pl.acts() {
 			p.setGLocked(gSupervisor, "waiting for a death, a deadline, a submit or a closed stream", wait)
 			next := p.nextDeadlineLocked()
@@ -77,45 +78,81 @@ func (p *tracked) sleep(next time.Time, timer **time.Timer) bool {
 	return true
 }
 
-// stateLocked records what the supervisor decides from.
+// readyLocked reports whether the waiting supervisor's wait is over at
+// now: it has something to do, a death it caused is on its way, or its
+// timer has fired (it is awake to look again, even if it then finds
+// nothing to do). It reads recorded state only: a snapshot calls it from
+// any goroutine, and a look must not move a deadline.
+func (p *tracked) readyLocked(now time.Time) bool {
+	next := p.nextDeadlineLocked()
+	return planSupervisor(p.stateLocked(now)).ready() || (!next.IsZero() && !now.Before(next))
+}
+
+// headDeadlineLocked is when tw's head job runs past the task deadline,
+// and whether its deadline runs (known); if it does not, the time is a
+// check-in: one deadline after the job became the head or the
+// supervisor last looked, whichever is later, when the supervisor wakes
+// to look again, since nothing tells it of the events it waits for.
+//
+// The deadline runs from the latest sign of the job's progress, each
+// recorded, with its time, by the party that sees it: the worker's take
+// (it read the job's frame whole; its slot's TakenJob and TakenAt, in
+// the clock all processes share), its leaving a point's wait (the
+// harness's signal it waited for came and did not end it, a Ctrl-C it
+// ignores: the wait was the harness's, not the task's), and the reader's last read of result bytes
+// (a large result on a loaded machine is slow, not stuck; one stopped
+// mid-write sends no more, and its deadline runs out). So a task that
+// never returns is killed one deadline after it was taken, give or take
+// the supervisor's wake-up, never before.
+//
+// It does not run while the job is not yet taken (a job in the pipe
+// behind a worker the machine has not run yet is not late), while the
+// worker's last take is another job's (it has not stamped this one yet,
+// or it has answered it and moved on), or while the worker waits at a
+// point for the harness's signal (a kill, a Ctrl-C, delivered there by
+// the runner), which has, for its deadline, struck already. A stop or a
+// hang at a point is the task's own: the deadline runs through it.
+func (p *tracked) headDeadlineLocked(tw *tworker) (d time.Time, known bool) {
+	if len(tw.fifo) == 0 {
+		return time.Time{}, false
+	}
+	a, s, to := tw.fifo[0], slotOf(p.reg, tw.pr.idx), p.opts.TaskTimeout
+	checkIn := latest(tw.since, p.looked).Add(to)
+	// Each word is read after the one that says it is current: the
+	// worker writes them in the other order.
+	if pt := Point(s.Point().Load()); pt != 0 && pt&(pointStops|pointHangs) == 0 {
+		return checkIn, false
+	}
+	if !a.written || tw.task.read.Load() < a.end || s.TakenJob().Load() != int64(a.q.job) {
+		return checkIn, false
+	}
+	from := latest(p.shared(s.TakenAt().Load()), p.shared(s.PointLeftAt().Load()), p.epoch.Add(time.Duration(tw.heardAt.Load())))
+	return from.Add(to), true
+}
+
+// shared is the time of this process's clock at which the shared clock
+// (shm.Now) read mono.
+func (p *tracked) shared(mono int64) time.Time {
+	return p.epoch.Add(time.Duration(mono - p.epochMono))
+}
+
+func latest(t time.Time, ts ...time.Time) time.Time {
+	for _, u := range ts {
+		if u.After(t) {
+			t = u
+		}
+	}
+	return t
+}
+
+// stateLocked is what the supervisor decides from: the recorded state at
+// now. It writes nothing, so a snapshot may call it from any goroutine.
 func (p *tracked) stateLocked(now time.Time) supervisorState {
 	st := supervisorState{
 		queued: len(p.queue), closing: p.closing, broken: p.broken != nil, retries: p.opts.Retries,
 		restarts: p.restarts, budget: p.budget, owed: p.owed, workers: make([]workerView, len(p.ws)),
 	}
 	for i, tw := range p.ws {
-		// A head job whose result is arriving is slow, not stuck (a
-		// large result on a loaded machine): its deadline counts again
-		// from when the supervisor sees that bytes came. One stopped
-		// mid-write sends no more, and its deadline runs out.
-		if n := tw.res.read.Load(); n != tw.heard {
-			tw.heard = n
-			if len(tw.fifo) > 0 && !now.IsZero() {
-				tw.since = now
-			}
-		}
-		// The deadline runs from when the supervisor first sees that the
-		// worker has taken the head job (read its whole frame): a job
-		// still in the pipe behind a worker the machine has not run yet
-		// is not late. So a task that never returns is killed between
-		// one and two deadlines after it was taken, never before one.
-		if len(tw.fifo) > 0 && !now.IsZero() {
-			a := tw.fifo[0]
-			taken := a.written && tw.task.read.Load() >= a.end
-			if !taken || tw.clocked != a {
-				tw.since = now
-			}
-			if taken {
-				tw.clocked = a
-			}
-		}
-		// A worker waiting at a point for the harness's signal (a kill, a
-		// Ctrl-C, delivered there by the runner) has, for its deadline,
-		// been struck already: how long the runner takes to send it is
-		// the harness's, not the task's.
-		if pt := Point(slotOf(p.reg, tw.pr.idx).Point().Load()); pt != 0 && pt&(pointStops|pointHangs) == 0 && len(tw.fifo) > 0 && !now.IsZero() {
-			tw.since = now
-		}
 		st.workers[i] = p.viewLocked(tw, now)
 	}
 	return st
@@ -128,7 +165,10 @@ func (p *tracked) viewLocked(tw *tworker, now time.Time) workerView {
 		done: tw.done, dead: dead, read: tw.read, killed: tw.killed != nil, retired: errors.Is(tw.killed, errRetired),
 		badStream: tw.readErr != nil, retire: tw.retire, held: len(tw.fifo),
 	}
-	w.overdue = w.held > 0 && p.opts.TaskTimeout > 0 && !now.IsZero() && now.Sub(tw.since) >= p.opts.TaskTimeout
+	if p.opts.TaskTimeout > 0 && !now.IsZero() {
+		d, known := p.headDeadlineLocked(tw)
+		w.overdue = known && !now.Before(d)
+	}
 	// The start deadline: a worker that has not reached its first read
 	// within startTimeout of its start is stuck there (a lock it
 	// inherited held, say); its jobs, never taken, go back to the queue.
@@ -284,32 +324,32 @@ func (p *tracked) breakLocked(err error) {
 	}
 }
 
-// nextDeadlineLocked is when the earliest head job runs past the task
-// deadline; zero if none will.
+// nextDeadlineLocked is when the supervisor must look next: the
+// earliest head job's deadline or check-in (headDeadlineLocked), or a
+// worker's start deadline; zero if there is none. readyLocked reads the
+// same time, so a snapshot's readiness and the supervisor's wake agree.
 func (p *tracked) nextDeadlineLocked() time.Time {
 	var next time.Time
 	if p.opts.TaskTimeout <= 0 {
 		return next
 	}
+	earliest := func(d time.Time) {
+		if next.IsZero() || d.Before(next) {
+			next = d
+		}
+	}
 	for _, tw := range p.ws {
 		if (tw.killed != nil && tw.killed != errExitRequested) || tw.done {
 			continue
 		}
-		for _, d := range []time.Time{tw.since, tw.born} {
-			if tw.killed != nil && d == tw.since {
-				continue // told to exit: only its start deadline counts
-			}
-			if (d == tw.since && len(tw.fifo) == 0) || (d == tw.born && p.startedLocked(tw)) {
-				continue
-			}
-			if d == tw.born {
-				d = d.Add(p.startTimeout())
-			} else {
-				d = d.Add(p.opts.TaskTimeout)
-			}
-			if next.IsZero() || d.Before(next) {
-				next = d
-			}
+		// One told to exit (killed, errExitRequested): only its start
+		// deadline counts.
+		if tw.killed == nil && len(tw.fifo) > 0 {
+			d, _ := p.headDeadlineLocked(tw)
+			earliest(d)
+		}
+		if !p.startedLocked(tw) {
+			earliest(tw.born.Add(p.startTimeout()))
 		}
 	}
 	return next

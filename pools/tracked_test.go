@@ -5,6 +5,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -252,5 +254,144 @@ func TestTrackedFailedReplacementBreaksThePool(t *testing.T) {
 	}
 	if err := p.Join(c); err != nil {
 		t.Errorf("Join: %v", err)
+	}
+}
+
+// A snapshot reads the supervisor's deadline bookkeeping and never
+// writes it: a look from another goroutine must not move a job's
+// deadline. The worker waits at a point for a signal from outside, the
+// state in which the supervisor restarts the deadline each time it looks,
+// so a snapshot that looked the same way would move it. The supervisor
+// waits on its timer meanwhile, not ready: it has nothing to do, and the
+// clock is what wakes it.
+func TestTrackedSnapshotLeavesDeadlinesAlone(t *testing.T) {
+	p, err := pools.Start(pools.Tracked, pools.Options{Workers: 1, TaskTimeout: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Terminate()
+	if _, err := p.Submit(ctx(t), withFault(pools.Square(3), "sigkill", faults.TaskRun)); err != nil {
+		t.Fatal(err)
+	}
+	for c := ctx(t); !awaitsSignal(p.Snapshot()); {
+		if c.Err() != nil {
+			t.Fatal("the worker never reached task-run's point")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	before := pools.TrackedDeadlines(p)
+	for range 3 {
+		time.Sleep(time.Millisecond) // so that a write of the time would show
+		s := p.Snapshot()
+		for _, q := range s.Parties {
+			if q.ID == "supervisor" && (q.Wait == nil || q.Wait.Ready || !slices.Contains(q.Wait.Releasers, pools.Clock)) {
+				t.Errorf("supervisor: %+v, want a wait that is not ready, released by the clock", q.Wait)
+			}
+		}
+	}
+	if after := pools.TrackedDeadlines(p); !slices.Equal(before, after) {
+		t.Errorf("a snapshot moved the deadlines:\nbefore %q\nafter  %q", before, after)
+	}
+}
+
+// awaitsSignal reports whether a worker of s waits at a point for a
+// signal from outside.
+func awaitsSignal(s pools.Snapshot) bool {
+	for _, q := range s.Parties {
+		if q.Worker && q.Exit == nil && q.Wait != nil && q.Wait.Kind == pools.WaitSignal {
+			return true
+		}
+	}
+	return false
+}
+
+// A task that never returns is killed one deadline after its worker took
+// it: never before, since the deadline runs from the time the worker
+// stamps in its slot as it takes the job (in the clock all processes
+// share), and, on a quiet machine, well before a second deadline, since
+// the supervisor sleeps until that deadline rather than until it next
+// looks. Only the lower bound is exact; the upper one is loose, and the
+// figure logged: speed lives in the benchmarks.
+func TestTrackedDeadlineRunsFromTheTake(t *testing.T) {
+	const d = 500 * time.Millisecond
+	p, err := pools.Start(pools.Tracked, pools.Options{Workers: 1, TaskTimeout: d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Terminate()
+	f, err := p.Submit(ctx(t), withFault(pools.Square(3), "stuck", faults.TaskRun))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var taken time.Time
+	for c, ok := ctx(t), false; !ok; {
+		if taken, ok = pools.TrackedTaken(p, f.Job()); !ok && c.Err() != nil {
+			t.Fatal("the worker never stamped its take of the job")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	r, err := f.Wait(ctx(t))
+	after := time.Since(taken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !errors.As(r.Err, new(*pools.DeadlineError)) {
+		t.Fatalf("stuck job: %v, want a DeadlineError", r.Err)
+	}
+	t.Logf("deadline %v: killed and answered %v after the take", d, after)
+	if after < d || after >= 2*d {
+		t.Errorf("answered %v after the take, want at least the deadline %v and well under two (%v)", after, d, 2*d)
+	}
+}
+
+// A worker waiting at a point for the harness's signal has, for its
+// deadline, been struck already: its deadline does not run there, and
+// once the wait ends (the worker stamps the end in its slot) it counts
+// from then, not from the take. The worker takes the job, waits at
+// task-decode for a Ctrl-C (which it ignores, so the task goes on) and
+// then never returns from task-run: it is killed one deadline after the
+// Ctrl-C, though the take was half a deadline earlier.
+func TestTrackedDeadlineResumesAfterAPointWait(t *testing.T) {
+	const d = 300 * time.Millisecond
+	p, err := pools.Start(pools.Tracked, pools.Options{Workers: 1, TaskTimeout: d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Terminate()
+	task := withFault(withFault(pools.Square(3), "sigint", faults.TaskDecode), "stuck", faults.TaskRun)
+	f, err := p.Submit(ctx(t), task)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := 0
+	for c := ctx(t); pid == 0; time.Sleep(time.Millisecond) {
+		if c.Err() != nil {
+			t.Fatal("the worker never reached task-decode's point")
+		}
+		for _, q := range p.Snapshot().Parties {
+			if q.Worker && q.Exit == nil && q.Wait != nil && q.Wait.Kind == pools.WaitSignal {
+				pid = q.PID
+			}
+		}
+	}
+	time.Sleep(d / 2) // waiting at the point: the deadline does not run
+	if ds := pools.TrackedDeadlines(p); len(ds) != 1 || !strings.HasSuffix(ds[0], "(runs false)") {
+		t.Errorf("while the worker waits at the point: %q, want a deadline that does not run", ds)
+	}
+	sent := time.Now()
+	if err := syscall.Kill(pid, syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	r, err := f.Wait(ctx(t))
+	after := time.Since(sent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !errors.As(r.Err, new(*pools.DeadlineError)) {
+		t.Fatalf("job: %v, want a DeadlineError", r.Err)
+	}
+	t.Logf("deadline %v: answered %v after the Ctrl-C that ended the wait", d, after)
+	if after < d || after >= 2*d {
+		t.Errorf("answered %v after the Ctrl-C, want at least the deadline %v and well under two (%v)", after, d, 2*d)
 	}
 }

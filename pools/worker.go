@@ -96,6 +96,9 @@ func serveWorker(spec string) int {
 	}
 	w.tasks.Max = reg.MaxFrame()
 	w.maxTasks, w.initFails = reg.Lifecycle()
+	if def.Worker.StampTakes {
+		w.clock = shm.NewClock()
+	}
 	ignoreSIGINT.Store(def.Worker.IgnoreSIGINT)
 	w.sigint.wake = make(chan struct{})
 	// Caught before the loop runs, as Python's handler is installed
@@ -150,6 +153,7 @@ type worker struct {
 	initFails bool
 	exitCode  int // a clean exit's code: WorkerMode.RetireExit once retired
 	sigint    sigintPoint
+	clock     shm.Clock // for the stamps of StampTakes
 }
 
 func (w *worker) write(b []byte) error {
@@ -365,6 +369,11 @@ func (w *worker) get() (int, []wireTask, error) {
 		if derr := w.tasks.Discard(); derr != nil {
 			err = derr
 		}
+	}
+	if w.mode.StampTakes && f.Job >= 0 {
+		// Its frame is out of the pipe (read or skipped whole; a torn
+		// one ends the worker): the take the deadline runs from.
+		w.slot.Take(int64(f.Job), w.clock.Now())
 	}
 	if errors.Is(err, ErrCorruptFrame) {
 		f.Job = jobSentinel // out of step for good: no job to answer

@@ -40,7 +40,11 @@ const (
 	headerSize  = 192
 	slotSize    = 128
 	regionSize  = headerSize + slotSize*MaxSlots
+	slotUsed    = 128 // the slot's words (Slot's layout) end here
 )
+
+// A slot's words fit in it.
+var _ [slotSize - slotUsed]struct{}
 
 const (
 	// MaxSlots is how many workers a region can hold at once.

@@ -94,3 +94,41 @@ func TestReleaseWakesAWaiter(t *testing.T) {
 		t.Fatalf("holder %d after release, want 0", l.Holder())
 	}
 }
+
+// A take is stamped in the slot's own words, which Reset clears and no
+// neighbouring slot's words reach.
+func TestTakeAndReset(t *testing.T) {
+	r, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	s, next := r.Slot(0), r.Slot(1)
+	next.Reset(2)
+	s.Reset(1)
+	s.Take(7, 1234)
+	s.PointLeftAt().Store(5678)
+	if s.TakenJob().Load() != 7 || s.TakenAt().Load() != 1234 || s.PointLeftAt().Load() != 5678 {
+		t.Errorf("after Take: job %d at %d, point left at %d", s.TakenJob().Load(), s.TakenAt().Load(), s.PointLeftAt().Load())
+	}
+	if next.PID().Load() != 2 || next.TakenJob().Load() != -1 || next.TakenAt().Load() != 0 {
+		t.Errorf("the next slot changed: pid %d, job %d at %d", next.PID().Load(), next.TakenJob().Load(), next.TakenAt().Load())
+	}
+	s.Reset(1)
+	if s.TakenJob().Load() != -1 || s.TakenAt().Load() != 0 || s.PointLeftAt().Load() != 0 {
+		t.Errorf("after Reset: job %d at %d, point left at %d", s.TakenJob().Load(), s.TakenAt().Load(), s.PointLeftAt().Load())
+	}
+}
+
+// A Clock reads the shared clock, never earlier than Now.
+func TestClockNeverEarlier(t *testing.T) {
+	c := NewClock()
+	for range 1000 {
+		if n, m := Now(), c.Now(); m < n {
+			t.Fatalf("Clock read %d after Now read %d", m, n)
+		}
+	}
+	if d := c.Now() - Now(); d > int64(time.Millisecond) {
+		t.Errorf("Clock is %v ahead of Now", time.Duration(d))
+	}
+}

@@ -1,6 +1,11 @@
 package shm
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
 
 // A Slot is one worker's self-reported state. Only the worker writes it
 // (after the parent initialises it), the parent reads it; the parent
@@ -22,6 +27,9 @@ import "sync/atomic"
 //	80 need    int64  bytes that frame needs, 0 until its header is in
 //	88 start   uint32 an action to run before the first task, 0 none
 //	96 startarg int64
+//	104 takenjob  int64 the job of the last task frame read whole, -1 none
+//	112 takenat   int64 when it was read whole (Now), 0 none
+//	120 pointleft int64 when the worker last left a point's wait (Now), 0 never
 type Slot struct {
 	r    *Region
 	base int
@@ -63,8 +71,54 @@ func (s Slot) Need() *atomic.Int64 { return s.r.i64(s.base + 80) }
 func (s Slot) Start() *atomic.Uint32   { return s.r.u32(s.base + 88) }
 func (s Slot) StartArg() *atomic.Int64 { return s.r.i64(s.base + 96) }
 
+// TakenJob and TakenAt are the job of the last task frame the worker
+// read whole and when (Now): set by Take, if the worker's strategy keeps
+// them; -1 and 0 until then.
+func (s Slot) TakenJob() *atomic.Int64 { return s.r.i64(s.base + 104) }
+func (s Slot) TakenAt() *atomic.Int64  { return s.r.i64(s.base + 112) }
+
+// PointLeftAt is when (Now) the worker last left a point's wait, if its
+// strategy keeps it; 0 until then.
+func (s Slot) PointLeftAt() *atomic.Int64 { return s.r.i64(s.base + 120) }
+
+// Take records that the worker read job's task frame whole at at. The
+// time is stored first: whoever reads TakenJob and then TakenAt gets the
+// take's time or a later one, never an earlier job's.
+func (s Slot) Take(job, at int64) {
+	s.TakenAt().Store(at)
+	s.TakenJob().Store(job)
+}
+
+// Now is CLOCK_MONOTONIC in nanoseconds: the clock every process sharing
+// a region reads alike (a Go time's monotonic reading is its process's
+// own).
+func Now() int64 {
+	var ts unix.Timespec
+	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return ts.Nano()
+}
+
+// A Clock reads Now at the price of a Go time (the vDSO, where Now's
+// clock_gettime is a system call): it pairs one reading of Now with a Go
+// time and adds the time since. Go's monotonic clock on Linux is
+// CLOCK_MONOTONIC, so the two run alike; the Go time is read first, so a
+// Clock's readings are never earlier than Now's.
+type Clock struct {
+	t    time.Time
+	mono int64
+}
+
+// NewClock pairs a reading of Now with the Go time.
+func NewClock() Clock {
+	t := time.Now()
+	return Clock{t: t, mono: Now()}
+}
+
+// Now is Now, read through c.
+func (c Clock) Now() int64 { return c.mono + int64(time.Since(c.t)) }
+
 // Reset readies the slot for a new worker: state 0, no lock, no job, no
-// stop, no mail, counters at 0.
+// stop, no mail, counters at 0, no take.
 func (s Slot) Reset(pid int) {
 	s.PID().Store(uint32(pid))
 	s.State().Store(0)
@@ -74,8 +128,9 @@ func (s Slot) Reset(pid int) {
 	s.mail().Store(0)
 	s.Start().Store(0)
 	s.StartArg().Store(0)
+	s.TakenJob().Store(-1)
 	c := s.Counters()
-	for _, x := range []*atomic.Int64{c.TaskW, c.TaskR, c.ResW, c.ResR, s.Have(), s.Need()} {
+	for _, x := range []*atomic.Int64{c.TaskW, c.TaskR, c.ResW, c.ResR, s.Have(), s.Need(), s.TakenAt(), s.PointLeftAt()} {
 		x.Store(0)
 	}
 	s.seq().Add(1)
