@@ -123,5 +123,25 @@ func (p *pebblePool) neverStarted() bool {
 
 // beforeFirstTurnLocked reports whether the pool manager's next turn
 // after a start at a schedule has yet to come: the pool started lazily
-// and no caller has waited since.
-func (p *pebblePool) beforeFirstTurnLocked() bool { return p.lazy && len(p.callers) == 0 }
+// and no caller has waited since, or a worker is still in its start or
+// initializer. That turn is a SLEEP_UNIT (0.1 s) after the start, by
+// when a worker whose initializer raises has long died: its
+// inspect_workers sees every such death at once, and joins them all.
+func (p *pebblePool) beforeFirstTurnLocked() bool {
+	return p.lazy && (len(p.callers) == 0 || p.workerStartingLocked())
+}
+
+// workerStartingLocked reports whether a live worker has yet to finish
+// its start and initializer.
+func (p *pebblePool) workerStartingLocked() bool {
+	for _, pr := range p.workers {
+		if pr.IsDead() {
+			continue
+		}
+		switch slotOf(p.reg, pr.idx).state() {
+		case wStarting, wInit:
+			return true
+		}
+	}
+	return false
+}
