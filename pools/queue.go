@@ -79,6 +79,9 @@ type queuePool struct {
 	// callerWrites: the caller holds the result write lock to write the
 	// result handler's sentinel (CallTerminate), under the parent's pid.
 	callerWrites atomic.Bool
+	// replacing counts the dead workers a maintainPool under way is
+	// reaping and replacing, under core.mu (sentinelsToWorkers).
+	replacing int
 }
 
 type queued struct {
@@ -409,9 +412,18 @@ func (p *queuePool) sentinelToResults() bool {
 // sentinelsToWorkers is `for p in pool: put(None)`: pool holds every
 // worker not yet joined, dead or alive, so it counts those; a spare
 // sentinel is harmless, a missing one leaves a worker waiting forever.
+//
+// A dead worker that the worker handler is reaping and replacing is
+// counted as its replacement: `_join_exited_workers` deletes it from
+// pool and `_repopulate_pool` appends the new one a fork later, and a
+// count taken in between (the task handler runs beside the worker
+// handler) would leave the replacement without a sentinel. The real
+// window is narrow (billiard's Supervisor also sleeps 0.8 s before its
+// first turn, and close() joins it); the model's spawn is not, so it
+// takes the side the real pools almost always take.
 func (p *queuePool) sentinelsToWorkers() {
 	p.mu.Lock()
-	n := 0
+	n := p.replacing
 	for _, pr := range p.procs {
 		if _, _, reaped := pr.State(); !reaped {
 			n++
@@ -618,7 +630,13 @@ func (p *queuePool) maintainPool() {
 			dead = append(dead, pr)
 		}
 	}
+	p.replacing += len(dead)
 	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		p.replacing -= len(dead)
+		p.mu.Unlock()
+	}()
 	for _, pr := range dead {
 		p.reap(pr)
 	}
