@@ -68,7 +68,11 @@ func (p *pebblePool) scheduleChunks(ctx context.Context, ts []Task, chunksize in
 		}
 		calls[i] = wireTask{Trigs: trigs, Fn: t.Func, Arg: t.Arg}
 	}
-	// As Submit: the pool manager's turn at a death comes first.
+	// As Submit: the pool starts at its first schedule (_check_pool_state),
+	// and the pool manager's turn at a death comes first.
+	if err := p.startAtSchedule(); err != nil {
+		return nil, err
+	}
 	if err := p.awaitInspection(ctx); err != nil {
 		return nil, err
 	}

@@ -96,3 +96,34 @@ func TestPebbleStartsAtTheFirstSchedule(t *testing.T) {
 		})
 	}
 }
+
+// A chunked map is a schedule too (ProcessPool.map schedules each chunk
+// through _check_pool_state): on a pool with an initializer it starts
+// the workers, which die in it, and the map waits for chunks no worker
+// will take. Without the start it would wait on a pool that never ran.
+func TestPebbleChunkedMapStartsThePool(t *testing.T) {
+	p, err := pools.Start(pools.Pebble, pools.Options{Workers: 2, InitFails: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Terminate()
+	c, cancel := context.WithCancel(ctx(t))
+	done := make(chan error, 1)
+	go func() {
+		_, err := p.(pools.ChunkMapper).MapChunks(c, []pools.Task{pools.Square(1), pools.Square(2), pools.Square(3)}, 2)
+		done <- err
+	}()
+	until(t, p, "both workers started and dead of the initializer", func(s pools.Snapshot) bool {
+		dead := 0
+		for _, w := range s.Parties {
+			if w.Worker && w.Exit != nil && w.Exit.Code == 1 {
+				dead++
+			}
+		}
+		return dead == 2
+	})
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("the chunked map ended with %v, want it left waiting until cancelled", err)
+	}
+}
