@@ -214,6 +214,25 @@ func reportFailures(t *testing.T) {
 	})
 }
 
+// searchSize is POOLHANG_SEARCH, the number of scenarios a property or
+// search draws, if set, or def: go test ./... keeps within its 3
+// minutes on 2 cores with the defaults.
+func searchSize(def string) string {
+	if v := os.Getenv("POOLHANG_SEARCH"); v != "" {
+		return v
+	}
+	return def
+}
+
+// setOnCommandLine reports whether flag name was given on the command
+// line, not left at its default (rapid.checks defaults to 100, so a
+// smaller count asked for here must not read as "asked for more").
+func setOnCommandLine(name string) bool {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
 // withFlags sets rapid's flags for the duration of f.
 func withFlags(t *testing.T, kv map[string]string, f func()) {
 	old := map[string]string{}
@@ -223,7 +242,7 @@ func withFlags(t *testing.T, kv map[string]string, f func()) {
 			t.Fatalf("no flag %s", k)
 		}
 		old[k] = fl.Value.String()
-		if k == "rapid.checks" {
+		if k == "rapid.checks" && setOnCommandLine(k) {
 			if cur, _ := strconv.Atoi(old[k]); cur > 0 {
 				if want, _ := strconv.Atoi(v); cur > want {
 					continue // asked for more on the command line
@@ -387,24 +406,28 @@ func TestPropertyHangsHaveCauses(t *testing.T) {
 // Law 4: with no faults, every strategy returns the same, correct results.
 func TestPropertyFaultFreeStrategiesAgree(t *testing.T) {
 	reportFailures(t)
-	rapid.Check(t, func(t *rapid.T) {
-		sc := scenariotest.Gen(scenariotest.GenOptions{Pools: []pools.Strategy{pools.Naive}, Keep: scenariotest.NoFaults}).Draw(t, "scenario")
-		for _, s := range pools.Strategies() {
-			if scenarios.WaitNA(s, sc.Wait) != "" {
-				continue // the strategy has no such call
-			}
-			sc.Pool = s
-			if sc.Validate() != nil {
-				continue // a call style the strategy has not (failfast's imap), or an option it takes not
-			}
-			o := runProp(t, sc)
-			ok, _, _ := o.Count()
-			if o.Verdict != scenarios.Completed || ok != sc.Jobs {
-				t.Logf("%s answered %d of %d jobs correctly", s, ok, sc.Jobs)
-				fail(t, "law 4: a fault-free strategy disagrees", o)
-			}
+	// 50 scenarios, each run on all seven strategies; POOLHANG_SEARCH=N
+	// draws N.
+	withFlags(t, map[string]string{"rapid.checks": searchSize("50")}, func() { rapid.Check(t, faultFreeStrategiesAgree) })
+}
+
+func faultFreeStrategiesAgree(t *rapid.T) {
+	sc := scenariotest.Gen(scenariotest.GenOptions{Pools: []pools.Strategy{pools.Naive}, Keep: scenariotest.NoFaults}).Draw(t, "scenario")
+	for _, s := range pools.Strategies() {
+		if scenarios.WaitNA(s, sc.Wait) != "" {
+			continue // the strategy has no such call
 		}
-	})
+		sc.Pool = s
+		if sc.Validate() != nil {
+			continue // a call style the strategy has not (failfast's imap), or an option it takes not
+		}
+		o := runProp(t, sc)
+		ok, _, _ := o.Count()
+		if o.Verdict != scenarios.Completed || ok != sc.Jobs {
+			t.Logf("%s answered %d of %d jobs correctly", s, ok, sc.Jobs)
+			fail(t, "law 4: a fault-free strategy disagrees", o)
+		}
+	}
 }
 
 // The hang search: for each strategy, a property-based search for a
@@ -474,11 +497,7 @@ func TestHangSearch(t *testing.T) {
 				// 200 scenarios per pool keeps go test ./... inside its
 				// 3 minutes on 2 cores with seven strategies;
 				// POOLHANG_SEARCH=1000 runs the earlier 1,000.
-				n := "200"
-				if v := os.Getenv("POOLHANG_SEARCH"); v != "" {
-					n = v
-				}
-				withFlags(t, map[string]string{"rapid.checks": n}, func() { rapid.Check(t, prop) })
+				withFlags(t, map[string]string{"rapid.checks": searchSize("200")}, func() { rapid.Check(t, prop) })
 				return
 			}
 			rec := &scenariotest.Recorder{Label: t.Name()}
@@ -505,11 +524,7 @@ func TestPropertyTrackedLosesOnlyTheJobsHit(t *testing.T) {
 	reportFailures(t)
 	// 50 scenarios: each that stops or never returns waits out a 1 s
 	// deadline; POOLHANG_SEARCH=N draws N.
-	n := "50"
-	if v := os.Getenv("POOLHANG_SEARCH"); v != "" {
-		n = v
-	}
-	withFlags(t, map[string]string{"rapid.checks": n}, func() { rapid.Check(t, trackedLosesOnlyTheJobsHit) })
+	withFlags(t, map[string]string{"rapid.checks": searchSize("50")}, func() { rapid.Check(t, trackedLosesOnlyTheJobsHit) })
 }
 
 func trackedLosesOnlyTheJobsHit(t *rapid.T) {
