@@ -281,8 +281,8 @@ func (c *core) workerPartyLocked(pr *proc, r roles) Party {
 	switch state {
 	case wWaitTaskLock, wWaitResultLock:
 		l := int(sl.WaitLock().Load()) - 1
-		if l < 0 {
-			break // about to declare which lock: still running
+		if l < 0 || l >= len(lockNames) {
+			break // about to declare which lock (or done with it): still running
 		}
 		h := c.reg.Lock(l).Holder()
 		p.Wait = &Wait{Kind: WaitLock, For: "the " + lockNames[l], Job: -1, Lock: lockNames[l], Holder: h, Ready: h == 0 || h == pr.PID}
