@@ -190,7 +190,15 @@ var _ = Describe("process hygiene", func() {
 func countFDs() int {
 	es, err := os.ReadDir("/proc/self/fd")
 	Expect(err).NotTo(HaveOccurred())
-	return len(es)
+	n := 0
+	for _, e := range es {
+		// The runtime's netpoller (epoll and its eventfd) is made once,
+		// at the first pollable file, and kept: not a leak.
+		if l, _ := os.Readlink("/proc/self/fd/" + e.Name()); l != "anon_inode:[eventpoll]" && l != "anon_inode:[eventfd]" {
+			n++
+		}
+	}
+	return n
 }
 
 // children lists this process's child processes, as ps --ppid would.
