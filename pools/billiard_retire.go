@@ -13,8 +13,8 @@ import "slices"
 // include the retired pid is marked lost (on_job_process_lost), though
 // no worker died: a MapResult keeps the pids of its answered chunks, and
 // a map still pending a grace later fails with WorkerLostError (measured
-// with billiard 4.1: "Worker exited prematurely: exitcode 155" after
-// 11.4 s for a map outliving a retirement).
+// with billiard 4.1: "Worker exited prematurely: exitcode 0" after 11.4 s
+// for a map outliving a retirement; why 0 and not 155: lostExit).
 const exRecycle = 155
 
 // lostExit is the exit code on_job_process_lost records for a call whose
