@@ -214,6 +214,20 @@ func ownedBy(ts []trig, job int) []trig {
 	return ts
 }
 
+// wireTasks resolves the triggers of each task: the calls a map's tasks
+// travel as.
+func wireTasks(ts []Task) ([]wireTask, error) {
+	calls := make([]wireTask, len(ts))
+	for i, t := range ts {
+		trigs, err := resolve(t.Triggers)
+		if err != nil {
+			return nil, err
+		}
+		calls[i] = wireTask{Trigs: trigs, Fn: t.Func, Arg: t.Arg}
+	}
+	return calls, nil
+}
+
 func resolve(ts []Trigger) ([]trig, error) {
 	if len(ts) == 0 {
 		return nil, nil

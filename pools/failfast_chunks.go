@@ -85,13 +85,9 @@ func (p *failFast) MapChunks(ctx context.Context, ts []Task, chunksize int) ([]R
 // other jobs of a chunk are in the cache too (all, in job order), so that
 // a broken pool fails them, but only the head's future is the work item's.
 func (p *failFast) submitChunks(ctx context.Context, ts []Task, chunksize int) (heads, all []*Future, err error) {
-	calls := make([]wireTask, len(ts))
-	for i, t := range ts {
-		trigs, err := resolve(t.Triggers)
-		if err != nil {
-			return nil, nil, err
-		}
-		calls[i] = wireTask{Trigs: trigs, Fn: t.Func, Arg: t.Arg}
+	calls, err := wireTasks(ts)
+	if err != nil {
+		return nil, nil, err
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -314,13 +314,9 @@ func (p *queuePool) feedIMap(g *imapFeed) bool {
 // imapTask registers one task of an imap in the cache, a future per
 // call, and returns it as the task queue carries it.
 func (p *queuePool) imapTask(g *imapFeed, calls []Task, reraise bool) (queued, error) {
-	wire := make([]wireTask, len(calls))
-	for i, t := range calls {
-		trigs, err := resolve(t.Triggers)
-		if err != nil {
-			return queued{}, err
-		}
-		wire[i] = wireTask{Trigs: trigs, Fn: t.Func, Arg: t.Arg}
+	wire, err := wireTasks(calls)
+	if err != nil {
+		return queued{}, err
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()

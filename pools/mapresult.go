@@ -64,13 +64,9 @@ func (p *queuePool) MapChunks(ctx context.Context, ts []Task, chunksize int) ([]
 	if chunksize == 0 {
 		chunksize = DefaultChunkSize(len(ts), p.opts.Workers)
 	}
-	calls := make([]wireTask, len(ts))
-	for i, t := range ts {
-		trigs, err := resolve(t.Triggers)
-		if err != nil {
-			return out, err
-		}
-		calls[i] = wireTask{Trigs: trigs, Fn: t.Func, Arg: t.Arg}
+	calls, err := wireTasks(ts)
+	if err != nil {
+		return out, err
 	}
 	g := &mapGroup{chunksize: chunksize}
 	p.mu.Lock()
@@ -102,7 +98,7 @@ func (p *queuePool) MapChunks(ctx context.Context, ts []Task, chunksize int) ([]
 		p.putLocked(queued{job: g.jobs[i].job, t: calls[i], chunk: calls[i:end]})
 	}
 	p.mu.Unlock()
-	err := p.waitAll(ctx, g.jobs, out)
+	err = p.waitAll(ctx, g.jobs, out)
 	p.mu.Lock()
 	failed := g.err
 	p.mu.Unlock()

@@ -60,13 +60,9 @@ type pebbleChunk struct {
 // chunk's calls job, job+1, ... and a fault aimed at a job strikes in
 // its call. It returns every job's future in order.
 func (p *pebblePool) scheduleChunks(ctx context.Context, ts []Task, chunksize int) ([]*Future, error) {
-	calls := make([]wireTask, len(ts))
-	for i, t := range ts {
-		trigs, err := resolve(t.Triggers)
-		if err != nil {
-			return nil, err
-		}
-		calls[i] = wireTask{Trigs: trigs, Fn: t.Func, Arg: t.Arg}
+	calls, err := wireTasks(ts)
+	if err != nil {
+		return nil, err
 	}
 	// As Submit: the pool starts at its first schedule (_check_pool_state),
 	// and the pool manager's turn at a death comes first.
