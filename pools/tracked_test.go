@@ -330,17 +330,25 @@ func TestTrackedDeadlineRunsFromTheTake(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+	answeredOneDeadlineAfter(t, f, d, taken, "the take")
+}
+
+// answeredOneDeadlineAfter waits for f and checks that it failed at its
+// deadline d, no sooner than d after from (what the deadline counts
+// from) and well under two.
+func answeredOneDeadlineAfter(t *testing.T, f *pools.Future, d time.Duration, from time.Time, what string) {
+	t.Helper()
 	r, err := f.Wait(ctx(t))
-	after := time.Since(taken)
+	after := time.Since(from)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !errors.As(r.Err, new(*pools.DeadlineError)) {
-		t.Fatalf("stuck job: %v, want a DeadlineError", r.Err)
+		t.Fatalf("job: %v, want a DeadlineError", r.Err)
 	}
-	t.Logf("deadline %v: killed and answered %v after the take", d, after)
+	t.Logf("deadline %v: killed and answered %v after %s", d, after, what)
 	if after < d || after >= 2*d {
-		t.Errorf("answered %v after the take, want at least the deadline %v and well under two (%v)", after, d, 2*d)
+		t.Errorf("answered %v after %s, want at least the deadline %v and well under two (%v)", after, what, d, 2*d)
 	}
 }
 
@@ -382,16 +390,5 @@ func TestTrackedDeadlineResumesAfterAPointWait(t *testing.T) {
 	if err := syscall.Kill(pid, syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
-	r, err := f.Wait(ctx(t))
-	after := time.Since(sent)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !errors.As(r.Err, new(*pools.DeadlineError)) {
-		t.Fatalf("job: %v, want a DeadlineError", r.Err)
-	}
-	t.Logf("deadline %v: answered %v after the Ctrl-C that ended the wait", d, after)
-	if after < d || after >= 2*d {
-		t.Errorf("answered %v after the Ctrl-C, want at least the deadline %v and well under two (%v)", after, d, 2*d)
-	}
+	answeredOneDeadlineAfter(t, f, d, sent, "the Ctrl-C that ended the wait")
 }
