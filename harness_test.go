@@ -15,6 +15,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"go.uber.org/goleak"
+	"golang.org/x/sync/errgroup"
 	"pgregory.net/rapid"
 
 	"github.com/poolhang/poolhang/faults"
@@ -77,18 +78,15 @@ func cellOutcome(c scenariotest.Case) scenarios.Outcome {
 		cases := scenariotest.Cases()
 		outs := make([]scenarios.Outcome, len(cases))
 		errs := make([]error, len(cases))
-		sem := make(chan struct{}, 6)
-		var wg sync.WaitGroup
+		var g errgroup.Group
+		g.SetLimit(6)
 		for i, cc := range cases {
-			wg.Add(1)
-			sem <- struct{}{}
-			go func() {
-				defer wg.Done()
-				defer func() { <-sem }()
+			g.Go(func() error {
 				outs[i], errs[i] = scenariotest.Run(cc.Scenario)
-			}()
+				return nil
+			})
 		}
-		wg.Wait()
+		g.Wait()
 		cellRuns.out, cellRuns.err = map[string]scenarios.Outcome{}, map[string]error{}
 		for i, cc := range cases {
 			cellRuns.out[cc.Cell.String()], cellRuns.err[cc.Cell.String()] = outs[i], errs[i]
