@@ -59,17 +59,16 @@ var workerCounts = []int{2, 8}
 
 // config is what -quick changes.
 type config struct {
-	throughputTime  string // -benchtime of BenchmarkThroughput
-	throughputCount int
-	scenarioTime    string // BenchmarkHangVerdict and BenchmarkScenario
-	matrixTime      string
-	pyTasks         int
-	pyRepeat        int
+	throughputTime string // -benchtime of BenchmarkThroughput
+	rounds         int    // of BenchmarkThroughput then CPython's, back to back
+	scenarioTime   string // BenchmarkHangVerdict and BenchmarkScenario
+	matrixTime     string
+	pyTasks        int
 }
 
 var (
-	fullConfig  = config{"20x", 5, "30x", "3x", 20000, 1}
-	quickConfig = config{"5x", 1, "5x", "1x", 2000, 1}
+	fullConfig  = config{"20x", 5, "30x", "3x", 20000}
+	quickConfig = config{"5x", 1, "5x", "1x", 2000}
 )
 
 func main() {
@@ -202,21 +201,21 @@ func measure(ctx context.Context, cfg config, python string) (*report, error) {
 	// Throughput, in rounds: go test's own -timeout is below ours, so a
 	// stuck benchmark panics with every goroutine's stack before we kill it.
 	bench := map[string][]map[string]float64{}
-	goThroughput := []string{"test", "-run", "^$", "-bench", "^BenchmarkThroughput$", "-benchtime", cfg.throughputTime,
+	goRound := []string{"test", "-run", "^$", "-bench", "^BenchmarkThroughput$", "-benchtime", cfg.throughputTime,
 		"-count", "1", "-timeout", "8m", "./pools/"}
-	pyThroughput := []string{"bench/cpython.py", "--json", "--part", "throughput", "--tasks", strconv.Itoa(cfg.pyTasks),
-		"--repeat", strconv.Itoa(cfg.pyRepeat)}
-	rep.commands = append(rep.commands, fmt.Sprintf("%d rounds of:", cfg.throughputCount),
-		"    "+shellQuote(append([]string{"go"}, goThroughput...)),
-		"    "+shellQuote(append([]string{python}, pyThroughput...)))
-	for i := range cfg.throughputCount {
+	pyRound := []string{"bench/cpython.py", "--json", "--part", "throughput", "--tasks", strconv.Itoa(cfg.pyTasks),
+		"--repeat", "1"} // one run a round: the rounds are the repeats
+	rep.commands = append(rep.commands, fmt.Sprintf("%d rounds of:", cfg.rounds),
+		"    "+shellQuote(append([]string{"go"}, goRound...)),
+		"    "+shellQuote(append([]string{python}, pyRound...)))
+	for i := range cfg.rounds {
 		label := fmt.Sprintf("round %d", i+1)
-		lines, err := runCmd(ctx, root, label+" go", 10*time.Minute, "go", goThroughput...)
+		lines, err := runCmd(ctx, root, label+" go", 10*time.Minute, "go", goRound...)
 		if err != nil {
 			return nil, err
 		}
 		parseBench(lines, bench)
-		pyLines, err := runCmd(ctx, root, label+" cpython", 8*time.Minute, python, pyThroughput...)
+		pyLines, err := runCmd(ctx, root, label+" cpython", 8*time.Minute, python, pyRound...)
 		if err != nil {
 			return nil, err
 		}
