@@ -747,7 +747,11 @@ func (p *pebblePool) manage() {
 	wait := &waitSpec{
 		kind: WaitEvents, what: "a worker's death, a message handled or a task's timeout",
 		releasers: p.managerReleasersLocked,
-		ready:     func() bool { return p.planLocked(time.Now()).acts() },
+		// Told to stop, it ends at its next turn (pool_manager_loop's
+		// `while context.alive`): ready until it does, or a stop()
+		// then join() would be proven stuck on it in the moment before
+		// the manager wakes.
+		ready: func() bool { return p.stopping || p.planLocked(time.Now()).acts() },
 	}
 	var timer *time.Timer
 	defer func() {
