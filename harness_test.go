@@ -19,6 +19,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/poolhang/poolhang/faults"
+	"github.com/poolhang/poolhang/internal/fdcount"
 	"github.com/poolhang/poolhang/pools"
 	"github.com/poolhang/poolhang/scenarios"
 	"github.com/poolhang/poolhang/scenarios/scenariotest"
@@ -186,16 +187,8 @@ var _ = Describe("process hygiene", func() {
 })
 
 func countFDs() int {
-	es, err := os.ReadDir("/proc/self/fd")
+	n, err := fdcount.Open()
 	Expect(err).NotTo(HaveOccurred())
-	n := 0
-	for _, e := range es {
-		// The runtime's netpoller (epoll and its eventfd) is made once,
-		// at the first pollable file, and kept: not a leak.
-		if l, _ := os.Readlink("/proc/self/fd/" + e.Name()); l != "anon_inode:[eventpoll]" && l != "anon_inode:[eventfd]" {
-			n++
-		}
-	}
 	return n
 }
 

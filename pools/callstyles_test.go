@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/poolhang/poolhang/internal/fdcount"
 	"github.com/poolhang/poolhang/pools"
 )
 
@@ -127,7 +128,7 @@ func TestCallTerminateBlocksBehindADeadHolder(t *testing.T) {
 // no descriptor is left open.
 func startTwo(t *testing.T, s pools.Strategy) (pools.Pool, func()) {
 	t.Helper()
-	fds := openFDs(t)
+	fds := fdcount.Count(t)
 	p, err := pools.Start(s, pools.Options{Workers: 2})
 	if err != nil {
 		t.Fatal(err)
@@ -138,7 +139,7 @@ func startTwo(t *testing.T, s pools.Strategy) (pools.Pool, func()) {
 		for _, pid := range pids {
 			assertReaped(t, pid)
 		}
-		if got := openFDs(t); got != fds {
+		if got := fdcount.Count(t); got != fds {
 			t.Errorf("open descriptors: %d before, %d after", fds, got)
 		}
 	}

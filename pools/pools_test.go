@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/poolhang/poolhang/faults"
+	"github.com/poolhang/poolhang/internal/fdcount"
 	"github.com/poolhang/poolhang/pools"
 )
 
@@ -127,7 +128,7 @@ func TestMapCloseJoin(t *testing.T) {
 		for _, workers := range []int{1, 2, 3, 4, 5, 6, 7, 8} {
 			for _, jobs := range []int{0, 1, 1000} {
 				t.Run(fmt.Sprintf("%s/w%d/j%d", s, workers, jobs), func(t *testing.T) {
-					fds := openFDs(t)
+					fds := fdcount.Count(t)
 					p, err := pools.Start(s, pools.Options{Workers: workers})
 					if err != nil {
 						t.Fatal(err)
@@ -158,7 +159,7 @@ func TestMapCloseJoin(t *testing.T) {
 					if err := p.Terminate(); err != nil {
 						t.Fatal(err)
 					}
-					if got := openFDs(t); got != fds {
+					if got := fdcount.Count(t); got != fds {
 						t.Errorf("open descriptors: %d before, %d after", fds, got)
 					}
 				})
@@ -318,15 +319,6 @@ func assertReaped(t *testing.T, pid int) {
 	}
 }
 
-func openFDs(t *testing.T) int {
-	t.Helper()
-	es, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(es)
-}
-
 // A test binary killed with SIGKILL leaves no workers behind: they die
 // with their parent (PR_SET_PDEATHSIG). This test makes itself a child
 // subreaper, so the orphans become its children: it reaps them and reads
@@ -400,7 +392,7 @@ func TestFailedStartLeaksNoDescriptor(t *testing.T) {
 		t.Run(string(s), func(t *testing.T) {
 			failed := 0
 			for extra := 0; extra <= 24; extra++ {
-				before := openFDs(t)
+				before := fdcount.Count(t)
 				low := orig
 				low.Cur = uint64(before + extra)
 				if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &low); err != nil {
@@ -415,7 +407,7 @@ func TestFailedStartLeaksNoDescriptor(t *testing.T) {
 				} else {
 					failed++
 				}
-				if got := openFDs(t); got != before {
+				if got := fdcount.Count(t); got != before {
 					t.Errorf("limit %d (start failed: %v): open descriptors %d before, %d after", low.Cur, err, before, got)
 				}
 			}

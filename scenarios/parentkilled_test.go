@@ -10,6 +10,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/poolhang/poolhang/faults"
+	"github.com/poolhang/poolhang/internal/fdcount"
 	"github.com/poolhang/poolhang/pools"
 	"github.com/poolhang/poolhang/scenarios"
 	"github.com/poolhang/poolhang/scenarios/scenariotest"
@@ -31,7 +32,7 @@ func wantFate(s pools.Strategy) scenarios.Verdict {
 // the orphans reparented to the supervisor, which ends them: nothing is
 // left, neither a worker nor a child of the harness nor a descriptor.
 func TestParentKilledOrphans(t *testing.T) {
-	fds := countFDs(t)
+	fds := fdcount.Count(t)
 	for _, s := range pools.Strategies() {
 		t.Run(string(s), func(t *testing.T) {
 			o := run(t, scenarios.Standard(s, "parent-killed", faults.TaskRun))
@@ -62,7 +63,7 @@ func TestParentKilledOrphans(t *testing.T) {
 			}
 		})
 	}
-	if got := countFDs(t); got != fds {
+	if got := fdcount.Count(t); got != fds {
 		t.Errorf("descriptors: %d before, %d after", fds, got)
 	}
 }

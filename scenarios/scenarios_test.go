@@ -13,6 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/poolhang/poolhang/faults"
+	"github.com/poolhang/poolhang/internal/fdcount"
 	"github.com/poolhang/poolhang/pools"
 	"github.com/poolhang/poolhang/realpools"
 	"github.com/poolhang/poolhang/scenarios"
@@ -188,7 +189,7 @@ func TestFailFastNeverHangsOnDeaths(t *testing.T) {
 // After any verdict, nothing is left: no child process, no extra
 // descriptor (goroutines are checked by goleak in TestMain).
 func TestTeardownLeavesNothing(t *testing.T) {
-	fds := countFDs(t)
+	fds := fdcount.Count(t)
 	for _, text := range []string{
 		"pool=naive workers=3 jobs=6 wait=join fault=segfault@task-run:2",
 		"pool=naive workers=2 jobs=6 wait=map fault=sigkill@result-encode:2",
@@ -207,7 +208,7 @@ func TestTeardownLeavesNothing(t *testing.T) {
 			t.Errorf("after %s: child processes remain: %v", sc, kids)
 		}
 	}
-	if got := countFDs(t); got != fds {
+	if got := fdcount.Count(t); got != fds {
 		t.Errorf("descriptors: %d before, %d after", fds, got)
 	}
 }
@@ -394,26 +395,6 @@ func contains(xs []string, x string) bool {
 		}
 	}
 	return false
-}
-
-func countFDs(t *testing.T) int {
-	es, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, e := range es {
-		// The Go runtime's netpoller (an epoll instance and its
-		// eventfd) is made at the first pollable file and never
-		// closed: a test that happens to be first to need it is not
-		// leaking them.
-		switch l, _ := os.Readlink("/proc/self/fd/" + e.Name()); l {
-		case "anon_inode:[eventpoll]", "anon_inode:[eventfd]":
-			continue
-		}
-		n++
-	}
-	return n
 }
 
 // children lists the processes whose parent is this test binary.

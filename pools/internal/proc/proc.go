@@ -183,10 +183,21 @@ func (pr *Process) Reap() (x Exit, first bool) {
 }
 
 // Kill sends SIGKILL; an error means the process is already gone.
-func (pr *Process) Kill() { pr.os.Kill() }
+func (pr *Process) Kill() { pr.Signal(syscall.SIGKILL) }
 
-// Signal sends sig.
-func (pr *Process) Signal(sig os.Signal) error { return pr.os.Signal(sig) }
+// Signal sends sig, unless the process is reaped. It holds the lock Reap
+// takes: os.Process closes its pidfd only when the last signal sent
+// through it returns, so a signal from another goroutine that overlapped
+// the reap would keep the descriptor open past it, and a pool that had
+// reaped every worker would still hold one.
+func (pr *Process) Signal(sig os.Signal) error {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	if pr.reaped {
+		return os.ErrProcessDone
+	}
+	return pr.os.Signal(sig)
+}
 
 // waitExit waits, without reaping, for the process to end. It parks on
 // the pidfd in the runtime's netpoller (a pidfd turns readable when its

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"syscall"
 	"testing"
+
+	"github.com/poolhang/poolhang/internal/fdcount"
 )
 
 func start(t *testing.T, args ...string) *Process {
@@ -74,6 +76,43 @@ func TestExitString(t *testing.T) {
 	} {
 		if got := x.String(); got != want {
 			t.Errorf("%#v.String() = %q, want %q", x, got, want)
+		}
+	}
+}
+
+// Reap leaves no descriptor of the process open, even while other
+// goroutines signal it: a pool that has reaped every worker counts the
+// same descriptors as before it started them (its Terminate and a
+// Join still killing can overlap).
+func TestReapClosesEvenWhileSignalled(t *testing.T) {
+	for i := 0; i < 50; i++ {
+		before := fdcount.Count(t)
+		p := start(t, "exec sleep 60")
+		go p.Watch(nil)
+		stop := make(chan struct{})
+		signalled := make(chan struct{})
+		for range 4 {
+			go func() {
+				defer func() { signalled <- struct{}{} }()
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+						p.Signal(syscall.Signal(0))
+					}
+				}
+			}()
+		}
+		p.Kill()
+		p.Reap()
+		after := fdcount.Count(t)
+		close(stop)
+		for range 4 {
+			<-signalled
+		}
+		if after != before {
+			t.Fatalf("run %d: %d descriptors before the process, %d once it was reaped", i, before, after)
 		}
 	}
 }
