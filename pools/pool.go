@@ -302,6 +302,9 @@ func (c *core) terminateOnce(end func()) error {
 	released := c.released
 	c.mu.Unlock()
 	if released {
+		// A Join's release may still be closing what the core holds
+		// (released is set before): wait for it to end.
+		c.release()
 		return nil
 	}
 	c.termOnce.Do(func() {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	process "github.com/poolhang/poolhang/pools/internal/proc"
@@ -136,6 +137,8 @@ type pipe struct {
 	written *atomic.Int64 // bytes written, counted by every writer
 	read    *atomic.Int64 // bytes read, counted by the reader
 	bump    func()
+
+	closeOnce sync.Once
 }
 
 // send writes b (one write(2)) and counts what went out.
@@ -198,9 +201,15 @@ func newPipe(name string, pollR, pollW bool, written, read *atomic.Int64, bump f
 		written: written, read: read, bump: bump}, nil
 }
 
+// close closes both ends, and returns once they are closed, whoever
+// else is closing them: a second os.File.Close returns at once while the
+// first may still be waiting for a goroutine to leave the descriptor, so
+// a Terminate racing a Join's close would return with it open.
 func (p *pipe) close() {
-	p.r.Close()
-	p.w.Close()
+	p.closeOnce.Do(func() {
+		p.r.Close()
+		p.w.Close()
+	})
 }
 
 // buffered is how many bytes wait in the pipe (FIONREAD); -1 if closed.
