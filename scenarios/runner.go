@@ -461,7 +461,7 @@ func (r *run) strikeSignals(s pools.Snapshot) {
 
 // strikeIdle waits until every live worker is idle (and, with shared
 // queues, one of them holds the read lock), strikes the fault's target and
-// waits until it is dead.
+// waits until it is dead and the pool is quiescent again.
 func (r *run) strikeIdle(i int, f Fault, wait func() error) error {
 	k, err := faults.Lookup(f.Kind)
 	if err != nil {
@@ -492,9 +492,15 @@ func (r *run) strikeIdle(i int, f Fault, wait func() error) error {
 		return fmt.Errorf("fault %s: %w", f, err)
 	}
 	r.struck[i], r.idle[target] = true, true
+	// Then until the pool has done all it can with that (a fail-fast
+	// manager has seen the sentinel and broken the pool, a respawning
+	// one has its replacement waiting): the call must find the same
+	// pool from run to run, and under load a map sent the moment the
+	// worker was seen dead could finish on the other worker before the
+	// manager's turn came.
 	for {
 		s := r.snapshot()
-		if w, ok := s.Worker(target); ok && (w.Exit != nil || isStopped(w)) {
+		if w, ok := s.Worker(target); ok && (w.Exit != nil || isStopped(w)) && s.Consistent && quiescent(s) {
 			return nil
 		}
 		if err := wait(); err != nil {
