@@ -79,6 +79,9 @@ type queuePool struct {
 	// callerWrites: the caller holds the result write lock to write the
 	// result handler's sentinel (CallTerminate), under the parent's pid.
 	callerWrites atomic.Bool
+	// taskWrites: the task handler holds the result write lock to write
+	// the result handler's sentinel (sentinelToResults).
+	taskWrites atomic.Bool
 	// replacing counts the dead workers a maintainPool under way is
 	// reaping and replacing, under core.mu (sentinelsToWorkers).
 	replacing int
@@ -396,11 +399,13 @@ func (p *queuePool) sentinelToResults() bool {
 		p.doneG(gTask, "stopped by terminate")
 		return false
 	}
+	p.taskWrites.Store(true)
 	p.setG(gTask, "writing the sentinel to the result pipe", &waitSpec{
 		kind: WaitPipeRoom, what: "room in the result pipe", releasers: func() []string { return []string{gResult} },
 		ready: func() bool { return p.results.buffered() < p.results.capacity() },
 	})
 	err := p.results.send(sentinel())
+	p.taskWrites.Store(false)
 	lock.Release()
 	if err != nil {
 		p.doneG(gTask, "stopped: IOError writing the result pipe")

@@ -172,6 +172,16 @@ func (p *queuePool) drainTasks(n int) error {
 	return nil
 }
 
+// callerMayTakeResultLock is the readiness of the caller's wait for the
+// result write lock, held by holder (0: free), in process me, while the
+// task handler does or does not hold it (taskWrites). Held by this
+// process and not by the task handler means the caller has taken it and
+// has yet to record so: under load that moment spanned two snapshots
+// and proved a hang that was none.
+func callerMayTakeResultLock(holder, me int, taskWrites bool) bool {
+	return holder == 0 || (holder == me && !taskWrites)
+}
+
 // callerPutResultSentinel is _terminate_pool's outqueue.put(None): the
 // caller takes the result queue's write lock and writes the result
 // handler's sentinel.
@@ -187,7 +197,7 @@ func (p *queuePool) callerPutResultSentinel(ctx context.Context, giveUp func() b
 			}
 			return nil
 		},
-		ready:  func() bool { return lock.Holder() == 0 },
+		ready:  func() bool { return callerMayTakeResultLock(lock.Holder(), me, p.taskWrites.Load()) },
 		detail: func() string { return fmt.Sprintf("held by pid %d", lock.Holder()) },
 	})
 	ok := lock.AcquireParent(uint32(me), giveUp)
