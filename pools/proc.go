@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/poolhang/poolhang/pools/internal/frame"
 	process "github.com/poolhang/poolhang/pools/internal/proc"
 	"github.com/poolhang/poolhang/pools/internal/shm"
 	"golang.org/x/sys/unix"
@@ -171,14 +172,15 @@ func (p *pipe) roomFor(n int) func() bool {
 
 // readReady reports whether a reader of p with frame progress (have,
 // need) can move: bytes wait in the pipe, or it took bytes it has not yet
-// counted, or it holds a whole frame it has yet to handle. The counters
-// are read in an order that can only err towards "ready".
+// counted, or it holds a whole frame or header it has yet to handle
+// (frame.Holding). The counters are read in an order that can only err
+// towards "ready".
 func (p *pipe) readReady(have, need *atomic.Int64) bool {
 	r := p.read.Load()
 	b := int64(max(p.buffered(), 0)) // a closed pipe holds nothing
 	w := p.written.Load()
 	h, n := have.Load(), need.Load()
-	return b > 0 || w-r-b > 0 || (n > 0 && h == n)
+	return b > 0 || w-r-b > 0 || frame.Holding(h, n)
 }
 
 // newPipe makes a pipe. The end the parent reads (pollR) or writes (pollW)

@@ -201,6 +201,17 @@ func (fr *Reader) full(b []byte) error {
 	return nil
 }
 
+// Holding reports whether a reader at progress (have, need) holds what it
+// has yet to handle: a whole frame, or a whole header it has yet to parse
+// (need is still 0 then, and the header's bytes are already counted as
+// read, so the pipe shows nothing in flight).
+func Holding(have, need int64) bool {
+	if need == 0 {
+		return have >= headerLen
+	}
+	return have == need
+}
+
 // Progress returns how much of a frame the reader holds and needs; need is
 // 0 while the header is still incomplete.
 func (fr *Reader) Progress() (have, need int64) { return fr.have.Load(), fr.need.Load() }

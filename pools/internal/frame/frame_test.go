@@ -184,3 +184,44 @@ func TestSkippedBody(t *testing.T) {
 		t.Errorf("after Discard: job %d, %q, %v; want job 2, \"next\"", f.Job, f.Body, err)
 	}
 }
+
+// A reader holds what it has yet to handle once it has a whole frame, or
+// a whole header it has not parsed yet: a sentinel's frame is all header,
+// and between counting its bytes read and storing need, the pipe shows
+// nothing in flight, so that moment must read as ready (under load it
+// once spanned the two snapshots a proof needs).
+func TestHolding(t *testing.T) {
+	for _, c := range []struct {
+		have, need int64
+		want       bool
+	}{
+		{0, 0, false},
+		{headerLen - 1, 0, false},
+		{headerLen, 0, true},
+		{headerLen, headerLen, true},
+		{headerLen, headerLen + 10, false},
+		{headerLen + 10, headerLen + 10, true},
+	} {
+		if got := Holding(c.have, c.need); got != c.want {
+			t.Errorf("Holding(%d, %d) = %v, want %v", c.have, c.need, got, c.want)
+		}
+	}
+	// Next's own order: the header is counted before need is known.
+	var have, need, read atomic.Int64
+	var sawHeaderOnly bool
+	b := Append(nil, JobSentinel, Trigger{}, nil)
+	fr := NewReader(bytes.NewReader(b), &have, &need, &read, func() {
+		if need.Load() == 0 && have.Load() == headerLen {
+			sawHeaderOnly = true
+			if !Holding(have.Load(), need.Load()) {
+				t.Error("a reader holding a whole header it has yet to parse is not Holding")
+			}
+		}
+	})
+	if _, err := fr.Next(nil); err != nil {
+		t.Fatal(err)
+	}
+	if !sawHeaderOnly {
+		t.Error("Next never showed a whole header with need unknown; the test no longer covers that moment")
+	}
+}
