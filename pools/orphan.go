@@ -75,12 +75,9 @@ func InspectOrphans(pids []int) (out []Orphan, progress uint32, ok bool) {
 			out = append(out, o)
 			continue
 		}
-		// Read once: the worker clears it when it gets the lock, and a
-		// second read could see 0 (the lock index -1).
-		wl := int(s.WaitLock().Load()) - 1
+		i, waiting := s.waitingLock()
 		switch {
-		case wl >= 0 && wl < len(lockNames):
-			i := wl
+		case waiting:
 			h := reg.Lock(i).Holder()
 			o.Ready = h == 0 || h == pid
 			o.Blocked = fmt.Sprintf("futex: the %s, held by pid %d", lockNames[i], h)

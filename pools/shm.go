@@ -25,5 +25,14 @@ func (s slot) set(st wstate, job int64) { s.Set(uint32(st), job) }
 // state is the worker's last reported state.
 func (s slot) state() wstate { return wstate(s.State().Load()) }
 
+// waitingLock is the lock the worker has declared it waits for (its
+// WaitLock word is the index plus one), read once: the worker clears the
+// word when it gets the lock, so a second read could say none. ok is
+// false for none, or a word out of range.
+func (s slot) waitingLock() (i int, ok bool) {
+	i = int(s.WaitLock().Load()) - 1
+	return i, i >= 0 && i < numLocks
+}
+
 // Reset leaves state 0 in a slot: that must read as wStarting.
 var _ [0]struct{} = [wStarting]struct{}{}

@@ -280,8 +280,8 @@ func (c *core) workerPartyLocked(pr *proc, r roles) Party {
 	}
 	switch state {
 	case wWaitTaskLock, wWaitResultLock:
-		l := int(sl.WaitLock().Load()) - 1
-		if l < 0 || l >= len(lockNames) {
+		l, ok := sl.waitingLock()
+		if !ok {
 			break // about to declare which lock (or done with it): still running
 		}
 		h := c.reg.Lock(l).Holder()
