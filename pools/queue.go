@@ -76,16 +76,22 @@ type queuePool struct {
 	// rhTerminate is result_handler._state = TERMINATE, set by the
 	// terminate() a caller makes (CallTerminate), under core.mu.
 	rhTerminate bool
-	// callerWrites: the caller holds the result write lock to write the
-	// result handler's sentinel (CallTerminate), under the parent's pid.
-	callerWrites atomic.Bool
-	// taskWrites: the task handler holds the result write lock to write
-	// the result handler's sentinel (sentinelToResults).
-	taskWrites atomic.Bool
+	// sentinelWriter is which of the parent's goroutines holds the result
+	// write lock, under the parent's pid, to write the result handler's
+	// sentinel: none, the caller (CallTerminate) or the task handler
+	// (sentinelToResults).
+	sentinelWriter atomic.Int32
 	// replacing counts the dead workers a maintainPool under way is
 	// reaping and replacing, under core.mu (sentinelsToWorkers).
 	replacing int
 }
+
+// Who writes the result handler's sentinel (queuePool.sentinelWriter).
+const (
+	noWriter int32 = iota
+	callerWriter
+	taskWriter
+)
 
 type queued struct {
 	job int
@@ -383,7 +389,7 @@ func (p *queuePool) sentinelToResults() bool {
 		lock: lockNames[lockResultWrite], holder: lock.Holder,
 		releasers: func() []string {
 			if h := lock.Holder(); h != 0 {
-				if h == os.Getpid() && p.callerWrites.Load() {
+				if h == os.Getpid() && p.sentinelWriter.Load() == callerWriter {
 					return []string{gCaller}
 				}
 				return []string{holderID(h)}
@@ -399,13 +405,13 @@ func (p *queuePool) sentinelToResults() bool {
 		p.doneG(gTask, "stopped by terminate")
 		return false
 	}
-	p.taskWrites.Store(true)
+	p.sentinelWriter.Store(taskWriter)
 	p.setG(gTask, "writing the sentinel to the result pipe", &waitSpec{
 		kind: WaitPipeRoom, what: "room in the result pipe", releasers: func() []string { return []string{gResult} },
 		ready: func() bool { return p.results.buffered() < p.results.capacity() },
 	})
 	err := p.results.send(sentinel())
-	p.taskWrites.Store(false)
+	p.sentinelWriter.Store(noWriter)
 	lock.Release()
 	if err != nil {
 		p.doneG(gTask, "stopped: IOError writing the result pipe")

@@ -197,7 +197,7 @@ func (p *queuePool) callerPutResultSentinel(ctx context.Context, giveUp func() b
 			}
 			return nil
 		},
-		ready:  func() bool { return callerMayTakeResultLock(lock.Holder(), me, p.taskWrites.Load()) },
+		ready:  func() bool { return callerMayTakeResultLock(lock.Holder(), me, p.sentinelWriter.Load() == taskWriter) },
 		detail: func() string { return fmt.Sprintf("held by pid %d", lock.Holder()) },
 	})
 	ok := lock.AcquireParent(uint32(me), giveUp)
@@ -205,14 +205,14 @@ func (p *queuePool) callerPutResultSentinel(ctx context.Context, giveUp func() b
 	if !ok {
 		return stopErr(ctx)
 	}
-	p.callerWrites.Store(true)
+	p.sentinelWriter.Store(callerWriter)
 	w = p.enterWait(waitSpec{
 		kind: WaitPipeRoom, what: "room in the result pipe", releasers: func() []string { return []string{gResult} },
 		ready: func() bool { return p.results.buffered() < p.results.capacity() },
 	})
 	err := p.results.send(sentinel())
 	lock.Release()
-	p.callerWrites.Store(false)
+	p.sentinelWriter.Store(noWriter)
 	p.leaveWait(w)
 	if err != nil {
 		return fmt.Errorf("pools: terminate: writing the result pipe: %w", err)
